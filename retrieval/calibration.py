@@ -1,0 +1,185 @@
+"""Self-calibration: the KB teaches the engine how to score and when to answer.
+
+Each question of the KB is asked back to the index with that question left out
+(leave-one-question-out: the right entry is still there, reachable only
+through its *other* phrasings) and, separately, with its whole entry left out
+(leave-one-entry-out: a realistic near-miss the bot must not answer). Noisy
+copies (no accents, typos, dropped words) mimic how shoppers type. These
+samples train the fusion and pick the band thresholds for the targets in
+config/retrieval.yml, so nothing is tuned to one shop's content.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .embedder import Embedder
+from .index import NEG, HybridIndex, Signals
+from .scorer import Scorer, candidates, features
+from .text import fold
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float
+    suggest: float
+    source: str = "self"  # "self" (derived from the KB) or "eval" (python -m retrieval calibrate)
+
+    def band(self, score: float) -> str:
+        if score >= self.answer:
+            return "answer"
+        if score >= self.suggest:
+            return "suggest"
+        return "none"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Policy: how often the bot may be wrong, as shares of the calibration questions."""
+
+    max_wrong_answer_rate: float = 0.02
+    max_oos_answer_rate: float = 0.05
+    max_oos_suggest_rate: float = 0.5
+    max_calibration_questions: int = 1500
+
+
+def noisy(text: str, rng: random.Random) -> str:
+    """A shopper-like copy of a question: folded accents, a typo, a dropped word."""
+    out = fold(text) if rng.random() < 0.7 else text.lower()
+    out = "".join(c for c in out if c.isalnum() or c.isspace())
+    words = out.split()
+    if len(words) > 3 and rng.random() < 0.5:
+        words.pop(rng.randrange(len(words)))
+    for _ in range(rng.choice((1, 1, 2))):
+        long_words = [i for i, w in enumerate(words) if len(w) > 3]
+        if not long_words:
+            break
+        i = rng.choice(long_words)
+        w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+        op = rng.random()
+        if op < 0.33:
+            words[i] = w[:j] + w[j + 1:]
+        elif op < 0.66:
+            words[i] = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
+        else:
+            words[i] = w[:j] + w[j] + w[j:]
+    return " ".join(words) or text
+
+
+@dataclass
+class Sample:
+    text: str
+    lang: str
+    target: int              # entry index the question belongs to
+    exclude: np.ndarray      # unit indexes left out
+
+
+def self_samples(index: HybridIndex, targets: Targets, seed: int = 13) -> list[Sample]:
+    """Held-out questions (clean + noisy) of every entry that has another phrasing left."""
+    rng = random.Random(seed)
+    units = [u for u in range(len(index.unit_text))
+             if index.units_per_entry[index.unit_entry[u]] >= 2]
+    if len(units) > targets.max_calibration_questions:
+        units = rng.sample(units, targets.max_calibration_questions)
+    samples: list[Sample] = []
+    for u in units:
+        e = int(index.unit_entry[u])
+        text = index.unit_text[u]
+        # leave out the unit and any identical phrasing (e.g. a title equal to a question)
+        same = [v for v in range(index.starts[e], index.starts[e] + index.units_per_entry[e])
+                if fold(index.unit_text[v]) == fold(text)]
+        excl = np.asarray(same, dtype=np.int64)
+        if len(same) >= index.units_per_entry[e]:
+            continue
+        lang = str(index.entry_lang[e])
+        samples.append(Sample(text, lang, e, excl))
+        samples.append(Sample(noisy(text, rng), lang, e, excl))
+    return samples
+
+
+def drop_entry(sig: Signals, e: int) -> Signals:
+    """The same signals as if entry `e` were not in the KB (a near-miss question)."""
+    for arr in (sig.dense, sig.centroid, sig.answer, sig.char, sig.bm25, sig.bm25_answer):
+        arr[e] = NEG
+    return sig
+
+
+def copy_signals(sig: Signals) -> Signals:
+    return Signals(sig.dense.copy(), sig.centroid.copy(), sig.answer.copy(), sig.char.copy(),
+                   sig.bm25.copy(), sig.bm25_answer.copy(), sig.oov, sig.n_tokens)
+
+
+@dataclass
+class SelfCalibration:
+    scorer: Scorer
+    thresholds: Thresholds
+    stats: dict
+
+
+def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str = "hybrid",
+             progress: bool = False) -> SelfCalibration:
+    """Train the fusion on held-out KB questions and derive thresholds for `targets`."""
+    samples = self_samples(index, targets)
+    if not samples:
+        raise ValueError("the KB needs at least one entry with two questions to calibrate itself")
+    vecs = embedder.encode([s.text for s in samples], progress=progress)
+    in_sigs: list[tuple[Signals, int]] = []
+    oos_sigs: list[Signals] = []
+    for s, v in tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
+                     disable=not progress, unit="q"):
+        sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude)
+        in_sigs.append((sig, s.target))
+        oos_sigs.append(drop_entry(copy_signals(sig), s.target))
+    if mode == "hybrid":
+        X, y, w = [], [], []
+        for sig, target in in_sigs:
+            cand = candidates(sig)
+            X.append(features(sig, cand))
+            y.append((cand == target).astype(int))
+            w.append(np.ones(len(cand)))
+        for sig in oos_sigs:
+            cand = candidates(sig)
+            X.append(features(sig, cand))
+            y.append(np.zeros(len(cand), dtype=int))
+            w.append(np.full(len(cand), 0.5))
+        scorer = Scorer.fit(np.concatenate(X), np.concatenate(y), np.concatenate(w))
+    else:
+        scorer = Scorer(mode)
+    in_top, in_ok = [], []
+    for sig, target in in_sigs:
+        order, scores = scorer.rank(sig)
+        in_top.append(scores[0] if len(scores) else 0.0)
+        in_ok.append(bool(len(order)) and order[0] == target)
+    oos_top = []
+    for sig in oos_sigs:
+        _, scores = scorer.rank(sig)
+        oos_top.append(scores[0] if len(scores) else 0.0)
+    thresholds = choose_thresholds(np.array(in_top), np.array(in_ok), np.array(oos_top), targets,
+                                   source="self")
+    stats = {"questions": len(samples) // 2, "loo_top1": float(np.mean(in_ok))}
+    return SelfCalibration(scorer, thresholds, stats)
+
+
+def choose_thresholds(in_top: np.ndarray, in_ok: np.ndarray, oos_top: np.ndarray,
+                      targets: Targets, source: str) -> Thresholds:
+    """Lowest thresholds that keep wrong answers and out-of-scope answers within targets."""
+    grid = np.unique(np.concatenate([in_top, oos_top, [np.inf]]))
+    n_in, n_oos = max(len(in_top), 1), max(len(oos_top), 1)
+
+    def wrong(t: float) -> float:
+        return float(np.sum((in_top >= t) & ~in_ok)) / n_in
+
+    def oos(t: float) -> float:
+        return float(np.sum(oos_top >= t)) / n_oos if len(oos_top) else 0.0
+
+    answer = next(float(t) for t in grid if wrong(t) <= targets.max_wrong_answer_rate
+                  and oos(t) <= targets.max_oos_answer_rate)
+    suggest = next(float(t) for t in grid if oos(t) <= targets.max_oos_suggest_rate)
+    if not np.isfinite(answer):
+        answer = float(np.max(grid[np.isfinite(grid)], initial=1.0)) + 1e-6
+    suggest = min(suggest, answer)
+    return Thresholds(answer=answer, suggest=suggest, source=source)

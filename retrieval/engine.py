@@ -1,0 +1,114 @@
+"""The public search API: one query in, ranked entries with a confidence band out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .calibration import Thresholds
+from .embedder import Embedder
+from .index import HybridIndex
+from .scorer import Scorer
+from .text import LanguageDetector
+
+MAX_QUERY_CHARS = 1000
+BAND_RANK = {"none": 0, "suggest": 1, "answer": 2}
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    lang: str
+    reason: str
+    title: str
+    answer: str
+    band: str
+
+
+@dataclass
+class SearchResult:
+    query: str
+    query_lang: str | None      # detected language of the shopper's text
+    lang: str | None            # language of the entries returned
+    band: str                   # band of the best hit: answer | suggest | none
+    hits: list[Hit] = field(default_factory=list)
+    fallback: bool = False      # True when the answer comes from another language
+    index_version: str = ""
+    took_ms: float = 0.0
+
+    @property
+    def best(self) -> Hit | None:
+        return self.hits[0] if self.hits else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SearchEngine:
+    """Immutable: a KB change builds a new engine that replaces this one atomically."""
+
+    def __init__(self, index: HybridIndex, scorer: Scorer, thresholds: Thresholds,
+                 embedder: Embedder, detector: LanguageDetector, version: str,
+                 min_lang_confidence: float = 0.6, default_lang: str = "fr", info: dict | None = None):
+        self.index = index
+        self.scorer = scorer
+        self.thresholds = thresholds
+        self.embedder = embedder
+        self.detector = detector
+        self.version = version
+        self.min_lang_confidence = min_lang_confidence
+        self.default_lang = default_lang
+        self.info = info or {}
+
+    def with_scorer(self, scorer: Scorer, thresholds: Thresholds) -> SearchEngine:
+        return SearchEngine(self.index, scorer, thresholds, self.embedder, self.detector,
+                            self.version, self.min_lang_confidence, self.default_lang, self.info)
+
+    def _query_lang(self, text: str, hint: str | None) -> str | None:
+        detected, confidence = self.detector.detect(text)
+        if detected and confidence >= self.min_lang_confidence:
+            return detected
+        return hint or detected or self.default_lang
+
+    def _rank_in(self, text: str, qvec: np.ndarray, lang: str, k: int) -> list[Hit]:
+        sig = self.index.signals(text, qvec, lang)
+        order, scores = self.scorer.rank(sig)
+        hits = []
+        for e, s in zip(order[:k], scores[:k], strict=True):
+            entry = self.index.entries[int(e)]
+            hits.append(Hit(entry.id, round(float(s), 4), entry.lang, entry.reason, entry.title,
+                            entry.answer, self.thresholds.band(float(s))))
+        return hits
+
+    def search(self, query: str, lang: str | None = None, k: int = 3) -> SearchResult:
+        """Best entries for a shopper's message, preferring its language.
+
+        `lang` is a hint (e.g. the widget's language) used when the text is too
+        short to tell. Entries in the other language are used only when nothing
+        fits in the shopper's own.
+        """
+        start = time.perf_counter()
+        text = " ".join((query or "").split())[:MAX_QUERY_CHARS]
+        query_lang = self._query_lang(text, lang) if text else (lang or self.default_lang)
+        result = SearchResult(query=text, query_lang=query_lang, lang=None, band="none",
+                              index_version=self.version)
+        if not text:
+            return result
+        qvec = self.embedder.encode_query(text)
+        langs = self.index.langs
+        preferred = query_lang if query_lang in langs else (
+            lang if lang in langs else (self.default_lang if self.default_lang in langs else langs[0]))
+        order = [preferred] + [lg for lg in langs if lg != preferred]
+        for i, lg in enumerate(order):
+            hits = self._rank_in(text, qvec, lg, k)
+            band = hits[0].band if hits else "none"
+            if i == 0 or BAND_RANK[band] > BAND_RANK[result.band]:
+                result.hits, result.band, result.lang = hits, band, lg
+                result.fallback = i > 0
+            if result.band == "answer" or (i == 0 and result.band == "suggest"):
+                break
+        result.took_ms = round((time.perf_counter() - start) * 1000, 2)
+        return result

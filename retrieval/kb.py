@@ -1,0 +1,276 @@
+"""Load and validate a knowledge-base folder (DESIGN.md format).
+
+Editors are not developers: every problem is reported as ``file:line: message``
+and *all* problems are collected before failing, so one `check` run lists
+everything to fix. A KB with any error is never returned half-loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SUPPORTED_LANGS = ("fr", "en")
+REQUIRED_FIELDS = ("id", "lang", "reason", "questions")
+OPTIONAL_FIELDS = ("title", "tags", "variants")
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TAXONOMY_FILE = "taxonomy.yml"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One FAQ entry: the unit the engine retrieves and the bot answers with."""
+
+    id: str
+    lang: str
+    reason: str
+    questions: tuple[str, ...]
+    answer: str
+    title: str
+    tags: tuple[str, ...] = ()
+    variants: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+
+
+class KBError(Exception):
+    """Raised when a KB folder has errors; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    root: str
+    entries: tuple[Entry, ...]
+    taxonomy: frozenset[str] | None
+    content_hash: str
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def langs(self) -> list[str]:
+        return sorted({e.lang for e in self.entries})
+
+    def by_id(self) -> dict[str, Entry]:
+        return {e.id: e for e in self.entries}
+
+
+def _taxonomy_leaves(node: Any, prefix: str = "") -> set[str]:
+    """Leaves of a nested mapping; a leaf is a key whose value is text, null or empty."""
+    leaves: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}/{key}" if prefix else str(key)
+            if isinstance(value, dict | list) and value:
+                leaves |= _taxonomy_leaves(value, path)
+            else:
+                leaves.add(path)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict | list):
+                leaves |= _taxonomy_leaves(item, prefix)
+            else:
+                leaves.add(f"{prefix}/{item}" if prefix else str(item))
+    return leaves
+
+
+def load_taxonomy(root: Path) -> tuple[frozenset[str] | None, list[Problem]]:
+    path = root / TAXONOMY_FILE
+    if not path.exists():
+        return None, []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
+        return None, [Problem(str(path), line, f"invalid YAML: {exc.problem or exc}")]
+    except UnicodeDecodeError:
+        return None, [Problem(str(path), 1, "not valid UTF-8")]
+    leaves = _taxonomy_leaves(data or {})
+    if not leaves:
+        return None, [Problem(str(path), 1, "taxonomy has no contact reasons")]
+    return frozenset(leaves), []
+
+
+def _split_front_matter(text: str) -> tuple[str, str, int] | None:
+    """Return (front matter, body, body's first line number) or None when absent."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :]), i + 2
+    return None
+
+
+def _key_lines(front: str) -> dict[str, int]:
+    """Line (1-based, in the file) of each top-level key, for precise messages."""
+    try:
+        node = yaml.compose(front)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 2 for k, _ in node.value}
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def parse_entry(
+    path: Path, text: str, taxonomy: frozenset[str] | None, langs: tuple[str, ...]
+) -> tuple[Entry | None, list[Problem]]:
+    """Parse one file; returns the entry or the problems that prevent loading it."""
+    p = str(path)
+    split = _split_front_matter(text)
+    if split is None:
+        return None, [Problem(p, 1, "missing YAML front matter: the file must start with a '---' "
+                                    "line, then the fields, then a closing '---' line")]
+    front, body, body_line = split
+    try:
+        meta = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 2
+        return None, [Problem(p, line, f"invalid YAML in front matter: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(meta, dict):
+        return None, [Problem(p, 2, "front matter must be a mapping of fields (id, lang, ...)")]
+    lines = _key_lines(front)
+    problems: list[Problem] = []
+
+    def err(key: str | None, message: str) -> None:
+        problems.append(Problem(p, lines.get(key, 1) if key else 1, message))
+
+    for key in meta:
+        if key not in REQUIRED_FIELDS + OPTIONAL_FIELDS:
+            allowed = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
+            err(str(key), f"unknown field '{key}' (allowed: {allowed})")
+    for key in REQUIRED_FIELDS:
+        if key not in meta or meta[key] in (None, "", []):
+            problems.append(Problem(p, body_line - 1, f"missing required field '{key}'"))
+
+    entry_id = meta.get("id")
+    if entry_id is not None and not (isinstance(entry_id, str) and ID_RE.match(entry_id)):
+        err("id", f"invalid id {entry_id!r}: use lowercase letters, digits and dashes")
+    lang = meta.get("lang")
+    if lang is not None and lang not in langs:
+        err("lang", f"invalid lang {lang!r} (supported: {', '.join(langs)})")
+    reason = meta.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str):
+            err("reason", "reason must be text such as 'returns/process'")
+        elif taxonomy is not None and reason not in taxonomy:
+            err("reason", f"reason '{reason}' is not a leaf of {TAXONOMY_FILE}")
+    questions = _str_list(meta.get("questions")) if meta.get("questions") is not None else []
+    if questions is None:
+        err("questions", "questions must be a list of texts")
+        questions = []
+    elif any(not q.strip() for q in questions):
+        err("questions", "questions must not contain empty items")
+    tags = _str_list(meta.get("tags", []) or [])
+    if tags is None:
+        err("tags", "tags must be a list of words")
+    title = meta.get("title")
+    if title is not None and not isinstance(title, str):
+        err("title", "title must be text")
+    variants = meta.get("variants") or {}
+    if not isinstance(variants, dict) or not all(
+        isinstance(v, str) and v.strip() for v in variants.values()
+    ):
+        err("variants", "variants must map a variant name to a non-empty answer text")
+        variants = {}
+    answer = body.strip()
+    if not answer:
+        problems.append(Problem(p, body_line, "empty answer: write the answer below the front matter"))
+    if problems:
+        return None, problems
+    questions = [q.strip() for q in questions]
+    return Entry(
+        id=entry_id,
+        lang=lang,
+        reason=reason,
+        questions=tuple(questions),
+        answer=answer,
+        title=(title or questions[0]).strip(),
+        tags=tuple(tags or ()),
+        variants={str(k): v.strip() for k, v in variants.items()},
+        path=p,
+    ), []
+
+
+def kb_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.md") if p.is_file() and not p.name.startswith("."))
+
+
+def content_hash(root: Path) -> str:
+    """Hash of everything that defines the KB (paths + bytes of entries and taxonomy)."""
+    h = hashlib.sha256()
+    files = kb_files(root)
+    tax = root / TAXONOMY_FILE
+    if tax.exists():
+        files.append(tax)
+    for path in files:
+        h.update(str(path.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def load_kb(root: str | Path, langs: tuple[str, ...] = SUPPORTED_LANGS) -> KnowledgeBase:
+    """Load and validate a KB folder; raise KBError listing every problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise KBError([Problem(str(root), 0, "KB folder does not exist")])
+    taxonomy, problems = load_taxonomy(root)
+    files = kb_files(root)
+    if not files:
+        problems.append(Problem(str(root), 0, "no .md entries found in the KB folder"))
+    entries: list[Entry] = []
+    seen: dict[str, Entry] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(path), 1, f"not valid UTF-8 ({exc.reason})"))
+            continue
+        entry, found = parse_entry(path, text, taxonomy, langs)
+        problems.extend(found)
+        if entry is None:
+            continue
+        if entry.id in seen:
+            line = _key_lines(_split_front_matter(text)[0]).get("id", 1)
+            problems.append(Problem(str(path), line,
+                                    f"duplicate id '{entry.id}' (also used by {seen[entry.id].path})"))
+            continue
+        seen[entry.id] = entry
+        entries.append(entry)
+    if problems:
+        raise KBError(problems)
+    return KnowledgeBase(
+        root=str(root),
+        entries=tuple(entries),
+        taxonomy=taxonomy,
+        content_hash=content_hash(root),
+    )

@@ -1,0 +1,91 @@
+"""Fuses the index's signals into one probability that an entry is the right answer.
+
+The fusion is a logistic regression over a dozen signals and margins, trained at
+build time on the KB's own questions (see calibration.py), so its weights fit
+each KB instead of being tuned by hand. The single-signal modes exist to
+measure what the fusion adds (bench and tests compare them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .index import NEG, Signals
+
+MODES = ("hybrid", "dense", "bm25")
+N_CANDIDATES = 10
+FEATURES = (
+    "dense", "centroid", "answer", "char", "bm25", "bm25_answer",
+    "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "oov", "short_query",
+)
+
+
+def _margin(values: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """How far each candidate is above the best *other* entry on one signal."""
+    order = np.argsort(values)[::-1][:2]
+    best, second = values[order[0]], values[order[1]] if len(order) > 1 else NEG
+    return np.where(cand == order[0], values[cand] - second, values[cand] - best)
+
+
+def prelim(sig: Signals) -> np.ndarray:
+    """Cheap candidate-generation score: the three unit-level signals summed."""
+    return sig.dense + sig.char + sig.bm25
+
+
+def candidates(sig: Signals, k: int = N_CANDIDATES) -> np.ndarray:
+    score = prelim(sig)
+    valid = np.flatnonzero(sig.dense > NEG)
+    if len(valid) == 0:
+        return valid
+    k = min(k, len(valid))
+    top = valid[np.argpartition(-score[valid], k - 1)[:k]]
+    return top[np.argsort(-score[top])]
+
+
+def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
+    cols = [
+        sig.dense[cand], sig.centroid[cand], sig.answer[cand], sig.char[cand], sig.bm25[cand],
+        sig.bm25_answer[cand],
+        _margin(sig.dense, cand), _margin(sig.char, cand), _margin(sig.bm25, cand),
+        _margin(sig.centroid, cand),
+        np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
+    ]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+class Scorer:
+    """Ranks candidates; `hybrid` uses the fitted fusion, other modes one raw signal."""
+
+    def __init__(self, mode: str = "hybrid", model=None):
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+        self.mode = mode
+        self.model = model
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Scorer:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        model.fit(X, y, logisticregression__sample_weight=sample_weight)
+        return cls("hybrid", model)
+
+    def rank(self, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate entry indexes and their scores, best first."""
+        if self.mode == "dense":
+            score_all = sig.dense
+        elif self.mode == "bm25":
+            score_all = sig.bm25
+        else:
+            score_all = None
+        if score_all is not None:
+            valid = np.flatnonzero(sig.dense > NEG)
+            order = valid[np.argsort(-score_all[valid], kind="stable")][:N_CANDIDATES]
+            return order, score_all[order].astype(np.float64)
+        cand = candidates(sig)
+        if len(cand) == 0:
+            return cand, np.zeros(0)
+        proba = self.model.predict_proba(features(sig, cand))[:, 1]
+        order = np.argsort(-proba, kind="stable")
+        return cand[order], proba[order]

@@ -1,0 +1,118 @@
+"""Build an engine for a KB folder, or load it from `var/index/` when nothing changed.
+
+The cache key is the KB content hash + the embedding model id + the engine
+version + the calibration targets, so an unchanged KB starts instantly and any
+change that matters rebuilds. Folders are written under a temporary name and
+renamed, so a crash mid-build never leaves a half-written index behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .calibration import Thresholds, fit_self
+from .config import RetrievalConfig, load_config
+from .embedder import Embedder
+from .engine import SearchEngine
+from .index import HybridIndex
+from .kb import SUPPORTED_LANGS, KnowledgeBase, load_kb
+from .text import LanguageDetector
+
+ENGINE_VERSION = "1"
+KEEP_INDEXES = 3
+log = logging.getLogger("retrieval")
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("INDEX_DIR", "var/index"))
+
+
+def cache_key(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig, mode: str) -> str:
+    h = hashlib.sha256()
+    for part in (kb.content_hash, embedder.id, ENGINE_VERSION, mode,
+                 json.dumps(asdict(config.targets), sort_keys=True)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+_DETECTOR: LanguageDetector | None = None
+
+
+def detector() -> LanguageDetector:
+    """One language detector per process (its models take a second to load)."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        _DETECTOR = LanguageDetector(list(SUPPORTED_LANGS))
+    return _DETECTOR
+
+
+def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
+                 config: RetrievalConfig | None = None, cache_root: Path | None = None,
+                 mode: str = "hybrid", progress: bool = False,
+                 use_config_thresholds: bool = True) -> SearchEngine:
+    """Engine for a KB, reusing the persisted index when its key matches."""
+    if not isinstance(kb, KnowledgeBase):
+        kb = load_kb(kb)
+    config = config or load_config()
+    root = cache_root if cache_root is not None else default_cache_root()
+    key = cache_key(kb, embedder, config, mode)
+    folder = root / key
+    t0 = time.perf_counter()
+    if (folder / "scorer.pkl").exists():
+        index = HybridIndex.load(folder)
+        with open(folder / "scorer.pkl", "rb") as f:
+            saved = pickle.load(f)  # our own file under var/, written below
+        built = False
+    else:
+        index = HybridIndex.build(kb, embedder, progress=progress)
+        calib = fit_self(index, embedder, config.targets, mode=mode, progress=progress)
+        saved = {"scorer": calib.scorer, "thresholds": calib.thresholds, "stats": calib.stats,
+                 "build_s": round(time.perf_counter() - t0, 2)}
+        _write_atomically(folder, index, saved)
+        _prune(root, keep=folder)
+        built = True
+    thresholds: Thresholds = saved["thresholds"]
+    if use_config_thresholds:
+        thresholds = config.calibrated_thresholds(embedder.id) or thresholds
+    info = {"key": key, "kb_hash": kb.content_hash, "entries": len(kb.entries),
+            "units": len(index.unit_text), "model": embedder.name, "model_id": embedder.id,
+            "mode": mode, "built": built, "load_s": round(time.perf_counter() - t0, 2),
+            "build_s": saved["build_s"], "self_calibration": saved["stats"],
+            "self_thresholds": asdict(saved["thresholds"]), "thresholds": asdict(thresholds)}
+    return SearchEngine(index, saved["scorer"], thresholds, embedder, detector(), version=key,
+                        min_lang_confidence=config.min_lang_confidence,
+                        default_lang=config.default_lang, info=info)
+
+
+def _write_atomically(folder: Path, index: HybridIndex, saved: dict) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        index.save(tmp)
+        with open(tmp / "scorer.pkl", "wb") as f:
+            pickle.dump(saved, f)
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Keep the few most recent indexes (another process may still be loading one)."""
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[KEEP_INDEXES:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)

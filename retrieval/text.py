@@ -1,0 +1,64 @@
+"""Text normalisation, stemming and language detection shared by every index.
+
+Shoppers type without accents, in SMS style and with typos, so lexical
+matching works on an accent-folded, lower-cased form of the text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from unidecode import unidecode
+
+# Snowball algorithm per ISO code; extend together with kb.SUPPORTED_LANGS.
+SNOWBALL = {
+    "fr": "french", "en": "english", "de": "german", "es": "spanish",
+    "it": "italian", "nl": "dutch", "pt": "portuguese",
+}
+_WORD_RE = re.compile(r"[a-z0-9]+")
+# French elisions (l', d', j', qu'...) glue articles to words: split them off.
+_ELISION_RE = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form used by the lexical indexes."""
+    return unidecode(_ELISION_RE.sub(" ", text)).lower()
+
+
+@lru_cache(maxsize=16)
+def _stemmer(lang: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(SNOWBALL.get(lang, "english"))
+
+
+def tokens(text: str, lang: str) -> list[str]:
+    """Folded, stemmed word tokens in the given language (for BM25)."""
+    words = _WORD_RE.findall(fold(text))
+    return _stemmer(lang).stemWords(words)
+
+
+class LanguageDetector:
+    """Detects the language of a shopper's message among the KB's languages."""
+
+    def __init__(self, langs: list[str]):
+        from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+        self.langs = list(langs)
+        self._detector = None
+        if len(self.langs) >= 2:
+            codes = [getattr(IsoCode639_1, code.upper()) for code in self.langs]
+            self._detector = (
+                LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models()
+                .build()
+            )
+
+    def detect(self, text: str) -> tuple[str | None, float]:
+        """Best language and its confidence (0-1); (None, 0) when undecidable."""
+        if self._detector is None:
+            return (self.langs[0] if self.langs else None), 1.0
+        values = self._detector.compute_language_confidence_values(text)
+        if not values:
+            return None, 0.0
+        best = values[0]
+        return best.language.iso_code_639_1.name.lower(), float(best.value)
