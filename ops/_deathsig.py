@@ -4,8 +4,8 @@ Spawned as `python -I -S _deathsig.py PARENT_PID CMD...` by `ops.proc.spawn`: th
 is how a SIGKILLed supervisor (or test runner) still leaves no orphan processes.
 Running it as a separate tiny program instead of a `preexec_fn` keeps the fork
 thread-safe. SIGKILL, not SIGTERM: this only fires when the orderly shutdown
-could not run, and then "no orphan" beats "graceful" (Redis has already written
-every acknowledged command to its AOF).
+could not run, and then "no orphan" beats "graceful" (Redis normally writes each
+command to its AOF before acknowledging it).
 Only the standard library may be imported here (runs with -I -S).
 """
 

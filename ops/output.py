@@ -12,7 +12,7 @@ SELF = "ops"
 class Console:
     """Thread-safe line writer; each child's output is pumped through it with its name."""
 
-    def __init__(self, stream: TextIO | None = None, width: int = 7) -> None:
+    def __init__(self, stream: TextIO | None = None, width: int = 8) -> None:
         self._stream = stream
         self._lock = threading.Lock()
         self.width = width

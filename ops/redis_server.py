@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ops import proc
 from ops.ports import free_port, port_is_free
@@ -67,6 +69,14 @@ def redact_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _probe(url: str, timeout: float = 0.5) -> redis.Redis:
+    """A client for health checks: short timeouts and no built-in retries (redis-py
+    otherwise retries with backoff for seconds; our loops do the waiting)."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def _ping(client: redis.Redis) -> str | None:
@@ -148,7 +158,8 @@ class RedisServer:
         return redis.Redis.from_url(self.url, **kwargs)
 
     def ping(self) -> bool:
-        with self.client(socket_connect_timeout=1, socket_timeout=1) as client:
+        """True if Redis answers PING right now."""
+        with _probe(self.url, timeout=1.0) as client:
             return _ping(client) is None
 
     def log_tail(self, lines: int = 20) -> str:
@@ -245,13 +256,9 @@ class RedisServer:
     def _spawn_and_wait(self, executable: str) -> str | None:
         """Start the process and wait for PING; None on success, else what went wrong."""
         with open(self.log_path, "ab") as log:  # early errors go to stderr, before --logfile
-            self._proc = proc.spawn(
-                self.argv(executable), cwd=self.data_dir, stdout=log, stderr=log
-            )
+            self._proc = proc.spawn(self.argv(executable), cwd=self.data_dir, stdout=log, stderr=log)
         deadline = time.monotonic() + self.start_timeout
-        with redis.Redis(
-            host=HOST, port=self.port or 0, socket_connect_timeout=0.5, socket_timeout=0.5
-        ) as client:
+        with _probe(self.url) as client:
             while time.monotonic() < deadline:
                 code = self._proc.poll()
                 if code is not None:
@@ -265,19 +272,14 @@ class RedisServer:
     def _check_external(self) -> None:
         assert self._external_url is not None
         deadline = time.monotonic() + min(self.start_timeout, 5.0)
-        with redis.Redis.from_url(
-            self._external_url, socket_connect_timeout=1, socket_timeout=1
-        ) as client:
+        with _probe(self._external_url, timeout=1.0) as client:
             while (reason := _ping(client)) is not None and time.monotonic() < deadline:
                 time.sleep(0.2)
         if reason is not None:
             source = "REDIS_URL is set to" if self._from_env else "Redis at"
-            hint = (
-                "; start it or unset REDIS_URL to use the embedded Redis" if self._from_env else ""
-            )
+            hint = "; start it or unset REDIS_URL to use the embedded Redis" if self._from_env else ""
             raise RedisError(
-                f"{source} {redact_url(self._external_url)} but it does not answer PING "
-                f"({reason}){hint}"
+                f"{source} {redact_url(self._external_url)} but it does not answer PING ({reason}){hint}"
             )
 
 

@@ -81,6 +81,11 @@ class Child:
     oneshot: bool = False
 
 
+def _show(argv: Sequence[str]) -> str:
+    """Command line for the console, on one line (inline scripts elided)."""
+    return " ".join("'...'" if "\n" in arg else shlex.quote(arg) for arg in argv)
+
+
 class _Failure(Exception):
     """A child failed; the message is shown to the user."""
 
@@ -202,7 +207,7 @@ class Supervisor:
     # -- internals -----------------------------------------------------------
 
     def _start(self, child: Child) -> _Running:
-        self.console.say(f"starting {child.name}: {shlex.join(child.argv)}")
+        self.console.say(f"starting {child.name}: {_show(child.argv)}")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **child.env}
         try:
             popen = proc.spawn(
@@ -231,9 +236,7 @@ class Supervisor:
         for running in self._running:
             code = None if running.child.oneshot else self._exited(running)
             if code is not None:
-                raise _Failure(
-                    f"{running.child.name} exited unexpectedly ({proc.describe_exit(code)})"
-                )
+                raise _Failure(f"{running.child.name} exited unexpectedly ({proc.describe_exit(code)})")
         for name, poll in self.watch.items():
             code = poll()
             if code is not None:
@@ -271,9 +274,7 @@ class Supervisor:
                     return
                 next_probe = time.monotonic() + 0.25
             if child.timeout is not None and now - running.started > child.timeout:
-                raise _Failure(
-                    f"{child.name} not ready after {child.timeout:.0f} s ({check.status()})"
-                )
+                raise _Failure(f"{child.name} not ready after {child.timeout:.0f} s ({check.status()})")
             if now >= next_progress:
                 self.console.say(
                     f"waiting for {child.name}... {now - running.started:.0f} s ({check.status()})"

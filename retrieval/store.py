@@ -69,26 +69,50 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
     folder = root / key
     t0 = time.perf_counter()
     if (folder / "scorer.pkl").exists():
-        index = HybridIndex.load(folder)
-        with open(folder / "scorer.pkl", "rb") as f:
-            saved = pickle.load(f)  # our own file under var/, written below
+        index, saved = _read(folder)
         built = False
     else:
         index = HybridIndex.build(kb, embedder, progress=progress)
         calib = fit_self(index, embedder, config.targets, mode=mode, progress=progress)
         saved = {"scorer": calib.scorer, "thresholds": calib.thresholds, "stats": calib.stats,
-                 "build_s": round(time.perf_counter() - t0, 2)}
+                 "build_s": round(time.perf_counter() - t0, 2), "kb_hash": kb.content_hash,
+                 "mode": mode}
         _write_atomically(folder, index, saved)
         _prune(root, keep=folder)
         built = True
+    engine = _assemble(index, saved, key, embedder, config, use_config_thresholds)
+    engine.info.update(built=built, load_s=round(time.perf_counter() - t0, 2))
+    return engine
+
+
+def load_engine_folder(folder: Path, embedder: Embedder,
+                       config: RetrievalConfig | None = None) -> SearchEngine:
+    """Engine from a persisted index folder (the last good one after a broken edit)."""
+    index, saved = _read(folder)
+    if index.model_id != embedder.id:
+        raise ValueError(f"index {folder} was built with model {index.model_id}, not {embedder.id}")
+    engine = _assemble(index, saved, folder.name, embedder, config or load_config(), True)
+    engine.info["built"] = False
+    return engine
+
+
+def _read(folder: Path) -> tuple[HybridIndex, dict]:
+    index = HybridIndex.load(folder)
+    with open(folder / "scorer.pkl", "rb") as f:
+        saved = pickle.load(f)  # our own file under var/, written by _write_atomically
+    return index, saved
+
+
+def _assemble(index: HybridIndex, saved: dict, key: str, embedder: Embedder,
+              config: RetrievalConfig, use_config_thresholds: bool) -> SearchEngine:
     thresholds: Thresholds = saved["thresholds"]
     if use_config_thresholds:
         thresholds = config.calibrated_thresholds(embedder.id) or thresholds
-    info = {"key": key, "kb_hash": kb.content_hash, "entries": len(kb.entries),
+    info = {"key": key, "kb_hash": saved.get("kb_hash"), "entries": len(index.entries),
             "units": len(index.unit_text), "model": embedder.name, "model_id": embedder.id,
-            "mode": mode, "built": built, "load_s": round(time.perf_counter() - t0, 2),
-            "build_s": saved["build_s"], "self_calibration": saved["stats"],
-            "self_thresholds": asdict(saved["thresholds"]), "thresholds": asdict(thresholds)}
+            "mode": saved.get("mode", "hybrid"), "build_s": saved["build_s"],
+            "self_calibration": saved["stats"], "self_thresholds": asdict(saved["thresholds"]),
+            "thresholds": asdict(thresholds)}
     return SearchEngine(index, saved["scorer"], thresholds, embedder, detector(), version=key,
                         min_lang_confidence=config.min_lang_confidence,
                         default_lang=config.default_lang, info=info)

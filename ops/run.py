@@ -1,0 +1,204 @@
+"""`make run`: the whole stack on one machine, in one terminal, stopped by Ctrl-C.
+
+Order: single-instance lock -> Redis (embedded unless REDIS_URL) -> FAQ index
+build (one-shot, reuses its cache) -> gateway (ready when /readyz says 200) ->
+banner. The commands come from `build_children(config, redis_url)`; tests call
+`main(config=..., children=...)` with fake children, and later issues append
+more children (e.g. the Rasa server from `.venv-rasa`) there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.instance_lock import AlreadyRunning, InstanceLock
+from ops.output import Console
+from ops.ports import port_is_free
+from ops.proc import DEFAULT_STOP_TIMEOUT
+from ops.redis_server import RedisError, RedisServer, redact_url
+from ops.supervisor import Child, HttpReady, Supervisor
+
+ROOT = Path(__file__).resolve().parents[1]
+SEARCH_EXAMPLE = "/api/search?q=ou+est+mon+colis"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything `make run` needs; `from_env()` reads the documented variables."""
+
+    root: Path = ROOT
+    var_dir: Path = ROOT / "var"
+    kb_dir: Path = ROOT / "kb_content"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    redis_url: str | None = None  # external Redis; None -> embedded
+    redis_port: int | None = None  # embedded Redis: None -> 6379 if free, 0 -> any free port
+    ready_timeout: float = 120.0
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
+        """Read KB_DIR, GATEWAY_HOST, GATEWAY_PORT, REDIS_URL (ValueError if malformed)."""
+        raw_port = environ.get("GATEWAY_PORT") or "8000"
+        try:
+            port = int(raw_port)
+        except ValueError:
+            raise ValueError(f"GATEWAY_PORT must be a port number, not {raw_port!r}") from None
+        if not 0 < port < 65536:
+            raise ValueError(f"GATEWAY_PORT must be between 1 and 65535, not {port}")
+        kb = environ.get("KB_DIR")
+        return cls(
+            kb_dir=Path(kb).resolve() if kb else ROOT / "kb_content",
+            gateway_host=environ.get("GATEWAY_HOST") or "127.0.0.1",
+            gateway_port=port,
+            redis_url=environ.get("REDIS_URL") or None,
+        )
+
+    @property
+    def lock_path(self) -> Path:
+        return self.var_dir / "run" / "ops.lock"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.var_dir / "redis"
+
+    @property
+    def gateway_url(self) -> str:
+        """URL to reach the gateway from this machine (0.0.0.0 -> 127.0.0.1)."""
+        host = self.gateway_host
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.gateway_port}"
+
+
+ChildFactory = Callable[[Config, str], list[Child]]
+
+
+def build_children(config: Config, redis_url: str) -> list[Child]:
+    """The real stack, in start order. Add new processes here."""
+    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir)}
+    python = sys.executable
+    return [
+        Child(
+            "index",
+            [python, "-m", "retrieval", "build", "--kb", str(config.kb_dir)],
+            env=env,
+            cwd=config.root,
+            oneshot=True,
+            timeout=None,  # first build embeds the whole FAQ; its output shows progress
+        ),
+        Child(
+            "gateway",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "gateway.app:app",
+                "--host",
+                config.gateway_host,
+                "--port",
+                str(config.gateway_port),
+                "--timeout-graceful-shutdown",
+                "5",  # finish before our SIGKILL deadline
+            ],  # fmt: skip
+            env={**env, "GATEWAY_PORT": str(config.gateway_port)},
+            cwd=config.root,
+            ready=HttpReady(f"{config.gateway_url}/readyz"),
+            timeout=config.ready_timeout,
+        ),
+    ]
+
+
+def banner(config: Config, redis: RedisServer) -> str:
+    """What the user needs once everything is up."""
+    url = config.gateway_url
+    where = "external (REDIS_URL)" if redis.external else f"embedded, data in {redis.data_dir}"
+    lines = [
+        "Shop support bot is running",
+        f"  gateway   {url}",
+        f"  search    {url}{SEARCH_EXAMPLE}",
+        f"  health    {url}/healthz   (readiness: {url}/readyz)",
+        f"  demo      {url}/demo",
+        f"  redis     {redact_url(redis.url)}   ({where})",
+        "Ctrl-C to stop",
+    ]
+    if config.gateway_host in ("", "0.0.0.0", "::"):
+        lines.insert(2, f"  (listening on all interfaces, port {config.gateway_port})")
+    rule = "=" * max(map(len, lines))
+    return "\n".join([rule, *lines, rule])
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    config: Config | None = None,
+    children: ChildFactory = build_children,
+) -> int:
+    """Run the stack until Ctrl-C/SIGTERM (exit 0) or until something fails (exit 1)."""
+    del argv  # no options yet; configuration is by environment (see DESIGN.md)
+    console = Console()
+    try:
+        config = config or Config.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    lock = InstanceLock(config.lock_path, gateway_url=config.gateway_url)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    with lock:
+        if not port_is_free(config.gateway_host, config.gateway_port):
+            print(
+                f"error: port {config.gateway_port} on {config.gateway_host} is already in use "
+                f"by another program, so the gateway cannot start; free it or pick another "
+                f"port, e.g. `GATEWAY_PORT={config.gateway_port + 1} make run`",
+                file=sys.stderr,
+            )
+            return 1
+        supervisor = Supervisor([], console=console, stop_timeout=config.stop_timeout)
+        supervisor.install_signal_handlers()
+        redis = RedisServer(
+            port=config.redis_port,
+            data_dir=config.redis_dir,
+            url=config.redis_url,
+            use_env=False,
+            stop_timeout=config.stop_timeout,
+        )
+        supervisor.console.fit(["redis"])
+        try:
+            try:
+                redis.start()
+            except RedisError as exc:
+                console.line("redis", f"ERROR: {exc}")
+                return 1
+            if redis.external:
+                console.line("redis", f"using {redact_url(redis.url)} (REDIS_URL)")
+            else:
+                console.line(
+                    "redis",
+                    f"started at {redis.url} (pid {redis.pid}, data in {redis.data_dir}, "
+                    f"log {redis.log_path})",
+                )
+                supervisor.add_watch("redis", redis.poll)
+            supervisor.add(*children(config, redis.url))
+            code = supervisor.run(on_ready=lambda: console.write(banner(config, redis)))
+        finally:
+            if redis.pid is not None:
+                console.line("redis", f"stopping (pid {redis.pid})")
+            redis.stop()
+        console.say("stopped" if code == 0 else "stopped after a failure (see above)")
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,60 @@
+"""ops.run's configuration and the real command lines (the stack itself is
+exercised with fake children in test_supervisor.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops.redis_server import RedisServer
+from ops.run import ROOT, Config, banner, build_children
+from ops.supervisor import HttpReady
+
+
+def test_config_from_env() -> None:
+    config = Config.from_env(
+        {"GATEWAY_PORT": "8123", "GATEWAY_HOST": "0.0.0.0", "KB_DIR": "/srv/kb", "REDIS_URL": ""}
+    )
+    assert config.gateway_port == 8123
+    assert config.gateway_url == "http://127.0.0.1:8123"
+    assert config.kb_dir == Path("/srv/kb")
+    assert config.redis_url is None
+    defaults = Config.from_env({})
+    assert (defaults.gateway_host, defaults.gateway_port) == ("127.0.0.1", 8000)
+    assert defaults.kb_dir == ROOT / "kb_content"
+    assert defaults.lock_path == ROOT / "var" / "run" / "ops.lock"
+
+
+@pytest.mark.parametrize("bad", ["http", "0", "70000"])
+def test_config_rejects_bad_port(bad: str) -> None:
+    with pytest.raises(ValueError, match="GATEWAY_PORT"):
+        Config.from_env({"GATEWAY_PORT": bad})
+
+
+def test_real_children_use_the_real_commands() -> None:
+    config = Config(kb_dir=Path("/kb"), gateway_port=8123)
+    index, gateway = build_children(config, "redis://127.0.0.1:7777/0")
+    assert index.oneshot
+    assert list(index.argv) == [sys.executable, "-m", "retrieval", "build", "--kb", "/kb"]
+    assert list(gateway.argv[:4]) == [sys.executable, "-m", "uvicorn", "gateway.app:app"]
+    assert gateway.argv[4:8] == ["--host", "127.0.0.1", "--port", "8123"]
+    assert gateway.env["REDIS_URL"] == "redis://127.0.0.1:7777/0"
+    assert isinstance(gateway.ready, HttpReady)
+    assert gateway.ready.url == "http://127.0.0.1:8123/readyz"
+    assert index.cwd == gateway.cwd == ROOT
+
+
+def test_banner_lists_the_useful_urls() -> None:
+    redis = RedisServer(url="redis://:secret@10.0.0.5:6379/0")
+    text = banner(Config(gateway_port=8123), redis)
+    for expected in (
+        "http://127.0.0.1:8123/api/search?q=ou+est+mon+colis",
+        "http://127.0.0.1:8123/healthz",
+        "http://127.0.0.1:8123/demo",
+        "redis://:***@10.0.0.5:6379/0",
+        "Ctrl-C to stop",
+    ):
+        assert expected in text
+    assert "secret" not in text
