@@ -23,7 +23,9 @@ class AlreadyRunning(RuntimeError):
         who = f"pid {pid}" if pid else "pid unknown"
         where = f", gateway at {gateway_url}" if gateway_url else ""
         how = f"`kill {pid}`" if pid else "stopping that process"
-        super().__init__(f"already running ({who}{where}); stop it with Ctrl-C in its terminal or {how}")
+        super().__init__(
+            f"already running ({who}{where}); stop it with Ctrl-C in its terminal or {how}"
+        )
 
 
 class InstanceLock:

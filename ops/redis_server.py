@@ -95,6 +95,8 @@ class RedisServer:
     port (tests). Once started the port and data dir are fixed, so `kill()` then
     `start()` (or `restart()`) brings the same data back from the AOF.
     Pass `use_env=False` to ignore REDIS_URL (tests must never touch a real Redis).
+    Start it from the main thread: the server is SIGKILLed when the starting
+    thread ends (see `ops.proc.spawn`).
     """
 
     def __init__(
@@ -256,7 +258,9 @@ class RedisServer:
     def _spawn_and_wait(self, executable: str) -> str | None:
         """Start the process and wait for PING; None on success, else what went wrong."""
         with open(self.log_path, "ab") as log:  # early errors go to stderr, before --logfile
-            self._proc = proc.spawn(self.argv(executable), cwd=self.data_dir, stdout=log, stderr=log)
+            self._proc = proc.spawn(
+                self.argv(executable), cwd=self.data_dir, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + self.start_timeout
         with _probe(self.url) as client:
             while time.monotonic() < deadline:
@@ -276,11 +280,13 @@ class RedisServer:
             while (reason := _ping(client)) is not None and time.monotonic() < deadline:
                 time.sleep(0.2)
         if reason is not None:
-            source = "REDIS_URL is set to" if self._from_env else "Redis at"
-            hint = "; start it or unset REDIS_URL to use the embedded Redis" if self._from_env else ""
-            raise RedisError(
-                f"{source} {redact_url(self._external_url)} but it does not answer PING ({reason}){hint}"
-            )
+            where = redact_url(self._external_url)
+            if self._from_env:
+                raise RedisError(
+                    f"REDIS_URL is set to {where} but it does not answer PING ({reason}); "
+                    "start that Redis, or unset REDIS_URL to use the embedded one"
+                )
+            raise RedisError(f"Redis at {where} does not answer PING ({reason})")
 
 
 def main(argv: list[str] | None = None) -> int:

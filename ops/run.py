@@ -9,6 +9,7 @@ more children (e.g. the Rasa server from `.venv-rasa`) there.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -143,7 +144,12 @@ def main(
     children: ChildFactory = build_children,
 ) -> int:
     """Run the stack until Ctrl-C/SIGTERM (exit 0) or until something fails (exit 1)."""
-    del argv  # no options yet; configuration is by environment (see DESIGN.md)
+    argparse.ArgumentParser(
+        prog="python -m ops.run",
+        description="Start Redis, build the FAQ index, start the gateway; Ctrl-C stops all.",
+        epilog="Configured by environment: GATEWAY_PORT (8000), GATEWAY_HOST (127.0.0.1), "
+        "KB_DIR (kb_content), REDIS_URL (unset: embedded Redis in var/redis).",
+    ).parse_args(argv or [])
     console = Console()
     try:
         config = config or Config.from_env()

@@ -236,7 +236,9 @@ class Supervisor:
         for running in self._running:
             code = None if running.child.oneshot else self._exited(running)
             if code is not None:
-                raise _Failure(f"{running.child.name} exited unexpectedly ({proc.describe_exit(code)})")
+                raise _Failure(
+                    f"{running.child.name} exited unexpectedly ({proc.describe_exit(code)})"
+                )
         for name, poll in self.watch.items():
             code = poll()
             if code is not None:
@@ -262,7 +264,7 @@ class Supervisor:
         child = running.child
         check = child.ready
         next_progress = running.started + PROGRESS_EVERY
-        next_probe = 0.0
+        next_probe, probe_gap = 0.0, 0.2  # backs off to 2 s: probes end up in access logs
         while not self.stop_requested:
             self._check_alive()
             if check is None:
@@ -272,9 +274,12 @@ class Supervisor:
                 if check():
                     self.console.say(f"{child.name} ready in {now - running.started:.1f} s")
                     return
-                next_probe = time.monotonic() + 0.25
+                next_probe = time.monotonic() + probe_gap
+                probe_gap = min(probe_gap * 1.5, 2.0)
             if child.timeout is not None and now - running.started > child.timeout:
-                raise _Failure(f"{child.name} not ready after {child.timeout:.0f} s ({check.status()})")
+                raise _Failure(
+                    f"{child.name} not ready after {child.timeout:.0f} s ({check.status()})"
+                )
             if now >= next_progress:
                 self.console.say(
                     f"waiting for {child.name}... {now - running.started:.0f} s ({check.status()})"

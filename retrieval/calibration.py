@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .embedder import Embedder
 from .index import NEG, HybridIndex, Signals
 from .scorer import Scorer, candidates, features
-from .text import fold
+from .text import fold, noisy
 
 
 @dataclass(frozen=True)
@@ -48,35 +48,13 @@ class Targets:
     max_calibration_questions: int = 1500
 
 
-def noisy(text: str, rng: random.Random) -> str:
-    """A shopper-like copy of a question: folded accents, a typo, a dropped word."""
-    out = fold(text) if rng.random() < 0.7 else text.lower()
-    out = "".join(c for c in out if c.isalnum() or c.isspace())
-    words = out.split()
-    if len(words) > 3 and rng.random() < 0.5:
-        words.pop(rng.randrange(len(words)))
-    for _ in range(rng.choice((1, 1, 2))):
-        long_words = [i for i, w in enumerate(words) if len(w) > 3]
-        if not long_words:
-            break
-        i = rng.choice(long_words)
-        w, j = words[i], rng.randrange(1, len(words[i]) - 1)
-        op = rng.random()
-        if op < 0.33:
-            words[i] = w[:j] + w[j + 1:]
-        elif op < 0.66:
-            words[i] = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
-        else:
-            words[i] = w[:j] + w[j] + w[j:]
-    return " ".join(words) or text
-
-
 @dataclass
 class Sample:
     text: str
     lang: str
     target: int              # entry index the question belongs to
     exclude: np.ndarray      # unit indexes left out
+    fold: int                # classifier fold that never saw this question
 
 
 def self_samples(index: HybridIndex, targets: Targets, seed: int = 13) -> list[Sample]:
@@ -97,22 +75,22 @@ def self_samples(index: HybridIndex, targets: Targets, seed: int = 13) -> list[S
         if len(same) >= index.units_per_entry[e]:
             continue
         lang = str(index.entry_lang[e])
-        samples.append(Sample(text, lang, e, excl))
+        k = int(index.unit_fold[u])
+        # the classifier of fold k must not have seen the identical phrasings either
+        if any(index.unit_fold[v] != k for v in same):
+            continue
+        samples.append(Sample(text, lang, e, excl, k))
         # seeded by the text, so a rebuild after a small edit re-encodes almost nothing
-        samples.append(Sample(noisy(text, random.Random(zlib.crc32(text.encode()))), lang, e, excl))
+        samples.append(Sample(noisy(text, random.Random(zlib.crc32(text.encode()) + 1)), lang, e,
+                              excl, k))
     return samples
 
 
 def drop_entry(sig: Signals, e: int) -> Signals:
     """The same signals as if entry `e` were not in the KB (a near-miss question)."""
-    for arr in (sig.dense, sig.centroid, sig.answer, sig.char, sig.bm25, sig.bm25_answer):
+    for arr in sig.arrays():
         arr[e] = NEG
     return sig
-
-
-def copy_signals(sig: Signals) -> Signals:
-    return Signals(sig.dense.copy(), sig.centroid.copy(), sig.answer.copy(), sig.char.copy(),
-                   sig.bm25.copy(), sig.bm25_answer.copy(), sig.oov, sig.n_tokens)
 
 
 @dataclass
@@ -133,9 +111,9 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
     oos_sigs: list[Signals] = []
     for s, v in tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
                      disable=not progress, unit="q"):
-        sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude)
+        sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold)
         in_sigs.append((sig, s.target))
-        oos_sigs.append(drop_entry(copy_signals(sig), s.target))
+        oos_sigs.append(drop_entry(sig.copy(), s.target))
     if mode == "hybrid":
         X, y, w = [], [], []
         for sig, target in in_sigs:

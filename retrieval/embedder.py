@@ -62,7 +62,7 @@ class Embedder:
         self.id = model_id(self.path)
         self.name = self.path.name if self.path != default_model_path() else "all-MiniLM-L6-v2"
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()

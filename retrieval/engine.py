@@ -105,10 +105,12 @@ class SearchEngine:
         for i, lg in enumerate(order):
             hits = self._rank_in(text, qvec, lg, k)
             band = hits[0].band if hits else "none"
-            if i == 0 or BAND_RANK[band] > BAND_RANK[result.band]:
+            # another language wins only with a confident answer: a parallel FR/EN KB
+            # would otherwise offer the shopper the right topic in the wrong language
+            if i == 0 or (band == "answer" and result.band != "answer"):
                 result.hits, result.band, result.lang = hits, band, lg
                 result.fallback = i > 0
-            if result.band == "answer" or (i == 0 and result.band == "suggest"):
+            if result.band == "answer":
                 break
         result.took_ms = round((time.perf_counter() - start) * 1000, 2)
         return result

@@ -57,7 +57,7 @@ def run(engine: SearchEngine, queries: list[Query], progress: bool = False) -> l
     outcomes = []
     for q in tqdm(queries, desc="eval", unit="q", disable=not progress):
         t0 = time.perf_counter()
-        res = engine.search(q.text, k=10)
+        res = engine.search(q.text, lang=q.lang or None, k=10)
         ms = (time.perf_counter() - t0) * 1000
         outcomes.append(Outcome(q, [h.id for h in res.hits],
                                 res.hits[0].score if res.hits else 0.0, res.band, ms))

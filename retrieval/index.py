@@ -9,8 +9,11 @@ entries out, which is how the index calibrates itself on its own questions.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import pickle
+import random
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,13 +22,17 @@ import faiss
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
 
 from .embedder import Embedder
 from .kb import Entry, KnowledgeBase
-from .text import fold, tokens
+from .text import fold, noisy, tokens
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it forces DEBUG on import
 
 DENSE_TOPK = 256  # units fetched from faiss per query; the rest get the k-th score as a bound
 NEG = -1.0
+CLF_FOLDS = 4     # cross-fitting folds: calibration sees classifiers that never saw the question
 
 
 @dataclass
@@ -38,8 +45,17 @@ class Signals:
     char: np.ndarray       # best question/title character n-gram cosine
     bm25: np.ndarray       # best question/title BM25, as a share of the query's maximum
     bm25_answer: np.ndarray
+    char_answer: np.ndarray  # character n-gram cosine to the answer
+    clf: np.ndarray        # linear classifier margin (trained on the KB's questions)
     oov: float             # share of query words unknown to the KB
     n_tokens: int
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.dense, self.centroid, self.answer, self.char, self.bm25, self.bm25_answer,
+                self.char_answer, self.clf)
+
+    def copy(self) -> Signals:
+        return Signals(*(a.copy() for a in self.arrays()), self.oov, self.n_tokens)
 
 
 class _Bm25Partition:
@@ -70,11 +86,12 @@ class _Bm25Partition:
 class HybridIndex:
     """Immutable once built; a rebuilt KB yields a new instance (atomic swap)."""
 
-    FORMAT = 3
+    FORMAT = 4
 
     def __init__(self, entries: list[Entry], unit_entry: np.ndarray, unit_text: list[str],
                  unit_emb: np.ndarray, answer_emb: np.ndarray, vectorizer: TfidfVectorizer,
-                 unit_char: sparse.csr_matrix, model_name: str, model_id: str):
+                 unit_char: sparse.csr_matrix, answer_char: sparse.csr_matrix,
+                 classifiers: dict[str, LinearSVC], model_name: str, model_id: str):
         self.entries = entries
         self.unit_entry = unit_entry
         self.unit_text = unit_text
@@ -82,6 +99,10 @@ class HybridIndex:
         self.answer_emb = answer_emb
         self.vectorizer = vectorizer
         self.unit_char = unit_char
+        self.answer_char = answer_char
+        self.classifiers = classifiers
+        self.fold_classifiers: dict[str, list[LinearSVC]] = {}  # build time only
+        self.unit_fold = np.arange(len(unit_text)) % CLF_FOLDS
         self.model_name = model_name
         self.model_id = model_id
         self.entry_lang = np.array([e.lang for e in entries])
@@ -114,19 +135,37 @@ class HybridIndex:
             unit_text.extend(texts)
         unit_emb = embedder.encode(unit_text, progress=progress)
         answer_emb = embedder.encode([_answer_text(e) for e in entries], progress=progress)
+        answers = [e.answer for e in entries]
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                     preprocessor=fold, dtype=np.float32)
-        unit_char = vectorizer.fit_transform(unit_text).tocsr()
-        return cls(entries, np.asarray(unit_entry, dtype=np.int64), unit_text, unit_emb,
-                   answer_emb, vectorizer, unit_char, embedder.name, embedder.id)
+                                     preprocessor=fold, dtype=np.float32, max_features=200_000)
+        vectorizer.fit(unit_text + answers)
+        unit_char = vectorizer.transform(unit_text).tocsr()
+        answer_char = vectorizer.transform(answers).tocsr()
+        unit_entry_arr = np.asarray(unit_entry, dtype=np.int64)
+        langs = np.array([entries[e].lang for e in unit_entry_arr])
+        classifiers, folds = {}, {}
+        fold_of = np.arange(len(unit_text)) % CLF_FOLDS
+        for lang in sorted(set(langs.tolist())):
+            units = np.flatnonzero(langs == lang)
+            classifiers[lang] = _train_classifier(vectorizer, unit_text, unit_entry_arr, units)
+            folds[lang] = [_train_classifier(vectorizer, unit_text, unit_entry_arr,
+                                             units[fold_of[units] != k]) for k in range(CLF_FOLDS)]
+        index = cls(entries, unit_entry_arr, unit_text, unit_emb, answer_emb, vectorizer, unit_char,
+                    answer_char, classifiers, embedder.name, embedder.id)
+        index.fold_classifiers = folds
+        return index
 
     # ---- scoring ------------------------------------------------------------------------------
     def _per_entry_max(self, unit_scores: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(unit_scores, self.starts)
 
     def signals(self, query: str, qvec: np.ndarray, lang: str,
-                exclude_units: np.ndarray | None = None) -> Signals:
-        """Per-entry signals for entries in `lang`'s partition (others get NEG)."""
+                exclude_units: np.ndarray | None = None, fold: int | None = None) -> Signals:
+        """Per-entry signals for entries in `lang`'s partition (others get NEG).
+
+        `exclude_units` and `fold` serve self-calibration: the held-out question is
+        invisible to every signal, including the classifier (the fold that lacks it).
+        """
         n_units, n_entries = len(self.unit_text), len(self.entries)
         k = min(n_units, DENSE_TOPK + (0 if exclude_units is None else len(exclude_units)))
         sims, ids = self.faiss.search(qvec.reshape(1, -1), k)
@@ -134,6 +173,12 @@ class HybridIndex:
         dense_units[ids[0]] = sims[0]
         qchar = self.vectorizer.transform([query])
         char_units = np.asarray((self.unit_char @ qchar.T).todense()).ravel().astype(np.float32)
+        char_answer = np.asarray((self.answer_char @ qchar.T).todense()).ravel().astype(np.float32)
+        clf_model = (self.classifiers[lang] if fold is None
+                     else self.fold_classifiers[lang][fold])
+        clf = np.full(n_entries, NEG, dtype=np.float32)
+        if clf_model is not None:
+            clf[clf_model.classes_] = _decision(clf_model, qchar)
         unit_bm, units, ans_bm, ents = self.partitions[lang]
         qtok = tokens(query, lang)
         raw, ceiling, oov = unit_bm.scores(qtok)
@@ -163,10 +208,12 @@ class HybridIndex:
             char=self._per_entry_max(char_units),
             bm25=self._per_entry_max(bm_units),
             bm25_answer=bm_answer,
+            char_answer=char_answer,
+            clf=clf,
             oov=oov,
             n_tokens=len(qtok),
         )
-        for arr in (sig.dense, sig.centroid, sig.answer, sig.char, sig.bm25, sig.bm25_answer):
+        for arr in sig.arrays():
             arr[outside] = NEG
         return sig
 
@@ -176,7 +223,8 @@ class HybridIndex:
         np.savez(folder / "arrays.npz", unit_entry=self.unit_entry, unit_emb=self.unit_emb,
                  answer_emb=self.answer_emb)
         with open(folder / "lexical.pkl", "wb") as f:
-            pickle.dump({"vectorizer": self.vectorizer, "unit_char": self.unit_char}, f)
+            pickle.dump({"vectorizer": self.vectorizer, "unit_char": self.unit_char,
+                         "answer_char": self.answer_char, "classifiers": self.classifiers}, f)
         (folder / "entries.json").write_text(json.dumps({
             "format": self.FORMAT, "model_name": self.model_name, "model_id": self.model_id,
             "unit_text": self.unit_text, "entries": [asdict(e) for e in self.entries],
@@ -193,8 +241,29 @@ class HybridIndex:
         entries = [Entry(**{**e, "questions": tuple(e["questions"]), "tags": tuple(e["tags"])})
                    for e in meta["entries"]]
         return cls(entries, arrays["unit_entry"], meta["unit_text"], arrays["unit_emb"],
-                   arrays["answer_emb"], lex["vectorizer"], lex["unit_char"], meta["model_name"],
-                   meta["model_id"])
+                   arrays["answer_emb"], lex["vectorizer"], lex["unit_char"], lex["answer_char"],
+                   lex["classifiers"], meta["model_name"], meta["model_id"])
+
+
+def _train_classifier(vectorizer: TfidfVectorizer, unit_text: list[str], unit_entry: np.ndarray,
+                      units: np.ndarray) -> LinearSVC | None:
+    """One-vs-rest linear SVM over character n-grams of the questions and noisy copies."""
+    if len(set(unit_entry[units].tolist())) < 2:
+        return None
+    texts = [unit_text[u] for u in units]
+    texts += [noisy(t, random.Random(zlib.crc32(t.encode()))) for t in texts]
+    labels = np.concatenate([unit_entry[units], unit_entry[units]])
+    model = LinearSVC(C=1.0)
+    model.fit(vectorizer.transform(texts), labels)
+    model.coef_ = model.coef_.astype(np.float32)  # halves the memory of large KBs
+    return model
+
+
+def _decision(model: LinearSVC, x: sparse.csr_matrix) -> np.ndarray:
+    scores = np.asarray(model.decision_function(x), dtype=np.float32).ravel()
+    if len(model.classes_) == 2:  # sklearn returns one column for two classes
+        return np.array([-scores[0], scores[0]], dtype=np.float32)
+    return scores
 
 
 def _answer_text(entry: Entry) -> str:

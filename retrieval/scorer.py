@@ -18,8 +18,9 @@ from .index import NEG, Signals
 MODES = ("hybrid", "dense", "bm25")
 N_CANDIDATES = 10
 FEATURES = (
-    "dense", "centroid", "answer", "char", "bm25", "bm25_answer",
-    "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "oov", "short_query",
+    "dense", "centroid", "answer", "char", "bm25", "bm25_answer", "char_answer", "clf",
+    "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "clf_margin", "oov",
+    "short_query",
 )
 
 
@@ -42,15 +43,19 @@ def candidates(sig: Signals, k: int = N_CANDIDATES) -> np.ndarray:
         return valid
     k = min(k, len(valid))
     top = valid[np.argpartition(-score[valid], k - 1)[:k]]
-    return top[np.argsort(-score[top])]
+    top = top[np.argsort(-score[top])]
+    # the classifier sees what the unit-level signals miss: add its own top 3
+    by_clf = valid[np.argsort(-sig.clf[valid])[:3]]
+    extra = by_clf[~np.isin(by_clf, top)]
+    return np.concatenate([top, extra]) if len(extra) else top
 
 
 def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
     cols = [
         sig.dense[cand], sig.centroid[cand], sig.answer[cand], sig.char[cand], sig.bm25[cand],
-        sig.bm25_answer[cand],
+        sig.bm25_answer[cand], sig.char_answer[cand], sig.clf[cand],
         _margin(sig.dense, cand), _margin(sig.char, cand), _margin(sig.bm25, cand),
-        _margin(sig.centroid, cand),
+        _margin(sig.centroid, cand), _margin(sig.clf, cand),
         np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
     ]
     return np.stack(cols, axis=1).astype(np.float32)

@@ -6,6 +6,7 @@ matching works on an accent-folded, lower-cased form of the text.
 
 from __future__ import annotations
 
+import random
 import re
 from functools import lru_cache
 
@@ -62,3 +63,26 @@ class LanguageDetector:
             return None, 0.0
         best = values[0]
         return best.language.iso_code_639_1.name.lower(), float(best.value)
+
+
+def noisy(text: str, rng: random.Random) -> str:
+    """A shopper-like copy of a question: folded accents, a typo, a dropped word."""
+    out = fold(text) if rng.random() < 0.7 else text.lower()
+    out = "".join(c for c in out if c.isalnum() or c.isspace())
+    words = out.split()
+    if len(words) > 3 and rng.random() < 0.5:
+        words.pop(rng.randrange(len(words)))
+    for _ in range(rng.choice((1, 1, 2))):
+        long_words = [i for i, w in enumerate(words) if len(w) > 3]
+        if not long_words:
+            break
+        i = rng.choice(long_words)
+        w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+        op = rng.random()
+        if op < 0.33:
+            words[i] = w[:j] + w[j + 1:]
+        elif op < 0.66:
+            words[i] = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
+        else:
+            words[i] = w[:j] + w[j] + w[j:]
+    return " ".join(words) or text

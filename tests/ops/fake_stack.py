@@ -2,7 +2,8 @@
 
 Exercises the real lock, embedded Redis, supervisor, signals and banner without
 the retrieval/gateway code. JSON keys: var_dir, gateway_port, scenario
-("ok" | "crash" | "step-fails"), grandchild (bool), stop_timeout.
+("ok" | "crash" | "step-fails" | "not-ready"), grandchild (bool), stop_timeout,
+ready_timeout.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import http.server, os, sys, redis
 r = redis.Redis.from_url(os.environ["REDIS_URL"])
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        ok = self.path == "/readyz" and r.ping()
-        self.send_response(200 if ok else 404)
+        ok = self.path == "/readyz" and r.ping() and sys.argv[2] != "not-ready"
+        self.send_response(200 if ok else 503)
         self.end_headers()
     def log_message(self, *args):
         pass
@@ -61,7 +62,7 @@ def fake_children(scenario: str, grandchild: bool) -> ChildFactory:
             ),
             Child(
                 "web",
-                [py, "-c", WEB, str(config.gateway_port)],
+                [py, "-c", WEB, str(config.gateway_port), scenario],
                 env={"REDIS_URL": redis_url},
                 ready=HttpReady(f"{config.gateway_url}/readyz"),
                 timeout=config.ready_timeout,
@@ -79,7 +80,7 @@ if __name__ == "__main__":
         var_dir=Path(opts["var_dir"]),
         gateway_port=int(opts["gateway_port"]),
         redis_port=0,
-        ready_timeout=20.0,
+        ready_timeout=float(opts.get("ready_timeout", 20.0)),
         stop_timeout=float(opts.get("stop_timeout", 1.0)),
     )
     factory = fake_children(opts.get("scenario", "ok"), bool(opts.get("grandchild", False)))

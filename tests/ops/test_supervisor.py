@@ -180,6 +180,18 @@ def test_failed_step_aborts_startup(tmp_path: Path, stacks: list[Stack]) -> None
     assert "Ctrl-C to stop" not in stack.output
 
 
+def test_service_never_ready_times_out(tmp_path: Path, stacks: list[Stack]) -> None:
+    port = free_port()
+    stack = Stack(tmp_path, port, scenario="not-ready", ready_timeout=2)
+    stacks.append(stack)
+    assert stack.wait() == 1
+    assert (
+        f"ERROR: web not ready after 2 s (GET http://127.0.0.1:{port}/readyz -> HTTP 503)"
+        in stack.output
+    )
+    assert "starting worker" not in stack.output
+
+
 def test_dying_redis_stops_everything(tmp_path: Path, stacks: list[Stack]) -> None:
     stack = Stack(tmp_path, free_port())
     stacks.append(stack)

@@ -1,0 +1,90 @@
+"""One JSON error shape for every failure: `{"error": code, "message": text, ...}`.
+
+Clients (the widget, channel adapters) branch on `error`, people read
+`message`. Validation errors never echo the input back (it is the shopper's
+text), and unexpected exceptions become a logged 500 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("gateway.errors")
+
+CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+    422: "invalid_request", 500: "internal_error", 503: "unavailable",
+}  # fmt: skip
+
+
+def error_code(status: int) -> str:
+    return CODES.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+
+
+def error_response(
+    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"error": code or error_code(status), "message": message, **extra}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """("query", "q") -> "q"; ("body", "items", 0) -> "items.0"."""
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
+    return ".".join(parts)
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(tuple(e["loc"])), "in": str(e["loc"][0]), "message": e["msg"]} for e in exc.errors()
+    ]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+    return error_response(422, message, errors=errors)
+
+
+async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+class UnhandledErrorMiddleware:
+    """Turns an escaped exception into a logged JSON 500 that still gets our security headers.
+
+    (Starlette's own handler sits outside every user middleware, so its 500s would not.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error")
+            if started:
+                raise  # too late for a clean response: let the server drop the connection
+            await error_response(500, "Internal error; it has been logged.")(scope, receive, send)

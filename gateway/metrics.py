@@ -1,0 +1,108 @@
+"""Prometheus metrics, one registry per app (tests build many apps in one process).
+
+Index and KB figures are read from the retrieval service at scrape time by a
+custom collector, so they can never drift from what `/readyz` reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SEARCH_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class IndexCollector(Collector):
+    """faq_index_* and faq_kb_* from `status()` (the IndexLoader's view of the service)."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+        self._status = status
+
+    def collect(self) -> Iterable[Metric]:
+        s = self._status()
+        yield GaugeMetricFamily(
+            "faq_index_ready", "1 when the FAQ index is loaded and serving.", value=1 if s["ready"] else 0
+        )
+        info = GaugeMetricFamily(
+            "faq_index_info", "The FAQ index being served (always 1).", labels=["version", "model"]
+        )
+        if s["ready"]:
+            info.add_metric([str(s["index_version"]), str(s["model"])], 1)
+        yield info
+        yield GaugeMetricFamily(
+            "faq_index_entries", "FAQ entries in the served index.", value=s["entries"] or 0
+        )
+        yield CounterMetricFamily(
+            "faq_kb_reloads", "Successful KB loads (start-up and hot reloads).", value=s["reloads"]
+        )
+        yield GaugeMetricFamily(
+            "faq_kb_errors",
+            "Problems in the KB on disk (non-zero: edits rejected, old index serving).",
+            value=len(s["kb_errors"]),
+        )
+        if s["last_reload_at"] is not None:
+            yield GaugeMetricFamily(
+                "faq_index_last_reload_timestamp_seconds",
+                "Unix time of the last successful KB load.",
+                value=s["last_reload_at"],
+            )
+
+
+class Metrics:
+    def __init__(self, index_status: Callable[[], dict[str, Any]]) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "gateway_http_requests",
+            "HTTP requests by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "gateway_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.searches = Counter(
+            "faq_searches",
+            "FAQ searches answered, by confidence band and answer language.",
+            ["band", "lang"],
+            registry=self.registry,
+        )
+        self.search_duration = Histogram(
+            "faq_search_duration_seconds",
+            "Time spent in the retrieval engine per search.",
+            buckets=SEARCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(IndexCollector(index_status))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)

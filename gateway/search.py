@@ -1,0 +1,69 @@
+"""`GET /api/search`: the FAQ search API (widget suggestions, tools, debugging).
+
+The engine is synchronous and CPU-bound (embedding + scoring), so it runs in
+the threadpool: the event loop keeps serving websockets and probes meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from .errors import error_response
+from .state import get_state
+
+log = logging.getLogger("gateway.search")
+router = APIRouter()
+
+MAX_QUERY_CHARS = 1000  # the engine truncates beyond this; we refuse instead of silently cutting
+MAX_K = 10
+Lang = Literal["fr", "en"]  # the KB languages; widen together with retrieval.kb.SUPPORTED_LANGS
+
+
+@router.get("/api/search")
+async def search(
+    request: Request,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY_CHARS,
+            description="The shopper's question, 1 to 1000 characters.",
+        ),
+    ],
+    lang: Annotated[Lang | None, Query(description="Language hint (e.g. the widget's).")] = None,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many entries to return.")] = 3,
+) -> JSONResponse:
+    """Best FAQ entries for `q` with a confidence band (`answer`, `suggest`, `none`)."""
+    if not q.strip():
+        return error_response(
+            422,
+            "q: must contain some text",
+            errors=[{"field": "q", "in": "query", "message": "must contain some text"}],
+        )
+    state = get_state(request)
+    service = state.index.service
+    if service is None or not service.ready:
+        return error_response(
+            503,
+            "The FAQ index is still loading; retry in a few seconds.",
+            code="index_not_ready",
+            headers={"Retry-After": "5"},
+        )
+    start = time.perf_counter()
+    result = await run_in_threadpool(service.search, q, lang, k)
+    state.metrics.search_duration.observe(time.perf_counter() - start)
+    state.metrics.searches.labels(result.band, result.lang or "none").inc()
+    body: dict[str, Any] = result.to_dict()
+    body["score"] = result.best.score if result.best else None
+    log.info("search", extra={
+        "q_len": len(q), "lang_hint": lang, "query_lang": result.query_lang, "lang": result.lang,
+        "band": result.band, "top_id": result.best.id if result.best else None,
+        "score": body["score"], "fallback": result.fallback, "took_ms": result.took_ms,
+    })  # fmt: skip
+    return JSONResponse(body)

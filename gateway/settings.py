@@ -1,0 +1,132 @@
+"""Gateway settings, read once from the environment.
+
+Every value is validated up front and all problems are reported together, so a
+typo in a deployment shows up as one clear start-up error instead of a
+confusing failure on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MAX_BODY_BYTES = 64 * 1024
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are invalid; the message names each of them."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = DEFAULT_REDIS_URL
+    kb_dir: Path = Path("kb_content")
+    index_dir: Path = Path("var/index")
+    port: int = 8000
+    widget_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    max_body_bytes: int = MAX_BODY_BYTES
+    redis_ping_timeout: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default `os.environ`); empty variables mean "use the default"."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def get(name: str, default: str) -> str:
+            return (env.get(name) or "").strip() or default
+
+        redis_url = get("REDIS_URL", DEFAULT_REDIS_URL)
+        if problem := _check_redis_url(redis_url):
+            problems.append(problem)
+        port = _parse_port(get("GATEWAY_PORT", "8000"), problems)
+        origins = _parse_origins(get("WIDGET_ORIGINS", ""), problems)
+        log_level = get("LOG_LEVEL", "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+        if problems:
+            raise SettingsError("invalid gateway settings: " + "; ".join(problems))
+        return cls(
+            redis_url=redis_url,
+            kb_dir=Path(get("KB_DIR", "kb_content")),
+            index_dir=Path(get("INDEX_DIR", "var/index")),
+            port=port,
+            widget_origins=origins,
+            log_level=log_level,
+        )
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, safe for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
+
+
+def _check_redis_url(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        return f"REDIS_URL {redact(url)!r} is not a valid URL ({exc})"
+    if parts.scheme not in REDIS_SCHEMES:
+        return (
+            f"REDIS_URL must start with redis://, rediss:// or unix://, "
+            f"e.g. {DEFAULT_REDIS_URL}, not {redact(url)!r}"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        return f"REDIS_URL {redact(url)!r} has no host, e.g. {DEFAULT_REDIS_URL}"
+    return None
+
+
+def _parse_port(raw: str, problems: list[str]) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        problems.append(f"GATEWAY_PORT must be a port number, not {raw!r}")
+        return 0
+    if not 1 <= port <= 65535:
+        problems.append(f"GATEWAY_PORT must be between 1 and 65535, not {port}")
+    return port
+
+
+def _parse_origins(raw: str, problems: list[str]) -> tuple[str, ...]:
+    """`https://shop.example, http://localhost:3000` -> normalised origins (no wildcard)."""
+    origins: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            problems.append("WIDGET_ORIGINS must list the shop's origins explicitly; '*' is not allowed")
+            continue
+        try:
+            parts = urlsplit(item.rstrip("/"))
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+        ):
+            problems.append(
+                f"WIDGET_ORIGINS entry {item!r} is not an origin like https://shop.example "
+                "(scheme and host, optional port, no path)"
+            )
+            continue
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        origins.append(f"{parts.scheme}://{host}" + (f":{port}" if port else ""))
+    return tuple(dict.fromkeys(origins))

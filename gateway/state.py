@@ -1,0 +1,24 @@
+"""What the routes share, stored on `app.state.gateway` (no module globals, so many apps can coexist)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from fastapi import Request
+
+from .index_loader import IndexLoader
+from .metrics import Metrics
+from .settings import Settings
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    index: IndexLoader
+    metrics: Metrics
+    redis: aioredis.Redis | None = None  # created in the lifespan, on the server's event loop
+
+
+def get_state(request: Request) -> GatewayState:
+    return request.app.state.gateway  # type: ignore[no-any-return]

@@ -1,0 +1,38 @@
+"""Helpers for gateway tests (not fixtures)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from retrieval.service import RetrievalService
+
+KB_SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "kb_small"
+
+
+class GatedService(RetrievalService):
+    """The real service, whose start() waits for `gate`: "index still loading" on demand."""
+
+    def __init__(self, *args: Any, gate: threading.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = gate
+
+    def start(self) -> RetrievalService:
+        if not self.gate.wait(timeout=60):
+            raise TimeoutError("test gate never opened")
+        return super().start()
+
+
+def wait_until_ready(client: TestClient, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll /readyz until 200 and return its body; fail with the last body otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/readyz")
+        if response.status_code == 200 or time.monotonic() > deadline:
+            assert response.status_code == 200, response.json()
+            return response.json()  # type: ignore[no-any-return]
+        time.sleep(0.1)
