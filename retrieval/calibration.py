@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .embedder import Embedder
 from .index import NEG, HybridIndex, Signals
 from .scorer import Scorer, candidates, features
-from .text import fold, noisy
+from .text import fold, noisy, tokens
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
                      disable=not progress, unit="q"):
         sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold)
         in_sigs.append((sig, s.target))
-        oos_sigs.append(drop_entry(sig.copy(), s.target))
+        oos = drop_entry(sig.copy(), s.target)
+        oos.unknown = index.unknown(tokens(s.text, s.lang), s.lang, s.exclude, exclude_entry=s.target)
+        oos_sigs.append(oos)
     if mode == "hybrid":
         X, y, w = [], [], []
         for sig, target in in_sigs:

@@ -14,12 +14,15 @@ import math
 import pickle
 import random
 import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import bm25s
 import faiss
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
@@ -47,15 +50,16 @@ class Signals:
     bm25_answer: np.ndarray
     char_answer: np.ndarray  # character n-gram cosine to the answer
     clf: np.ndarray        # linear classifier margin (trained on the KB's questions)
-    oov: float             # share of query words unknown to the KB
+    oov: float             # share of query words absent from the questions
     n_tokens: int
+    unknown: float         # share of query words the KB never uses, even misspelt
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.dense, self.centroid, self.answer, self.char, self.bm25, self.bm25_answer,
                 self.char_answer, self.clf)
 
     def copy(self) -> Signals:
-        return Signals(*(a.copy() for a in self.arrays()), self.oov, self.n_tokens)
+        return Signals(*(a.copy() for a in self.arrays()), self.oov, self.n_tokens, self.unknown)
 
 
 class _Bm25Partition:
@@ -81,6 +85,48 @@ class _Bm25Partition:
         ceiling = sum(self.idf.get(t, self.max_idf) for t in query) * (self.k1 + 1)
         oov = sum(1 for t in query if t not in self.idf) / len(query)
         return raw, max(ceiling, 1e-6), oov
+
+
+class _Vocabulary:
+    """Stem counts of one language's questions and answers, to spot unknown words.
+
+    A shopper's word the KB never uses (not even with a typo's distance) hints that
+    the question is about something else ("reset my Gmail password"). Counts, not a
+    set, so self-calibration can remove a held-out question's or entry's words.
+    """
+
+    def __init__(self, unit_tokens: dict[int, list[str]], answer_tokens: dict[int, list[str]]):
+        self.unit_tokens = unit_tokens
+        self.answer_tokens = answer_tokens
+        self.counts: Counter[str] = Counter()
+        for toks in (*unit_tokens.values(), *answer_tokens.values()):
+            self.counts.update(set(toks))
+        self.words = list(self.counts)
+
+    def unknown_share(self, query: list[str], minus: Counter[str] | None = None) -> float:
+        words = [t for t in query if len(t) >= 3 and not t.isdigit()]
+        if not words:
+            return 0.0
+        minus = minus or Counter()
+
+        def known(t: str) -> bool:
+            if self.counts.get(t, 0) - minus.get(t, 0) > 0:
+                return True
+            if len(t) < 5:
+                return False
+            near = process.extract(t, self.words, scorer=Levenshtein.distance,
+                                   score_cutoff=1 if len(t) < 8 else 2, limit=5)
+            return any(self.counts[w] - minus.get(w, 0) > 0 for w, _, _ in near)
+
+        return sum(1 for t in words if not known(t)) / len(words)
+
+    def without(self, units: list[int], entries: list[int]) -> Counter[str]:
+        minus: Counter[str] = Counter()
+        for u in units:
+            minus.update(set(self.unit_tokens.get(u, [])))
+        for e in entries:
+            minus.update(set(self.answer_tokens.get(e, [])))
+        return minus
 
 
 class HybridIndex:
@@ -116,12 +162,16 @@ class HybridIndex:
 
     def _build_lexical(self) -> None:
         self.partitions: dict[str, tuple[_Bm25Partition, np.ndarray, _Bm25Partition, np.ndarray]] = {}
+        self.vocab: dict[str, _Vocabulary] = {}
         for lang in self.langs:
             units = np.flatnonzero(self.entry_lang[self.unit_entry] == lang)
             ents = np.flatnonzero(self.entry_lang == lang)
-            unit_bm = _Bm25Partition([tokens(self.unit_text[u], lang) for u in units])
-            ans_bm = _Bm25Partition([tokens(self.entries[e].answer, lang) for e in ents])
+            unit_toks = {int(u): tokens(self.unit_text[u], lang) for u in units}
+            ans_toks = {int(e): tokens(self.entries[e].answer, lang) for e in ents}
+            unit_bm = _Bm25Partition(list(unit_toks.values()))
+            ans_bm = _Bm25Partition(list(ans_toks.values()))
             self.partitions[lang] = (unit_bm, units, ans_bm, ents)
+            self.vocab[lang] = _Vocabulary(unit_toks, ans_toks)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -212,10 +262,23 @@ class HybridIndex:
             clf=clf,
             oov=oov,
             n_tokens=len(qtok),
+            unknown=self.unknown(qtok, lang, exclude_units),
         )
         for arr in sig.arrays():
             arr[outside] = NEG
         return sig
+
+    def unknown(self, qtok: list[str], lang: str, exclude_units: np.ndarray | None = None,
+                exclude_entry: int | None = None) -> float:
+        """Share of unknown query words, as if the excluded units/entry were not in the KB."""
+        vocab = self.vocab[lang]
+        units = [] if exclude_units is None else [int(u) for u in exclude_units]
+        entries = []
+        if exclude_entry is not None:
+            start = int(self.starts[exclude_entry])
+            units += list(range(start, start + int(self.units_per_entry[exclude_entry])))
+            entries.append(exclude_entry)
+        return vocab.unknown_share(qtok, vocab.without(units, entries) if units or entries else None)
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

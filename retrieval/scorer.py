@@ -20,7 +20,7 @@ N_CANDIDATES = 10
 FEATURES = (
     "dense", "centroid", "answer", "char", "bm25", "bm25_answer", "char_answer", "clf",
     "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "clf_margin", "oov",
-    "short_query",
+    "short_query", "unknown",
 )
 
 
@@ -57,6 +57,7 @@ def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
         _margin(sig.dense, cand), _margin(sig.char, cand), _margin(sig.bm25, cand),
         _margin(sig.centroid, cand), _margin(sig.clf, cand),
         np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
+        np.full(len(cand), sig.unknown),
     ]
     return np.stack(cols, axis=1).astype(np.float32)
 
