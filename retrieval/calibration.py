@@ -12,7 +12,6 @@ config/retrieval.yml, so nothing is tuned to one shop's content.
 from __future__ import annotations
 
 import random
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from .embedder import Embedder
 from .index import NEG, HybridIndex, Signals
 from .scorer import Scorer, candidates, features
-from .text import fold, noisy, tokens
+from .text import fold, shopper_copy, tokens
 
 
 @dataclass(frozen=True)
@@ -81,8 +80,7 @@ def self_samples(index: HybridIndex, targets: Targets, seed: int = 13) -> list[S
             continue
         samples.append(Sample(text, lang, e, excl, k))
         # seeded by the text, so a rebuild after a small edit re-encodes almost nothing
-        samples.append(Sample(noisy(text, random.Random(zlib.crc32(text.encode()) + 1)), lang, e,
-                              excl, k))
+        samples.append(Sample(shopper_copy(text), lang, e, excl, k))
     return samples
 
 

@@ -12,8 +12,6 @@ import json
 import logging
 import math
 import pickle
-import random
-import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from sklearn.svm import LinearSVC
 
 from .embedder import Embedder
 from .kb import Entry, KnowledgeBase
-from .text import fold, noisy, tokens
+from .text import fold, shopper_copy, tokens
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it forces DEBUG on import
 
@@ -49,14 +47,15 @@ class Signals:
     bm25: np.ndarray       # best question/title BM25, as a share of the query's maximum
     bm25_answer: np.ndarray
     char_answer: np.ndarray  # character n-gram cosine to the answer
-    clf: np.ndarray        # linear classifier margin (trained on the KB's questions)
+    clf: np.ndarray        # linear classifier margin over character n-grams
+    clf_emb: np.ndarray    # linear classifier margin over embeddings (SetFit-style head)
     oov: float             # share of query words absent from the questions
     n_tokens: int
     unknown: float         # share of query words the KB never uses, even misspelt
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.dense, self.centroid, self.answer, self.char, self.bm25, self.bm25_answer,
-                self.char_answer, self.clf)
+                self.char_answer, self.clf, self.clf_emb)
 
     def copy(self) -> Signals:
         return Signals(*(a.copy() for a in self.arrays()), self.oov, self.n_tokens, self.unknown)
@@ -132,12 +131,12 @@ class _Vocabulary:
 class HybridIndex:
     """Immutable once built; a rebuilt KB yields a new instance (atomic swap)."""
 
-    FORMAT = 4
+    FORMAT = 5
 
     def __init__(self, entries: list[Entry], unit_entry: np.ndarray, unit_text: list[str],
                  unit_emb: np.ndarray, answer_emb: np.ndarray, vectorizer: TfidfVectorizer,
                  unit_char: sparse.csr_matrix, answer_char: sparse.csr_matrix,
-                 classifiers: dict[str, LinearSVC], model_name: str, model_id: str):
+                 classifiers: dict[tuple[str, str], LinearSVC | None], model_name: str, model_id: str):
         self.entries = entries
         self.unit_entry = unit_entry
         self.unit_text = unit_text
@@ -147,7 +146,8 @@ class HybridIndex:
         self.unit_char = unit_char
         self.answer_char = answer_char
         self.classifiers = classifiers
-        self.fold_classifiers: dict[str, list[LinearSVC]] = {}  # build time only
+        # keyed by (kind, lang), kind "char" or "emb"; the fold models exist at build time only
+        self.fold_classifiers: dict[tuple[str, str], list[LinearSVC | None]] = {}
         self.unit_fold = np.arange(len(unit_text)) % CLF_FOLDS
         self.model_name = model_name
         self.model_id = model_id
@@ -193,13 +193,21 @@ class HybridIndex:
         answer_char = vectorizer.transform(answers).tocsr()
         unit_entry_arr = np.asarray(unit_entry, dtype=np.int64)
         langs = np.array([entries[e].lang for e in unit_entry_arr])
+        # Both classifiers learn from each question and a shopper-like copy of it.
+        copies = [shopper_copy(t) for t in unit_text]
+        features = {
+            "char": (unit_char, vectorizer.transform(copies).tocsr()),
+            "emb": (unit_emb, embedder.encode(copies, progress=progress)),
+        }
         classifiers, folds = {}, {}
         fold_of = np.arange(len(unit_text)) % CLF_FOLDS
         for lang in sorted(set(langs.tolist())):
             units = np.flatnonzero(langs == lang)
-            classifiers[lang] = _train_classifier(vectorizer, unit_text, unit_entry_arr, units)
-            folds[lang] = [_train_classifier(vectorizer, unit_text, unit_entry_arr,
-                                             units[fold_of[units] != k]) for k in range(CLF_FOLDS)]
+            for kind, (clean, noisy_x) in features.items():
+                classifiers[kind, lang] = _train_classifier(clean, noisy_x, unit_entry_arr, units)
+                folds[kind, lang] = [
+                    _train_classifier(clean, noisy_x, unit_entry_arr, units[fold_of[units] != k])
+                    for k in range(CLF_FOLDS)]
         index = cls(entries, unit_entry_arr, unit_text, unit_emb, answer_emb, vectorizer, unit_char,
                     answer_char, classifiers, embedder.name, embedder.id)
         index.fold_classifiers = folds
@@ -224,11 +232,8 @@ class HybridIndex:
         qchar = self.vectorizer.transform([query])
         char_units = np.asarray((self.unit_char @ qchar.T).todense()).ravel().astype(np.float32)
         char_answer = np.asarray((self.answer_char @ qchar.T).todense()).ravel().astype(np.float32)
-        clf_model = (self.classifiers[lang] if fold is None
-                     else self.fold_classifiers[lang][fold])
-        clf = np.full(n_entries, NEG, dtype=np.float32)
-        if clf_model is not None:
-            clf[clf_model.classes_] = _decision(clf_model, qchar)
+        clf = self._classify("char", lang, qchar, fold)
+        clf_emb = self._classify("emb", lang, qvec.reshape(1, -1), fold)
         unit_bm, units, ans_bm, ents = self.partitions[lang]
         qtok = tokens(query, lang)
         raw, ceiling, oov = unit_bm.scores(qtok)
@@ -260,6 +265,7 @@ class HybridIndex:
             bm25_answer=bm_answer,
             char_answer=char_answer,
             clf=clf,
+            clf_emb=clf_emb,
             oov=oov,
             n_tokens=len(qtok),
             unknown=self.unknown(qtok, lang, exclude_units),
@@ -267,6 +273,14 @@ class HybridIndex:
         for arr in sig.arrays():
             arr[outside] = NEG
         return sig
+
+    def _classify(self, kind: str, lang: str, x, fold: int | None) -> np.ndarray:
+        model = (self.classifiers[kind, lang] if fold is None
+                 else self.fold_classifiers[kind, lang][fold])
+        out = np.full(len(self.entries), NEG, dtype=np.float32)
+        if model is not None:
+            out[model.classes_] = _decision(model, x)
+        return out
 
     def unknown(self, qtok: list[str], lang: str, exclude_units: np.ndarray | None = None,
                 exclude_entry: int | None = None) -> float:
@@ -308,16 +322,15 @@ class HybridIndex:
                    lex["classifiers"], meta["model_name"], meta["model_id"])
 
 
-def _train_classifier(vectorizer: TfidfVectorizer, unit_text: list[str], unit_entry: np.ndarray,
-                      units: np.ndarray) -> LinearSVC | None:
-    """One-vs-rest linear SVM over character n-grams of the questions and noisy copies."""
+def _train_classifier(clean, noisy_x, unit_entry: np.ndarray, units: np.ndarray) -> LinearSVC | None:
+    """One-vs-rest linear SVM on the rows `units` of the questions and of their copies."""
     if len(set(unit_entry[units].tolist())) < 2:
         return None
-    texts = [unit_text[u] for u in units]
-    texts += [noisy(t, random.Random(zlib.crc32(t.encode()))) for t in texts]
+    stack = sparse.vstack if sparse.issparse(clean) else np.vstack
+    x = stack([clean[units], noisy_x[units]])
     labels = np.concatenate([unit_entry[units], unit_entry[units]])
     model = LinearSVC(C=1.0)
-    model.fit(vectorizer.transform(texts), labels)
+    model.fit(x, labels)
     model.coef_ = model.coef_.astype(np.float32)  # halves the memory of large KBs
     return model
 

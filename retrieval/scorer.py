@@ -18,8 +18,8 @@ from .index import NEG, Signals
 MODES = ("hybrid", "dense", "bm25")
 N_CANDIDATES = 10
 FEATURES = (
-    "dense", "centroid", "answer", "char", "bm25", "bm25_answer", "char_answer", "clf",
-    "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "clf_margin", "oov",
+    "dense", "centroid", "answer", "char", "bm25", "bm25_answer", "char_answer", "clf", "clf_emb",
+    "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "clf_margin", "clf_emb_margin", "oov",
     "short_query", "unknown",
 )
 
@@ -45,17 +45,18 @@ def candidates(sig: Signals, k: int = N_CANDIDATES) -> np.ndarray:
     top = valid[np.argpartition(-score[valid], k - 1)[:k]]
     top = top[np.argsort(-score[top])]
     # the classifier sees what the unit-level signals miss: add its own top 3
-    by_clf = valid[np.argsort(-sig.clf[valid])[:3]]
-    extra = by_clf[~np.isin(by_clf, top)]
+    by_clf = np.concatenate([valid[np.argsort(-sig.clf[valid])[:3]],
+                             valid[np.argsort(-sig.clf_emb[valid])[:3]]])
+    extra = np.unique(by_clf[~np.isin(by_clf, top)])
     return np.concatenate([top, extra]) if len(extra) else top
 
 
 def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
     cols = [
         sig.dense[cand], sig.centroid[cand], sig.answer[cand], sig.char[cand], sig.bm25[cand],
-        sig.bm25_answer[cand], sig.char_answer[cand], sig.clf[cand],
+        sig.bm25_answer[cand], sig.char_answer[cand], sig.clf[cand], sig.clf_emb[cand],
         _margin(sig.dense, cand), _margin(sig.char, cand), _margin(sig.bm25, cand),
-        _margin(sig.centroid, cand), _margin(sig.clf, cand),
+        _margin(sig.centroid, cand), _margin(sig.clf, cand), _margin(sig.clf_emb, cand),
         np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
         np.full(len(cand), sig.unknown),
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from functools import lru_cache
 
 import Stemmer
@@ -86,3 +87,9 @@ def noisy(text: str, rng: random.Random) -> str:
         else:
             words[i] = w[:j] + w[j] + w[j:]
     return " ".join(words) or text
+
+
+def shopper_copy(text: str) -> str:
+    """The one deterministic noisy copy of a question (shared by training and calibration,
+    so the embedder's cache encodes it once)."""
+    return noisy(text, random.Random(zlib.crc32(text.encode())))

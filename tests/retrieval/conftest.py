@@ -66,6 +66,7 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RETRIEVAL_CONFIG", str(path))
         mp.setenv("INDEX_DIR", str(tmp_path_factory.mktemp("default-index")))
+        mp.delenv("EMBEDDING_MODEL", raising=False)  # the model shipped in the wheel
         yield path
 
 
@@ -98,6 +99,8 @@ def guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli(guard_dir: Path, config_path: Path, tmp_path: Path) -> dict[str, str]:
     """Environment for `python -m retrieval`: network guard, offline, temp config and index dir."""
     base = {k: v for k, v in os.environ.items() if k not in ("INDEX_DIR", "EMBEDDING_MODEL")}
-    return cli_env(base, [guard_dir, REPO], HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+    tmpdir = tmp_path / "tmpdir"  # `eval` leaves its temp index behind: keep it out of /tmp
+    tmpdir.mkdir()
+    return cli_env(base, [guard_dir, REPO], HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TMPDIR=tmpdir,
                    RETRIEVAL_CONFIG=config_path, INDEX_DIR=tmp_path / "cli-index",
                    **{NET_LOG_ENV: tmp_path / "net-attempts.log"})

@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.service import RetrievalService
 
-from .helpers import copy_kb_small, replace_in, wait_for
+from .helpers import copy_kb_small, entry_md, replace_in, wait_for
 
 QUESTION = "Où est mon colis ?"  # track-fr, answered from fr/suivi.md
 OLD_ANSWER = "Utilisez le lien de suivi"
@@ -26,7 +26,7 @@ def kb(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def services(embedder, tmp_path: Path) -> Iterator[list[RetrievalService]]:
+def services() -> Iterator[list[RetrievalService]]:
     """Started services, all stopped at the end of the test."""
     started: list[RetrievalService] = []
     yield started
@@ -62,10 +62,32 @@ def test_edited_answer_is_served_within_5_s(embedder, kb: Path, tmp_path: Path, 
     assert status["kb_errors"] == [] and status["ready"] is True
 
 
-def test_edit_right_after_start_is_not_lost(embedder, kb: Path, tmp_path: Path, services) -> None:
-    """An editor saving while the gateway boots: the change must still be picked up."""
+def test_deleted_and_added_entries_are_served(embedder, kb: Path, tmp_path: Path, services) -> None:
+    svc = start(services, kb, tmp_path / "index", embedder)
+    assert svc.status()["entries"] == 8
+    (kb / "en" / "promo.md").unlink()
+    (kb / "en" / "gift").mkdir()
+    (kb / "en" / "gift" / "card.md").write_text(entry_md(
+        "gift-card-en", reason="payment/methods",
+        questions=("Do you sell gift cards?", "Can I buy a gift card?"),
+        answer="Gift cards from 10 to 200 euros, sent by e-mail."), encoding="utf-8")
+    assert wait_for(lambda: svc.search("Do you sell gift cards?").best.id == "gift-card-en", SERVE_WITHIN_S)
+    assert svc.status()["entries"] == 8
+    assert all(h.id != "promo-en" for h in svc.search("My promo code does not work", k=8).hits)
+
+
+def test_edit_saved_while_the_service_starts_is_not_lost(embedder, kb: Path, tmp_path: Path,
+                                                         services) -> None:
+    """An editor saves while the gateway boots (the first build of a real KB takes minutes).
+
+    The edit lands 0.1 s into start(): after the KB was read, while the index builds
+    (fresh cache folder), before the watcher runs. It must still be served.
+    """
+    edit = threading.Timer(0.1, replace_in, args=(kb / "fr" / "suivi.md", OLD_ANSWER,
+                                                 "Texte du démarrage : utilisez le lien de suivi"))
+    edit.start()
     svc = start(services, kb, tmp_path / "index", embedder, settle=False)
-    replace_in(kb / "fr" / "suivi.md", OLD_ANSWER, "Texte du démarrage : utilisez le lien de suivi")
+    edit.join()
     assert wait_for(lambda: "Texte du démarrage" in served_answer(svc), SERVE_WITHIN_S), svc.status()
 
 

@@ -155,6 +155,29 @@ def test_questions_not_a_list_of_texts(tmp_path: Path, value: str) -> None:
     assert "questions must be a list" in message
 
 
+@pytest.mark.parametrize(("extra", "field", "expected"), [
+    ("tags: {a: b}\n", "tags", "tags must be a list"),
+    ("title: [a, b]\n", "title", "title must be text"),
+    ('variants:\n  b: ""\n', "variants", "variants must map"),
+])
+def test_invalid_optional_field_reports_its_line(tmp_path: Path, extra: str, field: str,
+                                                 expected: str) -> None:
+    text = entry_md("optional", extra=extra)  # the extra field starts on line 8
+    write_kb(tmp_path, {"ok.md": GOOD, "o.md": text}, TAXONOMY)
+    path, line, message = only_problem(tmp_path)
+    assert (path, line) == ("o.md", 8)
+    assert text.splitlines()[line - 1].startswith(f"{field}:")
+    assert expected in message
+
+
+@pytest.mark.parametrize("front", ["- id: a-list\n", "just text\n"])
+def test_front_matter_that_is_not_a_mapping(tmp_path: Path, front: str) -> None:
+    write_kb(tmp_path, {"ok.md": GOOD, "m.md": f"---\n{front}---\nAnswer.\n"}, TAXONOMY)
+    path, line, message = only_problem(tmp_path)
+    assert (path, line) == ("m.md", 2)
+    assert "mapping" in message
+
+
 def test_non_utf8_file(tmp_path: Path) -> None:
     latin1 = entry_md("latin", lang="fr", questions=("Où est mon colis ?",),
                       answer="Réponse en Latin-1.").encode("latin-1")

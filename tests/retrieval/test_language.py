@@ -95,7 +95,9 @@ def test_english_only_kb_flags_the_answer_as_a_fallback(en_only_engine) -> None:
     assert res.fallback is True
 
 
-@pytest.mark.parametrize("query", ["Puis-je payer avec Klarna ?", "payer en plusieurs fois avec Klarna"])
+# no French question of kb_small is a near-copy of these (unlike "Acceptez-vous Klarna ?",
+# lexically "Acceptez-vous American Express ?", which the French entry may then answer)
+@pytest.mark.parametrize("query", ["payer en plusieurs fois avec Klarna", "Klarna est-il disponible ?"])
 def test_topic_only_in_english_is_answered_in_english(mixed_engine, query: str) -> None:
     res = mixed_engine.search(query)
     assert res.query_lang == "fr"
