@@ -147,6 +147,9 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
 def choose_thresholds(in_top: np.ndarray, in_ok: np.ndarray, oos_top: np.ndarray,
                       targets: Targets, source: str) -> Thresholds:
     """Lowest thresholds that keep wrong answers and out-of-scope answers within targets."""
+    in_top = np.asarray(in_top, dtype=float)
+    in_ok = np.asarray(in_ok, dtype=bool)
+    oos_top = np.asarray(oos_top, dtype=float)
     grid = np.unique(np.concatenate([in_top, oos_top, [np.inf]]))
     n_in, n_oos = max(len(in_top), 1), max(len(oos_top), 1)
 

@@ -30,15 +30,14 @@ def _load_or_exit(kb_dir: str) -> KnowledgeBase:
     return kb
 
 
-def _engine(kb: KnowledgeBase, args: argparse.Namespace, temp: bool = False, mode: str = "hybrid",
-            use_config_thresholds: bool = True):
+def _engine(kb: KnowledgeBase, args: argparse.Namespace, cache: Path | None = None,
+            mode: str = "hybrid", use_config_thresholds: bool = True):
     from .embedder import Embedder
     from .store import build_engine
 
     t0 = time.perf_counter()
     _err("loading the embedding model...")
     embedder = Embedder(getattr(args, "model", None))
-    cache = Path(tempfile.mkdtemp(prefix="kb-index-")) if temp else None
     _err(f"building/loading the index for {len(kb.entries)} entries...")
     engine = build_engine(kb, embedder, cache_root=cache, mode=mode, progress=sys.stderr.isatty(),
                           use_config_thresholds=use_config_thresholds)
@@ -98,7 +97,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     queries = evaluate.read_queries(args.queries)
     kb = _load_or_exit(args.kb)
     t0 = time.perf_counter()
-    engine = _engine(kb, args, temp=True, mode=args.mode, use_config_thresholds=False)
+    with tempfile.TemporaryDirectory(prefix="kb-index-") as cache:  # touches nothing else
+        engine = _engine(kb, args, cache=Path(cache), mode=args.mode, use_config_thresholds=False)
     build_s = round(time.perf_counter() - t0, 2)
     known = {e.id for e in kb.entries}
     unknown = sorted({q.expected_id for q in queries if q.expected_id and q.expected_id not in known})

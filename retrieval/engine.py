@@ -109,7 +109,7 @@ class SearchEngine:
             # would otherwise offer the shopper the right topic in the wrong language
             if i == 0 or (band == "answer" and result.band != "answer"):
                 result.hits, result.band, result.lang = hits, band, lg
-                result.fallback = i > 0
+                result.fallback = lg != query_lang
             if result.band == "answer":
                 break
         result.took_ms = round((time.perf_counter() - start) * 1000, 2)

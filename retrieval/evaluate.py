@@ -26,7 +26,7 @@ class Query:
 def read_queries(path: str | Path) -> list[Query]:
     """Read `query,expected_id,lang`; errors name the file and line."""
     path = Path(path)
-    with path.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         missing = {"query", "expected_id"} - set(reader.fieldnames or [])
         if missing:

@@ -96,7 +96,7 @@ def load_taxonomy(root: Path) -> tuple[frozenset[str] | None, list[Problem]]:
     if not path.exists():
         return None, []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
         return None, [Problem(str(path), line, f"invalid YAML: {exc.problem or exc}")]
@@ -171,7 +171,7 @@ def parse_entry(
             problems.append(Problem(p, body_line - 1, f"missing required field '{key}'"))
 
     entry_id = meta.get("id")
-    if entry_id is not None and not (isinstance(entry_id, str) and ID_RE.match(entry_id)):
+    if entry_id is not None and not (isinstance(entry_id, str) and ID_RE.fullmatch(entry_id)):
         err("id", f"invalid id {entry_id!r}: use lowercase letters, digits and dashes")
     lang = meta.get("lang")
     if lang is not None and lang not in langs:
@@ -251,7 +251,7 @@ def load_kb(root: str | Path, langs: tuple[str, ...] = SUPPORTED_LANGS) -> Knowl
     seen: dict[str, Entry] = {}
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # BOM from Windows editors
         except UnicodeDecodeError as exc:
             problems.append(Problem(str(path), 1, f"not valid UTF-8 ({exc.reason})"))
             continue

@@ -74,7 +74,7 @@ class Scorer:
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Scorer:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
         model.fit(X, y, logisticregression__sample_weight=sample_weight)
         return cls("hybrid", model)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from .config import RetrievalConfig, load_config
 from .embedder import Embedder
 from .engine import SearchEngine, SearchResult
-from .kb import TAXONOMY_FILE, KBError, load_kb
+from .kb import TAXONOMY_FILE, KBError, content_hash, load_kb
 from .store import build_engine, default_cache_root
 
 log = logging.getLogger("retrieval.service")
@@ -41,6 +41,7 @@ class RetrievalService:
         self.reloads = 0
         self.last_errors: list[str] = []
         self.last_reload_at: float | None = None
+        self._last_tried_hash: str | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     @property
@@ -143,6 +144,8 @@ class RetrievalService:
             log.exception("could not load the last good index")
 
     def _watch_loop(self) -> None:
+        """Reload on file events; every second also compare the KB's content hash, which
+        catches edits made before the watcher was up and events lost by network mounts."""
         from watchfiles import watch
 
         def relevant(_change: object, path: str) -> bool:
@@ -150,13 +153,25 @@ class RetrievalService:
 
         while not self._stop.is_set():
             try:
-                for _changes in watch(self.kb_dir, watch_filter=relevant, stop_event=self._stop,
-                                      debounce=self.debounce_ms, step=50, rust_timeout=1000,
-                                      yield_on_timeout=False, raise_interrupt=False):
-                    self.reload()
+                for changes in watch(self.kb_dir, watch_filter=relevant, stop_event=self._stop,
+                                     debounce=self.debounce_ms, step=50, rust_timeout=1000,
+                                     yield_on_timeout=True, raise_interrupt=False):
+                    if changes or self._kb_changed():
+                        self.reload()
             except FileNotFoundError:
                 time.sleep(1)  # KB folder briefly missing (e.g. replaced by a deploy)
             except Exception:
                 log.exception("KB watcher failed; restarting it")
                 time.sleep(1)
 
+    def _kb_changed(self) -> bool:
+        """True once per new KB content that the serving engine does not reflect."""
+        try:
+            current = content_hash(self.kb_dir)
+        except OSError:
+            return False
+        served = self._engine.info.get("kb_hash") if self._engine else None
+        if current in (served, self._last_tried_hash):
+            return False
+        self._last_tried_hash = current
+        return True

@@ -38,7 +38,7 @@ def default_cache_root() -> Path:
 
 def cache_key(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig, mode: str) -> str:
     h = hashlib.sha256()
-    for part in (kb.content_hash, embedder.id, ENGINE_VERSION, mode,
+    for part in (kb.content_hash, embedder.id, ENGINE_VERSION, str(HybridIndex.FORMAT), mode,
                  json.dumps(asdict(config.targets), sort_keys=True)):
         h.update(part.encode())
         h.update(b"\0")
@@ -68,10 +68,14 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
     key = cache_key(kb, embedder, config, mode)
     folder = root / key
     t0 = time.perf_counter()
+    index = saved = None
     if (folder / "scorer.pkl").exists():
-        index, saved = _read(folder)
-        built = False
-    else:
+        try:
+            index, saved = _read(folder)
+        except Exception as exc:  # unreadable or older format: rebuild it
+            log.warning("cached index %s unusable (%s); rebuilding", folder, exc)
+    built = index is None
+    if index is None:
         index = HybridIndex.build(kb, embedder, progress=progress)
         calib = fit_self(index, embedder, config.targets, mode=mode, progress=progress)
         saved = {"scorer": calib.scorer, "thresholds": calib.thresholds, "stats": calib.stats,
@@ -79,7 +83,6 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
                  "mode": mode}
         _write_atomically(folder, index, saved)
         _prune(root, keep=folder)
-        built = True
     engine = _assemble(index, saved, key, embedder, config, use_config_thresholds)
     engine.info.update(built=built, load_s=round(time.perf_counter() - t0, 2))
     return engine

@@ -133,6 +133,15 @@ def test_a_question_of_the_kb_is_answered(small_engine, question: str) -> None:
     assert res.band == "answer"
 
 
+@pytest.mark.parametrize("question", [
+    "Quelle est la météo demain ?", "Recrutez-vous des vendeurs ?", "Avez-vous un magasin à Lyon ?",
+    "What's the weather tomorrow?", "Are you hiring?", "Do you have a shop in London?"])
+def test_obviously_out_of_scope_question_is_not_answered(small_engine, question: str) -> None:
+    """DESIGN: out-of-scope questions must not get a direct answer (suggestions at most)."""
+    res = small_engine.search(question)
+    assert res.band != "answer", (res.best.id, res.best.score, small_engine.thresholds)
+
+
 def test_configured_thresholds_override_self_calibration(embedder, config_path: Path,
                                                          tmp_path: Path) -> None:
     cfg_path = tmp_path / "retrieval.yml"
