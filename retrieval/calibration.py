@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from .embedder import Embedder
@@ -84,6 +86,16 @@ def self_samples(index: HybridIndex, targets: Targets, seed: int = 13) -> list[S
     return samples
 
 
+GENERIC_OOS = Path(__file__).with_name("data") / "generic_out_of_scope.yml"
+
+
+def generic_out_of_scope(kb_langs: list[str]) -> list[tuple[str, str]]:
+    """Domain-free questions no FAQ answers, each routed to a language the KB has."""
+    data = yaml.safe_load(GENERIC_OOS.read_text(encoding="utf-8")) or {}
+    return [(q, lang if lang in kb_langs else kb_langs[0])
+            for lang, questions in sorted(data.items()) for q in questions]
+
+
 def drop_entry(sig: Signals, e: int) -> Signals:
     """The same signals as if entry `e` were not in the KB (a near-miss question)."""
     for arr in sig.arrays():
@@ -114,6 +126,10 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
         oos = drop_entry(sig.copy(), s.target)
         oos.unknown = index.unknown(tokens(s.text, s.lang), s.lang, s.exclude, exclude_entry=s.target)
         oos_sigs.append(oos)
+    generic = generic_out_of_scope(index.langs)
+    generic_vecs = embedder.encode([t for t, _ in generic]) if generic else []
+    for (text, lang), v in zip(generic, generic_vecs, strict=True):
+        oos_sigs.append(index.signals(text, v, lang))
     if mode == "hybrid":
         X, y, w = [], [], []
         for sig, target in in_sigs:
@@ -150,19 +166,17 @@ def choose_thresholds(in_top: np.ndarray, in_ok: np.ndarray, oos_top: np.ndarray
     in_top = np.asarray(in_top, dtype=float)
     in_ok = np.asarray(in_ok, dtype=bool)
     oos_top = np.asarray(oos_top, dtype=float)
-    grid = np.unique(np.concatenate([in_top, oos_top, [np.inf]]))
-    n_in, n_oos = max(len(in_top), 1), max(len(oos_top), 1)
+    grid = np.unique(np.concatenate([in_top, oos_top]))
+    n_in, n_oos = max(len(in_top), 1), len(oos_top)
 
     def wrong(t: float) -> float:
         return float(np.sum((in_top >= t) & ~in_ok)) / n_in
 
-    def oos(t: float) -> float:
-        return float(np.sum(oos_top >= t)) / n_oos if len(oos_top) else 0.0
+    def oos_ok(t: float, budget: float) -> bool:
+        return n_oos == 0 or float(np.sum(oos_top >= t)) / n_oos <= budget
 
-    answer = next(float(t) for t in grid if wrong(t) <= targets.max_wrong_answer_rate
-                  and oos(t) <= targets.max_oos_answer_rate)
-    suggest = next(float(t) for t in grid if oos(t) <= targets.max_oos_suggest_rate)
-    if not np.isfinite(answer):
-        answer = float(np.max(grid[np.isfinite(grid)], initial=1.0)) + 1e-6
-    suggest = min(suggest, answer)
-    return Thresholds(answer=answer, suggest=suggest, source=source)
+    never = float(np.max(grid, initial=1.0)) + 1e-6  # above every score: the band is unused
+    answer = next((float(t) for t in grid if wrong(t) <= targets.max_wrong_answer_rate
+                   and oos_ok(t, targets.max_oos_answer_rate)), never)
+    suggest = next((float(t) for t in grid if oos_ok(t, targets.max_oos_suggest_rate)), never)
+    return Thresholds(answer=answer, suggest=min(suggest, answer), source=source)

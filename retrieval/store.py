@@ -27,7 +27,7 @@ from .index import HybridIndex
 from .kb import SUPPORTED_LANGS, KnowledgeBase, load_kb
 from .text import LanguageDetector
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 KEEP_INDEXES = 3
 log = logging.getLogger("retrieval")
 
