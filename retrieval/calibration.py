@@ -119,6 +119,7 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
     vecs = embedder.encode([s.text for s in samples], progress=progress)
     in_sigs: list[tuple[Signals, int]] = []
     oos_sigs: list[Signals] = []
+    known_sigs: list[tuple[Signals, int]] = []
     for s, v in tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
                      disable=not progress, unit="q"):
         sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold)
@@ -126,13 +127,17 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
         oos = drop_entry(sig.copy(), s.target)
         oos.unknown = index.unknown(tokens(s.text, s.lang), s.lang, s.exclude, exclude_entry=s.target)
         oos_sigs.append(oos)
+        if s.text != index.unit_text[s.exclude[0]]:
+            # a shopper retyping a question the KB has: teaches the fusion what a known
+            # phrasing looks like (never seen in leave-one-out); training only
+            known_sigs.append((index.signals(s.text, v, s.lang), s.target))
     generic = generic_out_of_scope(index.langs)
     generic_vecs = embedder.encode([t for t, _ in generic]) if generic else []
     for (text, lang), v in zip(generic, generic_vecs, strict=True):
         oos_sigs.append(index.signals(text, v, lang))
     if mode == "hybrid":
         X, y, w = [], [], []
-        for sig, target in in_sigs:
+        for sig, target in in_sigs + known_sigs:
             cand = candidates(sig)
             X.append(features(sig, cand))
             y.append((cand == target).astype(int))

@@ -27,7 +27,18 @@ from .index import HybridIndex
 from .kb import SUPPORTED_LANGS, KnowledgeBase, load_kb
 from .text import LanguageDetector
 
-ENGINE_VERSION = "2"
+def _engine_version() -> str:
+    """Hash of this package's code and data: any change to how indexes are built or
+    calibrated invalidates cached indexes, without anyone remembering to bump a number."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted([*here.glob("*.py"), *here.glob("data/*")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+ENGINE_VERSION = _engine_version()
 KEEP_INDEXES = 3
 log = logging.getLogger("retrieval")
 
