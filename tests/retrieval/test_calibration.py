@@ -138,7 +138,8 @@ def demo_engine(embedder, tmp_path_factory: pytest.TempPathFactory):
     """The shipped demo KB (90 entries): a realistic size for out-of-scope behaviour.
 
     kb_small (4 entries per language) is too small to say anything about unrelated
-    questions: with so few entries every question is "near" one of them.
+    questions: with so few entries every question is "near" one of them. ("A shop in
+    London?" is no longer in the list: the demo shop's showroom entry answers it usefully.)
     """
     from retrieval.store import build_engine
 
@@ -148,7 +149,7 @@ def demo_engine(embedder, tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.parametrize("question", [
     "Quelle est la météo demain ?", "Recrutez-vous des vendeurs ?", "Vendez-vous des vélos ?",
-    "What's the weather tomorrow?", "Are you hiring?", "Do you have a shop in London?"])
+    "What's the weather tomorrow?", "Are you hiring?", "Do you sell bicycles?"])
 def test_obviously_out_of_scope_question_is_not_answered(demo_engine, question: str) -> None:
     """DESIGN: out-of-scope questions must not get a direct answer (suggestions at most)."""
     res = demo_engine.search(question)
