@@ -127,7 +127,7 @@ def banner(config: Config, redis: RedisServer) -> str:
         f"  gateway   {url}",
         f"  search    {url}{SEARCH_EXAMPLE}",
         f"  health    {url}/healthz   (readiness: {url}/readyz)",
-        f"  demo      {url}/demo",
+        f"  metrics   {url}/metrics",
         f"  redis     {redact_url(redis.url)}   ({where})",
         "Ctrl-C to stop",
     ]

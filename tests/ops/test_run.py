@@ -52,7 +52,7 @@ def test_banner_lists_the_useful_urls() -> None:
     for expected in (
         "http://127.0.0.1:8123/api/search?q=ou+est+mon+colis",
         "http://127.0.0.1:8123/healthz",
-        "http://127.0.0.1:8123/demo",
+        "http://127.0.0.1:8123/metrics",
         "redis://:***@10.0.0.5:6379/0",
         "Ctrl-C to stop",
     ):
