@@ -110,6 +110,24 @@ class SelfCalibration:
     stats: dict
 
 
+@dataclass
+class _Record:
+    """What calibration keeps of one sample: candidates and their features (hybrid) or
+    the ranked single-signal scores, never the full per-entry arrays (memory)."""
+
+    cand: np.ndarray
+    values: np.ndarray      # features (hybrid) or scores (single-signal modes)
+    target: int             # -1 for out-of-scope samples
+
+
+def _record(sig: Signals, target: int, mode: str) -> _Record:
+    if mode == "hybrid":
+        cand = candidates(sig)
+        return _Record(cand, features(sig, cand), target)
+    order, scores = Scorer(mode).rank(sig)
+    return _Record(order, scores, target)
+
+
 def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str = "hybrid",
              progress: bool = False) -> SelfCalibration:
     """Train the fusion on held-out KB questions and derive thresholds for `targets`."""
@@ -117,48 +135,47 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
     if not samples:
         raise ValueError("the KB needs at least one entry with two questions to calibrate itself")
     vecs = embedder.encode([s.text for s in samples], progress=progress)
-    in_sigs: list[tuple[Signals, int]] = []
-    oos_sigs: list[Signals] = []
-    known_sigs: list[tuple[Signals, int]] = []
+    in_recs: list[_Record] = []
+    oos_recs: list[_Record] = []
+    known_recs: list[_Record] = []
     for s, v in tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
                      disable=not progress, unit="q"):
         sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold)
-        in_sigs.append((sig, s.target))
-        oos = drop_entry(sig.copy(), s.target)
+        in_recs.append(_record(sig, s.target, mode))
+        oos = drop_entry(sig, s.target)
         oos.unknown = index.unknown(tokens(s.text, s.lang), s.lang, s.exclude, exclude_entry=s.target)
-        oos_sigs.append(oos)
-        if s.text != index.unit_text[s.exclude[0]]:
+        oos_recs.append(_record(oos, -1, mode))
+        if mode == "hybrid" and s.text != index.unit_text[s.exclude[0]]:
             # a shopper retyping a question the KB has: teaches the fusion what a known
             # phrasing looks like (never seen in leave-one-out); training only
-            known_sigs.append((index.signals(s.text, v, s.lang), s.target))
+            known_recs.append(_record(index.signals(s.text, v, s.lang), s.target, mode))
     generic = generic_out_of_scope(index.langs)
     generic_vecs = embedder.encode([t for t, _ in generic]) if generic else []
     for (text, lang), v in zip(generic, generic_vecs, strict=True):
-        oos_sigs.append(index.signals(text, v, lang))
+        oos_recs.append(_record(index.signals(text, v, lang), -1, mode))
     if mode == "hybrid":
-        X, y, w = [], [], []
-        for sig, target in in_sigs + known_sigs:
-            cand = candidates(sig)
-            X.append(features(sig, cand))
-            y.append((cand == target).astype(int))
-            w.append(np.ones(len(cand)))
-        for sig in oos_sigs:
-            cand = candidates(sig)
-            X.append(features(sig, cand))
-            y.append(np.zeros(len(cand), dtype=int))
-            w.append(np.full(len(cand), 0.5))
-        scorer = Scorer.fit(np.concatenate(X), np.concatenate(y), np.concatenate(w))
+        train = in_recs + known_recs + oos_recs
+        X = np.concatenate([r.values for r in train])
+        y = np.concatenate([(r.cand == r.target).astype(int) for r in train])
+        w = np.concatenate([np.full(len(r.cand), 1.0 if r.target >= 0 else 0.5) for r in train])
+        scorer = Scorer.fit(X, y, w)
+
+        def top(r: _Record) -> tuple[float, int]:
+            if not len(r.cand):
+                return 0.0, -1
+            p = scorer.model.predict_proba(r.values)[:, 1]
+            return float(p.max()), int(r.cand[int(np.argmax(p))])
     else:
         scorer = Scorer(mode)
+
+        def top(r: _Record) -> tuple[float, int]:
+            return (float(r.values[0]), int(r.cand[0])) if len(r.cand) else (0.0, -1)
     in_top, in_ok = [], []
-    for sig, target in in_sigs:
-        order, scores = scorer.rank(sig)
-        in_top.append(scores[0] if len(scores) else 0.0)
-        in_ok.append(bool(len(order)) and order[0] == target)
-    oos_top = []
-    for sig in oos_sigs:
-        _, scores = scorer.rank(sig)
-        oos_top.append(scores[0] if len(scores) else 0.0)
+    for r in in_recs:
+        score, best = top(r)
+        in_top.append(score)
+        in_ok.append(best == r.target)
+    oos_top = [top(r)[0] for r in oos_recs]
     thresholds = choose_thresholds(np.array(in_top), np.array(in_ok), np.array(oos_top), targets,
                                    source="self")
     stats = {"questions": len(samples) // 2, "loo_top1": float(np.mean(in_ok))}

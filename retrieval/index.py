@@ -33,6 +33,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it forces DEBUG on impor
 
 DENSE_TOPK = 256  # units fetched from faiss per query; the rest get the k-th score as a bound
 NEG = -1.0
+MAX_CHAR_FEATURES = 60_000  # bounds the n-gram classifier: classes x features weights
+MAX_SVM_CLASSES = 300      # beyond, the classifiers are nearest-centroid (build time)
 CLF_FOLDS = 4     # cross-fitting folds: calibration sees classifiers that never saw the question
 
 
@@ -187,7 +189,7 @@ class HybridIndex:
         answer_emb = embedder.encode([_answer_text(e) for e in entries], progress=progress)
         answers = [e.answer for e in entries]
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                     preprocessor=fold, dtype=np.float32, max_features=200_000)
+                                     preprocessor=fold, dtype=np.float32, max_features=MAX_CHAR_FEATURES)
         vectorizer.fit(unit_text + answers)
         unit_char = vectorizer.transform(unit_text).tocsr()
         answer_char = vectorizer.transform(answers).tocsr()
@@ -322,22 +324,51 @@ class HybridIndex:
                    lex["classifiers"], meta["model_name"], meta["model_id"])
 
 
-def _train_classifier(clean, noisy_x, unit_entry: np.ndarray, units: np.ndarray) -> LinearSVC | None:
-    """One-vs-rest linear SVM on the rows `units` of the questions and of their copies."""
-    if len(set(unit_entry[units].tolist())) < 2:
+class CentroidClassifier:
+    """Nearest-centroid scores (cosine to each class's mean row): the linear classifier's
+    stand-in for KBs with many entries, where one-vs-rest training grows with
+    entries x questions while this stays linear in the questions."""
+
+    def __init__(self, x, labels: np.ndarray):
+        self.classes_ = np.unique(labels)
+        rows = np.searchsorted(self.classes_, labels)
+        member = sparse.csr_matrix((np.ones(len(labels), dtype=np.float32),
+                                    (rows, np.arange(len(labels)))),
+                                   shape=(len(self.classes_), len(labels)))
+        centroids = member @ x
+        norms = np.sqrt(np.asarray((centroids.multiply(centroids)).sum(axis=1)).ravel()
+                        if sparse.issparse(centroids) else (centroids ** 2).sum(axis=1))
+        scale = sparse.diags(1 / np.maximum(norms, 1e-9).astype(np.float32))
+        self.coef_ = (scale @ centroids).astype(np.float32)
+        if sparse.issparse(self.coef_):
+            self.coef_ = self.coef_.tocsr()
+
+    def decision_function(self, x) -> np.ndarray:
+        out = x @ self.coef_.T
+        return np.asarray(out.todense() if sparse.issparse(out) else out)
+
+
+def _train_classifier(clean, noisy_x, unit_entry: np.ndarray,
+                      units: np.ndarray) -> LinearSVC | CentroidClassifier | None:
+    """One-vs-rest linear SVM on the rows `units` of the questions and of their copies
+    (nearest centroid beyond MAX_SVM_CLASSES entries)."""
+    n_classes = len(set(unit_entry[units].tolist()))
+    if n_classes < 2:
         return None
     stack = sparse.vstack if sparse.issparse(clean) else np.vstack
     x = stack([clean[units], noisy_x[units]])
     labels = np.concatenate([unit_entry[units], unit_entry[units]])
+    if n_classes > MAX_SVM_CLASSES:
+        return CentroidClassifier(x, labels)
     model = LinearSVC(C=1.0)
     model.fit(x, labels)
     model.coef_ = model.coef_.astype(np.float32)  # halves the memory of large KBs
     return model
 
 
-def _decision(model: LinearSVC, x: sparse.csr_matrix) -> np.ndarray:
+def _decision(model: LinearSVC | CentroidClassifier, x) -> np.ndarray:
     scores = np.asarray(model.decision_function(x), dtype=np.float32).ravel()
-    if len(model.classes_) == 2:  # sklearn returns one column for two classes
+    if len(model.classes_) == 2 and len(scores) == 1:  # sklearn returns one column for two classes
         return np.array([-scores[0], scores[0]], dtype=np.float32)
     return scores
 

@@ -27,6 +27,7 @@ from .index import HybridIndex
 from .kb import SUPPORTED_LANGS, KnowledgeBase, load_kb
 from .text import LanguageDetector
 
+
 def _engine_version() -> str:
     """Hash of this package's code and data: any change to how indexes are built or
     calibrated invalidates cached indexes, without anyone remembering to bump a number."""
