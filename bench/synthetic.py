@@ -42,3 +42,24 @@ def write_kb(folder: Path, n_entries: int = 1000, seed: int = 5) -> Path:
             f"order and follow the steps for {n}s. It takes {rng.randint(2, 10)} business days.\n",
             encoding="utf-8")
     return folder
+
+
+def write_queries(kb_folder: Path, out: Path, n: int = 5000, seed: int = 9) -> Path:
+    """`n` eval queries for a synthetic KB: noisy copies of its questions, 10 % out of scope."""
+    import csv
+
+    from retrieval.kb import load_kb
+    from retrieval.text import noisy
+
+    rng = random.Random(seed)
+    entries = load_kb(kb_folder).entries
+    with out.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["query", "expected_id", "lang"])
+        for i in range(n):
+            if i % 10 == 9:
+                w.writerow([f"what time does the {rng.choice(NOUNS)} museum open on sunday", "", "en"])
+                continue
+            e = rng.choice(entries)
+            w.writerow([noisy(rng.choice(e.questions), rng), e.id, "en"])
+    return out
