@@ -147,6 +147,9 @@ class HybridIndex:
         self.vectorizer = vectorizer
         self.unit_char = unit_char
         self.answer_char = answer_char
+        # features x rows layout: a query touches only the rows of its own n-grams
+        self._unit_char_t = unit_char.T.tocsr()
+        self._answer_char_t = answer_char.T.tocsr()
         self.classifiers = classifiers
         # keyed by (kind, lang), kind "char" or "emb"; the fold models exist at build time only
         self.fold_classifiers: dict[tuple[str, str], list[LinearSVC | None]] = {}
@@ -232,8 +235,8 @@ class HybridIndex:
         dense_units = np.full(n_units, sims[0, -1], dtype=np.float32)
         dense_units[ids[0]] = sims[0]
         qchar = self.vectorizer.transform([query])
-        char_units = np.asarray((self.unit_char @ qchar.T).todense()).ravel().astype(np.float32)
-        char_answer = np.asarray((self.answer_char @ qchar.T).todense()).ravel().astype(np.float32)
+        char_units = _sparse_dot(qchar, self._unit_char_t)
+        char_answer = _sparse_dot(qchar, self._answer_char_t)
         clf = self._classify("char", lang, qchar, fold)
         clf_emb = self._classify("emb", lang, qvec.reshape(1, -1), fold)
         unit_bm, units, ans_bm, ents = self.partitions[lang]
@@ -340,12 +343,12 @@ class CentroidClassifier:
                         if sparse.issparse(centroids) else (centroids ** 2).sum(axis=1))
         scale = sparse.diags(1 / np.maximum(norms, 1e-9).astype(np.float32))
         self.coef_ = (scale @ centroids).astype(np.float32)
-        if sparse.issparse(self.coef_):
-            self.coef_ = self.coef_.tocsr()
+        self._coef_t = self.coef_.T.tocsr() if sparse.issparse(self.coef_) else self.coef_.T
 
     def decision_function(self, x) -> np.ndarray:
-        out = x @ self.coef_.T
-        return np.asarray(out.todense() if sparse.issparse(out) else out)
+        if sparse.issparse(self._coef_t):
+            return _sparse_dot(x, self._coef_t).reshape(1, -1)
+        return np.asarray(x @ self._coef_t)
 
 
 def _train_classifier(clean, noisy_x, unit_entry: np.ndarray,
@@ -364,6 +367,11 @@ def _train_classifier(clean, noisy_x, unit_entry: np.ndarray,
     model.fit(x, labels)
     model.coef_ = model.coef_.astype(np.float32)  # halves the memory of large KBs
     return model
+
+
+def _sparse_dot(row: sparse.csr_matrix, matrix_t: sparse.csr_matrix) -> np.ndarray:
+    """One sparse row times a (features x items) CSR matrix, as a dense float32 vector."""
+    return np.asarray((row @ matrix_t).todense(), dtype=np.float32).ravel()
 
 
 def _decision(model: LinearSVC | CentroidClassifier, x) -> np.ndarray:
