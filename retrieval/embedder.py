@@ -56,7 +56,13 @@ class Embedder:
     """Thread-safe encoder with an in-memory text -> vector cache."""
 
     def __init__(self, model: str | os.PathLike | None = None, batch_size: int = 64):
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        # One thread per forward pass: a query is tiny, intra-op threads only add overhead
+        # and collapse under load (measured p95 on 10k questions: 40 ms -> 22 ms); the
+        # gateway gets its parallelism from concurrent requests instead.
+        torch.set_num_threads(int(os.environ.get("EMBEDDING_THREADS", "1")))
 
         self.path = resolve_model_path(model)
         self.id = model_id(self.path)
