@@ -8,7 +8,6 @@ after a one-file edit only encodes what changed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from pathlib import Path
@@ -92,6 +91,3 @@ class Embedder:
         vec = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True,
                                 show_progress_bar=False)
         return vec.astype(np.float32)
-
-    def describe(self) -> str:
-        return json.dumps({"name": self.name, "id": self.id, "path": str(self.path)})

@@ -63,10 +63,6 @@ class SearchEngine:
         self.default_lang = default_lang
         self.info = info or {}
 
-    def with_scorer(self, scorer: Scorer, thresholds: Thresholds) -> SearchEngine:
-        return SearchEngine(self.index, scorer, thresholds, self.embedder, self.detector,
-                            self.version, self.min_lang_confidence, self.default_lang, self.info)
-
     def _query_lang(self, text: str, hint: str | None) -> str | None:
         detected, confidence = self.detector.detect(text)
         if detected and confidence >= self.min_lang_confidence:

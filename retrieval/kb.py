@@ -62,14 +62,10 @@ class KnowledgeBase:
     entries: tuple[Entry, ...]
     taxonomy: frozenset[str] | None
     content_hash: str
-    warnings: tuple[Problem, ...] = ()
 
     @property
     def langs(self) -> list[str]:
         return sorted({e.lang for e in self.entries})
-
-    def by_id(self) -> dict[str, Entry]:
-        return {e.id: e for e in self.entries}
 
 
 def _taxonomy_leaves(node: Any, prefix: str = "") -> set[str]:

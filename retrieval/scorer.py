@@ -60,6 +60,7 @@ def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
         np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
         np.full(len(cand), sig.unknown),
     ]
+    assert len(cols) == len(FEATURES)  # FEATURES names the columns, in order
     return np.stack(cols, axis=1).astype(np.float32)
 
 
