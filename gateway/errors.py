@@ -61,6 +61,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
+class TrackedSend:
+    """Wraps `send` to tell whether the response has started: after that, an error can no
+    longer be turned into a clean response (shared by the middlewares that try)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class UnhandledErrorMiddleware:
     """Turns an escaped exception into a logged JSON 500 that still gets our security headers.
 
@@ -74,17 +87,11 @@ class UnhandledErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception:
             log.exception("unhandled error")
-            if started:
+            if tracked.started:
                 raise  # too late for a clean response: let the server drop the connection
             await error_response(500, "Internal error; it has been logged.")(scope, receive, send)

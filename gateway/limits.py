@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_response
+from .errors import TrackedSend, error_response
 
 
 class BodyTooLarge(HTTPException):
@@ -45,7 +45,6 @@ class BodySizeLimitMiddleware:
             return
 
         received = 0
-        started = False
 
         async def guarded_receive() -> Message:
             nonlocal received
@@ -56,15 +55,11 @@ class BodySizeLimitMiddleware:
                     raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, guarded_receive, tracking_send)
+            await self.app(scope, guarded_receive, tracked)
         except BodyTooLarge:
-            if started:
+            if tracked.started:
                 raise
             await self._reject(scope, receive, send)
 
