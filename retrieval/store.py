@@ -26,6 +26,7 @@ from .engine import SearchEngine
 from .index import HybridIndex
 from .kb import SUPPORTED_LANGS, KnowledgeBase, load_kb
 from .text import LanguageDetector
+from .wordvec import vectors_id
 
 
 def _engine_version() -> str:
@@ -51,7 +52,9 @@ def default_cache_root() -> Path:
 def cache_key(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig, mode: str) -> str:
     h = hashlib.sha256()
     for part in (kb.content_hash, embedder.id, ENGINE_VERSION, str(HybridIndex.FORMAT), mode,
-                 json.dumps(asdict(config.targets), sort_keys=True)):
+                 json.dumps(asdict(config.targets), sort_keys=True),
+                 json.dumps({lang: vectors_id(p) for lang, p in config.word_vectors.items()},
+                            sort_keys=True)):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:16]
@@ -88,7 +91,7 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
             log.warning("cached index %s unusable (%s); rebuilding", folder, exc)
     built = index is None
     if index is None:
-        index = HybridIndex.build(kb, embedder, progress=progress)
+        index = HybridIndex.build(kb, embedder, progress=progress, word_vectors=config.word_vectors)
         calib = fit_self(index, embedder, config.targets, mode=mode, progress=progress)
         saved = {"scorer": calib.scorer, "thresholds": calib.thresholds, "stats": calib.stats,
                  "build_s": round(time.perf_counter() - t0, 2), "kb_hash": kb.content_hash,
