@@ -4,13 +4,17 @@ PYTHON311 ?= $(shell command -v python3.11 || echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
+# Rasa 3.6 needs Python < 3.11: pyenv's 3.10 is found automatically, PYTHON310=... overrides.
+PYTHON310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+RASA_VENV := .venv-rasa
+RASA_STAMP := $(RASA_VENV)/.setup-done
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench lint check-kb clean
+.PHONY: setup run test bench lint check-kb train clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(RASA_STAMP)
 
 # Re-runs only when pyproject.toml changes; torch first, from the local CPU build.
 $(STAMP): pyproject.toml
@@ -19,6 +23,18 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
+
+# The Rasa server's own venv, from the pinned set in bot/requirements.txt.
+$(RASA_STAMP): bot/requirements.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (pyenv install 3.10) or run make PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(RASA_VENV)/bin/python || { echo "==> creating $(RASA_VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(RASA_VENV); }
+	@echo "==> installing rasa 3.6 into $(RASA_VENV) (a few minutes the first time)"
+	@$(RASA_VENV)/bin/pip install -q --disable-pip-version-check -r bot/requirements.txt
+	@touch $@
+
+# Trains the bot only when bot/ changed (fingerprint in bot/models/).
+train: setup
+	@$(PY) -m ops.train
 
 run: setup
 	@$(PY) -m ops.run

@@ -18,7 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import health, metrics, search
+from . import actions, health, metrics, search
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
 from .limits import BodySizeLimitMiddleware
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app = FastAPI(title="Shop support gateway", lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = state
     install_error_handlers(app)
-    for router in (health.router, metrics.router, search.router):
+    for router in (health.router, metrics.router, search.router, actions.router):
         app.include_router(router)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -69,6 +69,22 @@ def _service_factory(settings: Settings) -> Callable[[], RetrievalService]:
     return build
 
 
+def _action_executor(state: GatewayState):
+    """The bot's custom actions, bound to this gateway's retriever, calendar, desk and orders."""
+    from bot.actions import executor
+    from bot.actions.services import Services
+    from handoff.desk import HelpDesk
+    from handoff.hours import from_config
+    from shop.orders import DemoOrderSource
+
+    hours = from_config(state.settings.shop_config)
+    state.action_services = Services(
+        retriever=lambda: state.index.service if state.index.ready else None,
+        hours=hours, desk=HelpDesk(state.redis), orders=DemoOrderSource(state.settings.orders_file),
+        sla_hours=hours.sla_hours or 8)
+    return executor(state.action_services)
+
+
 def redis_client(url: str) -> aioredis.Redis:
     """Short timeouts and few retries: a dead Redis must fail requests fast, not hang them."""
     return aioredis.Redis.from_url(
@@ -82,6 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: GatewayState = app.state.gateway
     state.redis = redis_client(state.settings.redis_url)  # connects lazily: a down Redis only fails /readyz
     state.index.start()
+    state.actions = _action_executor(state)
     log.info(
         "gateway started",
         extra={

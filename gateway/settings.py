@@ -33,6 +33,9 @@ class Settings:
     log_level: str = "INFO"
     max_body_bytes: int = MAX_BODY_BYTES
     redis_ping_timeout: float = 1.0
+    action_token: str = ""                  # shared with Rasa's action_endpoint; empty = /webhook off
+    shop_config: Path = Path("config/shop.yml")
+    orders_file: Path = Path("config/demo_orders.yml")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +63,9 @@ class Settings:
             port=port,
             widget_origins=origins,
             log_level=log_level,
+            action_token=get("ACTION_TOKEN", ""),
+            shop_config=Path(get("SHOP_CONFIG", "config/shop.yml")),
+            orders_file=Path(get("ORDERS_FILE", "config/demo_orders.yml")),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import Request
@@ -18,6 +19,8 @@ class GatewayState:
     index: IndexLoader
     metrics: Metrics
     redis: aioredis.Redis | None = None  # created in the lifespan, on the server's event loop
+    actions: Any = None                  # rasa_sdk ActionExecutor, built in the lifespan
+    action_services: Any = None          # what the actions use (bot.actions.services.Services)
 
 
 def get_state(request: Request) -> GatewayState:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets as secrets_module
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ops.instance_lock import AlreadyRunning, InstanceLock
 from ops.output import Console
@@ -36,6 +38,7 @@ class Config:
     kb_dir: Path = ROOT / "kb_content"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    rasa_port: int = 5005
     redis_url: str | None = None  # external Redis; None -> embedded
     redis_port: int | None = None  # embedded Redis: None -> 6379 if free, 0 -> any free port
     ready_timeout: float = 120.0
@@ -83,10 +86,26 @@ class Config:
 ChildFactory = Callable[[Config, str], list[Child]]
 
 
+def rasa_env(redis_url: str) -> dict[str, str]:
+    """bot/endpoints.yml reads Redis as host/port/db/password: split REDIS_URL for it."""
+    parts = urlsplit(redis_url)
+    return {"REDIS_HOST": parts.hostname or "127.0.0.1", "REDIS_PORT": str(parts.port or 6379),
+            "REDIS_DB": (parts.path or "/0").lstrip("/") or "0", "REDIS_PASSWORD": parts.password or ""}
+
+
+def secrets(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Tokens between our own processes: from the environment, else random for this run."""
+    return {name: environ.get(name) or secrets_module.token_urlsafe(24)
+            for name in ("RASA_TOKEN", "ACTION_TOKEN")}
+
+
 def build_children(config: Config, redis_url: str) -> list[Child]:
     """The real stack, in start order. Add new processes here."""
-    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir)}
+    tokens = secrets()
+    rasa_url = f"http://127.0.0.1:{config.rasa_port}"
+    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir), "RASA_URL": rasa_url, **tokens}
     python = sys.executable
+    rasa = str(config.root / ".venv-rasa" / "bin" / "rasa")
     return [
         Child(
             "index",
@@ -96,6 +115,7 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
             oneshot=True,
             timeout=None,  # first build embeds the whole FAQ; its output shows progress
         ),
+        Child("train", [python, "-m", "ops.train"], cwd=config.root, oneshot=True, timeout=None),
         Child(
             "gateway",
             [
@@ -114,6 +134,17 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
             cwd=config.root,
             ready=HttpReady(f"{config.gateway_url}/readyz"),
             timeout=config.ready_timeout,
+        ),
+        Child(
+            "rasa",
+            [rasa, "run", "--enable-api", "--auth-token", tokens["RASA_TOKEN"], "--interface", "127.0.0.1",
+             "--port", str(config.rasa_port), "--model", "models/bot.tar.gz", "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml"],
+            env={**rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{config.gateway_url}/webhook",
+                 "ACTION_TOKEN": tokens["ACTION_TOKEN"], "PYTHONPATH": str(config.root / "bot")},
+            cwd=config.root / "bot",
+            ready=HttpReady(f"{rasa_url}/"),
+            timeout=max(config.ready_timeout, 180.0),  # TensorFlow takes a while to load
         ),
     ]
 

@@ -63,6 +63,13 @@ class SearchEngine:
         self.default_lang = default_lang
         self.info = info or {}
 
+    def entry(self, entry_id: str) -> Hit | None:
+        """An entry by id, as a sure hit (a shopper clicked it among the suggestions)."""
+        for e in self.index.entries:
+            if e.id == entry_id:
+                return Hit(e.id, 1.0, e.lang, e.reason, e.title, e.answer, "answer")
+        return None
+
     def _query_lang(self, text: str, hint: str | None) -> str | None:
         detected, confidence = self.detector.detect(text)
         if detected and confidence >= self.min_lang_confidence:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import RetrievalConfig, load_config
 from .embedder import Embedder
-from .engine import SearchEngine, SearchResult
+from .engine import Hit, SearchEngine, SearchResult
 from .kb import TAXONOMY_FILE, KBError, content_hash, load_kb
 from .store import build_engine, default_cache_root
 
@@ -85,6 +85,10 @@ class RetrievalService:
 
     def search(self, query: str, lang: str | None = None, k: int = 3) -> SearchResult:
         return self.engine.search(query, lang=lang, k=k)
+
+    def entry(self, entry_id: str) -> Hit | None:
+        """The entry with this id in the current index (None if it no longer exists)."""
+        return self.engine.entry(entry_id)
 
     def status(self) -> dict:
         engine = self._engine

@@ -1,0 +1,1 @@
+"""The Rasa project (config, domain, data) and its custom actions (`bot.actions`)."""

@@ -1,0 +1,116 @@
+"""Handing a conversation to a human, or taking a message when nobody is there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from handoff.desk import HandoffRequest, Ticket
+from shop.orders import normalise_order_number
+
+from .common import lang_of
+from .services import Services
+
+NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande", "no order", "nope", "n/a"}
+MAX_MESSAGE_CHARS = 4000
+SUMMARY_TURNS = 3
+
+
+def summary(tracker: Tracker) -> str:
+    """The shopper's last messages, so the agent reads the problem before saying hello."""
+    said = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")
+            and not str(e.get("text")).startswith("/")]
+    return " | ".join(said[-SUMMARY_TURNS:])[:500]
+
+
+def _trigger(tracker: Tracker) -> str:
+    intent = tracker.latest_message.get("intent", {}).get("name")
+    return {"ask_human": "asked", "complaint": "complaint"}.get(intent, "escalation")
+
+
+class ActionHandoff(Action):
+    def __init__(self, services: Services):
+        self.services = services
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = lang_of(tracker)
+        if not await self.services.humans_available():
+            dispatcher.utter_message(response="utter_escalate_ticket",
+                                     next_opening=self.services.next_opening(lang))
+            return [FollowupAction("ticket_form")]
+        await self.services.desk.request_handoff(HandoffRequest(
+            conversation_id=tracker.sender_id, lang=lang,
+            reason=tracker.get_slot("contact_reason") or "", summary=summary(tracker),
+            trigger=_trigger(tracker), channel=tracker.get_latest_input_channel() or "web"))
+        dispatcher.utter_message(response="utter_handoff_queued")
+        return [ConversationPaused()]  # the agent has it; the gateway resumes the bot on close
+
+
+class ValidateTicketForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    def validate_ticket_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        try:
+            email = validate_email(str(value or "").strip(), check_deliverability=False).normalized
+        except EmailNotValidError:
+            dispatcher.utter_message(response="utter_invalid_email")
+            return {"ticket_email": None}
+        return {"ticket_email": email}
+
+    def validate_ticket_order(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        if intent == "deny" or text.lower().strip(" .!") in NO_ORDER_WORDS:
+            return {"ticket_order": "-"}
+        number = normalise_order_number(text)
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_order_number")
+            return {"ticket_order": None}
+        return {"ticket_order": number}
+
+    def validate_ticket_message(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        return {"ticket_message": text[:MAX_MESSAGE_CHARS] if text else None}
+
+
+class ActionSubmitTicket(Action):
+    def __init__(self, services: Services):
+        self.services = services
+
+    def name(self) -> str:
+        return "action_submit_ticket"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = lang_of(tracker)
+        now = self.services.clock()
+        due = self.services.hours.add_business_hours(now, self.services.sla_hours)
+        email = tracker.get_slot("ticket_email")
+        ticket = Ticket(conversation_id=tracker.sender_id, email=email,
+                        order_number=tracker.get_slot("ticket_order") or "-",
+                        message=tracker.get_slot("ticket_message") or "", lang=lang,
+                        reason=tracker.get_slot("contact_reason") or "", due=due.isoformat(),
+                        channel=tracker.get_latest_input_channel() or "web")
+        # one ticket per submitted form, even if Rasa retries this action
+        request_key = f"{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
+        ticket_id = await self.services.desk.create_ticket(ticket, request_key)
+        hours = self.services.sla_hours
+        dispatcher.utter_message(
+            response="utter_ticket_created", ticket_id=ticket_id, email=email,
+            sla_hours=int(hours) if float(hours).is_integer() else hours,
+            deadline=self.services.hours.describe_deadline(now, lang, hours))
+        return [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
+                SlotSet("ticket_message", None), SlotSet("faq_misses", 0)]

@@ -1,0 +1,87 @@
+"""Answering from the FAQ: answer, "did you mean", or an honest "I don't know"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from .common import lang_of, latest_entity
+from .services import Services
+
+MISSES_BEFORE_ESCALATION = 2
+MAX_SUGGESTIONS = 3
+
+
+def _answered(dispatcher: CollectingDispatcher, hit: Any) -> list[EventType]:
+    dispatcher.utter_message(text=hit.answer)
+    dispatcher.utter_message(response="utter_did_that_help")
+    return [SlotSet("faq_band", "answer"), SlotSet("faq_misses", 0), SlotSet("faq_entry", hit.id),
+            SlotSet("contact_reason", hit.reason)]
+
+
+class ActionAnswerFaq(Action):
+    def __init__(self, services: Services):
+        self.services = services
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = lang_of(tracker)
+        retriever = self.services.retriever()
+        if retriever is None:  # index still loading: never leave the shopper without a way out
+            return await self._miss(dispatcher, tracker, lang)
+        if tracker.latest_message.get("intent", {}).get("name") == "faq_choice":
+            chosen = latest_entity(tracker, "faq_id")
+            hit = retriever.entry(chosen) if chosen else None
+            if hit is not None:
+                return _answered(dispatcher, hit)
+        text = tracker.latest_message.get("text") or ""
+        result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS)
+        if result.band == "answer":
+            return _answered(dispatcher, result.hits[0])
+        if result.band == "suggest":
+            buttons = [{"title": h.title, "payload": "/faq_choice" + json.dumps({"faq_id": h.id})}
+                       for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
+            dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
+            return [SlotSet("faq_band", "suggest"), SlotSet("contact_reason", result.hits[0].reason)]
+        return await self._miss(dispatcher, tracker, lang)
+
+    async def _miss(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                    lang: str) -> list[EventType]:
+        misses = int(tracker.get_slot("faq_misses") or 0) + 1
+        events: list[EventType] = [SlotSet("faq_band", "none")]
+        if misses >= MISSES_BEFORE_ESCALATION:
+            # the second miss in a row: hand over without asking the shopper again
+            return [*events, SlotSet("faq_misses", 0), FollowupAction("action_handoff")]
+        dispatcher.utter_message(response="utter_dont_know")
+        await offer_help(self.services, dispatcher, lang)
+        return [*events, SlotSet("faq_misses", misses)]
+
+
+async def offer_help(services: Services, dispatcher: CollectingDispatcher, lang: str) -> None:
+    """A human when one is really there; otherwise a message to the team, with the real
+    next opening time."""
+    if await services.humans_available():
+        dispatcher.utter_message(response="utter_offer_human")
+    else:
+        dispatcher.utter_message(response="utter_offer_ticket", next_opening=services.next_opening(lang))
+
+
+class ActionOfferHelp(Action):
+    def __init__(self, services: Services):
+        self.services = services
+
+    def name(self) -> str:
+        return "action_offer_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        await offer_help(self.services, dispatcher, lang_of(tracker))
+        return []

@@ -1,0 +1,39 @@
+"""What the custom actions need from the rest of the system, injected by the gateway.
+
+Actions are registered as instances holding a `Services`, so several gateway apps (or
+tests) can run side by side with their own retriever, calendar, desk and orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from handoff.desk import HelpDesk
+from handoff.hours import BusinessHours
+from shop.orders import OrderSource
+
+
+class Retriever(Protocol):
+    def search(self, query: str, lang: str | None = None, k: int = 3) -> Any: ...
+    def entry(self, entry_id: str) -> Any: ...
+
+
+@dataclass
+class Services:
+    retriever: Callable[[], Retriever | None]   # None while the index is loading
+    hours: BusinessHours
+    desk: HelpDesk
+    orders: OrderSource
+    sla_hours: float = 8
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    async def humans_available(self) -> bool:
+        """In opening hours *and* somebody online: the bot never promises an absent human."""
+        return self.hours.is_open(self.clock()) and await self.desk.agents_online() > 0
+
+    def next_opening(self, lang: str) -> str:
+        text = self.hours.describe_next_opening(self.clock(), "en" if lang == "en" else "fr")
+        return text or ("soon" if lang == "en" else "bientôt")

@@ -1,0 +1,1 @@
+"""Escalation to humans: business hours, SLA promises (queue, tickets and presence come later)."""

@@ -1,0 +1,279 @@
+"""Shop settings from `config/shop.yml` (path overridable by `SHOP_CONFIG`).
+
+Validation is strict on purpose: a typo in opening hours would make the bot promise
+a human or a reply time the shop cannot keep. Every error names the file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import holidays
+import yaml
+
+DEFAULT_PATH = Path("config/shop.yml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+MINUTES_PER_DAY = 24 * 60
+
+_RANGE_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True, order=True)
+class TimeRange:
+    """Opening range on a local wall clock, in minutes since midnight; end may be 1440 ("24:00")."""
+
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+
+
+@dataclass(frozen=True)
+class Closure:
+    """Days the shop is closed besides public holidays, inclusive."""
+
+    start: date
+    end: date
+    label: str = ""
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class HolidaysConfig:
+    country: str | None = None  # None: no public holidays at all
+    subdiv: str | None = None
+
+
+@dataclass(frozen=True)
+class HoursConfig:
+    timezone: str
+    weekly: dict[int, tuple[TimeRange, ...]]  # weekday (0 = Monday) -> sorted, non-overlapping ranges
+    holidays: HolidaysConfig = field(default_factory=HolidaysConfig)
+    closures: tuple[Closure, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShopInfo:
+    name: str
+    languages: tuple[str, ...]
+    default_language: str
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    ticket_reply_business_hours: float
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    shop: ShopInfo
+    hours: HoursConfig
+    sla: SlaConfig
+    path: Path | None = None
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("SHOP_CONFIG") or DEFAULT_PATH)
+
+
+def load_shop_config(path: str | Path | None = None) -> ShopConfig:
+    """Read and validate the shop file; raises ValueError naming the file and the field."""
+    path = Path(path) if path else config_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: shop config not found (set SHOP_CONFIG or create config/shop.yml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    return _Parser(path).config(data)
+
+
+def parse_range(text: str) -> TimeRange:
+    """'09:00-18:00' -> TimeRange; ValueError with a short reason otherwise."""
+    match = _RANGE_RE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(
+            f"malformed range {text!r} (expected 'HH:MM-HH:MM', 24-hour clock, e.g. '09:00-18:00')"
+        )
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+        raise ValueError(f"malformed range {text!r} (hours 00-23, minutes 00-59; '24:00' only as an end)")
+    rng = TimeRange(h1 * 60 + m1, h2 * 60 + m2)
+    if rng.end <= rng.start:
+        raise ValueError(
+            f"range {text!r} ends before it starts (ranges cannot cross midnight: "
+            f"split it into '..-24:00' and the next day's '00:00-..')"
+        )
+    return rng
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class _Parser:
+    """Turns the raw YAML mapping into ShopConfig, one error message per field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, where: str, message: str) -> ValueError:
+        return ValueError(f"{self.path}: {where}: {message}")
+
+    def mapping(self, value: Any, where: str, known: set[str], required: set[str]) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(where, f"must be a mapping with keys {sorted(known)}")
+        keys = {str(k) for k in value}
+        if unknown := keys - known:
+            raise self.error(where, f"unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        if missing := required - keys:
+            raise self.error(where, f"missing keys {sorted(missing)}")
+        return {str(k): v for k, v in value.items()}
+
+    def config(self, data: Any) -> ShopConfig:
+        top = self.mapping(data, "(top level)", {"shop", "hours", "sla"}, {"shop", "hours", "sla"})
+        return ShopConfig(self.shop(top["shop"]), self.hours(top["hours"]), self.sla(top["sla"]), self.path)
+
+    def shop(self, raw: Any) -> ShopInfo:
+        keys = {"name", "languages", "default_language"}
+        shop = self.mapping(raw, "shop", keys, keys)
+        name = shop["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise self.error("shop.name", "must be a non-empty string")
+        langs = shop["languages"]
+        if not isinstance(langs, list) or not langs or not all(isinstance(x, str) and x for x in langs):
+            raise self.error("shop.languages", f"must be a non-empty list of language codes, got {langs!r}")
+        default = shop["default_language"]
+        if default not in langs:
+            raise self.error("shop.default_language", f"{default!r} is not one of shop.languages {langs}")
+        return ShopInfo(name.strip(), tuple(langs), default)
+
+    def hours(self, raw: Any) -> HoursConfig:
+        known = {"timezone", "weekly", "holidays", "closures"}
+        hours = self.mapping(raw, "hours", known, {"timezone", "weekly"})
+        return HoursConfig(
+            timezone=self.timezone(hours["timezone"]),
+            weekly=self.weekly(hours["weekly"]),
+            holidays=self.holidays(hours.get("holidays")),
+            closures=self.closures(hours.get("closures")),
+        )
+
+    def timezone(self, name: Any) -> str:
+        if not isinstance(name, str) or not name:
+            raise self.error("hours.timezone", f"must be an IANA name such as 'Europe/Paris', got {name!r}")
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            hint = "" if zoneinfo.available_timezones() else " (no time zone data here: pip install tzdata)"
+            raise self.error(
+                "hours.timezone", f"unknown time zone {name!r} (IANA name, e.g. 'Europe/Paris'){hint}"
+            ) from None
+        return name
+
+    def weekly(self, raw: Any) -> dict[int, tuple[TimeRange, ...]]:
+        if not isinstance(raw, dict):
+            raise self.error("hours.weekly", f"must map weekdays {list(WEEKDAYS)} to lists of ranges")
+        weekly: dict[int, tuple[TimeRange, ...]] = {i: () for i in range(7)}  # a missing day is closed
+        for key, value in raw.items():
+            day = str(key).lower()
+            if day not in WEEKDAYS:
+                raise self.error(f"hours.weekly.{key}", f"unknown weekday (use {', '.join(WEEKDAYS)})")
+            weekly[WEEKDAYS.index(day)] = self.day_ranges(value, f"hours.weekly.{day}")
+        return weekly
+
+    def day_ranges(self, value: Any, where: str) -> tuple[TimeRange, ...]:
+        items = [] if value is None else [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.error(where, f"must be a list of 'HH:MM-HH:MM' ranges, got {value!r}")
+        ranges = []
+        for i, text in enumerate(items):
+            try:
+                ranges.append(parse_range(text))
+            except ValueError as exc:
+                raise self.error(f"{where}[{i}]", str(exc)) from None
+        ranges.sort()
+        for before, after in zip(ranges, ranges[1:], strict=False):
+            if after.start < before.end:
+                raise self.error(where, f"ranges {before} and {after} overlap")
+        return tuple(ranges)
+
+    def holidays(self, raw: Any) -> HolidaysConfig:
+        if raw is None:
+            return HolidaysConfig()
+        cfg = self.mapping(raw, "hours.holidays", {"country", "subdiv"}, {"country"})
+        country, subdiv = cfg["country"], cfg.get("subdiv")
+        if country is None:
+            if subdiv is not None:
+                raise self.error("hours.holidays.subdiv", "set hours.holidays.country too")
+            return HolidaysConfig()
+        if not isinstance(country, str):
+            raise self.error("hours.holidays.country", f"must be a country code like 'FR', got {country!r}")
+        country = country.upper()
+        if country not in holidays.list_supported_countries():
+            raise self.error(
+                "hours.holidays.country", f"unknown country {country!r} (ISO 3166 code known to `holidays`)"
+            )
+        subdiv = None if subdiv is None else str(subdiv)  # `67` unquoted in YAML is an int
+        try:
+            with warnings.catch_warnings():
+                # Deprecated codes silently change meaning (e.g. FR "GES" no longer means Alsace-Moselle).
+                warnings.simplefilter("error", DeprecationWarning)
+                holidays.country_holidays(country, subdiv=subdiv)
+        except (NotImplementedError, DeprecationWarning) as exc:
+            known = ", ".join(holidays.list_supported_countries()[country]) or "none"
+            raise self.error(
+                "hours.holidays.subdiv", f"{subdiv!r} is not usable for {country} ({exc}); supported: {known}"
+            ) from None
+        return HolidaysConfig(country, subdiv)
+
+    def closures(self, raw: Any) -> tuple[Closure, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise self.error("hours.closures", "must be a list of dates or {from, to, label} mappings")
+        closures = []
+        for i, item in enumerate(raw):
+            where = f"hours.closures[{i}]"
+            if isinstance(item, dict):
+                entry = self.mapping(item, where, {"from", "to", "label"}, {"from"})
+                start = self.day(entry["from"], f"{where}.from")
+                end = self.day(entry["to"], f"{where}.to") if entry.get("to") is not None else start
+                label = entry.get("label") or ""
+            else:
+                start = end = self.day(item, where)
+                label = ""
+            if end < start:
+                raise self.error(f"{where}.to", f"{end} is before 'from' {start}")
+            closures.append(Closure(start, end, str(label)))
+        return tuple(closures)
+
+    def day(self, value: Any, where: str) -> date:
+        if isinstance(value, datetime):
+            raise self.error(where, f"expected a day (YYYY-MM-DD), not a date and time: {value!r}")
+        if isinstance(value, date):  # unquoted YAML dates arrive already parsed
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise self.error(where, f"malformed date {value!r} (expected YYYY-MM-DD)") from None
+
+    def sla(self, raw: Any) -> SlaConfig:
+        sla = self.mapping(raw, "sla", {"ticket_reply_business_hours"}, {"ticket_reply_business_hours"})
+        value = sla["ticket_reply_business_hours"]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value <= 0:
+            raise self.error(
+                "sla.ticket_reply_business_hours", f"must be a positive number of hours, got {value!r}"
+            )
+        return SlaConfig(float(value))

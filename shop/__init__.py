@@ -1,0 +1,1 @@
+"""The shop's own systems the bot looks into (orders), behind small interfaces."""

@@ -1,0 +1,81 @@
+"""Order lookup behind `OrderSource`, with a demo source reading `config/demo_orders.yml`.
+
+A real shop plugs its back office in by implementing `lookup`; the bot only needs a
+status, a carrier and a tracking link, in the shopper's language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+
+ORDER_RE = re.compile(r"^\s*(?:al)?[\s-]?(\d{6})\s*$", re.IGNORECASE)
+DEFAULT_PATH = Path("config/demo_orders.yml")
+
+
+def normalise_order_number(text: str | None) -> str | None:
+    """`AL-123456` from what shoppers type (`al123456`, `AL 123456`, `123456`); None if not one."""
+    match = ORDER_RE.match(text or "")
+    return f"AL-{match.group(1)}" if match else None
+
+
+@dataclass(frozen=True)
+class Order:
+    number: str
+    status: str            # key of STATUS_LABELS
+    carrier: str = ""
+    tracking_url: str = ""
+    eta: str = ""          # ISO date, when known
+
+
+STATUS_LABELS = {
+    "confirmed": {"fr": "confirmée, en préparation", "en": "confirmed, being prepared"},
+    "shipped": {"fr": "expédiée", "en": "shipped"},
+    "delivered": {"fr": "livrée", "en": "delivered"},
+    "cancelled": {"fr": "annulée", "en": "cancelled"},
+    "delayed": {"fr": "retardée", "en": "delayed"},
+}
+
+
+def describe(order: Order, lang: str) -> tuple[str, str]:
+    """(status, details) sentences for the bot's reply."""
+    lang = "en" if lang == "en" else "fr"
+    status = STATUS_LABELS.get(order.status, {}).get(lang, order.status)
+    parts = []
+    if order.carrier:
+        parts.append(f"{'Carrier' if lang == 'en' else 'Transporteur'} : {order.carrier}"
+                     if lang == "fr" else f"Carrier: {order.carrier}")
+    if order.eta:
+        parts.append(f"Expected on {order.eta}" if lang == "en" else f"Livraison prévue le {order.eta}")
+    if order.tracking_url:
+        parts.append(f"[{'Track the parcel' if lang == 'en' else 'Suivre le colis'}]({order.tracking_url})")
+    return status, ". ".join(parts)
+
+
+class OrderSource(Protocol):
+    def lookup(self, number: str) -> Order | None: ...
+
+
+class DemoOrderSource:
+    """Orders from a YAML file: `orders: {AL-123456: {status, carrier, tracking_url, eta}}`."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH):
+        self.path = Path(path)
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        orders = data.get("orders") or {}
+        problems = [f"{self.path}: unknown status {v.get('status')!r} for {k}"
+                    for k, v in orders.items() if v.get("status") not in STATUS_LABELS]
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.orders = {normalise_order_number(str(k)) or str(k): Order(
+            number=normalise_order_number(str(k)) or str(k), status=v["status"],
+            carrier=str(v.get("carrier") or ""), tracking_url=str(v.get("tracking_url") or ""),
+            eta=str(v.get("eta") or "")) for k, v in orders.items()}
+
+    def lookup(self, number: str) -> Order | None:
+        key = normalise_order_number(number)
+        return self.orders.get(key) if key else None

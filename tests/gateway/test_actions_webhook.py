@@ -1,0 +1,198 @@
+"""POST /webhook: the bot's custom actions run in the gateway with the real retriever,
+the real calendar and the real Redis (Rasa's side is covered by tests/bot)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+import yaml
+from fastapi.testclient import TestClient
+
+from handoff.desk import TICKETS_OPEN
+from retrieval.service import RetrievalService
+
+REPO = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((REPO / "bot" / "domain.yml").read_text(encoding="utf-8"))
+PARIS = ZoneInfo("Europe/Paris")
+TOKEN = "test-action-token"
+FRIDAY_EVENING = datetime(2026, 11, 27, 19, 0, tzinfo=PARIS)   # closed until Monday 9:00
+TUESDAY_MORNING = datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)   # open
+
+
+@pytest.fixture
+def bot(app_factory: Callable[..., Any], retrieval_service: RetrievalService,
+        redis_client: redis.Redis) -> Iterator[TestClient]:
+    app = app_factory(retrieval=retrieval_service, action_token=TOKEN,
+                      shop_config=REPO / "config" / "shop.yml")
+    with TestClient(app) as client:
+        client.app.state.gateway.action_services.clock = lambda: FRIDAY_EVENING
+        yield client
+
+
+def call(client: TestClient, action: str, text: str = "", intent: str = "faq", lang: str = "fr",
+         slots: dict[str, Any] | None = None, entities: list[dict] | None = None,
+         events: list[dict] | None = None, active_loop: str | None = None, sender: str = "conv-1",
+         token: str = TOKEN) -> Any:
+    tracker = {
+        "sender_id": sender, "slots": {"lang": lang, **(slots or {})},
+        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0},
+                           "entities": entities or [], "message_id": "m-" + text[:8]},
+        "events": events or [{"event": "user", "text": text}], "paused": False,
+        "followup_action": None, "active_loop": {"name": active_loop} if active_loop else {},
+        "latest_action_name": "action_listen", "latest_input_channel": "rest",
+    }
+    return client.post(f"/webhook?token={token}", json={
+        "next_action": action, "sender_id": sender, "tracker": tracker, "domain": DOMAIN,
+        "version": "3.6.21"})
+
+
+def responses(res: Any) -> list[dict]:
+    assert res.status_code == 200, res.text
+    return res.json()["responses"]
+
+
+def slots(res: Any) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in res.json()["events"] if e["event"] == "slot"}
+
+
+def test_a_faq_question_gets_the_answer_and_did_it_help(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", "Où est mon colis ?")
+    out = responses(res)
+    assert "suivi" in out[0]["text"].lower()
+    assert out[1]["response"] == "utter_did_that_help"
+    assert slots(res)["faq_band"] == "answer" and slots(res)["faq_entry"] == "track-fr"
+
+
+def test_an_english_question_gets_the_english_entry(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", "Where is my parcel?", lang="en")
+    assert slots(res)["faq_entry"] == "track-en"
+
+
+def test_a_clicked_suggestion_answers_that_entry(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", '/faq_choice{"faq_id": "return-fr"}', intent="faq_choice",
+               entities=[{"entity": "faq_id", "value": "return-fr"}])
+    assert slots(res)["faq_entry"] == "return-fr"
+
+
+def test_suggestions_are_buttons_that_answer_when_clicked(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", "blabla", lang="fr")  # band suggest on kb_small
+    assert slots(res)["faq_band"] == "suggest"
+    (msg,) = responses(res)
+    assert msg["response"] == "utter_did_you_mean"
+    assert 1 <= len(msg["buttons"]) <= 3
+    assert all(b["payload"].startswith('/faq_choice{"faq_id": ') for b in msg["buttons"])
+
+
+def test_a_first_miss_says_so_and_offers_a_message_when_closed(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", "Qui a gagné la coupe du monde de football ?")
+    names = [r.get("response") for r in responses(res)]
+    assert names == ["utter_dont_know", "utter_offer_ticket"]
+    assert "lundi" in responses(res)[1]["next_opening"]
+    assert slots(res)["faq_misses"] == 1
+
+
+def test_a_second_miss_in_a_row_escalates_without_asking(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", "Qui a gagné la coupe du monde de football ?",
+               slots={"faq_misses": 1})
+    assert responses(res) == []
+    assert {"event": "followup", "name": "action_handoff"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in res.json()["events"]]
+
+
+def test_handoff_out_of_hours_starts_the_ticket_form(bot: TestClient) -> None:
+    res = call(bot, "action_handoff", "je veux parler à quelqu'un", intent="ask_human")
+    (msg,) = responses(res)
+    assert msg["response"] == "utter_escalate_ticket"
+    assert [e["name"] for e in res.json()["events"] if e["event"] == "followup"] == ["ticket_form"]
+
+
+def test_handoff_in_hours_with_an_agent_online_pauses_the_bot(bot: TestClient,
+                                                              redis_client: redis.Redis) -> None:
+    services = bot.app.state.gateway.action_services
+    services.clock = lambda: TUESDAY_MORNING
+    redis_client.zadd("support:agents:presence", {"agent-1": datetime.now().timestamp()})
+    res = call(bot, "action_handoff", "je veux parler à quelqu'un", intent="ask_human", sender="conv-h")
+    assert responses(res)[0]["response"] == "utter_handoff_queued"
+    assert any(e["event"] == "pause" for e in res.json()["events"])
+    queued = redis_client.hgetall("support:handoff:conv-h")
+    assert queued["trigger"] == "asked" and queued["lang"] == "fr"
+
+
+def test_in_hours_but_nobody_online_is_not_a_human_promise(bot: TestClient) -> None:
+    bot.app.state.gateway.action_services.clock = lambda: TUESDAY_MORNING
+    res = call(bot, "action_handoff", "un conseiller svp", intent="ask_human")
+    assert responses(res)[0]["response"] == "utter_escalate_ticket"
+
+
+@pytest.mark.parametrize("email", ["pas-un-email", "a@b", "marie@@example.fr"])
+def test_an_invalid_email_is_asked_again(bot: TestClient, email: str) -> None:
+    # as Rasa sends it: the form extracted the text into the slot, validation decides
+    res = call(bot, "validate_ticket_form", email, intent="faq", active_loop="ticket_form",
+               slots={"requested_slot": "ticket_email", "ticket_email": email},
+               events=[{"event": "user", "text": email},
+                       {"event": "slot", "name": "ticket_email", "value": email}])
+    assert responses(res)[0]["response"] == "utter_invalid_email"
+    assert slots(res)["ticket_email"] is None
+
+
+def test_a_valid_email_is_kept_normalised(bot: TestClient) -> None:
+    email = "Marie.Dupont@Example.FR"
+    res = call(bot, "validate_ticket_form", email, intent="faq", active_loop="ticket_form",
+               slots={"requested_slot": "ticket_email", "ticket_email": email},
+               events=[{"event": "user", "text": email},
+                       {"event": "slot", "name": "ticket_email", "value": email}])
+    assert slots(res)["ticket_email"] == "Marie.Dupont@example.fr"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("non", "-"), ("al 482913", "AL-482913")])
+def test_the_order_number_is_optional_in_a_ticket(bot: TestClient, typed: str, stored: str) -> None:
+    res = call(bot, "validate_ticket_form", typed, intent="faq", active_loop="ticket_form",
+               slots={"requested_slot": "ticket_order", "ticket_order": typed},
+               events=[{"event": "user", "text": typed},
+                       {"event": "slot", "name": "ticket_order", "value": typed}])
+    assert slots(res)["ticket_order"] == stored
+
+
+def test_a_submitted_ticket_is_saved_and_promises_business_hours(bot: TestClient,
+                                                                redis_client: redis.Redis) -> None:
+    res = call(bot, "action_submit_ticket", "merci", slots={
+        "ticket_email": "marie@example.fr", "ticket_order": "AL-482913", "ticket_message": "Colis abîmé"})
+    (msg,) = responses(res)
+    assert msg["response"] == "utter_ticket_created" and msg["sla_hours"] == 8
+    assert msg["deadline"].startswith("lundi 30 novembre à 17:00")  # Fri 19:00 + 8 business hours
+    (tid,) = redis_client.zrange(TICKETS_OPEN, 0, -1)
+    ticket = redis_client.hgetall(f"support:ticket:{tid}")
+    assert ticket["email"] == "marie@example.fr" and ticket["order_number"] == "AL-482913"
+    # Rasa retrying the same action does not create a second ticket
+    call(bot, "action_submit_ticket", "merci", slots={
+        "ticket_email": "marie@example.fr", "ticket_order": "AL-482913", "ticket_message": "Colis abîmé"})
+    assert redis_client.zcard(TICKETS_OPEN) == 1
+
+
+@pytest.mark.parametrize(("number", "found"), [("AL-482913", True), ("al482913", True), ("AL-000000", False)])
+def test_order_status(bot: TestClient, number: str, found: bool) -> None:
+    res = call(bot, "action_order_status", number, intent="order_status", slots={"order_number": number})
+    (msg,) = responses(res)
+    assert msg["response"] == ("utter_order_status" if found else "utter_order_unknown")
+    if found:
+        assert msg["order_number"] == "AL-482913" and "Colissimo" in msg["details"]
+
+
+def test_a_wrong_token_is_refused(bot: TestClient) -> None:
+    assert call(bot, "action_answer_faq", "colis", token="nope").status_code == 401
+
+
+def test_a_malformed_call_is_a_400(bot: TestClient) -> None:
+    res = bot.post(f"/webhook?token={TOKEN}", content=b"{not json")
+    assert res.status_code == 400
+    assert bot.post(f"/webhook?token={TOKEN}", json={"next_action": "x"}).status_code == 400
+
+
+def test_an_unknown_action_is_a_404(bot: TestClient) -> None:
+    assert call(bot, "action_does_not_exist", "x").status_code == 404
