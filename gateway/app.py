@@ -75,13 +75,14 @@ def _action_executor(state: GatewayState):
     from bot.actions.services import Services
     from handoff.desk import HelpDesk
     from handoff.hours import from_config
+    from retrieval.text import LanguageDetector
     from shop.orders import DemoOrderSource
 
     hours = from_config(state.settings.shop_config)
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,
         hours=hours, desk=HelpDesk(state.redis), orders=DemoOrderSource(state.settings.orders_file),
-        sla_hours=hours.sla_hours or 8)
+        detector=LanguageDetector(["fr", "en"]), sla_hours=hours.sla_hours or 8)
     return executor(state.action_services)
 
 

@@ -86,6 +86,10 @@ class Config:
 ChildFactory = Callable[[Config, str], list[Child]]
 
 
+# No telemetry or error reports to Rasa's servers (nothing leaves the machine).
+RASA_QUIET = {"RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+
+
 def rasa_env(redis_url: str) -> dict[str, str]:
     """bot/endpoints.yml reads Redis as host/port/db/password: split REDIS_URL for it."""
     parts = urlsplit(redis_url)
@@ -141,7 +145,7 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
              "--port", str(config.rasa_port), "--model", "models/bot.tar.gz", "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml"],
             env={**rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{config.gateway_url}/webhook",
-                 "ACTION_TOKEN": tokens["ACTION_TOKEN"], "PYTHONPATH": str(config.root / "bot")},
+                 "ACTION_TOKEN": tokens["ACTION_TOKEN"], **RASA_QUIET},
             cwd=config.root / "bot",
             ready=HttpReady(f"{rasa_url}/"),
             timeout=max(config.ready_timeout, 180.0),  # TensorFlow takes a while to load

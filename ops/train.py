@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOT = ROOT / "bot"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = "bot"                                   # bot/models/bot.tar.gz
-INPUTS = ("config.yml", "domain.yml", "data", "components")
+INPUTS = ("config.yml", "domain.yml", "data")
 
 
 def fingerprint(bot: Path = BOT) -> str:
@@ -52,7 +53,7 @@ def train(bot: Path = BOT, rasa: Path = RASA, force: bool = False) -> Path:
     print("==> training the bot (bot/ changed; about 2 minutes)", flush=True)
     start = time.monotonic()
     subprocess.run([str(rasa), "train", "--fixed-model-name", MODEL, "--out", "models", "--quiet"],
-                   cwd=bot, check=True)
+                   cwd=bot, check=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
     (bot / "models" / f"{MODEL}.fingerprint").write_text(fingerprint(bot) + "\n")
     print(f"==> bot trained in {time.monotonic() - start:.0f} s", flush=True)
     return model_path(bot)

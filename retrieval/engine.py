@@ -11,7 +11,7 @@ from .calibration import Thresholds
 from .embedder import Embedder
 from .index import HybridIndex
 from .scorer import Scorer
-from .text import LanguageDetector
+from .text import LanguageDetector, strip_courtesy
 
 MAX_QUERY_CHARS = 1000
 BAND_RANK = {"none": 0, "suggest": 1, "answer": 2}
@@ -100,13 +100,15 @@ class SearchEngine:
                               index_version=self.version)
         if not text:
             return result
-        qvec = self.embedder.encode_query(text)
+        # greetings and "please" carry no topic but would count as unknown words
+        text_to_match = strip_courtesy(text)
+        qvec = self.embedder.encode_query(text_to_match)
         langs = self.index.langs
         preferred = query_lang if query_lang in langs else (
             lang if lang in langs else (self.default_lang if self.default_lang in langs else langs[0]))
         order = [preferred] + [lg for lg in langs if lg != preferred]
         for i, lg in enumerate(order):
-            hits = self._rank_in(text, qvec, lg, k)
+            hits = self._rank_in(text_to_match, qvec, lg, k)
             band = hits[0].band if hits else "none"
             # another language wins only with a confident answer: a parallel FR/EN KB
             # would otherwise offer the shopper the right topic in the wrong language

@@ -10,8 +10,10 @@ import random
 import re
 import zlib
 from functools import lru_cache
+from pathlib import Path
 
 import Stemmer
+import yaml
 from unidecode import unidecode
 
 # Snowball algorithm per ISO code; extend together with kb.SUPPORTED_LANGS.
@@ -64,6 +66,34 @@ class LanguageDetector:
             return None, 0.0
         best = values[0]
         return best.language.iso_code_639_1.name.lower(), float(best.value)
+
+
+COURTESY = Path(__file__).with_name("data") / "courtesy.yml"
+
+
+@lru_cache(maxsize=1)
+def _courtesy_re() -> re.Pattern[str]:
+    phrases = yaml.safe_load(COURTESY.read_text(encoding="utf-8"))["phrases"]
+    alternatives = sorted({p.lower().strip() for p in phrases}, key=len, reverse=True)
+    body = "|".join(r"\s+".join(map(re.escape, a.split())) for a in alternatives)
+    return re.compile(rf"(?<![\w'])(?:{body})(?![\w'])")
+
+
+def strip_courtesy(text: str) -> str:
+    """The question without greetings, "please" and sign-offs (see data/courtesy.yml);
+    the text itself if nothing else is left ("merci !" stays "merci !")."""
+    lowered = text.lower().replace("\u2019", "'")  # same length as text: spans carry over
+    if len(lowered) != len(text):
+        return text
+    out, last = [], 0
+    for match in _courtesy_re().finditer(lowered):
+        out.append(text[last:match.start()])
+        last = match.end()
+    if last == 0:
+        return text
+    out.append(text[last:])
+    rest = " ".join("".join(out).split()).strip(" ,.;:!-")
+    return rest if any(c.isalnum() for c in rest) else text
 
 
 def noisy(text: str, rng: random.Random) -> str:

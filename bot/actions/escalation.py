@@ -6,7 +6,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -46,13 +46,14 @@ class ActionHandoff(Action):
         if not await self.services.humans_available():
             dispatcher.utter_message(response="utter_escalate_ticket",
                                      next_opening=self.services.next_opening(lang))
-            return [FollowupAction("ticket_form")]
+            return [SlotSet("escalate", False), SlotSet("handoff", "ticket")]  # rule: ticket_form
         await self.services.desk.request_handoff(HandoffRequest(
             conversation_id=tracker.sender_id, lang=lang,
             reason=tracker.get_slot("contact_reason") or "", summary=summary(tracker),
             trigger=_trigger(tracker), channel=tracker.get_latest_input_channel() or "web"))
         dispatcher.utter_message(response="utter_handoff_queued")
-        return [ConversationPaused()]  # the agent has it; the gateway resumes the bot on close
+        # the agent has it; the gateway resumes the bot when the agent closes the conversation
+        return [SlotSet("escalate", False), SlotSet("handoff", "queued"), ConversationPaused()]
 
 
 class ValidateTicketForm(FormValidationAction):
@@ -113,4 +114,4 @@ class ActionSubmitTicket(Action):
             sla_hours=int(hours) if float(hours).is_integer() else hours,
             deadline=self.services.hours.describe_deadline(now, lang, hours))
         return [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
-                SlotSet("ticket_message", None), SlotSet("faq_misses", 0)]
+                SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None)]

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .common import lang_of, latest_entity
@@ -20,8 +20,8 @@ MAX_SUGGESTIONS = 3
 def _answered(dispatcher: CollectingDispatcher, hit: Any) -> list[EventType]:
     dispatcher.utter_message(text=hit.answer)
     dispatcher.utter_message(response="utter_did_that_help")
-    return [SlotSet("faq_band", "answer"), SlotSet("faq_misses", 0), SlotSet("faq_entry", hit.id),
-            SlotSet("contact_reason", hit.reason)]
+    return [SlotSet("faq_band", "answer"), SlotSet("escalate", False), SlotSet("faq_misses", 0),
+            SlotSet("faq_entry", hit.id), SlotSet("contact_reason", hit.reason)]
 
 
 class ActionAnswerFaq(Action):
@@ -50,7 +50,8 @@ class ActionAnswerFaq(Action):
             buttons = [{"title": h.title, "payload": "/faq_choice" + json.dumps({"faq_id": h.id})}
                        for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
             dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
-            return [SlotSet("faq_band", "suggest"), SlotSet("contact_reason", result.hits[0].reason)]
+            return [SlotSet("faq_band", "suggest"), SlotSet("escalate", False),
+                    SlotSet("contact_reason", result.hits[0].reason)]
         return await self._miss(dispatcher, tracker, lang)
 
     async def _miss(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -58,11 +59,11 @@ class ActionAnswerFaq(Action):
         misses = int(tracker.get_slot("faq_misses") or 0) + 1
         events: list[EventType] = [SlotSet("faq_band", "none")]
         if misses >= MISSES_BEFORE_ESCALATION:
-            # the second miss in a row: hand over without asking the shopper again
-            return [*events, SlotSet("faq_misses", 0), FollowupAction("action_handoff")]
+            # the second miss in a row: hand over without asking the shopper again (rule)
+            return [*events, SlotSet("faq_misses", 0), SlotSet("escalate", True)]
         dispatcher.utter_message(response="utter_dont_know")
         await offer_help(self.services, dispatcher, lang)
-        return [*events, SlotSet("faq_misses", misses)]
+        return [*events, SlotSet("escalate", False), SlotSet("faq_misses", misses)]
 
 
 async def offer_help(services: Services, dispatcher: CollectingDispatcher, lang: str) -> None:

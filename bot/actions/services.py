@@ -27,6 +27,7 @@ class Services:
     hours: BusinessHours
     desk: HelpDesk
     orders: OrderSource
+    detector: Any = None                        # retrieval.text.LanguageDetector (FR/EN)
     sla_hours: float = 8
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 

@@ -101,15 +101,14 @@ def test_a_second_miss_in_a_row_escalates_without_asking(bot: TestClient) -> Non
     res = call(bot, "action_answer_faq", "Qui a gagné la coupe du monde de football ?",
                slots={"faq_misses": 1})
     assert responses(res) == []
-    assert {"event": "followup", "name": "action_handoff"} in [
-        {k: e.get(k) for k in ("event", "name")} for e in res.json()["events"]]
+    assert slots(res)["escalate"] is True  # rule: action_handoff
 
 
 def test_handoff_out_of_hours_starts_the_ticket_form(bot: TestClient) -> None:
     res = call(bot, "action_handoff", "je veux parler à quelqu'un", intent="ask_human")
     (msg,) = responses(res)
     assert msg["response"] == "utter_escalate_ticket"
-    assert [e["name"] for e in res.json()["events"] if e["event"] == "followup"] == ["ticket_form"]
+    assert slots(res)["handoff"] == "ticket"  # rule: ticket_form
 
 
 def test_handoff_in_hours_with_an_agent_online_pauses_the_bot(bot: TestClient,
@@ -120,6 +119,7 @@ def test_handoff_in_hours_with_an_agent_online_pauses_the_bot(bot: TestClient,
     res = call(bot, "action_handoff", "je veux parler à quelqu'un", intent="ask_human", sender="conv-h")
     assert responses(res)[0]["response"] == "utter_handoff_queued"
     assert any(e["event"] == "pause" for e in res.json()["events"])
+    assert slots(res)["handoff"] == "queued"
     queued = redis_client.hgetall("support:handoff:conv-h")
     assert queued["trigger"] == "asked" and queued["lang"] == "fr"
 

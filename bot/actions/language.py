@@ -1,0 +1,37 @@
+"""The shopper's language, re-detected on every message (Rasa runs this custom slot
+mapping after each user message, before choosing what to say)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from .services import Services
+
+MIN_CONFIDENCE = 0.75
+MIN_LETTERS = 4
+
+
+class ActionDetectLanguage(Action):
+    """Sets `lang` when the text is clearly French or English; "ok", an order number or a
+    button payload leave it alone, so the bot keeps the shopper's language."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def name(self) -> str:
+        return "action_detect_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        detector = self.services.detector
+        if detector is None or text.startswith("/") or sum(c.isalpha() for c in text) < MIN_LETTERS:
+            return []
+        lang, confidence = detector.detect(text)
+        if lang not in ("fr", "en") or confidence < MIN_CONFIDENCE or lang == tracker.get_slot("lang"):
+            return []
+        return [SlotSet("lang", lang)]

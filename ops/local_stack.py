@@ -1,0 +1,111 @@
+"""Real processes on loopback for tests and benchmarks: the gateway (uvicorn) and a Rasa server."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ops import proc
+from ops.ports import free_port
+from ops.run import RASA_QUIET, rasa_env
+
+REPO = Path(__file__).resolve().parents[1]
+RASA = REPO / ".venv-rasa" / "bin" / "rasa"
+MODEL = REPO / "bot" / "models" / "bot.tar.gz"
+
+
+def wait_http(url: str, timeout: float, proc_handle=None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc_handle is not None and proc_handle.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log else ""
+            raise RuntimeError(f"process exited ({proc_handle.returncode}) before {url} answered:\n{tail}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    tail = log.read_text(errors="replace")[-3000:] if log else ""
+    raise TimeoutError(f"{url} not ready after {timeout:.0f} s:\n{tail}")
+
+
+@dataclass
+class Gateway:
+    url: str
+    token: str
+    process: object
+
+
+@contextmanager
+def gateway(redis_url: str, tmp: Path, *, shop_config: Path, token: str = "integration-token",
+            kb_dir: Path = REPO / "kb_content", index_dir: Path | None = None,
+            extra_env: Mapping[str, str] | None = None) -> Iterator[Gateway]:
+    port = free_port()
+    log = tmp / f"gateway-{port}.log"
+    env = {**os.environ, "REDIS_URL": redis_url, "KB_DIR": str(kb_dir),
+           "INDEX_DIR": str(index_dir or tmp / "index"), "ACTION_TOKEN": token,
+           "SHOP_CONFIG": str(shop_config), "HF_HUB_OFFLINE": "1", **(extra_env or {})}
+    with log.open("wb") as out:
+        p = proc.spawn([sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
+                        "--port", str(port)], env=env, cwd=REPO, stdout=out, stderr=out)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", 240, p, log)
+        yield Gateway(f"http://127.0.0.1:{port}", token, p)
+    finally:
+        proc.terminate(p)
+
+
+@dataclass
+class Rasa:
+    url: str
+    token: str
+    process: object
+    log: Path
+
+    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+        res = httpx.post(f"{self.url}/webhooks/rest/webhook",
+                         json={"sender": sender, "message": text, "metadata": metadata or {}},
+                         timeout=60)
+        res.raise_for_status()
+        return res.json()
+
+    def parse(self, text: str) -> dict:
+        """NLU only: intent ranking and entities for a text."""
+        res = httpx.post(f"{self.url}/model/parse", params={"token": self.token}, json={"text": text},
+                         timeout=30)
+        res.raise_for_status()
+        return res.json()
+
+    def tracker(self, sender: str) -> dict:
+        res = httpx.get(f"{self.url}/conversations/{sender}/tracker", params={"token": self.token},
+                        timeout=30)
+        res.raise_for_status()
+        return res.json()
+
+
+@contextmanager
+def rasa(redis_url: str, gateway_url: str, action_token: str, tmp: Path,
+         port: int | None = None) -> Iterator[Rasa]:
+    port = port or free_port()
+    token = "rasa-test-token"
+    log = tmp / f"rasa-{port}.log"
+    env = {**os.environ, **rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{gateway_url}/webhook",
+           "ACTION_TOKEN": action_token, **RASA_QUIET}
+    with log.open("wb") as out:
+        p = proc.spawn([str(RASA), "run", "--enable-api", "--auth-token", token, "--interface",
+                        "127.0.0.1", "--port", str(port), "--model", str(MODEL), "--endpoints",
+                        "endpoints.yml", "--credentials", "credentials.yml"],
+                       env=env, cwd=REPO / "bot", stdout=out, stderr=out)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", 300, p, log)
+        yield Rasa(f"http://127.0.0.1:{port}", token, p, log)
+    finally:
+        proc.terminate(p)

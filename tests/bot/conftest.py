@@ -1,0 +1,80 @@
+"""Bot fixtures: a trained model (trained once if bot/ changed), and real stacks of
+Redis + gateway + Rasa with an open or a closed customer service."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ops.local_stack import RASA, REPO, Gateway, Rasa, gateway, rasa
+from ops.redis_server import RedisServer
+from ops.train import train
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def shop_yaml(weekly: dict[str, list[str]]) -> str:
+    days = "\n".join(f"    {d}: {weekly.get(d, [])!r}".replace("'", '"') for d in DAYS)
+    return (f"shop: {{name: Test shop, languages: [fr, en], default_language: fr}}\n"
+            f"hours:\n  timezone: Europe/Paris\n  weekly:\n{days}\n"
+            f"  holidays: {{country: null}}\nsla: {{ticket_reply_business_hours: 8}}\n")
+
+
+@pytest.fixture(scope="session")
+def bot_model() -> Path:
+    if not RASA.exists():
+        pytest.fail(f"{RASA} missing: `make setup` creates .venv-rasa")
+    return train()
+
+
+@pytest.fixture(scope="session")
+def open_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("shop-open") / "shop.yml"
+    path.write_text(shop_yaml({d: ["00:00-24:00"] for d in DAYS}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def closed_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Open one day a week, three days from now: closed today, with a real next opening."""
+    day = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=3)).weekday()
+    path = tmp_path_factory.mktemp("shop-closed") / "shop.yml"
+    path.write_text(shop_yaml({DAYS[day]: ["09:00-18:00"]}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bot-index")
+
+
+@pytest.fixture(scope="module")
+def kb_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of kb_content the tests may edit (the gateway watches it)."""
+    dest = tmp_path_factory.mktemp("kb") / "kb_content"
+    shutil.copytree(REPO / "kb_content", dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def closed_stack(bot_model: Path, redis_server: RedisServer, closed_shop: Path, shared_index: Path,
+                 kb_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa]]:
+    tmp = tmp_path_factory.mktemp("closed-stack")
+    with gateway(redis_server.url, tmp, shop_config=closed_shop, index_dir=shared_index,
+                 kb_dir=kb_copy) as gw, rasa(redis_server.url, gw.url, gw.token, tmp) as bot:
+        yield gw, bot
+
+
+def agent_online(redis_server: RedisServer) -> None:
+    client = redis_server.client(decode_responses=True)
+    client.zadd("support:agents:presence", {"agent-test": time.time() + 3600})
+    client.close()
+
+
+__all__ = ["REPO", "agent_online", "shop_yaml"]

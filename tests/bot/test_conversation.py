@@ -1,0 +1,60 @@
+"""Whole conversations over HTTP through a real Rasa server, the real gateway (custom
+actions, retriever on kb_content) and the real Redis (tracker and lock store)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+from ops.local_stack import Gateway, Rasa, rasa
+from ops.redis_server import RedisServer
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def test_a_french_question_gets_the_french_faq_answer(closed_stack: tuple[Gateway, Rasa]) -> None:
+    _, bot = closed_stack
+    replies = bot.say(f"fr-{uuid.uuid4().hex}", "Bonjour, où est mon colis ?")
+    assert "lien de suivi" in texts(replies)          # kb_content/fr/.../order-tracking-fr.md
+    buttons = [b["payload"] for r in replies for b in r.get("buttons", [])]
+    assert buttons == ["/affirm", "/deny"]            # "Cette réponse vous a-t-elle aidé ?"
+
+
+def test_an_english_question_gets_the_english_answer(closed_stack: tuple[Gateway, Rasa]) -> None:
+    _, bot = closed_stack
+    replies = bot.say(f"en-{uuid.uuid4().hex}", "How can I track my parcel?")
+    assert "tracking link" in texts(replies).lower()
+    assert "Did this answer your question?" in texts(replies)
+
+
+def test_an_edited_answer_is_served_without_retraining_or_restarting(
+        closed_stack: tuple[Gateway, Rasa], kb_copy: Path) -> None:
+    _, bot = closed_stack
+    (entry,) = kb_copy.glob("fr/**/order-tracking-fr.md")
+    marker = f"Nouveau texte de test {uuid.uuid4().hex[:8]}."
+    text = entry.read_text(encoding="utf-8")
+    head, _, _ = text.partition("\n---\n")
+    entry.write_text(f"{head}\n---\n{marker}\n", encoding="utf-8")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if marker in texts(bot.say(f"edit-{uuid.uuid4().hex}", "Où est mon colis ?")):
+            return
+        time.sleep(3)
+    raise AssertionError("the edited answer never reached the bot")
+
+
+def test_a_rasa_restart_keeps_the_conversation(closed_stack: tuple[Gateway, Rasa],
+                                                redis_server: RedisServer, tmp_path: Path) -> None:
+    gw, bot = closed_stack
+    sender = f"restart-{uuid.uuid4().hex}"
+    replies = bot.say(sender, "Où en est ma commande ?")
+    assert "AL-" in texts(replies)                    # asks for the order number
+    # a second Rasa server on the same Redis takes over the conversation mid-form
+    with rasa(redis_server.url, gw.url, gw.token, tmp_path) as other:
+        replies = other.say(sender, "AL-482913")
+        assert "Colissimo" in texts(replies)
+        assert other.tracker(sender)["active_loop"] in ({}, None) or \
+            other.tracker(sender)["active_loop"].get("name") is None
