@@ -35,15 +35,27 @@ def test_config_rejects_bad_port(bad: str) -> None:
 
 def test_real_children_use_the_real_commands() -> None:
     config = Config(kb_dir=Path("/kb"), gateway_port=8123)
-    index, gateway = build_children(config, "redis://127.0.0.1:7777/0")
-    assert index.oneshot
+    index, train, gateway, rasa = build_children(config, "redis://:pw@127.0.0.1:7777/2")
+    assert index.oneshot and train.oneshot
+    assert list(train.argv) == [sys.executable, "-m", "ops.train"]
     assert list(index.argv) == [sys.executable, "-m", "retrieval", "build", "--kb", "/kb"]
     assert list(gateway.argv[:4]) == [sys.executable, "-m", "uvicorn", "gateway.app:app"]
     assert gateway.argv[4:8] == ["--host", "127.0.0.1", "--port", "8123"]
-    assert gateway.env["REDIS_URL"] == "redis://127.0.0.1:7777/0"
+    assert gateway.env["REDIS_URL"] == "redis://:pw@127.0.0.1:7777/2"
     assert isinstance(gateway.ready, HttpReady)
     assert gateway.ready.url == "http://127.0.0.1:8123/readyz"
     assert index.cwd == gateway.cwd == ROOT
+    # Rasa: API on loopback with a token, Redis split for endpoints.yml, actions at the gateway
+    assert rasa.argv[0] == str(ROOT / ".venv-rasa" / "bin" / "rasa")
+    assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
+    token = rasa.argv[rasa.argv.index("--auth-token") + 1]
+    assert token and token == gateway.env["RASA_TOKEN"]
+    assert (rasa.env["REDIS_HOST"], rasa.env["REDIS_PORT"], rasa.env["REDIS_DB"],
+            rasa.env["REDIS_PASSWORD"]) == ("127.0.0.1", "7777", "2", "pw")
+    assert rasa.env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:8123/webhook"
+    assert rasa.env["ACTION_TOKEN"] == gateway.env["ACTION_TOKEN"]
+    assert rasa.env["RASA_TELEMETRY_ENABLED"] == "false"
+    assert rasa.cwd == ROOT / "bot"
 
 
 def test_banner_lists_the_useful_urls() -> None:
