@@ -163,6 +163,9 @@ def banner(config: Config, redis: RedisServer) -> str:
         f"  search    {url}{SEARCH_EXAMPLE}",
         f"  health    {url}/healthz   (readiness: {url}/readyz)",
         f"  metrics   {url}/metrics",
+        f"  rasa      http://127.0.0.1:{config.rasa_port}   (talk to the bot:)",
+        f"            curl -s http://127.0.0.1:{config.rasa_port}/webhooks/rest/webhook "
+        """-d '{"sender": "me", "message": "Bonjour, où est mon colis ?"}'""",
         f"  redis     {redact_url(redis.url)}   ({where})",
         "Ctrl-C to stop",
     ]

@@ -43,9 +43,13 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         lang = lang_of(tracker)
-        if not await self.services.humans_available():
+        availability = await self.services.availability()
+        if availability == "busy":
+            dispatcher.utter_message(response="utter_escalate_ticket_busy")
+        elif availability == "closed":
             dispatcher.utter_message(response="utter_escalate_ticket",
                                      next_opening=self.services.next_opening(lang))
+        if availability != "human":
             return [SlotSet("escalate", False), SlotSet("handoff", "ticket")]  # rule: ticket_form
         await self.services.desk.request_handoff(HandoffRequest(
             conversation_id=tracker.sender_id, lang=lang,

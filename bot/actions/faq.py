@@ -69,8 +69,11 @@ class ActionAnswerFaq(Action):
 async def offer_help(services: Services, dispatcher: CollectingDispatcher, lang: str) -> None:
     """A human when one is really there; otherwise a message to the team, with the real
     next opening time."""
-    if await services.humans_available():
+    availability = await services.availability()
+    if availability == "human":
         dispatcher.utter_message(response="utter_offer_human")
+    elif availability == "busy":
+        dispatcher.utter_message(response="utter_offer_ticket_busy")
     else:
         dispatcher.utter_message(response="utter_offer_ticket", next_opening=services.next_opening(lang))
 

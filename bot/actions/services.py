@@ -31,9 +31,12 @@ class Services:
     sla_hours: float = 8
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    async def humans_available(self) -> bool:
-        """In opening hours *and* somebody online: the bot never promises an absent human."""
-        return self.hours.is_open(self.clock()) and await self.desk.agents_online() > 0
+    async def availability(self) -> str:
+        """"human" (open and somebody online), "busy" (open, nobody online) or "closed":
+        the bot never promises an absent human, nor says "closed" during opening hours."""
+        if not self.hours.is_open(self.clock()):
+            return "closed"
+        return "human" if await self.desk.agents_online() > 0 else "busy"
 
     def next_opening(self, lang: str) -> str:
         text = self.hours.describe_next_opening(self.clock(), "en" if lang == "en" else "fr")

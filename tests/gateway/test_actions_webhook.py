@@ -127,7 +127,17 @@ def test_handoff_in_hours_with_an_agent_online_pauses_the_bot(bot: TestClient,
 def test_in_hours_but_nobody_online_is_not_a_human_promise(bot: TestClient) -> None:
     bot.app.state.gateway.action_services.clock = lambda: TUESDAY_MORNING
     res = call(bot, "action_handoff", "un conseiller svp", intent="ask_human")
-    assert responses(res)[0]["response"] == "utter_escalate_ticket"
+    assert responses(res)[0]["response"] == "utter_escalate_ticket_busy"  # not "closed"
+    assert slots(res)["handoff"] == "ticket"
+    res = call(bot, "action_offer_help", "non", intent="deny")
+    assert [r["response"] for r in responses(res)] == ["utter_offer_ticket_busy"]
+
+
+def test_offer_help_with_an_agent_online_offers_the_human(bot: TestClient, redis_client: redis.Redis) -> None:
+    bot.app.state.gateway.action_services.clock = lambda: TUESDAY_MORNING
+    redis_client.zadd("support:agents:presence", {"agent-1": datetime.now().timestamp()})
+    res = call(bot, "action_offer_help", "non", intent="deny")
+    assert [r["response"] for r in responses(res)] == ["utter_offer_human"]
 
 
 @pytest.mark.parametrize("email", ["pas-un-email", "a@b", "marie@@example.fr"])
