@@ -1,8 +1,22 @@
-"""Helpers shared by the actions: the shopper's language and slot resets."""
+"""Helpers shared by the actions: the base class, the shopper's language, entities."""
 
 from __future__ import annotations
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+
+from .services import Services
+
+
+class ServiceAction(Action):
+    """An action bound to the gateway's services (retriever, calendar, desk, orders)."""
+
+    NAME = ""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def name(self) -> str:
+        return self.NAME
 
 
 def lang_of(tracker: Tracker) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -13,8 +13,7 @@ from rasa_sdk.types import DomainDict
 from handoff.desk import HandoffRequest, Ticket
 from shop.orders import normalise_order_number
 
-from .common import lang_of
-from .services import Services
+from .common import ServiceAction, lang_of
 
 NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande", "no order", "nope", "n/a"}
 MAX_MESSAGE_CHARS = 4000
@@ -33,12 +32,8 @@ def _trigger(tracker: Tracker) -> str:
     return {"ask_human": "asked", "complaint": "complaint"}.get(intent, "escalation")
 
 
-class ActionHandoff(Action):
-    def __init__(self, services: Services):
-        self.services = services
-
-    def name(self) -> str:
-        return "action_handoff"
+class ActionHandoff(ServiceAction):
+    NAME = "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
@@ -91,12 +86,8 @@ class ValidateTicketForm(FormValidationAction):
         return {"ticket_message": text[:MAX_MESSAGE_CHARS] if text else None}
 
 
-class ActionSubmitTicket(Action):
-    def __init__(self, services: Services):
-        self.services = services
-
-    def name(self) -> str:
-        return "action_submit_ticket"
+class ActionSubmitTicket(ServiceAction):
+    NAME = "action_submit_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:

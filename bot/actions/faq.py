@@ -6,11 +6,11 @@ import asyncio
 import json
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .common import lang_of, latest_entity
+from .common import ServiceAction, lang_of, latest_entity
 from .services import Services
 
 MISSES_BEFORE_ESCALATION = 2
@@ -24,12 +24,8 @@ def _answered(dispatcher: CollectingDispatcher, hit: Any) -> list[EventType]:
             SlotSet("faq_entry", hit.id), SlotSet("contact_reason", hit.reason)]
 
 
-class ActionAnswerFaq(Action):
-    def __init__(self, services: Services):
-        self.services = services
-
-    def name(self) -> str:
-        return "action_answer_faq"
+class ActionAnswerFaq(ServiceAction):
+    NAME = "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
@@ -78,12 +74,8 @@ async def offer_help(services: Services, dispatcher: CollectingDispatcher, lang:
         dispatcher.utter_message(response="utter_offer_ticket", next_opening=services.next_opening(lang))
 
 
-class ActionOfferHelp(Action):
-    def __init__(self, services: Services):
-        self.services = services
-
-    def name(self) -> str:
-        return "action_offer_help"
+class ActionOfferHelp(ServiceAction):
+    NAME = "action_offer_help"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:

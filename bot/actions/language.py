@@ -5,25 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .services import Services
+from .common import ServiceAction
 
 MIN_CONFIDENCE = 0.75
 MIN_LETTERS = 4
 
 
-class ActionDetectLanguage(Action):
+class ActionDetectLanguage(ServiceAction):
     """Sets `lang` when the text is clearly French or English; "ok", an order number or a
     button payload leave it alone, so the bot keeps the shopper's language."""
 
-    def __init__(self, services: Services):
-        self.services = services
-
-    def name(self) -> str:
-        return "action_detect_language"
+    NAME = "action_detect_language"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:

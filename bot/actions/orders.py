@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from shop.orders import describe, normalise_order_number
 
-from .common import lang_of
-from .services import Services
+from .common import ServiceAction, lang_of
 
 
 class ValidateOrderForm(FormValidationAction):
@@ -28,12 +27,8 @@ class ValidateOrderForm(FormValidationAction):
         return {"order_number": number}
 
 
-class ActionOrderStatus(Action):
-    def __init__(self, services: Services):
-        self.services = services
-
-    def name(self) -> str:
-        return "action_order_status"
+class ActionOrderStatus(ServiceAction):
+    NAME = "action_order_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
