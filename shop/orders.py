@@ -41,18 +41,19 @@ STATUS_LABELS = {
 }
 
 
+DETAIL_LABELS = {
+    "fr": {"carrier": "Transporteur : {}", "eta": "Livraison prévue le {}", "track": "[Suivre le colis]({})"},
+    "en": {"carrier": "Carrier: {}", "eta": "Expected on {}", "track": "[Track the parcel]({})"},
+}
+
+
 def describe(order: Order, lang: str) -> tuple[str, str]:
-    """(status, details) sentences for the bot's reply."""
+    """(status, details) sentences for the bot's reply, in the shopper's language."""
     lang = "en" if lang == "en" else "fr"
     status = STATUS_LABELS.get(order.status, {}).get(lang, order.status)
-    parts = []
-    if order.carrier:
-        parts.append(f"{'Carrier' if lang == 'en' else 'Transporteur'} : {order.carrier}"
-                     if lang == "fr" else f"Carrier: {order.carrier}")
-    if order.eta:
-        parts.append(f"Expected on {order.eta}" if lang == "en" else f"Livraison prévue le {order.eta}")
-    if order.tracking_url:
-        parts.append(f"[{'Track the parcel' if lang == 'en' else 'Suivre le colis'}]({order.tracking_url})")
+    labels = DETAIL_LABELS[lang]
+    parts = [labels[key].format(value) for key, value in
+             (("carrier", order.carrier), ("eta", order.eta), ("track", order.tracking_url)) if value]
     return status, ". ".join(parts)
 
 
