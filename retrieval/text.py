@@ -26,9 +26,14 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 _ELISION_RE = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 
 
+def split_elisions(text: str) -> str:
+    """"l'article" -> " article": French elided articles are not part of the word."""
+    return _ELISION_RE.sub(" ", text)
+
+
 def fold(text: str) -> str:
     """Lower-case, accent-free form used by the lexical indexes."""
-    return unidecode(_ELISION_RE.sub(" ", text)).lower()
+    return unidecode(split_elisions(text)).lower()
 
 
 @lru_cache(maxsize=16)

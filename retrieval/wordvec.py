@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .text import fold
+from .text import fold, split_elisions
 
 log = logging.getLogger(__name__)
 
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
-_ELISION_RE = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 
 
 class VectorTable:
@@ -118,7 +117,7 @@ def load_table(package: str, lang: str) -> VectorTable | None:
 
 def words(text: str, table: VectorTable) -> list[str]:
     """Lower-cased content words (stop words, digits and 1-letter words dropped)."""
-    text = _ELISION_RE.sub(" ", text.lower())
+    text = split_elisions(text.lower())
     return [w for w in _WORD_RE.findall(text) if len(w) > 1 and fold(w) not in table.stop_words]
 
 
