@@ -83,14 +83,15 @@ class HelpDesk:
         return tid
 
     async def ticket(self, tid: str) -> dict | None:
-        raw = await self.redis.hgetall(TICKET.format(tid=tid))
-        if not raw:
-            return None
-        return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                for k, v in raw.items()}
+        return _decoded(await self.redis.hgetall(TICKET.format(tid=tid)))
 
     async def handoff(self, cid: str) -> dict | None:
-        raw = await self.redis.hgetall(HANDOFF.format(cid=cid))
-        return {k.decode(): v.decode() for k, v in raw.items()} if raw else None
+        return _decoded(await self.redis.hgetall(HANDOFF.format(cid=cid)))
 
 
+def _decoded(raw: dict) -> dict | None:
+    """A Redis hash as str -> str, whether the client decodes responses or not."""
+    if not raw:
+        return None
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()}
