@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,6 +21,8 @@ class GatewayState:
     redis: aioredis.Redis | None = None  # created in the lifespan, on the server's event loop
     actions: Any = None                  # rasa_sdk ActionExecutor, built in the lifespan
     action_services: Any = None          # what the actions use (bot.actions.services.Services)
+    inbox: Any = None                    # gateway.channels.base.Inbox: where adapters hand messages
+    senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
 
 
 def get_state(request: Request) -> GatewayState:

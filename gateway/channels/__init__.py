@@ -1,0 +1,1 @@
+"""Channels: web (widget WebSocket + HTTP), Messenger and WhatsApp, all normalised to `Message`."""

@@ -1,0 +1,56 @@
+"""The one message model every channel is normalised to, in and out.
+
+A message is what the transcript stores and what the router passes around: the channel
+adapters translate webhooks into it and it back into each platform's send format.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Channel = Literal["web", "messenger", "whatsapp"]
+Role = Literal["shopper", "bot", "agent", "system"]
+CHANNELS: tuple[str, ...] = ("web", "messenger", "whatsapp")
+MAX_TEXT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str          # what comes back when clicked ("/affirm", "/faq_choice{...}", or text)
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str                      # web | messenger | whatsapp
+    sender: str                       # the shopper's id on that channel (PSID, wa_id, web visitor id)
+    conversation_id: str              # ours: stable per (channel, sender) until closed
+    text: str = ""
+    role: str = "shopper"             # shopper | bot | agent | system
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[str, ...] = () # links only: we never store files
+    lang: str = ""                    # fr | en | "" when unknown
+    message_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the platform's id when it has one
+    timestamp: float = field(default_factory=time.time)
+    author: str = ""                  # agent id for role=agent, event name for role=system
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["buttons"] = [asdict(b) for b in self.buttons]
+        data["attachments"] = list(self.attachments)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        return cls(
+            channel=str(data["channel"]), sender=str(data["sender"]),
+            conversation_id=str(data["conversation_id"]), text=str(data.get("text") or ""),
+            role=str(data.get("role") or "shopper"),
+            buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons") or ()),
+            attachments=tuple(str(a) for a in data.get("attachments") or ()),
+            lang=str(data.get("lang") or ""), message_id=str(data.get("message_id") or uuid.uuid4().hex),
+            timestamp=float(data.get("timestamp") or time.time()), author=str(data.get("author") or ""),
+        )  # fmt: skip
