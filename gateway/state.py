@@ -22,6 +22,7 @@ class GatewayState:
     actions: Any = None                  # rasa_sdk ActionExecutor, built in the lifespan
     action_services: Any = None          # what the actions use (bot.actions.services.Services)
     inbox: Any = None                    # gateway.channels.base.Inbox: where adapters hand messages
+    meta: Any = None                     # gateway.channels.meta.MetaSettings (Messenger/WhatsApp)
     senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
 
 
