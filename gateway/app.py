@@ -8,8 +8,10 @@ background thread once the server starts, so `/healthz` answers at once and
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -18,7 +20,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import actions, health, metrics, search
+from . import actions, agent_api, health, metrics, search
+from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
 from .limits import BodySizeLimitMiddleware
@@ -49,8 +52,10 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app = FastAPI(title="Shop support gateway", lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = state
     install_error_handlers(app)
-    for router in (health.router, metrics.router, search.router, actions.router):
+    for router in (health.router, metrics.router, search.router, actions.router, web.router,
+                   agent_api.router, messenger.router, whatsapp.router):
         app.include_router(router)
+    agent_api.install_auth_handler(app)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     add_cors(app, settings.widget_origins)
@@ -69,21 +74,67 @@ def _service_factory(settings: Settings) -> Callable[[], RetrievalService]:
     return build
 
 
-def _action_executor(state: GatewayState):
-    """The bot's custom actions, bound to this gateway's retriever, calendar, desk and orders."""
+def make_clock(start: datetime | None) -> Callable[[], datetime]:
+    """Real time, or time flowing from CLOCK_START (demos and tests of out-of-hours flows)."""
+    if start is None:
+        return lambda: datetime.now(UTC)
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
+def _wire(state: GatewayState) -> None:
+    """The help desk, conversations, channels and the bot's custom actions, on one Redis."""
     from bot.actions import executor
     from bot.actions.services import Services
+    from handoff.accounts import Accounts
     from handoff.desk import HelpDesk
     from handoff.hours import from_config
+    from handoff.mailer import Mailer, MailSettings
+    from handoff.routing import ConversationRouter
+    from handoff.tickets import Tickets
+    from handoff.transcript import Transcripts
     from retrieval.text import LanguageDetector
     from shop.orders import DemoOrderSource
 
-    hours = from_config(state.settings.shop_config)
+    from .channels.graph import GraphClient
+    from .channels.messenger import MessengerSender
+    from .channels.meta import MetaSettings
+    from .channels.whatsapp import WhatsAppSender
+    from .rasa_client import RasaClient
+    from .ratelimit import RateLimit
+
+    settings = state.settings
+    hours = from_config(settings.shop_config)
+    state.clock = make_clock(settings.clock_start)
+    detector = LanguageDetector(["fr", "en"])
+    state.desk = HelpDesk(state.redis)
+    state.transcripts = Transcripts(state.redis)
+    state.accounts = Accounts(state.redis)
+    mail = MailSettings.from_env()
+    state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
+                            mailer=Mailer(mail) if mail.enabled else None)
+    state.rate_limit = RateLimit(state.redis, *settings.chat_rate)
+    state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
+    state.meta = MetaSettings.from_env()
+    if state.meta.messenger_enabled or state.meta.whatsapp_enabled:
+        state.graph = GraphClient(state.meta)
+    if state.meta.messenger_enabled:
+        state.senders["messenger"] = MessengerSender(state.graph, state.meta)
+    if state.meta.whatsapp_enabled:
+        state.senders["whatsapp"] = WhatsAppSender(state.graph, state.meta)
+
+    def detect(text: str) -> str:
+        lang, confidence = detector.detect(text)
+        return lang if lang in ("fr", "en") and confidence >= 0.75 else ""
+
+    state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
+                                      detect=detect)
+    state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,
-        hours=hours, desk=HelpDesk(state.redis), orders=DemoOrderSource(state.settings.orders_file),
-        detector=LanguageDetector(["fr", "en"]), sla_hours=hours.sla_hours or 8)
-    return executor(state.action_services)
+        hours=hours, desk=state.desk, orders=DemoOrderSource(settings.orders_file),
+        detector=detector, sla_hours=hours.sla_hours or 8, clock=state.clock)
+    state.actions = executor(state.action_services)
 
 
 def redis_client(url: str) -> aioredis.Redis:
@@ -99,7 +150,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: GatewayState = app.state.gateway
     state.redis = redis_client(state.settings.redis_url)  # connects lazily: a down Redis only fails /readyz
     state.index.start()
-    state.actions = _action_executor(state)
+    _wire(state)
     log.info(
         "gateway started",
         extra={
@@ -111,6 +162,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await state.router.idle(timeout=10)  # finish the bot turns in flight
+        await state.bot.aclose()
+        if state.graph is not None:
+            await state.graph.aclose()
         await run_in_threadpool(state.index.stop)
         await state.redis.aclose()
         state.redis = None

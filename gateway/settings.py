@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,6 +37,10 @@ class Settings:
     action_token: str = ""                  # shared with Rasa's action_endpoint; empty = /webhook off
     shop_config: Path = Path("config/shop.yml")
     orders_file: Path = Path("config/demo_orders.yml")
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""                    # Rasa's --auth-token: resuming a conversation after an agent
+    chat_rate: tuple[int, int] = (20, 60)   # per shopper: at most N messages per S seconds
+    clock_start: datetime | None = None     # CLOCK_START: the gateway's clock starts there (demos, tests)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +59,8 @@ class Settings:
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in LOG_LEVELS:
             problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+        chat_rate = _parse_rate(get("CHAT_RATE_LIMIT", "20/60"), problems)
+        clock_start = _parse_clock(get("CLOCK_START", ""), problems)
         if problems:
             raise SettingsError("invalid gateway settings: " + "; ".join(problems))
         return cls(
@@ -66,6 +73,10 @@ class Settings:
             action_token=get("ACTION_TOKEN", ""),
             shop_config=Path(get("SHOP_CONFIG", "config/shop.yml")),
             orders_file=Path(get("ORDERS_FILE", "config/demo_orders.yml")),
+            rasa_url=get("RASA_URL", "http://127.0.0.1:5005"),
+            rasa_token=get("RASA_TOKEN", ""),
+            chat_rate=chat_rate,
+            clock_start=clock_start,
         )
 
 
@@ -136,3 +147,28 @@ def _parse_origins(raw: str, problems: list[str]) -> tuple[str, ...]:
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         origins.append(f"{parts.scheme}://{host}" + (f":{port}" if port else ""))
     return tuple(dict.fromkeys(origins))
+
+
+def _parse_rate(raw: str, problems: list[str]) -> tuple[int, int]:
+    count, _, window = raw.partition("/")
+    try:
+        rate = int(count), int(window)
+    except ValueError:
+        rate = (0, 0)
+    if rate[0] < 1 or rate[1] < 1:
+        problems.append(f"CHAT_RATE_LIMIT must look like 20/60 (messages/seconds), not {raw!r}")
+        return (20, 60)
+    return rate
+
+
+def _parse_clock(raw: str, problems: list[str]) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        start = datetime.fromisoformat(raw)
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        problems.append(f"CLOCK_START must be an ISO time with its UTC offset, not {raw!r}")
+        return None
+    return start

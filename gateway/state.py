@@ -23,6 +23,15 @@ class GatewayState:
     action_services: Any = None          # what the actions use (bot.actions.services.Services)
     inbox: Any = None                    # gateway.channels.base.Inbox: where adapters hand messages
     meta: Any = None                     # gateway.channels.meta.MetaSettings (Messenger/WhatsApp)
+    transcripts: Any = None              # handoff.transcript.Transcripts
+    desk: Any = None                     # handoff.desk.HelpDesk
+    router: Any = None                   # handoff.routing.ConversationRouter (also the Inbox)
+    tickets: Any = None                  # handoff.tickets.Tickets
+    accounts: Any = None                 # handoff.accounts.Accounts
+    rate_limit: Any = None               # gateway.ratelimit.RateLimit (per shopper)
+    bot: Any = None                      # gateway.rasa_client.RasaClient
+    graph: Any = None                    # gateway.channels.graph.GraphClient (when Meta is configured)
+    clock: Any = None                    # () -> aware datetime: the shop's "now"
     senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
 
 

@@ -1,25 +1,66 @@
-"""The help desk as the bot sees it: who is online, the handoff queue, tickets (Redis).
+"""The help desk: who is online, the handoff queue and its claims, tickets (Redis).
 
-Minimal by design: the bot needs to know whether a human can take over now, to queue
-a conversation for one, and to save a ticket durably before promising a reply. Agent
-accounts, claiming and the agent-side ticket workflow build on these keys.
+The bot uses it to know whether a human can take over now, to queue a conversation and to
+save a ticket before promising a reply; agents use it to take conversations (oldest first,
+atomically: two agents never get the same one), hand them on, close them, and work the
+ticket queue. Multi-key changes are Lua scripts or MULTI blocks, so several gateway
+processes can share one Redis.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
-PRESENCE = "support:agents:presence"      # zset agent id -> last heartbeat (epoch s)
-QUEUE = "support:handoff:queue"           # zset conversation id -> time queued
-HANDOFF = "support:handoff:{cid}"         # hash: the request
-TICKETS_OPEN = "support:tickets:open"     # zset ticket id -> created (oldest first)
-TICKET = "support:ticket:{tid}"           # hash: the ticket
-TICKET_SEQ = "support:tickets:seq"
-TICKET_IDEMPOTENCY = "support:tickets:by-request:{key}"
+from .store import (
+    ACTIVE,
+    AWAY,
+    CONV,
+    HANDOFF,
+    PRESENCE,
+    QUEUE,
+    TICKET,
+    TICKET_IDEMPOTENCY,
+    TICKET_LOG,
+    TICKET_SEQ,
+    TICKETS_OPEN,
+    decoded,
+    text,
+)
+
+_decoded = decoded  # older import name
 PRESENCE_TTL_S = 90                       # an agent without heartbeat for this long is away
+TICKET_STATUSES = ("open", "pending", "solved")
+
+# KEYS: queue, conv, active(agent); ARGV: cid ("" = oldest), agent, max, now
+# -> cid claimed, or "" nothing waiting / "!full" agent at capacity / "!taken" not waiting
+_CLAIM = """
+local cid = ARGV[1]
+if cid == '' then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #oldest == 0 then return '' end
+  cid = oldest[1]
+elseif redis.call('ZSCORE', KEYS[1], cid) == false then
+  return '!taken'
+end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return '!full' end
+redis.call('ZREM', KEYS[1], cid)
+local conv = string.gsub(KEYS[2], '{cid}', cid)
+redis.call('HSET', conv, 'state', 'agent', 'agent', ARGV[2], 'claimed_at', ARGV[4])
+redis.call('SADD', KEYS[3], cid)
+return cid
+"""
+
+
+class DeskError(Exception):
+    """A refused agent operation; `code` maps to an HTTP status in the API."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -42,36 +83,130 @@ class Ticket:
     reason: str
     due: str            # ISO datetime promised to the shopper
     channel: str = "web"
+    source: str = "bot"  # bot | widget | agent
 
 
 class HelpDesk:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
+        self._claim = redis.register_script(_CLAIM)
+
+    # -- presence ----------------------------------------------------------------------
 
     async def agents_online(self, now: float | None = None) -> int:
+        """Agents with a recent heartbeat who have not set themselves away."""
         now = time.time() if now is None else now
-        return int(await self.redis.zcount(PRESENCE, now - PRESENCE_TTL_S, "+inf"))
+        alive = await self.redis.zrangebyscore(PRESENCE, now - PRESENCE_TTL_S, "+inf")
+        if not alive:
+            return 0
+        away = {text(a) for a in await self.redis.smembers(AWAY)}
+        return sum(1 for a in alive if text(a) not in away)
 
     async def heartbeat(self, agent_id: str, now: float | None = None) -> None:
         await self.redis.zadd(PRESENCE, {agent_id: time.time() if now is None else now})
 
+    async def set_presence(self, agent_id: str, status: str) -> None:
+        """online | away | offline (logged out: no longer counted at all)."""
+        if status == "online":
+            await self.redis.srem(AWAY, agent_id)
+            await self.heartbeat(agent_id)
+        elif status == "away":
+            await self.redis.sadd(AWAY, agent_id)
+            await self.heartbeat(agent_id)
+        elif status == "offline":
+            await self.redis.zrem(PRESENCE, agent_id)
+        else:
+            raise DeskError("invalid", "presence is online, away or offline")
+
+    async def presence(self, agent_id: str, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        seen = await self.redis.zscore(PRESENCE, agent_id)
+        if seen is None or seen < now - PRESENCE_TTL_S:
+            return "offline"
+        return "away" if await self.redis.sismember(AWAY, agent_id) else "online"
+
+    # -- handoff queue -----------------------------------------------------------------
+
     async def request_handoff(self, request: HandoffRequest) -> int:
-        """Queue the conversation (once); returns its 1-based position in the queue."""
-        key = HANDOFF.format(cid=request.conversation_id)
+        """Queue the conversation (once) and mark it waiting; returns its 1-based position."""
+        cid = request.conversation_id
+        now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={**asdict(request), "queued_at": time.time()})
-            pipe.zadd(QUEUE, {request.conversation_id: time.time()}, nx=True)
-            pipe.zrank(QUEUE, request.conversation_id)
+            pipe.hset(HANDOFF.format(cid=cid), mapping={**asdict(request), "queued_at": now})
+            pipe.zadd(QUEUE, {cid: now}, nx=True)
+            pipe.hset(CONV.format(cid=cid), mapping={"state": "queued", "reason": request.reason})
+            pipe.zrank(QUEUE, cid)
             *_, rank = await pipe.execute()
         return int(rank) + 1
 
+    async def handoff(self, cid: str) -> dict | None:
+        return decoded(await self.redis.hgetall(HANDOFF.format(cid=cid)))
+
+    async def queue(self) -> list[dict]:
+        """Waiting conversations, oldest first, with their request (lang, reason, summary)."""
+        entries = await self.redis.zrange(QUEUE, 0, -1, withscores=True)
+        out = []
+        for cid, queued_at in entries:
+            request = await self.handoff(text(cid)) or {}
+            out.append({**request, "conversation_id": text(cid), "queued_at": queued_at})
+        return out
+
+    async def claim(self, agent_id: str, max_conversations: int, cid: str = "") -> str | None:
+        """Take `cid` (or the oldest waiting conversation): exactly one agent wins it.
+        None when nothing waits; DeskError when it is taken or the agent is at capacity."""
+        got = text(await self._claim(keys=[QUEUE, CONV, ACTIVE.format(agent=agent_id)],
+                                     args=[cid, agent_id, max_conversations, time.time()]))
+        if got == "!taken":
+            raise DeskError("conflict", "this conversation is not waiting (another agent has it)")
+        if got == "!full":
+            raise DeskError("full", f"you already hold {max_conversations} conversations")
+        return got or None
+
+    async def active(self, agent_id: str) -> list[str]:
+        return sorted(text(c) for c in await self.redis.smembers(ACTIVE.format(agent=agent_id)))
+
+    async def holder(self, cid: str) -> str:
+        agent = await self.redis.hget(CONV.format(cid=cid), "agent")
+        return text(agent) if agent else ""
+
+    async def transfer(self, cid: str, from_agent: str, to_agent: str | None,
+                       to_max: int = 1_000_000) -> None:
+        """Hand a conversation to another agent, or back to the queue at its old place."""
+        if await self.holder(cid) != from_agent:
+            raise DeskError("forbidden", "you do not hold this conversation")
+        if to_agent and await self.redis.scard(ACTIVE.format(agent=to_agent)) >= to_max:
+            raise DeskError("full", f"{to_agent} already holds {to_max} conversations")
+        request = await self.handoff(cid) or {}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(ACTIVE.format(agent=from_agent), cid)
+            if to_agent:
+                pipe.sadd(ACTIVE.format(agent=to_agent), cid)
+                pipe.hset(CONV.format(cid=cid), mapping={"agent": to_agent, "state": "agent"})
+            else:
+                pipe.zadd(QUEUE, {cid: float(request.get("queued_at") or time.time())})
+                pipe.hset(CONV.format(cid=cid), mapping={"agent": "", "state": "queued"})
+            await pipe.execute()
+
+    async def close(self, cid: str, agent_id: str, *, force: bool = False) -> None:
+        """The agent is done: the conversation goes back to the bot."""
+        if not force and await self.holder(cid) != agent_id:
+            raise DeskError("forbidden", "you do not hold this conversation")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(ACTIVE.format(agent=agent_id), cid)
+            pipe.zrem(QUEUE, cid)
+            pipe.hset(CONV.format(cid=cid), mapping={"state": "bot", "agent": "", "closed_at": time.time()})
+            pipe.delete(HANDOFF.format(cid=cid))
+            await pipe.execute()
+
+    # -- tickets -----------------------------------------------------------------------
+
     async def create_ticket(self, ticket: Ticket, request_key: str) -> str:
-        """Save a ticket and return its id; the same `request_key` (a retried action) returns
-        the first ticket instead of creating a second one."""
+        """Save a ticket and return its id; the same `request_key` (a retried action or form
+        post) returns the first ticket instead of creating a second one."""
         idem = TICKET_IDEMPOTENCY.format(key=request_key)
         existing = await self.redis.get(idem)
         if existing:
-            return existing.decode() if isinstance(existing, bytes) else str(existing)
+            return text(existing)
         tid = f"T-{int(await self.redis.incr(TICKET_SEQ)):06d}"
         created = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -83,15 +218,32 @@ class HelpDesk:
         return tid
 
     async def ticket(self, tid: str) -> dict | None:
-        return _decoded(await self.redis.hgetall(TICKET.format(tid=tid)))
+        return decoded(await self.redis.hgetall(TICKET.format(tid=tid)))
 
-    async def handoff(self, cid: str) -> dict | None:
-        return _decoded(await self.redis.hgetall(HANDOFF.format(cid=cid)))
+    async def tickets(self, status: str | None = None) -> list[dict]:
+        """Open and pending tickets, oldest first (FIFO); `status` narrows to one of them."""
+        ids = [text(t) for t in await self.redis.zrange(TICKETS_OPEN, 0, -1)]
+        out = [t for t in [await self.ticket(tid) for tid in ids] if t]
+        return [t for t in out if status is None or t["status"] == status]
 
+    async def add_ticket_reply(self, tid: str, agent_id: str, body: str, *, message_id: str = "") -> None:
+        """Record an agent's reply (already e-mailed); the ticket waits for the shopper."""
+        if await self.ticket(tid) is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        entry = {"agent": agent_id, "body": body, "at": time.time(), "message_id": message_id}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(TICKET_LOG.format(tid=tid), json.dumps(entry, ensure_ascii=False))
+            pipe.hset(TICKET.format(tid=tid), mapping={"status": "pending", "replied_at": entry["at"]})
+            await pipe.execute()
 
-def _decoded(raw: dict) -> dict | None:
-    """A Redis hash as str -> str, whether the client decodes responses or not."""
-    if not raw:
-        return None
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()}
+    async def ticket_replies(self, tid: str) -> list[dict]:
+        return [json.loads(r) for r in await self.redis.lrange(TICKET_LOG.format(tid=tid), 0, -1)]
+
+    async def solve_ticket(self, tid: str, agent_id: str) -> None:
+        if await self.ticket(tid) is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(TICKET.format(tid=tid), mapping={"status": "solved", "solved_at": time.time(),
+                                                      "solved_by": agent_id})
+            pipe.zrem(TICKETS_OPEN, tid)
+            await pipe.execute()

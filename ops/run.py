@@ -217,6 +217,7 @@ def main(
             url=config.redis_url,
             use_env=False,
             stop_timeout=config.stop_timeout,
+            appendfsync="always",  # an acknowledged ticket or message survives a crash
         )
         supervisor.console.fit(["redis"])
         try:

@@ -10,7 +10,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from handoff.desk import HandoffRequest, Ticket
+from handoff.desk import HandoffRequest
 from shop.orders import normalise_order_number
 
 from .common import ServiceAction, lang_of
@@ -49,7 +49,7 @@ class ActionHandoff(ServiceAction):
         await self.services.desk.request_handoff(HandoffRequest(
             conversation_id=tracker.sender_id, lang=lang,
             reason=tracker.get_slot("contact_reason") or "", summary=summary(tracker),
-            trigger=_trigger(tracker), channel=tracker.get_latest_input_channel() or "web"))
+            trigger=_trigger(tracker), channel=channel_of(tracker)))
         dispatcher.utter_message(response="utter_handoff_queued")
         # the agent has it; the gateway resumes the bot when the agent closes the conversation
         return [SlotSet("escalate", False), SlotSet("handoff", "queued"), ConversationPaused()]
@@ -86,27 +86,29 @@ class ValidateTicketForm(FormValidationAction):
         return {"ticket_message": text[:MAX_MESSAGE_CHARS] if text else None}
 
 
+def channel_of(tracker: Tracker) -> str:
+    """The shopper's channel, as the gateway passed it (Rasa itself only sees "rest")."""
+    return str((tracker.latest_message.get("metadata") or {}).get("channel") or "web")
+
+
 class ActionSubmitTicket(ServiceAction):
     NAME = "action_submit_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         lang = lang_of(tracker)
-        now = self.services.clock()
-        due = self.services.hours.add_business_hours(now, self.services.sla_hours)
         email = tracker.get_slot("ticket_email")
-        ticket = Ticket(conversation_id=tracker.sender_id, email=email,
-                        order_number=tracker.get_slot("ticket_order") or "-",
-                        message=tracker.get_slot("ticket_message") or "", lang=lang,
-                        reason=tracker.get_slot("contact_reason") or "", due=due.isoformat(),
-                        channel=tracker.get_latest_input_channel() or "web")
+        channel = channel_of(tracker)
         # one ticket per submitted form, even if Rasa retries this action
         request_key = f"{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
-        ticket_id = await self.services.desk.create_ticket(ticket, request_key)
+        ticket = await self.services.tickets.open_ticket(
+            conversation_id=tracker.sender_id, channel=channel, email=email,
+            order_number=tracker.get_slot("ticket_order") or "",
+            message=tracker.get_slot("ticket_message") or "", lang=lang,
+            reason=tracker.get_slot("contact_reason") or "", source="bot", request_key=request_key)
         hours = self.services.sla_hours
         dispatcher.utter_message(
-            response="utter_ticket_created", ticket_id=ticket_id, email=email,
-            sla_hours=int(hours) if float(hours).is_integer() else hours,
-            deadline=self.services.hours.describe_deadline(now, lang, hours))
+            response="utter_ticket_created", ticket_id=ticket["ticket_id"], email=email,
+            sla_hours=int(hours) if float(hours).is_integer() else hours, deadline=ticket["promise"])
         return [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
                 SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None)]

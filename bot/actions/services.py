@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from handoff.desk import HelpDesk
 from handoff.hours import BusinessHours
+from handoff.tickets import Tickets
 from shop.orders import OrderSource
 
 
@@ -30,6 +31,10 @@ class Services:
     detector: Any = None                        # retrieval.text.LanguageDetector (FR/EN)
     sla_hours: float = 8
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def tickets(self) -> Tickets:
+        return Tickets(self.desk, self.hours, clock=self.clock, sla_hours=self.sla_hours)
 
     async def availability(self) -> str:
         """"human" (open and somebody online), "busy" (open, nobody online) or "closed":

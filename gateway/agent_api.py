@@ -1,0 +1,285 @@
+"""The agents' API (`/api/agent/...`): login, presence, the handoff queue, conversations, tickets.
+
+Every route but login needs `Authorization: Bearer <token>` (401 without a valid one);
+acting on a conversation needs to hold it (403), admins may act on any. Claims are atomic
+in Redis: two agents asking for the same conversation get one 200 and one 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from handoff.desk import DeskError
+from handoff.transcript import UnknownConversation
+
+from .channels.base import DeliveryRefused
+from .channels.message import MAX_TEXT_CHARS
+from .errors import error_response
+from .state import GatewayState, get_state
+
+router = APIRouter(prefix="/api/agent")
+STATUS = {"conflict": 409, "full": 409, "forbidden": 403, "not_found": 404, "invalid": 422,
+          "unavailable": 503}
+
+
+class AuthError(Exception):
+    pass
+
+
+class Login(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+class Presence(BaseModel):
+    status: str
+
+
+class Reply(BaseModel):
+    text: str = Field(min_length=1)
+
+
+class Transfer(BaseModel):
+    to: str = Field(default="", max_length=254)   # an agent's e-mail; empty = back to the queue
+
+
+class NewTicket(BaseModel):
+    conversation_id: str = ""
+    email: str = Field(max_length=254)
+    order_number: str = Field(default="", max_length=40)
+    message: str = Field(min_length=1)
+    lang: str = Field(default="fr", max_length=5)
+
+
+async def current_agent(request: Request) -> Any:
+    state = get_state(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    agent = await state.accounts.agent_for_token(token) if token else None
+    if agent is None:
+        raise AuthError()
+    await state.desk.heartbeat(agent.email)
+    return agent
+
+
+Agent = Annotated[Any, Depends(current_agent)]
+
+
+def desk_error(exc: DeskError) -> JSONResponse:
+    return error_response(STATUS.get(exc.code, 400), str(exc), code=exc.code)
+
+
+@router.post("/login")
+async def login(request: Request, body: Login) -> JSONResponse:
+    state = get_state(request)
+    result = await state.accounts.login(body.email, body.password)
+    if result is None:
+        return error_response(401, "wrong e-mail or password")
+    token, agent = result
+    await state.desk.set_presence(agent.email, "online")
+    return JSONResponse({"token": token, "agent": _agent(agent)})
+
+
+@router.post("/logout")
+async def logout(request: Request, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    await state.accounts.logout(request.headers["authorization"].partition(" ")[2].strip())
+    await state.desk.set_presence(agent.email, "offline")
+    return JSONResponse({"ok": True})
+
+
+@router.get("/me")
+async def me(request: Request, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    return JSONResponse({**_agent(agent), "presence": await state.desk.presence(agent.email),
+                         "conversations": await state.desk.active(agent.email)})
+
+
+@router.post("/presence")
+async def presence(request: Request, body: Presence, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    if body.status not in ("online", "away"):
+        return error_response(422, "presence is online or away")
+    await state.desk.set_presence(agent.email, body.status)
+    return JSONResponse({"presence": body.status})
+
+
+@router.get("/queue")
+async def queue(request: Request, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    waiting = await state.desk.queue()
+    for item in waiting:
+        conv = await state.transcripts.conversation(item["conversation_id"]) or {}
+        item["channel"] = conv.get("channel", item.get("channel", ""))
+        item["lang"] = conv.get("lang") or item.get("lang", "")
+    return JSONResponse({"queue": waiting})
+
+
+@router.post("/queue/claim")
+async def claim_next(request: Request, agent: Agent) -> JSONResponse:
+    """The oldest waiting conversation."""
+    return await _claim(request, agent, "")
+
+
+@router.post("/conversations/{cid}/claim")
+async def claim(request: Request, cid: str, agent: Agent) -> JSONResponse:
+    return await _claim(request, agent, cid)
+
+
+async def _claim(request: Request, agent: Any, cid: str) -> JSONResponse:
+    state = get_state(request)
+    try:
+        got = await state.desk.claim(agent.email, agent.max_conversations, cid)
+    except DeskError as exc:
+        return desk_error(exc)
+    if got is None:
+        return error_response(404, "nobody is waiting")
+    await state.router.agent_joined(got, agent.name or agent.email.split("@")[0])
+    return JSONResponse({"conversation_id": got, "agent": agent.email})
+
+
+@router.get("/conversations/{cid}")
+async def conversation(request: Request, cid: str, agent: Agent, after: int = 0) -> JSONResponse:
+    """The whole transcript (bot turns included), the request, and the customer's history."""
+    state = get_state(request)
+    conv = await state.transcripts.conversation(cid)
+    if conv is None:
+        return error_response(404, "unknown conversation")
+    messages = await state.transcripts.history(cid, after=max(after, 0), limit=5000)
+    others = [c for c in await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
+              if c != cid]
+    tickets = [t for t in await state.desk.tickets() if t.get("conversation_id") in {cid, *others}]
+    return JSONResponse({"conversation": conv, "handoff": await state.desk.handoff(cid),
+                         "messages": [m.to_dict() for m in messages], "past_conversations": others,
+                         "tickets": tickets})
+
+
+@router.post("/conversations/{cid}/messages")
+async def send(request: Request, cid: str, body: Reply, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    if len(body.text) > MAX_TEXT_CHARS:
+        return error_response(413, f"messages are limited to {MAX_TEXT_CHARS} characters")
+    if not await _may_act(state, cid, agent):
+        return error_response(403, "you do not hold this conversation")
+    try:
+        message = await state.router.agent_says(cid, agent.email, body.text.strip())
+    except UnknownConversation:
+        return error_response(404, "unknown conversation")
+    except DeliveryRefused as exc:
+        return error_response(409, exc.reason, code="delivery_refused")
+    return JSONResponse({"message": message.to_dict()})
+
+
+@router.post("/conversations/{cid}/transfer")
+async def transfer(request: Request, cid: str, body: Transfer, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    target = None
+    if body.to:
+        target = await state.accounts.get(body.to)
+        if target is None:
+            return error_response(404, f"no agent {body.to}")
+    try:
+        await state.desk.transfer(cid, await _holder_for(state, cid, agent),
+                                  target.email if target else None,
+                                  target.max_conversations if target else 1_000_000)
+    except DeskError as exc:
+        return desk_error(exc)
+    await state.transcripts.system(cid, "transferred", by=agent.email, to=target.email if target else "queue")
+    return JSONResponse({"conversation_id": cid, "to": target.email if target else "queue"})
+
+
+@router.post("/conversations/{cid}/close")
+async def close(request: Request, cid: str, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    if await state.transcripts.conversation(cid) is None:
+        return error_response(404, "unknown conversation")
+    try:
+        await state.desk.close(cid, await _holder_for(state, cid, agent))
+    except DeskError as exc:
+        return desk_error(exc)
+    await state.router.closed(cid, agent.email)
+    return JSONResponse({"conversation_id": cid, "state": "bot"})
+
+
+@router.get("/tickets")
+async def tickets(request: Request, agent: Agent, status: str | None = None) -> JSONResponse:
+    state = get_state(request)
+    items = await state.desk.tickets(status)
+    for t in items:
+        t["overdue"] = state.tickets.overdue(t)
+    return JSONResponse({"tickets": items})
+
+
+@router.post("/tickets", status_code=201)
+async def create_ticket(request: Request, body: NewTicket, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    conv = await state.transcripts.conversation(body.conversation_id) if body.conversation_id else None
+    if body.conversation_id and conv is None:
+        return error_response(404, "unknown conversation")
+    ticket = await state.tickets.open_ticket(
+        conversation_id=body.conversation_id, channel=(conv or {}).get("channel", "agent"), email=body.email,
+        order_number=body.order_number, message=body.message, lang=body.lang,
+        reason=(conv or {}).get("reason", ""), source="agent",
+        request_key=f"agent:{agent.email}:{body.conversation_id}:{hash(body.message)}")
+    return JSONResponse(ticket, status_code=201)
+
+
+@router.get("/tickets/{tid}")
+async def ticket(request: Request, tid: str, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    found = await state.desk.ticket(tid)
+    if found is None:
+        return error_response(404, f"no ticket {tid}")
+    cid = found.get("conversation_id", "")
+    messages = await state.transcripts.history(cid, limit=5000) if cid else []
+    return JSONResponse({"ticket": {**found, "overdue": state.tickets.overdue(found)},
+                         "replies": await state.desk.ticket_replies(tid),
+                         "transcript": [m.to_dict() for m in messages]})
+
+
+@router.post("/tickets/{tid}/reply")
+async def reply_ticket(request: Request, tid: str, body: Reply, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    try:
+        updated = await state.tickets.reply(tid, agent.email, body.text.strip())
+    except DeskError as exc:
+        return desk_error(exc)
+    return JSONResponse({"ticket": updated})
+
+
+@router.post("/tickets/{tid}/solve")
+async def solve_ticket(request: Request, tid: str, agent: Agent) -> JSONResponse:
+    state = get_state(request)
+    try:
+        await state.desk.solve_ticket(tid, agent.email)
+    except DeskError as exc:
+        return desk_error(exc)
+    return JSONResponse({"ticket": await state.desk.ticket(tid)})
+
+
+async def _may_act(state: GatewayState, cid: str, agent: Any) -> bool:
+    holder = await state.desk.holder(cid)
+    return holder == agent.email or (agent.role == "admin" and bool(holder))
+
+
+async def _holder_for(state: GatewayState, cid: str, agent: Any) -> str:
+    """The agent acting: an admin acts on behalf of whoever holds the conversation."""
+    holder = await state.desk.holder(cid)
+    return holder if agent.role == "admin" and holder else agent.email
+
+
+def _agent(agent: Any) -> dict[str, Any]:
+    return {"email": agent.email, "name": agent.name, "role": agent.role,
+            "max_conversations": agent.max_conversations}
+
+
+def install_auth_handler(app: Any) -> None:
+    @app.exception_handler(AuthError)
+    async def _unauthorised(request: Request, exc: AuthError) -> JSONResponse:
+        return error_response(401, "log in first: Authorization: Bearer <token>",
+                              headers={"WWW-Authenticate": "Bearer"})

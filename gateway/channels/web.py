@@ -1,0 +1,237 @@
+"""The web channel: the widget's WebSocket (`/ws/chat`) and its HTTP fallback (`/api/chat/...`).
+
+The server issues the conversation id; it is unguessable and is all a widget needs to
+resume the conversation from another page or tab (history is re-fetched). Messages carry a
+client-made `message_id`, so a message re-sent after a reconnect is stored once. The JSON
+protocol is documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from handoff.store import OUTBOX
+
+from ..errors import error_code, error_response
+from ..state import GatewayState, get_state
+from .message import MAX_TEXT_CHARS, Message
+
+log = logging.getLogger("gateway.web")
+router = APIRouter()
+MAX_FRAME_BYTES = 8 * 1024
+MAX_ID_CHARS = 64
+
+
+class NewConversation(BaseModel):
+    lang: str = Field(default="", max_length=5)
+
+
+class ChatMessage(BaseModel):
+    text: str = Field(min_length=1)
+    message_id: str = Field(default="", max_length=MAX_ID_CHARS)
+    lang: str = Field(default="", max_length=5)
+
+
+class OfflineTicket(BaseModel):
+    email: str = Field(max_length=254)
+    order_number: str = Field(default="", max_length=40)
+    message: str = Field(min_length=1)
+    lang: str = Field(default="", max_length=5)
+
+
+class ChatError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+async def start_conversation(state: GatewayState, lang: str = "") -> dict[str, str]:
+    visitor = "v-" + secrets.token_urlsafe(12)
+    cid = await state.transcripts.open("web", visitor, lang=lang if lang in ("fr", "en") else "")
+    return {"conversation_id": cid, "visitor_id": visitor}
+
+
+async def web_conversation(state: GatewayState, cid: str) -> dict[str, str]:
+    conv = await state.transcripts.conversation(cid) if cid.startswith("c-") else None
+    if conv is None or conv.get("channel") != "web":
+        raise ChatError(404, "unknown conversation: start a new one")
+    return conv
+
+
+async def receive_text(state: GatewayState, conv: dict[str, str], text: str, message_id: str,
+                       lang: str) -> dict[str, Any]:
+    """Checks and stores one shopper message; routing happens in the background."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ChatError(413, f"messages are limited to {MAX_TEXT_CHARS} characters", limit=MAX_TEXT_CHARS)
+    if not text.strip():
+        raise ChatError(422, "empty message")
+    if not await state.rate_limit.allow(f"web:{conv['sender']}"):
+        raise ChatError(429, "too many messages: wait a little before sending more")
+    message = Message(channel="web", sender=conv["sender"], conversation_id=conv["id"], text=text.strip(),
+                      lang=lang if lang in ("fr", "en") else "",
+                      **({"message_id": f"web:{conv['id']}:{message_id}"} if message_id else {}))
+    stored = await state.inbox.submit(message)
+    return {"message_id": message_id or message.message_id, "duplicate": not stored}
+
+
+def _chat_error(exc: ChatError) -> JSONResponse:
+    return error_response(exc.status, exc.message, **exc.extra)
+
+
+# -- HTTP fallback ---------------------------------------------------------------------
+
+
+@router.post("/api/chat/conversations", status_code=201)
+async def create_conversation(request: Request, body: NewConversation | None = None) -> JSONResponse:
+    state = get_state(request)
+    return JSONResponse(await start_conversation(state, body.lang if body else ""), status_code=201)
+
+
+@router.get("/api/chat/conversations/{cid}/messages")
+async def history(request: Request, cid: str, after: int = 0) -> JSONResponse:
+    state = get_state(request)
+    try:
+        conv = await web_conversation(state, cid)
+    except ChatError as exc:
+        return _chat_error(exc)
+    messages = await state.transcripts.history(cid, after=max(after, 0))
+    return JSONResponse({"conversation_id": cid, "state": conv.get("state", "bot"), "after": after,
+                         "messages": [public(m) for m in messages]})
+
+
+@router.post("/api/chat/conversations/{cid}/messages", status_code=202)
+async def post_message(request: Request, cid: str, body: ChatMessage) -> JSONResponse:
+    state = get_state(request)
+    try:
+        conv = await web_conversation(state, cid)
+        result = await receive_text(state, conv, body.text, body.message_id, body.lang)
+    except ChatError as exc:
+        return _chat_error(exc)
+    return JSONResponse(result, status_code=202)
+
+
+@router.post("/api/chat/conversations/{cid}/tickets", status_code=201)
+async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSONResponse:
+    """The widget's offline form: a ticket with the conversation attached."""
+    state = get_state(request)
+    try:
+        conv = await web_conversation(state, cid)
+        if len(body.message) > MAX_TEXT_CHARS:
+            raise ChatError(413, f"messages are limited to {MAX_TEXT_CHARS} characters")
+        try:
+            email = validate_email(body.email, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ChatError(422, f"invalid e-mail address: {exc}", field="email") from exc
+    except ChatError as exc:
+        return _chat_error(exc)
+    lang = body.lang if body.lang in ("fr", "en") else conv.get("lang") or "fr"
+    ticket = await state.tickets.open_ticket(
+        conversation_id=cid, channel="web", email=email, order_number=body.order_number.strip(),
+        message=body.message.strip(), lang=lang, reason=conv.get("reason", ""), source="widget",
+        request_key=f"widget:{cid}:{hash((email, body.message))}")
+    return JSONResponse(ticket, status_code=201)
+
+
+def public(message: Message) -> dict[str, Any]:
+    """What the widget may see of a stored message (no internal agent ids)."""
+    data = message.to_dict()
+    data.pop("sender", None)
+    if message.role == "agent":
+        data["author"] = "agent"
+    return data
+
+
+# -- WebSocket -------------------------------------------------------------------------
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(ws: WebSocket) -> None:
+    state: GatewayState = ws.app.state.gateway
+    await ws.accept()
+    cid = ws.query_params.get("conversation_id", "")
+    try:
+        conv = await web_conversation(state, cid) if cid else None
+    except ChatError:
+        conv = None
+    if conv is None:
+        started = await start_conversation(state, ws.query_params.get("lang", ""))
+        conv = await web_conversation(state, started["conversation_id"])
+    cid = conv["id"]
+    await ws.send_json({"type": "welcome", "conversation_id": cid, "state": conv.get("state", "bot"),
+                        "resumed": cid == ws.query_params.get("conversation_id")})
+    pubsub = state.redis.pubsub()
+    await pubsub.subscribe(OUTBOX.format(cid=cid))
+    forward = asyncio.create_task(_forward(ws, pubsub))
+    try:
+        while True:
+            raw = await ws.receive_text()
+            reply = await _handle_frame(state, conv, raw)
+            if reply is not None:
+                await ws.send_json(reply)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        forward.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await forward
+        with contextlib.suppress(Exception):
+            await pubsub.unsubscribe()
+            await pubsub.aclose()
+
+
+async def _handle_frame(state: GatewayState, conv: dict[str, str], raw: str) -> dict[str, Any] | None:
+    if len(raw.encode()) > MAX_FRAME_BYTES:
+        return _frame_error(413, f"frames are limited to {MAX_FRAME_BYTES} bytes")
+    try:
+        frame = json.loads(raw)
+        if not isinstance(frame, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        return _frame_error(422, "frames are JSON objects")
+    kind = frame.get("type")
+    if kind == "ping":
+        return {"type": "pong", "at": time.time()}
+    if kind == "history":
+        after = frame.get("after", 0)
+        after = after if isinstance(after, int) and after >= 0 else 0
+        messages = await state.transcripts.history(conv["id"], after=after)
+        return {"type": "history", "after": after, "messages": [public(m) for m in messages]}
+    if kind == "message":
+        text, mid, lang = frame.get("text"), frame.get("message_id", ""), frame.get("lang", "")
+        if not isinstance(text, str) or not isinstance(mid, str) or not isinstance(lang, str) \
+                or len(mid) > MAX_ID_CHARS:
+            return _frame_error(422, "a message frame needs a text string (and optional message_id, lang)")
+        try:
+            ack = await receive_text(state, conv, text, mid, lang)
+        except ChatError as exc:
+            return _frame_error(exc.status, exc.message, message_id=mid)
+        return {"type": "ack", **ack}
+    return _frame_error(422, f"unknown frame type {kind!r}")
+
+
+def _frame_error(status: int, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "error": error_code(status), "status": status, "message": message, **extra}
+
+
+async def _forward(ws: WebSocket, pubsub: Any) -> None:
+    """Everything published for this conversation (bot, agent, other tabs) to this socket."""
+    async for item in pubsub.listen():
+        if item.get("type") != "message":
+            continue
+        data = json.loads(item["data"])
+        if data.get("type") == "message":
+            data["message"] = public(Message.from_dict(data["message"]))
+        await ws.send_json(data)

@@ -1,0 +1,223 @@
+"""Outbound e-mail for ticket replies (SMTP via aiosmtplib).
+
+Configured by two variables so a shop needs no extra file:
+`SMTP_URL` = `smtp://user:pass@host:587?starttls=1`, `smtps://user:pass@host:465`
+(implicit TLS) or empty (e-mail disabled: `send` raises `MailDisabled`, so the caller can
+tell the agent instead of silently dropping the reply); `SMTP_FROM` = the sender
+(`support@localhost` by default, `Shop Support <support@shop.example>` works too).
+Plain `smtp://` without `starttls` upgrades to TLS when the server offers it; `?starttls=0`
+turns that off (a server with a broken certificate), `?starttls=1` makes it mandatory.
+The SMTP password is never logged nor shown in errors or reprs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FROM = "support@localhost"
+DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+STARTTLS_PORT = 587
+MAX_SUBJECT_LEN = 250
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")   # CR, LF, NUL...: never inside a header
+_HINT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class MailConfigError(ValueError):
+    """SMTP_URL or SMTP_FROM is invalid; the message names the variable (password hidden)."""
+
+
+class MailDisabled(RuntimeError):
+    """E-mail is off because SMTP_URL is empty."""
+
+
+class MailError(RuntimeError):
+    """The SMTP server could not be reached or refused the message."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str = ""                                   # empty = e-mail disabled
+    port: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    use_tls: bool = False                            # smtps://: TLS from the first byte
+    start_tls: bool | None = None                    # None = upgrade if offered
+    sender: str = DEFAULT_FROM                       # the From header, may include a display name
+    timeout_s: float = 30.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.sender)[1]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MailSettings:
+        """Settings from SMTP_URL and SMTP_FROM (default `os.environ`); MailConfigError if invalid."""
+        env = os.environ if environ is None else environ
+        sender = (env.get("SMTP_FROM") or "").strip() or DEFAULT_FROM
+        return cls.from_url((env.get("SMTP_URL") or "").strip(), sender=sender)
+
+    @classmethod
+    def from_url(cls, url: str, *, sender: str = DEFAULT_FROM) -> MailSettings:
+        """Parse an SMTP URL (see the module docstring); an empty URL gives disabled settings."""
+        _check_sender(sender)
+        if not url:
+            return cls(sender=sender)
+        shown = redact(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise MailConfigError(f"SMTP_URL {shown!r} is not a valid URL ({exc})") from None
+        if parts.scheme not in DEFAULT_PORTS:
+            raise MailConfigError(f"SMTP_URL must start with smtp:// or smtps://, not {shown!r}")
+        if not parts.hostname:
+            raise MailConfigError(f"SMTP_URL {shown!r} has no host, e.g. smtp://mail.example.com:587")
+        query = parse_qs(parts.query, keep_blank_values=True)
+        unknown = sorted(set(query) - {"starttls"})
+        if unknown:
+            raise MailConfigError(f"SMTP_URL {shown!r}: unknown option(s) {', '.join(unknown)} "
+                                  f"(only starttls=0|1)")
+        start_tls: bool | None = None
+        if "starttls" in query:
+            value = query["starttls"][-1].strip().lower()
+            if value not in _TRUE + _FALSE:
+                raise MailConfigError(f"SMTP_URL {shown!r}: starttls must be 1 or 0, not {value!r}")
+            start_tls = value in _TRUE
+        use_tls = parts.scheme == "smtps"
+        if use_tls and start_tls:
+            raise MailConfigError(f"SMTP_URL {shown!r}: smtps:// is already TLS, drop starttls=1")
+        if port is None:
+            port = STARTTLS_PORT if start_tls else DEFAULT_PORTS[parts.scheme]
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            use_tls=use_tls,
+            start_tls=False if use_tls else start_tls,
+            sender=sender,
+        )
+
+    def describe(self) -> str:
+        """Where mail goes, safe to log: `smtp://user:***@host:port`."""
+        if not self.enabled:
+            return "e-mail disabled (SMTP_URL is empty)"
+        user = f"{self.username}:***@" if self.username else ""
+        tls = "?starttls=1" if self.start_tls else ("?starttls=0" if self.start_tls is False
+                                                    and not self.use_tls else "")
+        return f"{'smtps' if self.use_tls else 'smtp'}://{user}{self.host}:{self.port}{tls}"
+
+
+class Mailer:
+    """Sends plain-text UTF-8 replies. Stateless: one SMTP connection per message (replies are rare)."""
+
+    def __init__(self, settings: MailSettings | None = None) -> None:
+        self.settings = MailSettings.from_env() if settings is None else settings
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def compose(self, to: str, subject: str, body: str, *, reply_to: str | None = None,
+                message_id_hint: str | None = None) -> EmailMessage:
+        """The message `send` would send; ValueError on an invalid address or a multi-line header
+        (CR/LF in a header would let a shopper's text inject Bcc: or other headers)."""
+        to = _address("to", to)
+        subject = _single_line("subject", subject).strip()
+        if len(subject) > MAX_SUBJECT_LEN:
+            raise ValueError(f"subject longer than {MAX_SUBJECT_LEN} characters")
+        if not isinstance(body, str):
+            raise ValueError("body must be a string")
+        msg = EmailMessage()
+        msg["From"] = self.settings.sender
+        msg["To"] = to
+        msg["Subject"] = subject
+        if reply_to is not None:
+            msg["Reply-To"] = _address("reply_to", reply_to)
+        msg["Date"] = formatdate(localtime=True)
+        hint = _HINT_UNSAFE.sub("-", message_id_hint or "").strip("-.")[:64] or None
+        msg["Message-ID"] = make_msgid(idstring=hint, domain=_msgid_domain(self.settings.sender_address))
+        msg.set_content(body, charset="utf-8")
+        return msg
+
+    async def send(self, to: str, subject: str, body: str, *, reply_to: str | None = None,
+                   message_id_hint: str | None = None) -> str:
+        """Send one message and return its Message-ID (store it to thread the shopper's answer).
+        Raises MailDisabled without SMTP_URL, ValueError on bad input, MailError if SMTP fails."""
+        if not self.enabled:
+            raise MailDisabled("e-mail is disabled: set SMTP_URL (e.g. smtp://user:pass@host:587?starttls=1)")
+        msg = self.compose(to, subject, body, reply_to=reply_to, message_id_hint=message_id_hint)
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                msg, sender=s.sender_address, recipients=[msg["To"]],
+                hostname=s.host, port=s.port, username=s.username, password=s.password,
+                use_tls=s.use_tls, start_tls=s.start_tls, timeout=s.timeout_s,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise MailError(f"could not send e-mail via {s.describe()}: "
+                            f"{exc or type(exc).__name__}") from exc
+        message_id = str(msg["Message-ID"])
+        log.info("e-mail %s sent via %s", message_id, s.describe())
+        return message_id
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, safe for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
+
+
+def _single_line(name: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    if _CONTROL.search(value):
+        raise ValueError(f"{name} must be a single line without control characters (CR/LF)")
+    return value
+
+
+def _address(name: str, value: str) -> str:
+    """One plain address, validated (syntax only: no DNS) and normalised."""
+    value = _single_line(name, value).strip()
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"invalid {name} address {value!r}: {exc}") from None
+
+
+def _check_sender(sender: str) -> None:
+    if _CONTROL.search(sender) or "@" not in parseaddr(sender)[1]:
+        raise MailConfigError(f"SMTP_FROM must be an address like support@shop.example "
+                              f"or 'Shop <support@shop.example>', not {sender!r}")
+
+
+def _msgid_domain(address: str) -> str:
+    """The sender's domain for Message-IDs (never socket.getfqdn(): it may block on DNS)."""
+    domain = address.rpartition("@")[2]
+    try:
+        return domain.encode("idna").decode("ascii") or "localhost"
+    except UnicodeError:
+        return "localhost"

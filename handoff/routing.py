@@ -1,0 +1,232 @@
+"""Where each shopper message goes: to Rasa, or to the agent who holds the conversation.
+
+`submit` stores the message (deduplicated, in the transcript, queued for routing) and
+returns; the conversation's queue is then drained by whichever gateway process holds its
+Redis lock, one message at a time, so replies come in order even when a shopper sends
+several messages at once or through two gateways. Every outbound message (bot, agent,
+system) is stored before it is delivered on the shopper's own channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+
+from gateway.channels.base import DeliveryRefused
+from gateway.channels.message import Button, Message
+
+from .desk import HelpDesk
+from .store import EVENTS, LOCK, OUTBOX, STATUS, SURVEYS
+from .transcript import Transcripts
+
+log = logging.getLogger("handoff.routing")
+CSAT = re.compile(r'^/csat\{"score":\s*"?([1-5])"?\}$')
+LOCK_TIMEOUT_S = 90        # a crashed holder's lock expires; longer than any bot turn
+
+
+class Bot(Protocol):
+    async def say(self, message: Message) -> list[Message]: ...
+    async def resume(self, conversation_id: str) -> None: ...
+
+
+TEXTS = {
+    "fr": {
+        "agent_joined": "{agent} a rejoint la conversation.",
+        "closed": "La conversation avec notre conseiller est terminée. "
+                  "Je reste là si vous avez une autre question.",
+        "csat": "Comment évaluez-vous l'aide reçue ?",
+        "csat_thanks": "Merci pour votre avis !",
+        "bot_down": "Désolé, je rencontre un problème technique. Vous pouvez réessayer dans un instant "
+                    "ou nous laisser un message : nous vous répondrons.",
+    },
+    "en": {
+        "agent_joined": "{agent} has joined the conversation.",
+        "closed": "Your conversation with our advisor has ended. "
+                  "I'm still here if you have another question.",
+        "csat": "How would you rate the help you received?",
+        "csat_thanks": "Thank you for your feedback!",
+        "bot_down": "Sorry, I'm having a technical problem. Please try again in a moment or leave us "
+                    "a message: we will reply.",
+    },
+}  # fmt: skip
+
+
+def say(lang: str, key: str, **fields: str) -> str:
+    return TEXTS["en" if lang == "en" else "fr"][key].format(**fields)
+
+
+class ConversationRouter:
+    """Implements gateway.channels.base.Inbox for every channel."""
+
+    def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
+                 senders: dict[str, Any], *, detect: Callable[[str], str] | None = None):
+        self.redis = redis
+        self.transcripts = transcripts
+        self.desk = desk
+        self.bot = bot
+        self.senders = senders
+        self.detect = detect
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- inbound -----------------------------------------------------------------------
+
+    async def submit(self, message: Message) -> bool:
+        cid = message.conversation_id or await self.transcripts.open(message.channel, message.sender)
+        conv = await self.transcripts.require(cid)
+        lang = message.lang or self._language(message.text) or conv.get("lang", "")
+        message = replace(message, conversation_id=cid, lang=lang, role="shopper")
+        if not await self.transcripts.append(message, route=True):
+            return False
+        if lang and lang != conv.get("lang"):
+            await self.transcripts.update(cid, lang=lang)
+        await self._publish(message, conv)
+        self._spawn(self.drain(cid))
+        return True
+
+    async def record_status(self, channel: str, message_id: str, status: str, timestamp: float) -> None:
+        await self.redis.hset(STATUS.format(channel=channel, mid=message_id),
+                              mapping={status: timestamp, "last": status})
+        await self.redis.expire(STATUS.format(channel=channel, mid=message_id), 30 * 86400)
+
+    def _language(self, text: str) -> str:
+        if not self.detect or text.startswith("/") or sum(c.isalpha() for c in text) < 4:
+            return ""
+        return self.detect(text)
+
+    async def drain(self, cid: str) -> None:
+        """Route this conversation's queued messages in order, if no other process is."""
+        while await self.transcripts.has_pending(cid):
+            lock = self.redis.lock(LOCK.format(cid=cid), timeout=LOCK_TIMEOUT_S, blocking=False)
+            if not await lock.acquire():
+                return  # the holder re-checks the queue after releasing
+            try:
+                while (message := await self.transcripts.next_pending(cid)) is not None:
+                    try:
+                        await self.route(message)
+                    except Exception:  # one bad turn must not wedge the conversation
+                        log.exception("routing failed", extra={"conversation": cid})
+                    await self.transcripts.done_pending(cid)
+            finally:
+                try:
+                    await lock.release()
+                except Exception:  # expired while a very slow turn ran: already free
+                    log.warning("conversation lock expired during a turn", extra={"conversation": cid})
+
+    async def route(self, message: Message) -> None:
+        conv = await self.transcripts.require(message.conversation_id)
+        if m := CSAT.match(message.text.strip()):
+            await self._survey(message, conv, int(m.group(1)))
+            return
+        if conv.get("state") in ("queued", "agent"):
+            return  # the agent's console follows the conversation through the events channel
+        try:
+            replies = await self.bot.say(message)
+        except Exception as exc:
+            log.error("bot unavailable", extra={"conversation": message.conversation_id, "error": str(exc)})
+            replies = [self._bot_message(conv, say(message.lang, "bot_down"))]
+        for reply in replies:
+            await self.send(reply)
+        after = await self.transcripts.require(message.conversation_id)
+        if after.get("state") == "queued" and conv.get("state") != "queued":
+            await self._event("queued", message.conversation_id, after)
+
+    async def _survey(self, message: Message, conv: dict[str, str], score: int) -> None:
+        lang = message.lang or conv.get("lang", "")
+        await self.redis.xadd(SURVEYS, {
+            "kind": "csat", "score": score, "conversation": message.conversation_id, "lang": lang,
+            "channel": message.channel, "agent": conv.get("last_agent", ""), "at": time.time()})
+        await self.send(self._bot_message(conv, say(lang, "csat_thanks")))
+
+    # -- outbound ----------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """Store, publish, then deliver on the shopper's channel. DeliveryRefused (e.g. the
+        WhatsApp window closed) is recorded in the transcript and raised to the caller."""
+        await self.transcripts.append(message)
+        conv = await self.transcripts.require(message.conversation_id)
+        await self._publish(message, conv)
+        sender = self.senders.get(message.channel)
+        if sender is None:
+            return
+        last = float(conv["last_inbound_at"]) if conv.get("last_inbound_at") else None
+        try:
+            await sender.deliver(message, last_inbound_at=last)
+        except DeliveryRefused as exc:
+            await self.transcripts.system(message.conversation_id, "delivery_refused", exc.reason,
+                                          message_id=message.message_id)
+            raise
+        except Exception as exc:
+            log.error("delivery failed", extra={"conversation": message.conversation_id,
+                                                "channel": message.channel, "error": str(exc)})
+            await self.transcripts.system(message.conversation_id, "delivery_failed", str(exc)[:200],
+                                          message_id=message.message_id)
+
+    def _bot_message(self, conv: dict[str, str], text: str, buttons: tuple[Button, ...] = ()) -> Message:
+        return Message(channel=conv["channel"], sender=conv["sender"], conversation_id=conv["id"],
+                       text=text, role="bot", buttons=buttons, lang=conv.get("lang", ""))
+
+    # -- agent side --------------------------------------------------------------------
+
+    async def agent_joined(self, cid: str, agent_name: str) -> None:
+        conv = await self.transcripts.require(cid)
+        await self.transcripts.system(cid, "claimed", agent=agent_name)
+        await self.send(replace(self._bot_message(conv, say(conv.get("lang", ""), "agent_joined",
+                                                            agent=agent_name)), role="system",
+                                author="agent_joined"))
+        await self._event("claimed", cid, conv)
+
+    async def agent_says(self, cid: str, agent_id: str, text: str) -> Message:
+        conv = await self.transcripts.require(cid)
+        message = Message(channel=conv["channel"], sender=conv["sender"], conversation_id=cid, text=text,
+                          role="agent", author=agent_id, lang=conv.get("lang", ""))
+        await self.send(message)
+        return message
+
+    async def closed(self, cid: str, agent_id: str) -> None:
+        """After the desk closed it: give the conversation back to the bot, ask for a rating."""
+        await self.transcripts.update(cid, last_agent=agent_id)
+        await self.transcripts.system(cid, "closed", agent=agent_id)
+        try:
+            await self.bot.resume(cid)
+        except Exception as exc:  # the tracker stays paused: resumed at the next attempt
+            log.error("could not resume the bot", extra={"conversation": cid, "error": str(exc)})
+        conv = await self.transcripts.require(cid)
+        lang = conv.get("lang", "")
+        await self.send(self._bot_message(conv, say(lang, "closed")))
+        await self.send(self._bot_message(conv, say(lang, "csat"), tuple(
+            Button(f"{n} ★", f'/csat{{"score": {n}}}') for n in range(1, 6))))
+        await self._event("closed", cid, conv)
+
+    # -- events ------------------------------------------------------------------------
+
+    async def _publish(self, message: Message, conv: dict[str, str]) -> None:
+        data = json.dumps({"type": "message", "message": message.to_dict()}, ensure_ascii=False)
+        await self.redis.publish(OUTBOX.format(cid=message.conversation_id), data)
+        if conv.get("state") in ("queued", "agent"):
+            await self.redis.publish(EVENTS, json.dumps({
+                "type": "message", "conversation_id": message.conversation_id,
+                "agent": conv.get("agent", ""), "message": message.to_dict()}, ensure_ascii=False))
+
+    async def _event(self, kind: str, cid: str, conv: dict[str, str]) -> None:
+        await self.redis.publish(EVENTS, json.dumps({"type": kind, "conversation_id": cid,
+                                                     "agent": conv.get("agent", "")}))
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight turns (graceful shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)

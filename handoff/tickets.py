@@ -1,0 +1,58 @@
+"""Tickets: what happens when no human can answer now.
+
+Opened by the bot's ticket form, the widget's offline form or an agent, with the promised
+reply time computed in business hours (config/shop.yml SLA); answered by e-mail, oldest
+first. The shopper is told the reference and the real deadline, never a fixed text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .desk import DeskError, HelpDesk, Ticket
+from .hours import BusinessHours
+
+SUBJECT = {"fr": "Votre demande {tid}", "en": "Your request {tid}"}
+
+
+class Tickets:
+    def __init__(self, desk: HelpDesk, hours: BusinessHours, *, clock: Callable[[], datetime],
+                 sla_hours: float = 8, mailer: Any = None):
+        self.desk = desk
+        self.hours = hours
+        self.clock = clock
+        self.sla_hours = sla_hours
+        self.mailer = mailer
+
+    async def open_ticket(self, *, conversation_id: str, channel: str, email: str, order_number: str,
+                          message: str, lang: str, reason: str, source: str,
+                          request_key: str) -> dict[str, Any]:
+        """Saves the ticket (idempotent per `request_key`) and returns its id and the promise."""
+        now = self.clock()
+        due = self.hours.add_business_hours(now, self.sla_hours)
+        ticket = Ticket(conversation_id=conversation_id, email=email, order_number=order_number or "-",
+                        message=message, lang=lang, reason=reason, due=due.isoformat(), channel=channel,
+                        source=source)
+        tid = await self.desk.create_ticket(ticket, request_key)
+        saved = await self.desk.ticket(tid) or {}
+        return {"ticket_id": tid, "due": saved.get("due", due.isoformat()), "email": email,
+                "sla_hours": self.sla_hours,
+                "promise": self.hours.describe_deadline(now, "en" if lang == "en" else "fr", self.sla_hours)}
+
+    async def reply(self, tid: str, agent_id: str, body: str) -> dict[str, Any]:
+        """E-mails the agent's answer to the shopper, then records it (status pending)."""
+        ticket = await self.desk.ticket(tid)
+        if ticket is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        if self.mailer is None:
+            raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)")
+        lang = "en" if ticket.get("lang") == "en" else "fr"
+        message_id = await self.mailer.send(ticket["email"], SUBJECT[lang].format(tid=tid), body)
+        await self.desk.add_ticket_reply(tid, agent_id, body, message_id=message_id)
+        return await self.desk.ticket(tid) or {}
+
+    def overdue(self, ticket: dict[str, str]) -> bool:
+        due = datetime.fromisoformat(ticket["due"]) if ticket.get("due") else None
+        return bool(due and ticket.get("status") != "solved" and due < self.clock())

@@ -1,0 +1,120 @@
+"""Conversations and their complete transcripts, in Redis.
+
+Every message in or out (shopper, bot, agent, system events) is appended here before it is
+acknowledged, so an agent who takes over sees everything and the shopper never repeats
+themselves. A shopper message is deduplicated by its channel message id and queued for
+routing in the same atomic step: a redelivered webhook is stored once, and a crash between
+"stored" and "answered" leaves the message queued, not lost.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from gateway.channels.message import Message
+
+from .store import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, SEEN, decoded, text
+
+SEEN_TTL_S = 7 * 86400
+STATES = ("bot", "queued", "agent")
+
+# KEYS: seen, log, conv, pending; ARGV: json, ttl, now, queue(0/1), role
+_APPEND = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], 'updated_at', ARGV[3])
+if ARGV[5] == 'shopper' then redis.call('HSET', KEYS[3], 'last_inbound_at', ARGV[3]) end
+if ARGV[4] == '1' then redis.call('RPUSH', KEYS[4], ARGV[1]) end
+return redis.call('LLEN', KEYS[2])
+"""
+
+
+class UnknownConversation(KeyError):
+    pass
+
+
+def new_conversation_id() -> str:
+    """Unguessable: on the web channel the id is what lets a widget resume its conversation."""
+    return "c-" + secrets.token_urlsafe(18)
+
+
+class Transcripts:
+    def __init__(self, redis: aioredis.Redis):
+        self.redis = redis
+        self._append = redis.register_script(_APPEND)
+
+    async def open(self, channel: str, sender: str, *, lang: str = "", cid: str | None = None) -> str:
+        """The sender's current conversation on this channel, created if it has none."""
+        key = BY_SENDER.format(channel=channel, sender=sender)
+        existing = await self.redis.get(key)
+        if existing:
+            return text(existing)
+        cid = cid or new_conversation_id()
+        now = time.time()
+        if not await self.redis.set(key, cid, nx=True):  # another process created it first
+            return await self.open(channel, sender, lang=lang)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(CONV.format(cid=cid), mapping={
+                "id": cid, "channel": channel, "sender": sender, "state": "bot", "agent": "",
+                "lang": lang, "created_at": now, "updated_at": now})
+            pipe.zadd(BY_CUSTOMER.format(channel=channel, sender=sender), {cid: now})
+            await pipe.execute()
+        return cid
+
+    async def conversation(self, cid: str) -> dict[str, str] | None:
+        return decoded(await self.redis.hgetall(CONV.format(cid=cid)))
+
+    async def require(self, cid: str) -> dict[str, str]:
+        conv = await self.conversation(cid)
+        if conv is None:
+            raise UnknownConversation(cid)
+        return conv
+
+    async def update(self, cid: str, **fields: Any) -> None:
+        await self.redis.hset(CONV.format(cid=cid), mapping={k: str(v) for k, v in fields.items()})
+
+    async def append(self, message: Message, *, route: bool = False) -> bool:
+        """Store a message once (by channel + message id); `route` also queues it for the
+        router in the same atomic step. False when it was already stored."""
+        cid = message.conversation_id
+        if not cid:
+            raise ValueError("a message needs its conversation id before it is stored")
+        keys = [SEEN.format(channel=message.channel, mid=message.message_id), LOG.format(cid=cid),
+                CONV.format(cid=cid), PENDING.format(cid=cid)]
+        args = [json.dumps(message.to_dict(), ensure_ascii=False), SEEN_TTL_S, message.timestamp,
+                "1" if route else "0", message.role]
+        return bool(await self._append(keys=keys, args=args))
+
+    async def system(self, cid: str, event: str, note: str = "", **extra: str) -> Message:
+        """A system event ("handed to agent", "closed") in the transcript."""
+        conv = await self.require(cid)
+        body = note or (json.dumps(extra, ensure_ascii=False) if extra else "")
+        msg = Message(channel=conv["channel"], sender=conv["sender"], conversation_id=cid, role="system",
+                      author=event, text=body)
+        await self.append(msg)
+        return msg
+
+    async def history(self, cid: str, *, after: int = 0, limit: int = 500) -> list[Message]:
+        """Messages from position `after` (0 = the first), oldest first."""
+        raw = await self.redis.lrange(LOG.format(cid=cid), after, after + limit - 1)
+        return [Message.from_dict(json.loads(item)) for item in raw]
+
+    async def next_pending(self, cid: str) -> Message | None:
+        """The oldest shopper message not yet routed (left in place until `done_pending`)."""
+        raw = await self.redis.lindex(PENDING.format(cid=cid), 0)
+        return Message.from_dict(json.loads(raw)) if raw else None
+
+    async def done_pending(self, cid: str) -> None:
+        await self.redis.lpop(PENDING.format(cid=cid))
+
+    async def has_pending(self, cid: str) -> bool:
+        return bool(await self.redis.llen(PENDING.format(cid=cid)))
+
+    async def customer_conversations(self, channel: str, sender: str) -> list[str]:
+        raw = await self.redis.zrange(BY_CUSTOMER.format(channel=channel, sender=sender), 0, -1)
+        return [text(r) for r in raw]
