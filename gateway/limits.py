@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .channels.meta import MAX_WEBHOOK_BYTES  # Meta batches many events in one delivery
 from .errors import TrackedSend, error_response
 
 
@@ -25,23 +26,31 @@ def _message(limit: int) -> str:
     return f"Request body too large: the limit is {limit} bytes."
 
 
+
+
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, *,
+                 overrides: tuple[tuple[str, int], ...] = (("/webhooks/", MAX_WEBHOOK_BYTES),)) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.overrides = overrides
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.overrides if path.startswith(prefix)), self.default_max)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope.get("path", ""))
         declared = _content_length(scope)
         if declared == -1:
             await error_response(400, "Invalid Content-Length header.", headers={"Connection": "close"})(
                 scope, receive, send
             )
             return
-        if declared is not None and declared > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if declared is not None and declared > max_bytes:
+            await self._reject(scope, receive, send, max_bytes)
             return
 
         received = 0
@@ -51,8 +60,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         tracked = TrackedSend(send)
@@ -61,10 +70,10 @@ class BodySizeLimitMiddleware:
         except BodyTooLarge:
             if tracked.started:
                 raise
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, max_bytes)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, _message(self.max_bytes), headers={"Connection": "close"})
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        response = error_response(413, _message(max_bytes), headers={"Connection": "close"})
         await response(scope, receive, send)
 
 

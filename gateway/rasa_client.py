@@ -12,6 +12,10 @@ import httpx
 
 from .channels.message import Button, Message
 
+RESUME_EVENTS = [{"event": "resume"}, {"event": "slot", "name": "handoff", "value": None},
+                 {"event": "slot", "name": "escalate", "value": False},
+                 {"event": "slot", "name": "faq_misses", "value": 0}]
+
 
 class BotUnavailable(Exception):
     """Rasa did not answer (down, restarting, or too slow)."""
@@ -36,11 +40,12 @@ class RasaClient:
         return [reply_message(message, r) for r in replies if r.get("text") or r.get("buttons")]
 
     async def resume(self, conversation_id: str) -> None:
-        """Un-pause the bot for a conversation an agent has closed."""
+        """Un-pause the bot for a conversation an agent has closed, and forget the handoff
+        (the rules would otherwise keep listening for the agent)."""
         try:
             res = await self._http.post(
                 f"{self.url}/conversations/{conversation_id}/tracker/events",
-                params={"token": self.token} if self.token else None, json=[{"event": "resume"}])
+                params={"token": self.token} if self.token else None, json=RESUME_EVENTS)
             res.raise_for_status()
         except httpx.HTTPError as exc:
             raise BotUnavailable(str(exc) or type(exc).__name__) from exc

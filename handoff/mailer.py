@@ -152,7 +152,7 @@ class Mailer:
         if reply_to is not None:
             msg["Reply-To"] = _address("reply_to", reply_to)
         msg["Date"] = formatdate(localtime=True)
-        hint = _HINT_UNSAFE.sub("-", message_id_hint or "").strip("-.")[:64] or None
+        hint = _HINT_UNSAFE.sub("-", message_id_hint or "").strip("-.")[:32] or None
         msg["Message-ID"] = make_msgid(idstring=hint, domain=_msgid_domain(self.settings.sender_address))
         msg.set_content(body, charset="utf-8")
         return msg
@@ -167,7 +167,7 @@ class Mailer:
         s = self.settings
         try:
             await aiosmtplib.send(
-                msg, sender=s.sender_address, recipients=[msg["To"]],
+                msg, sender=s.sender_address, recipients=[str(msg["To"])],
                 hostname=s.host, port=s.port, username=s.username, password=s.password,
                 use_tls=s.use_tls, start_tls=s.start_tls, timeout=s.timeout_s,
             )

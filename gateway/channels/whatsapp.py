@@ -50,7 +50,7 @@ from .meta import (
 log = logging.getLogger("gateway.channels.whatsapp")
 
 CHANNEL = "whatsapp"
-TEXT_LIMIT = 4096            # text.body
+TEXT_LIMIT = 4096  # text.body
 INTERACTIVE_BODY_LIMIT = 1024
 MAX_REPLY_BUTTONS = 3
 REPLY_TITLE_LIMIT = 20

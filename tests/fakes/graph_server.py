@@ -78,7 +78,7 @@ def graph_error(status: int, message: str, *, type_: str = "OAuthException", cod
 class Call:
     """One accepted request."""
 
-    endpoint: str                 # "messenger" | "whatsapp"
+    endpoint: str  # "messenger" | "whatsapp"
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
@@ -214,8 +214,8 @@ class FakeGraph:
     """`with FakeGraph(...) as graph:` -> `graph.base_url`, `graph.calls`, `graph.attempts`."""
 
     def __init__(
-        self, *, app_secret: str = "app-secret", page_token: str = "page-token", whatsapp_token: str = "wa-token",
-        phone_number_id: str = "1055", version: str = "v25.0",
+        self, *, app_secret: str = "app-secret", page_token: str = "page-token",
+        whatsapp_token: str = "wa-token", phone_number_id: str = "1055", version: str = "v25.0",
     ) -> None:  # fmt: skip
         self.app_secret = app_secret
         self.page_token = page_token
@@ -254,6 +254,15 @@ class FakeGraph:
         """Messages to `recipient` are refused like Graph does outside the 24-hour window."""
         with self._lock:
             self.closed_windows.add(recipient)
+
+    def reset(self) -> None:
+        """Forget calls and scripts: one server can serve a whole test module."""
+        with self._lock:
+            self.calls.clear()
+            self.attempts = 0
+            self.closed_windows.clear()
+            self._script = _Script()
+            self._ids = itertools.count(1)
 
     def calls_to(self, endpoint: str) -> list[Call]:
         with self._lock:
@@ -312,8 +321,8 @@ class FakeGraph:
         elif node == self.phone_number_id:
             endpoint, token = "whatsapp", self.whatsapp_token
         else:
-            return graph_error(400, f"Unsupported post request. Object with ID '{node}' does not exist", code=100,
-                               type_="GraphMethodException")  # fmt: skip
+            message = f"Unsupported post request. Object with ID '{node}' does not exist"
+            return graph_error(400, message, code=100, type_="GraphMethodException")
         authorization = request.headers.get("authorization", "")
         if authorization != f"Bearer {token}":
             return graph_error(401, "Invalid OAuth access token - Cannot parse access token", code=190)

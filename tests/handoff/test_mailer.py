@@ -36,7 +36,7 @@ class Inbox:
                      auth_data: object) -> AuthResult:
         assert isinstance(auth_data, LoginPassword)
         self.logins.append((auth_data.login, auth_data.password))
-        return AuthResult(success=auth_data.password == "p@ss:word")
+        return AuthResult(success=auth_data.password == b"p@ss:word", handled=False)
 
 
 def _serve(inbox: Inbox, **kwargs: object) -> Iterator[int]:
@@ -82,11 +82,11 @@ def test_a_reply_reaches_the_server_intact(smtp: tuple[Inbox, int]) -> None:
     assert msg["To"] == "Helene@example.fr"
     assert msg["Subject"] == SUBJECT
     assert msg["Reply-To"] == "agent@boutique.example"
-    assert msg["Message-ID"] == message_id
+    assert msg["Message-ID"].strip() == message_id  # the long header may be folded
     assert message_id.startswith("<") and "T-000042" in message_id
     assert message_id.endswith("@boutique.example>")
     assert msg.get_content_type() == "text/plain" and msg.get_content_charset() == "utf-8"
-    assert msg.get_content() == BODY
+    assert msg.get_content().replace("\r\n", "\n") == BODY  # SMTP sends CRLF line ends
 
 
 def test_the_default_sender_is_support_at_localhost(smtp: tuple[Inbox, int]) -> None:
@@ -118,6 +118,7 @@ def test_mail_is_disabled_without_smtp_url() -> None:
         asyncio.run(m.send("client@example.fr", "Bonjour", "Merci"))
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_credentials_from_the_url_are_used_and_never_shown(smtp_auth: tuple[Inbox, int]) -> None:
     inbox, port = smtp_auth
     settings = MailSettings.from_env({"SMTP_URL": f"smtp://shop%40mail:p%40ss%3Aword@127.0.0.1:{port}"})
