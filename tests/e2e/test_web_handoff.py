@@ -5,6 +5,7 @@ bot answers the next question again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +83,41 @@ def test_agent_api_needs_a_valid_token(open_stack: tuple[Gateway, Rasa]) -> None
         assert res.json()["error"] == "unauthorized"
     bad = httpx.post(f"{gw.url}/api/agent/login", json={"email": "marie@shop.example", "password": "nope"})
     assert bad.status_code == 401
+
+
+def test_two_agents_claiming_at_once_one_wins(open_stack: tuple[Gateway, Rasa],
+                                              redis_server: RedisServer) -> None:
+    import threading
+
+    import httpx
+
+    gw, _ = open_stack
+    agents = []
+    for name in ("ana", "bob"):
+        add_agent(redis_server.url, f"{name}@shop.example", "correct horse battery")
+        agents.append(AgentClient(gw.url, f"{name}@shop.example", "correct horse battery"))
+    for _ in range(5):
+        cid = httpx.post(f"{gw.url}/api/chat/conversations", json={"lang": "fr"}).json()["conversation_id"]
+        httpx.post(f"{gw.url}/api/chat/conversations/{cid}/messages",
+                   json={"text": "je veux parler à un conseiller", "message_id": "h1"})
+        deadline = time.monotonic() + 60
+        while cid not in [w["conversation_id"] for w in agents[0].get("/api/agent/queue").json()["queue"]]:
+            assert time.monotonic() < deadline, "never queued"
+            time.sleep(0.2)
+        barrier = threading.Barrier(2)
+        results: dict[str, int] = {}
+
+        def claim(agent: AgentClient, name: str, cid: str = cid, barrier: threading.Barrier = barrier,
+                  results: dict[str, int] = results) -> None:
+            barrier.wait()
+            results[name] = agent.post(f"/api/agent/conversations/{cid}/claim").status_code
+
+        threads = [threading.Thread(target=claim, args=(a, n))
+                   for a, n in zip(agents, ("ana", "bob"), strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results.values()) == [200, 409], results
+        winner = agents[0] if results["ana"] == 200 else agents[1]
+        assert winner.post(f"/api/agent/conversations/{cid}/close").status_code == 200
