@@ -106,6 +106,9 @@ def _wire(state: GatewayState) -> None:
     settings = state.settings
     hours = from_config(settings.shop_config)
     state.clock = make_clock(settings.clock_start)
+    if settings.clock_start is not None:
+        log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",
+                    extra={"clock_start": settings.clock_start.isoformat()})
     detector = LanguageDetector(["fr", "en"])
     state.desk = HelpDesk(state.redis)
     state.transcripts = Transcripts(state.redis)

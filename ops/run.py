@@ -166,6 +166,9 @@ def banner(config: Config, redis: RedisServer) -> str:
         f"  rasa      http://127.0.0.1:{config.rasa_port}   (talk to the bot:)",
         f"            curl -s http://127.0.0.1:{config.rasa_port}/webhooks/rest/webhook "
         """-d '{"sender": "me", "message": "Bonjour, où est mon colis ?"}'""",
+        f"  chat      ws{url.removeprefix('http')}/ws/chat   (widget WebSocket; HTTP: {url}/api/chat/...)",
+        f"  agents    {url}/api/agent/login   (create one: .venv/bin/python -m handoff agents add EMAIL "
+        "--role admin)",
         f"  redis     {redact_url(redis.url)}   ({where})",
         "Ctrl-C to stop",
     ]
