@@ -18,6 +18,7 @@ from handoff.transcript import UnknownConversation
 
 from .channels.base import DeliveryRefused
 from .channels.message import MAX_TEXT_CHARS
+from .channels.web import digest
 from .errors import error_response
 from .state import GatewayState, get_state
 
@@ -225,7 +226,7 @@ async def create_ticket(request: Request, body: NewTicket, agent: Agent) -> JSON
         conversation_id=body.conversation_id, channel=(conv or {}).get("channel", "agent"), email=body.email,
         order_number=body.order_number, message=body.message, lang=body.lang,
         reason=(conv or {}).get("reason", ""), source="agent",
-        request_key=f"agent:{agent.email}:{body.conversation_id}:{hash(body.message)}")
+        request_key=f"agent:{agent.email}:{body.conversation_id}:{digest(body.email, body.message)}")
     return JSONResponse(ticket, status_code=201)
 
 

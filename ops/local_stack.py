@@ -19,6 +19,7 @@ from ops.run import RASA_QUIET, rasa_env
 REPO = Path(__file__).resolve().parents[1]
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
 MODEL = REPO / "bot" / "models" / "bot.tar.gz"
+RASA_TOKEN = "rasa-test-token"  # the --auth-token every rasa() server is started with
 
 
 def wait_http(url: str, timeout: float, proc_handle=None, log: Path | None = None) -> None:
@@ -97,7 +98,7 @@ class Rasa:
 def rasa(redis_url: str, gateway_url: str, action_token: str, tmp: Path,
          port: int | None = None) -> Iterator[Rasa]:
     port = port or free_port()
-    token = "rasa-test-token"
+    token = RASA_TOKEN
     log = tmp / f"rasa-{port}.log"
     env = {**os.environ, **rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{gateway_url}/webhook",
            "ACTION_TOKEN": action_token, **RASA_QUIET}
@@ -113,3 +114,15 @@ def rasa(redis_url: str, gateway_url: str, action_token: str, tmp: Path,
     finally:
         bot.http.close()
         proc.terminate(p)
+
+
+@contextmanager
+def stack(redis_url: str, tmp: Path, *, shop_config: Path, index_dir: Path | None = None,
+          extra_env: Mapping[str, str] | None = None) -> Iterator[tuple[Gateway, Rasa]]:
+    """Gateway -> Rasa (RASA_URL, RASA_TOKEN) and Rasa -> gateway (custom actions), both real
+    processes wired to each other, as in production."""
+    rasa_port = free_port()
+    env = {"RASA_URL": f"http://127.0.0.1:{rasa_port}", "RASA_TOKEN": RASA_TOKEN, **(extra_env or {})}
+    with gateway(redis_url, tmp, shop_config=shop_config, index_dir=index_dir, extra_env=env) as gw, \
+            rasa(redis_url, gw.url, gw.token, tmp, port=rasa_port) as bot:
+        yield gw, bot

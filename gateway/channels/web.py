@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import secrets
@@ -31,6 +32,7 @@ log = logging.getLogger("gateway.web")
 router = APIRouter()
 MAX_FRAME_BYTES = 8 * 1024
 MAX_ID_CHARS = 64
+RETRY_AFTER_S = 10
 
 
 class NewConversation(BaseModel):
@@ -88,7 +90,8 @@ async def receive_text(state: GatewayState, conv: dict[str, str], text: str, mes
 
 
 def _chat_error(exc: ChatError) -> JSONResponse:
-    return error_response(exc.status, exc.message, **exc.extra)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 429 else None
+    return error_response(exc.status, exc.message, headers=headers, **exc.extra)
 
 
 # -- HTTP fallback ---------------------------------------------------------------------
@@ -107,7 +110,8 @@ async def history(request: Request, cid: str, after: int = 0) -> JSONResponse:
         conv = await web_conversation(state, cid)
     except ChatError as exc:
         return _chat_error(exc)
-    messages = await state.transcripts.history(cid, after=max(after, 0))
+    after = max(after, 0)
+    messages = await state.transcripts.history(cid, after=after)
     return JSONResponse({"conversation_id": cid, "state": conv.get("state", "bot"), "after": after,
                          "messages": [public(m) for m in messages]})
 
@@ -130,7 +134,9 @@ async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSO
     try:
         conv = await web_conversation(state, cid)
         if len(body.message) > MAX_TEXT_CHARS:
-            raise ChatError(413, f"messages are limited to {MAX_TEXT_CHARS} characters")
+            raise ChatError(413, f"messages are limited to {MAX_TEXT_CHARS} characters", limit=MAX_TEXT_CHARS)
+        if not body.message.strip():
+            raise ChatError(422, "empty message", field="message")
         try:
             email = validate_email(body.email, check_deliverability=False).normalized
         except EmailNotValidError as exc:
@@ -141,16 +147,26 @@ async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSO
     ticket = await state.tickets.open_ticket(
         conversation_id=cid, channel="web", email=email, order_number=body.order_number.strip(),
         message=body.message.strip(), lang=lang, reason=conv.get("reason", ""), source="widget",
-        request_key=f"widget:{cid}:{hash((email, body.message))}")
+        request_key=f"widget:{cid}:{digest(email, body.message)}")
     return JSONResponse(ticket, status_code=201)
 
 
+SHOPPER_VISIBLE_EVENTS = ("agent_joined",)
+
+
+def digest(*parts: str) -> str:
+    """Stable across processes and restarts (unlike hash()): idempotency keys."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
 def public(message: Message) -> dict[str, Any]:
-    """What the widget may see of a stored message (no internal agent ids)."""
+    """What the widget may see of a stored message: no agent e-mails, no internal events."""
     data = message.to_dict()
     data.pop("sender", None)
     if message.role == "agent":
         data["author"] = "agent"
+    if message.role == "system" and message.author not in SHOPPER_VISIBLE_EVENTS:
+        data["text"] = ""
     return data
 
 
@@ -177,8 +193,13 @@ async def chat_socket(ws: WebSocket) -> None:
     forward = asyncio.create_task(_forward(ws, pubsub))
     try:
         while True:
-            raw = await ws.receive_text()
-            reply = await _handle_frame(state, conv, raw)
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            if frame.get("text") is None:
+                await ws.send_json(_frame_error(422, "frames are JSON text, not binary"))
+                continue
+            reply = await _handle_frame(state, conv, frame["text"])
             if reply is not None:
                 await ws.send_json(reply)
     except WebSocketDisconnect:
@@ -206,7 +227,7 @@ async def _handle_frame(state: GatewayState, conv: dict[str, str], raw: str) -> 
         return {"type": "pong", "at": time.time()}
     if kind == "history":
         after = frame.get("after", 0)
-        after = after if isinstance(after, int) and after >= 0 else 0
+        after = after if isinstance(after, int) and not isinstance(after, bool) and after >= 0 else 0
         messages = await state.transcripts.history(conv["id"], after=after)
         return {"type": "history", "after": after, "messages": [public(m) for m in messages]}
     if kind == "message":
@@ -217,7 +238,7 @@ async def _handle_frame(state: GatewayState, conv: dict[str, str], raw: str) -> 
         try:
             ack = await receive_text(state, conv, text, mid, lang)
         except ChatError as exc:
-            return _frame_error(exc.status, exc.message, message_id=mid)
+            return _frame_error(exc.status, exc.message, message_id=mid, **exc.extra)
         return {"type": "ack", **ack}
     return _frame_error(422, f"unknown frame type {kind!r}")
 

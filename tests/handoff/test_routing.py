@@ -1,0 +1,301 @@
+"""ConversationRouter + Transcripts + HelpDesk on the real (session) Redis, with a fake bot and
+a recording sender: dedupe, ordering under concurrency (one and two router processes), agent
+states, CSAT surveys, refused deliveries, a failing bot and closing a conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from gateway.channels.base import DeliveryRefused
+from gateway.channels.message import Message
+from handoff.desk import HandoffRequest, HelpDesk
+from handoff.routing import ConversationRouter
+from handoff.store import SURVEYS
+from handoff.transcript import Transcripts
+from ops.redis_server import RedisServer
+
+CHANNEL = "messenger"  # a channel with a Sender, so deliveries are exercised
+
+
+class FakeBot:
+    """Echoes each message after a short pause; records calls and overlapping turns."""
+
+    def __init__(self, delay: float = 0.005, fail: bool = False) -> None:
+        self.delay = delay
+        self.fail = fail
+        self.seen: list[str] = []
+        self.resumed: list[str] = []
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.max_in_flight = 0
+
+    async def say(self, message: Message) -> list[Message]:
+        cid = message.conversation_id
+        self.in_flight[cid] += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight[cid])
+        try:
+            await asyncio.sleep(self.delay)
+            self.seen.append(message.text)
+            if self.fail:
+                raise ConnectionError("rasa is down")
+            return [Message(channel=message.channel, sender=message.sender, conversation_id=cid,
+                            text=f"echo: {message.text}", role="bot", lang=message.lang)]
+        finally:
+            self.in_flight[cid] -= 1
+
+    async def resume(self, conversation_id: str) -> None:
+        self.resumed.append(conversation_id)
+
+
+class RecordingSender:
+    def __init__(self, refuse: str = "") -> None:
+        self.refuse = refuse
+        self.delivered: list[tuple[Message, float | None]] = []
+
+    async def deliver(self, message: Message, *, last_inbound_at: float | None) -> None:
+        if self.refuse:
+            raise DeliveryRefused(self.refuse)
+        self.delivered.append((message, last_inbound_at))
+
+
+Scenario = Callable[[aioredis.Redis], Awaitable[Any]]
+
+
+def run(server: RedisServer, scenario: Scenario) -> Any:
+    """Runs `scenario(async_client)` on a fresh event loop, closing the client afterwards."""
+
+    async def main() -> Any:
+        client = aioredis.Redis.from_url(server.url)
+        try:
+            return await scenario(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def make_router(client: aioredis.Redis, bot: FakeBot, sender: RecordingSender | None = None
+                ) -> ConversationRouter:
+    return ConversationRouter(client, Transcripts(client), HelpDesk(client), bot,
+                              {CHANNEL: sender or RecordingSender()})
+
+
+def shopper(cid: str, text: str, mid: str = "", sender: str = "psid-1") -> Message:
+    extra = {"message_id": mid} if mid else {}
+    return Message(channel=CHANNEL, sender=sender, conversation_id=cid, text=text, lang="en", **extra)
+
+
+def roles_texts(messages: list[Message]) -> list[tuple[str, str]]:
+    return [(m.role, m.text) for m in messages]
+
+
+def test_a_message_submitted_twice_is_stored_and_answered_once(redis_server: RedisServer,
+                                                               redis_client: redis.Redis) -> None:
+    bot = FakeBot()
+
+    async def scenario(client: aioredis.Redis) -> tuple[bool, bool, list[Message]]:
+        router = make_router(client, bot)
+        cid = await router.transcripts.open(CHANNEL, "psid-1")
+        first = await router.submit(shopper(cid, "where is my parcel?", mid="m.1"))
+        again = await router.submit(shopper(cid, "where is my parcel?", mid="m.1"))  # redelivered
+        await router.idle()
+        return first, again, await router.transcripts.history(cid)
+
+    first, again, history = run(redis_server, scenario)
+    assert (first, again) == (True, False)
+    assert roles_texts(history) == [("shopper", "where is my parcel?"), ("bot", "echo: where is my parcel?")]
+    assert bot.seen == ["where is my parcel?"]
+
+
+def _assert_answered_in_order(history: list[Message]) -> None:
+    """Every shopper message stored once, then answered once, in the order they were stored.
+
+    Shopper messages are stored when received (before any answer), so with messages sent at
+    once the log is not strictly alternating: answers are what must follow the stored order."""
+    questions = [m.text for m in history if m.role == "shopper"]
+    answers = [m.text for m in history if m.role == "bot"]
+    assert answers == [f"echo: {t}" for t in questions]
+    position = {(m.role, m.text): i for i, m in enumerate(history)}
+    assert all(position[("shopper", t)] < position[("bot", f"echo: {t}")] for t in questions)
+
+
+def test_concurrent_messages_are_answered_in_submit_order(redis_server: RedisServer,
+                                                          redis_client: redis.Redis) -> None:
+    bot = FakeBot()
+    sender = RecordingSender()
+    texts = [f"question {i}" for i in range(20)]
+
+    async def scenario(client: aioredis.Redis) -> list[Message]:
+        router = make_router(client, bot, sender)
+        cid = await router.transcripts.open(CHANNEL, "psid-1")
+        # gather starts the coroutines in list order; each stores before its first await returns
+        assert all(await asyncio.gather(*(router.submit(shopper(cid, t, mid=f"m{i}"))
+                                          for i, t in enumerate(texts))))
+        await router.idle()
+        return await router.transcripts.history(cid)
+
+    history = run(redis_server, scenario)
+    shopper_order = [m.text for m in history if m.role == "shopper"]
+    assert sorted(shopper_order) == sorted(texts)
+    _assert_answered_in_order(history)
+    assert bot.seen == shopper_order
+    assert bot.max_in_flight == 1
+    assert [m.text for m, _ in sender.delivered] == [f"echo: {t}" for t in shopper_order]
+    assert all(last is not None for _, last in sender.delivered)  # the shopper's last inbound time
+
+
+def test_two_routers_on_two_connections_share_a_conversation_in_order(redis_server: RedisServer,
+                                                                      redis_client: redis.Redis) -> None:
+    bot = FakeBot(delay=0.01)  # one bot shared by the two "processes" to see overlapping turns
+    texts = [f"message {i}" for i in range(12)]
+
+    async def scenario(client: aioredis.Redis) -> list[Message]:
+        other = aioredis.Redis.from_url(redis_server.url)
+        try:
+            a, b = make_router(client, bot), make_router(other, bot)
+            cid = await a.transcripts.open(CHANNEL, "psid-1")
+            await asyncio.gather(*((a if i % 2 else b).submit(shopper(cid, t, mid=f"m{i}"))
+                                   for i, t in enumerate(texts)))
+            await asyncio.gather(a.idle(), b.idle())
+            return await a.transcripts.history(cid)
+        finally:
+            await other.aclose()
+
+    history = run(redis_server, scenario)
+    shopper_order = [m.text for m in history if m.role == "shopper"]
+    assert sorted(shopper_order) == sorted(texts)
+    _assert_answered_in_order(history)
+    assert bot.max_in_flight == 1
+    assert redis_client.llen(f"support:conv:{history[0].conversation_id}:pending") == 0
+
+
+def test_a_conversation_waiting_for_or_held_by_an_agent_does_not_reach_the_bot(
+        redis_server: RedisServer, redis_client: redis.Redis) -> None:
+    bot = FakeBot()
+
+    async def scenario(client: aioredis.Redis) -> dict[str, list[Message]]:
+        router = make_router(client, bot)
+        out = {}
+        for state in ("queued", "agent"):
+            cid = await router.transcripts.open(CHANNEL, f"psid-{state}")
+            await router.desk.request_handoff(HandoffRequest(
+                conversation_id=cid, lang="en", reason="", summary="", trigger="asked", channel=CHANNEL))
+            if state == "agent":
+                assert await router.desk.claim("marie@shop.example", 3, cid) == cid
+            await router.submit(shopper(cid, f"hello from {state}", sender=f"psid-{state}"))
+            await router.idle()
+            out[state] = await router.transcripts.history(cid)
+        return out
+
+    out = run(redis_server, scenario)
+    assert bot.seen == []
+    for state, history in out.items():
+        assert roles_texts(history) == [("shopper", f"hello from {state}")]
+        assert redis_client.llen(f"support:conv:{history[0].conversation_id}:pending") == 0
+
+
+def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisServer,
+                                                           redis_client: redis.Redis) -> None:
+    bot = FakeBot()
+
+    async def scenario(client: aioredis.Redis) -> tuple[str, list[Message]]:
+        router = make_router(client, bot)
+        cid = await router.transcripts.open(CHANNEL, "psid-1", lang="en")
+        await router.transcripts.update(cid, last_agent="marie@shop.example")
+        await router.submit(shopper(cid, '/csat{"score": 4}'))
+        await router.idle()
+        return cid, await router.transcripts.history(cid)
+
+    cid, history = run(redis_server, scenario)
+    assert bot.seen == []
+    entries = redis_client.xrange(SURVEYS)
+    assert len(entries) == 1
+    survey = entries[0][1]
+    assert {"kind": "csat", "score": "4", "conversation": cid, "channel": CHANNEL,
+            "agent": "marie@shop.example"}.items() <= survey.items()
+    assert roles_texts(history) == [("shopper", '/csat{"score": 4}'), ("bot", "Thank you for your feedback!")]
+
+
+def test_a_refused_delivery_is_recorded_and_raised(redis_server: RedisServer,
+                                                   redis_client: redis.Redis) -> None:
+    sender = RecordingSender(refuse="the 24-hour window is closed")
+
+    async def scenario(client: aioredis.Redis) -> tuple[Message, list[Message], BaseException | None]:
+        router = make_router(client, FakeBot(), sender)
+        cid = await router.transcripts.open(CHANNEL, "psid-1")
+        reply = Message(channel=CHANNEL, sender="psid-1", conversation_id=cid, text="Here you are",
+                        role="agent", author="marie@shop.example")
+        raised = None
+        try:
+            await router.send(reply)
+        except DeliveryRefused as exc:
+            raised = exc
+        return reply, await router.transcripts.history(cid), raised
+
+    reply, history, raised = run(redis_server, scenario)
+    assert isinstance(raised, DeliveryRefused) and raised.reason == "the 24-hour window is closed"
+    assert [(m.role, m.author, m.text) for m in history] == [
+        ("agent", "marie@shop.example", "Here you are"),
+        ("system", "delivery_refused", "the 24-hour window is closed")]
+    assert history[0].message_id == reply.message_id
+    assert sender.delivered == []
+
+
+def test_a_failing_bot_gives_an_apology_not_a_crash(redis_server: RedisServer,
+                                                    redis_client: redis.Redis) -> None:
+    bot = FakeBot(fail=True)
+    sender = RecordingSender()
+
+    async def scenario(client: aioredis.Redis) -> tuple[str, list[Message]]:
+        router = make_router(client, bot, sender)
+        cid = await router.transcripts.open(CHANNEL, "psid-1")
+        await router.submit(shopper(cid, "hello?"))
+        await router.submit(shopper(cid, "anyone?"))
+        await router.idle()
+        return cid, await router.transcripts.history(cid)
+
+    cid, history = run(redis_server, scenario)
+    apology = "Sorry, I'm having a technical problem."
+    assert sorted(m.role for m in history) == ["bot", "bot", "shopper", "shopper"]
+    assert all(m.text.startswith(apology) for m in history if m.role == "bot")
+    assert [m.text[: len(apology)] for m, _ in sender.delivered] == [apology, apology]
+    assert bot.seen == ["hello?", "anyone?"]
+    assert redis_client.llen(f"support:conv:{cid}:pending") == 0
+
+
+def test_closing_resumes_the_bot_and_asks_for_a_rating(redis_server: RedisServer,
+                                                       redis_client: redis.Redis) -> None:
+    bot = FakeBot()
+    sender = RecordingSender()
+
+    async def scenario(client: aioredis.Redis) -> tuple[str, list[Message], list[dict[str, Any]]]:
+        router = make_router(client, bot, sender)
+        cid = await router.transcripts.open(CHANNEL, "psid-1", lang="en")
+        events = client.pubsub()
+        await events.subscribe("support:events")
+        await router.closed(cid, "marie@shop.example")
+        seen: list[dict[str, Any]] = []
+        async with asyncio.timeout(5):
+            while not seen or seen[-1]["type"] != "closed":
+                item = await events.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if item is not None:
+                    seen.append(json.loads(item["data"]))
+        await events.aclose()
+        return cid, await router.transcripts.history(cid), seen
+
+    cid, history, events = run(redis_server, scenario)
+    assert bot.resumed == [cid]
+    assert [(m.role, m.author) for m in history] == [("system", "closed"), ("bot", ""), ("bot", "")]
+    assert history[1].text.startswith("Your conversation with our advisor has ended.")
+    rating = history[2]
+    assert rating.text == "How would you rate the help you received?"
+    assert [b.payload for b in rating.buttons] == [f'/csat{{"score": {n}}}' for n in range(1, 6)]
+    assert [m.text for m, _ in sender.delivered] == [history[1].text, rating.text]
+    assert redis_client.hget(f"support:conv:{cid}", "last_agent") == "marie@shop.example"
+    assert {"type": "closed", "conversation_id": cid}.items() <= events[-1].items()
