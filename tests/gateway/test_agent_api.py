@@ -1,0 +1,127 @@
+"""The agent API on a real app and the real session Redis: login, presence, transfer between
+agents and back to the queue, roles, messages limits, agent-made tickets, logout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from fastapi.testclient import TestClient
+
+from handoff.accounts import Accounts
+from handoff.desk import HandoffRequest, HelpDesk
+
+from .test_web_channel import make_client, new_conversation  # noqa: F401  (make_client: a fixture)
+
+pytestmark = pytest.mark.timeout(60)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def api(make_client: Callable[..., TestClient]) -> TestClient:  # noqa: F811
+    return make_client()
+
+
+def run(redis_url: str, job: Callable[[aioredis.Redis], Any]) -> Any:
+    async def go() -> Any:
+        conn = aioredis.Redis.from_url(redis_url)
+        try:
+            return await job(conn)
+        finally:
+            await conn.aclose()
+    return asyncio.run(go())
+
+
+def add(redis_url: str, email: str, role: str = "agent") -> None:
+    run(redis_url, lambda r: Accounts(r).add(email, PASSWORD, role))
+
+
+def login(api: TestClient, email: str) -> dict[str, str]:
+    res = api.post("/api/agent/login", json={"email": email, "password": PASSWORD})
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['token']}"}
+
+
+def queued(api: TestClient, redis_url: str) -> str:
+    cid = new_conversation(api, lang="fr")
+    run(redis_url, lambda r: HelpDesk(r).request_handoff(
+        HandoffRequest(cid, "fr", "returns/process", "je veux retourner un vase", "asked")))
+    return cid
+
+
+def test_login_presence_and_logout(api: TestClient, redis_server: Any) -> None:
+    add(redis_server.url, "ann@shop.example")
+    assert api.post("/api/agent/login", json={"email": "ann@shop.example", "password": "wrong password"}
+                       ).status_code == 401
+    ann = login(api, "ann@shop.example")
+    me = api.get("/api/agent/me", headers=ann).json()
+    assert me["presence"] == "online" and me["role"] == "agent"
+    assert run(redis_server.url, lambda r: HelpDesk(r).agents_online()) == 1
+    assert api.post("/api/agent/presence", json={"status": "away"}, headers=ann).status_code == 200
+    assert run(redis_server.url, lambda r: HelpDesk(r).agents_online()) == 0  # the bot won't promise her
+    assert api.post("/api/agent/presence", json={"status": "busy?"}, headers=ann).status_code == 422
+    assert api.post("/api/agent/logout", headers=ann).status_code == 200
+    assert api.get("/api/agent/me", headers=ann).status_code == 401
+
+
+def test_transfer_to_a_colleague_then_back_to_the_queue(api: TestClient, redis_server: Any,
+                                                         redis_client: redis.Redis) -> None:
+    for email in ("ann@shop.example", "ben@shop.example"):
+        add(redis_server.url, email)
+    ann, ben = login(api, "ann@shop.example"), login(api, "ben@shop.example")
+    cid = queued(api, redis_server.url)
+    waiting = api.get("/api/agent/queue", headers=ann).json()["queue"]
+    assert waiting[0]["summary"] == "je veux retourner un vase"
+    assert api.post("/api/agent/queue/claim", headers=ann).json()["conversation_id"] == cid
+    assert api.post("/api/agent/queue/claim", headers=ben).status_code == 404        # nobody else waits
+    assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "hi"},
+                       headers=ben).status_code == 403                                   # not his
+    moved = api.post(f"/api/agent/conversations/{cid}/transfer", json={"to": "ben@shop.example"},
+                     headers=ann)
+    assert moved.status_code == 200, moved.text
+    assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "Ben here"},
+                       headers=ben).status_code == 200
+    assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "x"},
+                       headers=ann).status_code == 403
+    assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "x" * 2001},
+                       headers=ben).status_code == 413
+    back = api.post(f"/api/agent/conversations/{cid}/transfer", json={"to": ""}, headers=ben)
+    assert back.status_code == 200
+    assert [q["conversation_id"] for q in api.get("/api/agent/queue", headers=ann).json()["queue"]] == [cid]
+    seen = api.get(f"/api/agent/conversations/{cid}", headers=ann).json()["messages"]
+    events = [m["author"] for m in seen if m["role"] == "system"]
+    assert events.count("transferred") == 2
+    assert redis_client.hget(f"support:conv:{cid}", "state") == "queued"
+
+
+def test_an_admin_may_close_a_colleagues_conversation(api: TestClient, redis_server: Any) -> None:
+    add(redis_server.url, "ann@shop.example")
+    add(redis_server.url, "boss@shop.example", role="admin")
+    ann, boss = login(api, "ann@shop.example"), login(api, "boss@shop.example")
+    cid = queued(api, redis_server.url)
+    api.post(f"/api/agent/conversations/{cid}/claim", headers=ann)
+    assert api.post(f"/api/agent/conversations/{cid}/claim", headers=boss).status_code == 409
+    closed = api.post(f"/api/agent/conversations/{cid}/close", headers=boss)
+    assert closed.status_code == 200, closed.text
+    assert api.get("/api/agent/me", headers=ann).json()["conversations"] == []
+
+
+def test_agent_made_ticket_and_no_mail_configured(api: TestClient, redis_server: Any) -> None:
+    add(redis_server.url, "ann@shop.example")
+    ann = login(api, "ann@shop.example")
+    cid = new_conversation(api, lang="en")
+    made = api.post("/api/agent/tickets", headers=ann, json={
+        "conversation_id": cid, "email": "shopper@example.com", "message": "Call back about the refund",
+        "lang": "en"})
+    assert made.status_code == 201, made.text
+    tid = made.json()["ticket_id"]
+    listed = api.get("/api/agent/tickets", headers=ann).json()["tickets"]
+    assert [(t["id"], t["source"], t["overdue"]) for t in listed] == [(tid, "agent", False)]
+    reply = api.post(f"/api/agent/tickets/{tid}/reply", json={"text": "Done"}, headers=ann)
+    assert reply.status_code == 503 and "SMTP_URL" in reply.json()["message"]
+    assert api.post("/api/agent/tickets", headers=ann, json={
+        "conversation_id": "c-unknown", "email": "a@example.com", "message": "x"}).status_code == 404
