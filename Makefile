@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench lint check-kb train clean
+.PHONY: setup run test bench lint check-kb train clean browser
 
 setup: $(STAMP) $(RASA_STAMP)
 
@@ -39,10 +39,16 @@ train: setup
 run: setup
 	@$(PY) -m ops.run
 
-test: setup
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	@$(PY) -m pytest
 
-bench: setup
+bench: setup browser
 	@$(PY) -m bench
 
 lint: setup

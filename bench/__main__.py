@@ -77,9 +77,13 @@ def main() -> int:
 
 
 def bot_figures() -> int:
-    """The Rasa bot's NLU and latency figures, in their own process (it starts a stack)."""
-    print(flush=True)
-    return subprocess.run([sys.executable, "-m", "bench.bot"], cwd=ROOT, check=False).returncode
+    """The Rasa bot's NLU and latency figures, then the web channel under load: each in its own
+    process (each starts its own stack). Both run whatever the other's outcome."""
+    codes = []
+    for module in ("bench.bot", "bench.web"):
+        print(flush=True)
+        codes.append(subprocess.run([sys.executable, "-m", module], cwd=ROOT, check=False).returncode)
+    return next((code for code in codes if code), 0)
 
 
 if __name__ == "__main__":

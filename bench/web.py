@@ -72,11 +72,14 @@ class Run:
         if self.done % max(self.total // 4, 1) == 0 or self.done == self.total:
             log(f"  {self.path}: {self.done}/{self.total} messages, {sum(self.errors.values())} errors")
 
+    def rate(self) -> float:
+        """Answered messages per second of wall time."""
+        return len(self.latencies_ms) / self.wall_s if self.wall_s else 0.0
+
     def row(self) -> str:
         n_err = sum(self.errors.values())
         errors = f"{n_err} ({', '.join(f'{k}: {v}' for k, v in self.errors.most_common())})" if n_err else "0"
-        rate = len(self.latencies_ms) / self.wall_s if self.wall_s else 0.0
-        return (f"| {self.path} | {self.total} | {rate:.1f} | {pct(self.latencies_ms, 50)} | "
+        return (f"| {self.path} | {self.total} | {self.rate():.1f} | {pct(self.latencies_ms, 50)} | "
                 f"{pct(self.latencies_ms, 95)} | {errors} |")
 
 
@@ -248,9 +251,13 @@ def main() -> int:
     print("| path | messages | messages/s | p50 ms | p95 ms | errors |\n|---|---|---|---|---|---|")
     print(direct.row())
     print(web.row())
-    if direct.latencies_ms and web.latencies_ms:
+    if direct.latencies_ms and web.latencies_ms and direct.wall_s and web.wall_s:
         g50, r50 = np.median(web.latencies_ms), np.median(direct.latencies_ms)
-        print(f"\nGateway overhead at p50: {g50 - r50:+.1f} ms ({g50 / r50:.2f}x Rasa directly).")
+        print(f"\nGateway overhead at p50: {g50 - r50:+.1f} ms ({g50 / r50:.2f}x Rasa directly). With every "
+              "conversation waiting for its reply, latency is mostly queueing behind the slowest stage "
+              f"(Little's law: {args.conversations} in flight / {direct.rate():.1f} messages/s = "
+              f"{args.conversations / direct.rate() * 1000:.0f} ms directly, / {web.rate():.1f} = "
+              f"{args.conversations / web.rate() * 1000:.0f} ms through the gateway).")
     checked = sum(1 for c in convs if c.cid) - unreadable
     print(f"\nTranscripts read back (GET /api/chat/conversations/{{cid}}/messages, {checked} conversations, "
           f"{sum(len(c.sent) for c in convs)} accepted shopper messages): lost/duplicated: "

@@ -18,7 +18,7 @@ from handoff.transcript import UnknownConversation
 
 from .channels.base import DeliveryRefused
 from .channels.message import MAX_TEXT_CHARS
-from .channels.web import digest
+from .channels.web import digest, with_html
 from .errors import error_response
 from .state import GatewayState, get_state
 
@@ -156,7 +156,7 @@ async def conversation(request: Request, cid: str, agent: Agent, after: int = 0)
               if c != cid]
     tickets = [t for t in await state.desk.tickets() if t.get("conversation_id") in {cid, *others}]
     return JSONResponse({"conversation": conv, "handoff": await state.desk.handoff(cid),
-                         "messages": [m.to_dict() for m in messages], "past_conversations": others,
+                         "messages": [with_html(m.to_dict()) for m in messages], "past_conversations": others,
                          "tickets": tickets})
 
 
@@ -240,7 +240,7 @@ async def ticket(request: Request, tid: str, agent: Agent) -> JSONResponse:
     messages = await state.transcripts.history(cid, limit=5000) if cid else []
     return JSONResponse({"ticket": {**found, "overdue": state.tickets.overdue(found)},
                          "replies": await state.desk.ticket_replies(tid),
-                         "transcript": [m.to_dict() for m in messages]})
+                         "transcript": [with_html(m.to_dict()) for m in messages]})
 
 
 @router.post("/tickets/{tid}/reply")

@@ -20,7 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import actions, agent_api, health, metrics, search
+from . import actions, agent_api, health, metrics, pages, search
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
@@ -53,8 +53,9 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app.state.gateway = state
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
-                   agent_api.router, messenger.router, whatsapp.router):
+                   agent_api.router, messenger.router, whatsapp.router, pages.router):
         app.include_router(router)
+    pages.mount_static(app)
     agent_api.install_auth_handler(app)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -27,6 +27,7 @@ from .store import (
     TICKET_LOG,
     TICKET_SEQ,
     TICKETS_OPEN,
+    WAITS,
     decoded,
     text,
 )
@@ -34,6 +35,7 @@ from .store import (
 _decoded = decoded  # older import name
 PRESENCE_TTL_S = 90                       # an agent without heartbeat for this long is away
 TICKET_STATUSES = ("open", "pending", "solved")
+RECENT_WAITS = 50
 
 # KEYS: queue, conv, active(agent); ARGV: cid ("" = oldest), agent, max, now
 # -> cid claimed, or "" nothing waiting / "!full" agent at capacity / "!taken" not waiting
@@ -160,7 +162,17 @@ class HelpDesk:
             raise DeskError("conflict", "this conversation is not waiting (another agent has it)")
         if got == "!full":
             raise DeskError("full", f"you already hold {max_conversations} conversations")
+        if got:
+            queued_at = (await self.handoff(got) or {}).get("queued_at")
+            if queued_at:
+                await self.redis.lpush(WAITS, round(time.time() - float(queued_at), 1))
+                await self.redis.ltrim(WAITS, 0, RECENT_WAITS - 1)
         return got or None
+
+    async def typical_wait_s(self) -> float | None:
+        """Median of the recent waits before an agent took over (None: no history yet)."""
+        waits = sorted(float(text(w)) for w in await self.redis.lrange(WAITS, 0, -1))
+        return waits[len(waits) // 2] if waits else None
 
     async def active(self, agent_id: str) -> list[str]:
         return sorted(text(c) for c in await self.redis.smembers(ACTIVE.format(agent=agent_id)))

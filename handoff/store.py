@@ -25,6 +25,7 @@ TICKET = "support:ticket:{tid}"                   # hash: the ticket
 TICKET_LOG = "support:ticket:{tid}:log"           # list of JSON replies
 TICKET_SEQ = "support:tickets:seq"
 TICKET_IDEMPOTENCY = "support:tickets:by-request:{key}"
+WAITS = "support:stats:waits"                    # recent queue waits (s), newest first
 SURVEYS = "support:surveys"                       # stream of satisfaction answers
 EVENTS = "support:events"                         # pub/sub: what agents' consoles follow
 OUTBOX = "support:out:{cid}"                      # pub/sub: messages for the shopper's open sockets

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from handoff.store import OUTBOX
 
 from ..errors import error_code, error_response
+from ..render import markdown_html
 from ..state import GatewayState, get_state
 from .message import MAX_TEXT_CHARS, Message
 
@@ -103,6 +104,22 @@ async def create_conversation(request: Request, body: NewConversation | None = N
     return JSONResponse(await start_conversation(state, body.lang if body else ""), status_code=201)
 
 
+@router.get("/api/chat/availability")
+async def availability(request: Request, lang: str = "fr") -> JSONResponse:
+    """What the widget's header says: is a human there now, how fast do they usually answer,
+    and when the team is back (from the opening hours, never a guess)."""
+    state = get_state(request)
+    services = state.action_services
+    lang = "en" if lang == "en" else "fr"
+    status = await services.availability()
+    return JSONResponse({
+        "status": status,  # human | busy | closed
+        "typical_wait_s": await state.desk.typical_wait_s(),
+        "next_opening": services.next_opening(lang) if status == "closed" else None,
+        "ticket_reply_hours": services.sla_hours,
+    }, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/api/chat/conversations/{cid}/messages")
 async def history(request: Request, cid: str, after: int = 0) -> JSONResponse:
     state = get_state(request)
@@ -167,6 +184,14 @@ def public(message: Message) -> dict[str, Any]:
         data["author"] = "agent"
     if message.role == "system" and message.author not in SHOPPER_VISIBLE_EVENTS:
         data["text"] = ""
+    return with_html(data)
+
+
+def with_html(data: dict[str, Any]) -> dict[str, Any]:
+    """Bot texts are markdown (FAQ answers): add their sanitised HTML. Anything a person
+    typed (shopper, agent) stays text only, for pages to show as text."""
+    if data.get("role") == "bot" and data.get("text"):
+        data["html"] = markdown_html(data["text"])
     return data
 
 

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,11 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from websockets.sync.client import ClientConnection, connect
 
-from ops.local_stack import REPO, Gateway, Rasa, gateway, rasa
+from ops.local_stack import REPO
 from ops.ports import free_port
 from tests.bot.conftest import bot_model, open_shop, shared_index  # noqa: F401  (fixtures)
-
-RASA_TOKEN = "rasa-test-token"  # what ops.local_stack.rasa() starts Rasa with
 
 
 class Mailbox:
@@ -47,17 +43,6 @@ def smtp() -> Iterator[tuple[str, Mailbox]]:
         yield f"smtp://127.0.0.1:{port}", box
     finally:
         controller.stop()
-
-
-@contextmanager
-def stack(redis_url: str, tmp: Path, *, shop: Path, index_dir: Path,
-          extra_env: dict[str, str] | None = None) -> Iterator[tuple[Gateway, Rasa]]:
-    """Gateway -> Rasa (RASA_URL) and Rasa -> gateway (custom actions), both real processes."""
-    rasa_port = free_port()
-    env = {"RASA_URL": f"http://127.0.0.1:{rasa_port}", "RASA_TOKEN": RASA_TOKEN, **(extra_env or {})}
-    with gateway(redis_url, tmp, shop_config=shop, index_dir=index_dir, extra_env=env) as gw, \
-            rasa(redis_url, gw.url, gw.token, tmp, port=rasa_port) as bot:
-        yield gw, bot
 
 
 def add_agent(redis_url: str, email: str, password: str, role: str = "agent") -> None:

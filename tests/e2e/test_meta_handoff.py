@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from ops.local_stack import Gateway, Rasa
+from ops.local_stack import Gateway, Rasa, stack
 from ops.redis_server import RedisServer
 from tests.fakes.graph_server import FakeGraph, sign
 
-from .conftest import AgentClient, add_agent, stack
+from .conftest import AgentClient, add_agent
 
 SECRET = "e2e-app-secret"
 
@@ -37,7 +37,7 @@ def meta_stack(bot_model: Path, redis_server: RedisServer, open_shop: Path, shar
            "MESSENGER_PAGE_TOKEN": "page-token", "WHATSAPP_VERIFY_TOKEN": "verify-w",
            "WHATSAPP_TOKEN": "wa-token", "WHATSAPP_PHONE_NUMBER_ID": "1055",
            "GRAPH_API_BASE": graph.base_url, "GRAPH_API_VERSION": graph.version}
-    with stack(redis_server.url, tmp_path_factory.mktemp("meta-stack"), shop=open_shop,
+    with stack(redis_server.url, tmp_path_factory.mktemp("meta-stack"), shop_config=open_shop,
                index_dir=shared_index, extra_env=env) as pair:
         yield pair
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 
-from ops.local_stack import REPO
+from ops.local_stack import REPO, stack
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 
-from .conftest import AgentClient, Mailbox, Shopper, add_agent, stack
+from .conftest import AgentClient, Mailbox, Shopper, add_agent
 
 FRIDAY_EVENING = "2026-11-27T19:00:00+01:00"
 MONDAY_17H_PARIS = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
@@ -39,7 +39,7 @@ def test_ticket_out_of_hours_survives_a_redis_crash_and_is_answered_by_email(
     smtp_url, mailbox = smtp
     with RedisServer(port=free_port(), data_dir=tmp_path / "redis", use_env=False,
                      appendfsync="always") as redis, \
-            stack(redis.url, tmp_path, shop=REPO / "config" / "shop.yml", index_dir=shared_index,
+            stack(redis.url, tmp_path, shop_config=REPO / "config" / "shop.yml", index_dir=shared_index,
                   extra_env={"CLOCK_START": FRIDAY_EVENING, "SMTP_URL": smtp_url,
                              "SMTP_FROM": "Atelier Lumen <support@shop.example>"}) as (gw, _):
         add_agent(redis.url, "night@shop.example", "correct horse battery")

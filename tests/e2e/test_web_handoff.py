@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from ops.local_stack import Gateway, Rasa
+from ops.local_stack import Gateway, Rasa, stack
 from ops.redis_server import RedisServer
 
-from .conftest import AgentClient, Shopper, add_agent, stack
+from .conftest import AgentClient, Shopper, add_agent
 
 
 @pytest.fixture(scope="module")
 def open_stack(bot_model: Path, redis_server: RedisServer, open_shop: Path, shared_index: Path,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa]]:
-    with stack(redis_server.url, tmp_path_factory.mktemp("web-stack"), shop=open_shop,
+    with stack(redis_server.url, tmp_path_factory.mktemp("web-stack"), shop_config=open_shop,
                index_dir=shared_index) as pair:
         yield pair
 

@@ -1,0 +1,108 @@
+"""Browser fixtures: Debian's headless Chromium driven by Playwright (never a downloaded
+browser build), against real Redis, Rasa and gateway processes; screenshots in var/screenshots.
+
+`make test` installs the `chromium` package when it is missing (Makefile, `browser` target).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from ops.local_stack import REPO, Gateway, Rasa, stack
+from ops.redis_server import RedisServer
+from tests.bot.conftest import bot_model, open_shop, shared_index  # noqa: F401  (fixtures)
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = REPO / "var" / "screenshots"
+AXE = Path(__file__).with_name("assets") / "axe.min.js"
+# Flags for a closed network: no background calls home, no first-run, no QUIC.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh context (own localStorage) that fails the test on any JS dialog (XSS canary)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    yield page
+    context.close()
+    assert not dialogs, f"a dialog fired (script injection?): {dialogs}"
+
+
+@pytest.fixture(scope="session")
+def browser_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kb_content plus one hostile entry: its answer carries raw HTML and a javascript: link."""
+    dest = tmp_path_factory.mktemp("browser-kb") / "kb_content"
+    shutil.copytree(REPO / "kb_content", dest)
+    (dest / "en" / "zz-hostile-en.md").write_text(
+        "---\nid: hostile-test-en\nlang: en\nreason: " + _any_reason(dest) + "\nquestions:\n"
+        "  - what does the zebra pattern cushion look like\n  - zebra pattern cushion look\n"
+        "  - tell me about the zebra cushion pattern\n---\n"
+        f"The zebra cushion {XSS} is **striped**. [Click me](javascript:alert(2)) "
+        "and [our site](https://shop.example/zebra).\n", encoding="utf-8")
+    return dest
+
+
+def _any_reason(kb: Path) -> str:
+    import yaml
+
+    for path in sorted((kb / "en").rglob("*.md")):
+        head = path.read_text(encoding="utf-8").split("---")[1]
+        return str(yaml.safe_load(head)["reason"])
+    raise AssertionError("no English entry")
+
+
+@pytest.fixture(scope="session")
+def live(bot_model: Path, open_shop: Path, shared_index: Path, browser_kb: Path,  # noqa: F811
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa, RedisServer]]:
+    """The whole product, open for business, with its own Redis."""
+    tmp = tmp_path_factory.mktemp("browser-stack")
+    with RedisServer(port=0, data_dir=tmp / "redis", use_env=False) as redis, \
+            stack(redis.url, tmp, shop_config=open_shop, index_dir=tmp / "index",
+                  extra_env={"KB_DIR": str(browser_kb)}) as (gw, bot):
+        yield gw, bot, redis
+
+
+def screenshot(page: Page, name: str, **kwargs: Any) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), **kwargs)
+    return path
+
+
+def axe_violations(page: Page, context: str | None = None) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the page (or inside `context` selector)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async (ctx) => (await axe.run(ctx ? document.querySelector(ctx) : document, "
+        "{resultTypes: ['violations']})).violations", context)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result if v["impact"] in ("serious", "critical")]

@@ -1,0 +1,1 @@
+/* Shop support widget: being written (issue 6). */
