@@ -191,6 +191,7 @@ async def transfer(request: Request, cid: str, body: Transfer, agent: Agent) -> 
     except DeskError as exc:
         return desk_error(exc)
     await state.transcripts.system(cid, "transferred", by=agent.email, to=target.email if target else "queue")
+    await state.router.event("transferred", cid, await state.transcripts.require(cid))
     return JSONResponse({"conversation_id": cid, "to": target.email if target else "queue"})
 
 

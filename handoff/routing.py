@@ -136,7 +136,7 @@ class ConversationRouter:
             await self.send(reply)
         after = await self.transcripts.require(message.conversation_id)
         if after.get("state") == "queued" and conv.get("state") != "queued":
-            await self._event("queued", message.conversation_id, after)
+            await self.event("queued", message.conversation_id, after)
 
     async def _survey(self, message: Message, conv: dict[str, str], score: int) -> None:
         lang = message.lang or conv.get("lang", "")
@@ -181,7 +181,7 @@ class ConversationRouter:
         await self.send(replace(self._bot_message(conv, say(conv.get("lang", ""), "agent_joined",
                                                             agent=agent_name)), role="system",
                                 author="agent_joined"))
-        await self._event("claimed", cid, conv)
+        await self.event("claimed", cid, conv)
 
     async def agent_says(self, cid: str, agent_id: str, text: str) -> Message:
         conv = await self.transcripts.require(cid)
@@ -203,7 +203,7 @@ class ConversationRouter:
         await self.send(self._bot_message(conv, say(lang, "closed")))
         await self.send(self._bot_message(conv, say(lang, "csat"), tuple(
             Button(f"{n} ★", f'/csat{{"score": {n}}}') for n in range(1, 6))))
-        await self._event("closed", cid, conv)
+        await self.event("closed", cid, conv)
 
     # -- events ------------------------------------------------------------------------
 
@@ -215,7 +215,8 @@ class ConversationRouter:
                 "type": "message", "conversation_id": message.conversation_id,
                 "agent": conv.get("agent", ""), "message": message.to_dict()}, ensure_ascii=False))
 
-    async def _event(self, kind: str, cid: str, conv: dict[str, str]) -> None:
+    async def event(self, kind: str, cid: str, conv: dict[str, str]) -> None:
+        """Tell every console (through any gateway) that a conversation changed."""
         await self.redis.publish(EVENTS, json.dumps({"type": kind, "conversation_id": cid,
                                                      "agent": conv.get("agent", "")}))
 

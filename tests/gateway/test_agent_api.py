@@ -125,3 +125,22 @@ def test_agent_made_ticket_and_no_mail_configured(api: TestClient, redis_server:
     assert reply.status_code == 503 and "SMTP_URL" in reply.json()["message"]
     assert api.post("/api/agent/tickets", headers=ann, json={
         "conversation_id": "c-unknown", "email": "a@example.com", "message": "x"}).status_code == 404
+
+
+def test_the_console_feed_needs_a_token_then_streams_events(api: TestClient, redis_server: Any) -> None:
+    add(redis_server.url, "ann@shop.example")
+    ann = login(api, "ann@shop.example")
+    with api.websocket_connect("/ws/agent") as ws:
+        ws.send_json({"type": "auth", "token": "forged"})
+        assert ws.receive_json()["status"] == 401
+    with api.websocket_connect("/ws/agent") as ws:
+        ws.send_json({"type": "auth", "token": ann["Authorization"].split()[1]})
+        assert ws.receive_json() == {"type": "ready", "agent": "ann@shop.example"}
+        cid = queued(api, redis_server.url)
+        assert api.post(f"/api/agent/conversations/{cid}/claim", headers=ann).status_code == 200
+        kinds = []
+        while "claimed" not in kinds:
+            event = ws.receive_json()
+            kinds.append(event["type"])
+            assert event.get("conversation_id") == cid
+        ws.send_json({"type": "ping"})
