@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from handoff.store import EVENTS
 
+from .feeds import relay
 from .state import GatewayState
 
 router = APIRouter()
@@ -39,27 +40,16 @@ async def agent_feed(ws: WebSocket) -> None:
         return
     await state.desk.heartbeat(agent.email)
     await ws.send_json({"type": "ready", "agent": agent.email})
-    pubsub = state.redis.pubsub()
-    await pubsub.subscribe(EVENTS)
 
-    async def forward() -> None:
-        async for item in pubsub.listen():
-            if item.get("type") == "message":
-                await ws.send_text(item["data"].decode() if isinstance(item["data"], bytes) else item["data"])
+    async def deliver(data: bytes | str) -> None:
+        await ws.send_text(data.decode() if isinstance(data, bytes) else data)
 
-    task = asyncio.create_task(forward())
     try:
-        while True:  # pings keep the agent's presence alive
-            frame = await ws.receive_text()
-            if '"ping"' in frame:
-                await state.desk.heartbeat(agent.email)
-                await ws.send_json({"type": "pong"})
+        async with relay(state.redis, EVENTS, deliver):
+            while True:  # pings keep the agent's presence alive
+                frame = await ws.receive_text()
+                if '"ping"' in frame:
+                    await state.desk.heartbeat(agent.email)
+                    await ws.send_json({"type": "pong"})
     except WebSocketDisconnect:
         pass
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        with contextlib.suppress(Exception):
-            await pubsub.unsubscribe()
-            await pubsub.aclose()

@@ -35,13 +35,12 @@ from .meta import (
     as_list,
     as_str,
     as_timestamp,
-    channel_settings,
     choose_prompt,
     clip,
+    handshake,
     outbound_text,
-    read_signed_json,
+    signed_webhook,
     split_text,
-    verify_subscription,
 )  # fmt: skip
 
 log = logging.getLogger("gateway.channels.messenger")
@@ -63,25 +62,16 @@ router = APIRouter()
 @router.get("/webhooks/messenger", include_in_schema=False)
 async def messenger_handshake(request: Request) -> Response:
     """Meta's subscription check: echo `hub.challenge` only with our verify token."""
-    try:
-        settings = channel_settings(get_state(request).meta, CHANNEL)
-    except WebhookRejected as exc:
-        return error_response(exc.status, exc.message)
-    challenge = verify_subscription(request.query_params, settings.messenger_verify_token)
-    if challenge is None:
-        return error_response(403, "Subscription verification failed: wrong hub.mode or hub.verify_token.")
-    return PlainTextResponse(challenge)
+    status, text = handshake(request, get_state(request).meta, CHANNEL)
+    return PlainTextResponse(text) if status == 200 else error_response(status, text)
 
 
 @router.post("/webhooks/messenger", include_in_schema=False)
 async def messenger_webhook(request: Request) -> Response:
-    """Verify, normalise and hand every shopper message to the inbox; 200 once all are stored."""
+    """Verify, normalise and hand everything to the inbox; 200 once all of it is stored."""
     state = get_state(request)
     try:
-        settings = channel_settings(state.meta, CHANNEL)
-        if state.inbox is None:
-            raise WebhookRejected(503, "The inbox is not ready; Meta will retry.")
-        payload = await read_signed_json(request, settings.app_secret)
+        settings, payload = await signed_webhook(request, state.meta, state.inbox, CHANNEL)
         messages = parse_events(payload)
     except WebhookRejected as exc:
         return error_response(exc.status, exc.message)

@@ -265,3 +265,26 @@ async def read_signed_json(request: Request, app_secret: str) -> Any:
     if not verify_signature(body, request.headers.get(SIGNATURE_HEADER), app_secret):
         raise WebhookRejected(403, f"Missing or invalid {SIGNATURE_HEADER} signature.")
     return parse_json(body)
+
+
+def handshake(request: Request, meta: Any, channel: str) -> tuple[int, str]:
+    """Meta's subscription check for `channel`: (200, challenge) only with our verify token,
+    else (status, reason)."""
+    try:
+        settings = channel_settings(meta, channel)
+    except WebhookRejected as exc:
+        return exc.status, exc.message
+    token = settings.messenger_verify_token if channel == "messenger" else settings.whatsapp_verify_token
+    challenge = verify_subscription(request.query_params, token)
+    if challenge is None:
+        return 403, "Subscription verification failed: wrong hub.mode or hub.verify_token."
+    return 200, challenge
+
+
+async def signed_webhook(request: Request, meta: Any, inbox: Any, channel: str) -> tuple[MetaSettings, Any]:
+    """The settings and verified JSON payload of a webhook POST; WebhookRejected (503 when the
+    channel or the inbox is not ready, 413/403/422 for the body) otherwise."""
+    settings = channel_settings(meta, channel)
+    if inbox is None:
+        raise WebhookRejected(503, "The inbox is not ready; Meta will retry.")
+    return settings, await read_signed_json(request, settings.app_secret)

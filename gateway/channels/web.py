@@ -8,8 +8,6 @@ protocol is documented in docs/protocol.md.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -25,6 +23,7 @@ from pydantic import BaseModel, Field
 from handoff.store import OUTBOX
 
 from ..errors import error_code, error_response
+from ..feeds import relay
 from ..render import markdown_html
 from ..state import GatewayState, get_state
 from .message import MAX_TEXT_CHARS, Message
@@ -213,29 +212,20 @@ async def chat_socket(ws: WebSocket) -> None:
     cid = conv["id"]
     await ws.send_json({"type": "welcome", "conversation_id": cid, "state": conv.get("state", "bot"),
                         "resumed": cid == ws.query_params.get("conversation_id")})
-    pubsub = state.redis.pubsub()
-    await pubsub.subscribe(OUTBOX.format(cid=cid))
-    forward = asyncio.create_task(_forward(ws, pubsub))
     try:
-        while True:
-            frame = await ws.receive()
-            if frame["type"] == "websocket.disconnect":
-                break
-            if frame.get("text") is None:
-                await ws.send_json(_frame_error(422, "frames are JSON text, not binary"))
-                continue
-            reply = await _handle_frame(state, conv, frame["text"])
-            if reply is not None:
-                await ws.send_json(reply)
+        async with relay(state.redis, OUTBOX.format(cid=cid), lambda data: _forward(ws, data)):
+            while True:
+                frame = await ws.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                if frame.get("text") is None:
+                    await ws.send_json(_frame_error(422, "frames are JSON text, not binary"))
+                    continue
+                reply = await _handle_frame(state, conv, frame["text"])
+                if reply is not None:
+                    await ws.send_json(reply)
     except WebSocketDisconnect:
         pass
-    finally:
-        forward.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await forward
-        with contextlib.suppress(Exception):
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
 
 
 async def _handle_frame(state: GatewayState, conv: dict[str, str], raw: str) -> dict[str, Any] | None:
@@ -272,12 +262,9 @@ def _frame_error(status: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "error": error_code(status), "status": status, "message": message, **extra}
 
 
-async def _forward(ws: WebSocket, pubsub: Any) -> None:
+async def _forward(ws: WebSocket, raw: Any) -> None:
     """Everything published for this conversation (bot, agent, other tabs) to this socket."""
-    async for item in pubsub.listen():
-        if item.get("type") != "message":
-            continue
-        data = json.loads(item["data"])
-        if data.get("type") == "message":
-            data["message"] = public(Message.from_dict(data["message"]))
-        await ws.send_json(data)
+    data = json.loads(raw)
+    if data.get("type") == "message":
+        data["message"] = public(Message.from_dict(data["message"]))
+    await ws.send_json(data)
