@@ -8,11 +8,9 @@ import json
 import random
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.channels import messenger
@@ -20,9 +18,9 @@ from gateway.channels.base import DeliveryRefused
 from gateway.channels.graph import GraphClient, GraphError
 from gateway.channels.message import Button, Message
 from gateway.channels.meta import MetaSettings, appsecret_proof
-from gateway.errors import install_error_handlers
 from ops.ports import free_port
 from tests.fakes.graph_server import FakeGraph, RecordingInbox, sign
+from tests.fakes.webhooks import channel_client, post_signed
 
 SECRET = "app-secret"
 SETTINGS = MetaSettings(
@@ -32,11 +30,7 @@ PSID = "24035613799426"
 
 
 def make_client(inbox: Any, meta: Any = SETTINGS) -> TestClient:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(messenger.router)
-    app.state.gateway = SimpleNamespace(inbox=inbox, meta=meta, senders={})
-    return TestClient(app)
+    return channel_client(messenger.router, inbox, meta)
 
 
 @pytest.fixture
@@ -51,14 +45,8 @@ def client(inbox: RecordingInbox) -> Iterator[TestClient]:
 
 
 def post(client: TestClient, payload: Any, *, secret: str = SECRET, raw: bytes | None = None,
-         signature: str | None = "auto") -> Any:  # fmt: skip
-    body = raw if raw is not None else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"}
-    if signature == "auto":
-        headers["X-Hub-Signature-256"] = sign(body, secret)
-    elif signature is not None:
-        headers["X-Hub-Signature-256"] = signature
-    return client.post("/webhooks/messenger", content=body, headers=headers)
+         signature: str | None = "auto") -> Any:
+    return post_signed(client, "/webhooks/messenger", payload, secret=secret, raw=raw, signature=signature)
 
 
 def webhook(*events: dict[str, Any]) -> dict[str, Any]:

@@ -4,15 +4,12 @@ sender against a real local fake Graph API (shapes, buttons vs list, 24-hour win
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.channels import whatsapp
@@ -20,8 +17,8 @@ from gateway.channels.base import DeliveryRefused
 from gateway.channels.graph import GraphClient, GraphError
 from gateway.channels.message import Button, Message
 from gateway.channels.meta import MetaSettings, appsecret_proof
-from gateway.errors import install_error_handlers
-from tests.fakes.graph_server import FakeGraph, RecordingInbox, sign
+from tests.fakes.graph_server import FakeGraph, RecordingInbox
+from tests.fakes.webhooks import channel_client, post_signed
 
 SECRET = "app-secret"
 PHONE_ID = "1055"
@@ -34,11 +31,7 @@ NOW = 1_800_000_000.0
 
 
 def make_client(inbox: Any, meta: Any = SETTINGS) -> TestClient:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(whatsapp.router)
-    app.state.gateway = SimpleNamespace(inbox=inbox, meta=meta, senders={})
-    return TestClient(app)
+    return channel_client(whatsapp.router, inbox, meta)
 
 
 @pytest.fixture
@@ -53,14 +46,8 @@ def client(inbox: RecordingInbox) -> Iterator[TestClient]:
 
 
 def post(client: TestClient, payload: Any, *, secret: str = SECRET, raw: bytes | None = None,
-         signature: str | None = "auto") -> Any:  # fmt: skip
-    body = raw if raw is not None else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"}
-    if signature == "auto":
-        headers["X-Hub-Signature-256"] = sign(body, secret)
-    elif signature is not None:
-        headers["X-Hub-Signature-256"] = signature
-    return client.post("/webhooks/whatsapp", content=body, headers=headers)
+         signature: str | None = "auto") -> Any:
+    return post_signed(client, "/webhooks/whatsapp", payload, secret=secret, raw=raw, signature=signature)
 
 
 def webhook(messages: list[dict[str, Any]] = (), statuses: list[dict[str, Any]] = (),  # type: ignore[assignment]
