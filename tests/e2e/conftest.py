@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +17,34 @@ import pytest
 from aiosmtpd.controller import Controller
 from websockets.sync.client import ClientConnection, connect
 
-from ops.local_stack import REPO
+from ops.local_stack import REPO, Gateway, Rasa, stack
 from ops.ports import free_port
+from ops.redis_server import RedisServer
 from tests.bot.conftest import bot_model, open_shop, shared_index  # noqa: F401  (fixtures)
+from tests.fakes.graph_server import FakeGraph
+
+META_SECRET = "e2e-app-secret"
+
+
+@pytest.fixture(scope="session")
+def graph() -> Iterator[FakeGraph]:
+    with FakeGraph(app_secret=META_SECRET, page_token="page-token", whatsapp_token="wa-token",
+                   phone_number_id="1055") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def open_stack(bot_model: Path, redis_server: RedisServer, open_shop: Path, shared_index: Path,  # noqa: F811
+               graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa]]:
+    """The product open for business, every channel on (Meta's Graph API faked locally): one
+    stack for the web and Meta end-to-end modules (Rasa takes ~30 s to start)."""
+    env = {"META_APP_SECRET": META_SECRET, "MESSENGER_VERIFY_TOKEN": "verify-m",
+           "MESSENGER_PAGE_TOKEN": "page-token", "WHATSAPP_VERIFY_TOKEN": "verify-w",
+           "WHATSAPP_TOKEN": "wa-token", "WHATSAPP_PHONE_NUMBER_ID": "1055",
+           "GRAPH_API_BASE": graph.base_url, "GRAPH_API_VERSION": graph.version}
+    with stack(redis_server.url, tmp_path_factory.mktemp("open-stack"), shop_config=open_shop,
+               index_dir=shared_index, extra_env=env) as pair:
+        yield pair
 
 
 class Mailbox:

@@ -7,39 +7,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from ops.local_stack import Gateway, Rasa, stack
+from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
 from tests.fakes.graph_server import FakeGraph, sign
 
-from .conftest import AgentClient, add_agent
+from .conftest import META_SECRET, AgentClient, add_agent
 
-SECRET = "e2e-app-secret"
-
-
-@pytest.fixture(scope="module")
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph(app_secret=SECRET, page_token="page-token", whatsapp_token="wa-token",
-                   phone_number_id="1055") as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def meta_stack(bot_model: Path, redis_server: RedisServer, open_shop: Path, shared_index: Path,
-               graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa]]:
-    env = {"META_APP_SECRET": SECRET, "MESSENGER_VERIFY_TOKEN": "verify-m",
-           "MESSENGER_PAGE_TOKEN": "page-token", "WHATSAPP_VERIFY_TOKEN": "verify-w",
-           "WHATSAPP_TOKEN": "wa-token", "WHATSAPP_PHONE_NUMBER_ID": "1055",
-           "GRAPH_API_BASE": graph.base_url, "GRAPH_API_VERSION": graph.version}
-    with stack(redis_server.url, tmp_path_factory.mktemp("meta-stack"), shop_config=open_shop,
-               index_dir=shared_index, extra_env=env) as pair:
-        yield pair
+SECRET = META_SECRET
 
 
 def post_signed(gw: Gateway, path: str, payload: dict[str, Any], secret: str = SECRET) -> httpx.Response:
@@ -113,9 +93,9 @@ def handoff_flow(gw: Gateway, graph: FakeGraph, agent: AgentClient, endpoint: st
     sent_containing(graph, endpoint, recipient, "retour")
 
 
-def test_messenger_conversation_with_an_agent(meta_stack: tuple[Gateway, Rasa], graph: FakeGraph,
+def test_messenger_conversation_with_an_agent(open_stack: tuple[Gateway, Rasa], graph: FakeGraph,
                                               redis_server: RedisServer) -> None:
-    gw, _ = meta_stack
+    gw, _ = open_stack
     add_agent(redis_server.url, "messenger-agent@shop.example", "correct horse battery")
     agent = AgentClient(gw.url, "messenger-agent@shop.example", "correct horse battery")
     handoff_flow(gw, graph, agent, "messenger", f"psid-{uuid.uuid4().hex[:8]}", messenger_event,
@@ -123,9 +103,9 @@ def test_messenger_conversation_with_an_agent(meta_stack: tuple[Gateway, Rasa], 
     agent.post("/api/agent/logout")
 
 
-def test_whatsapp_conversation_with_an_agent(meta_stack: tuple[Gateway, Rasa], graph: FakeGraph,
+def test_whatsapp_conversation_with_an_agent(open_stack: tuple[Gateway, Rasa], graph: FakeGraph,
                                              redis_server: RedisServer) -> None:
-    gw, _ = meta_stack
+    gw, _ = open_stack
     add_agent(redis_server.url, "whatsapp-agent@shop.example", "correct horse battery")
     agent = AgentClient(gw.url, "whatsapp-agent@shop.example", "correct horse battery")
     handoff_flow(gw, graph, agent, "whatsapp", f"336{uuid.uuid4().int % 10**8:08d}", whatsapp_event,
@@ -133,8 +113,8 @@ def test_whatsapp_conversation_with_an_agent(meta_stack: tuple[Gateway, Rasa], g
     agent.post("/api/agent/logout")
 
 
-def test_a_redelivered_webhook_is_processed_once(meta_stack: tuple[Gateway, Rasa], graph: FakeGraph) -> None:
-    gw, _ = meta_stack
+def test_a_redelivered_webhook_is_processed_once(open_stack: tuple[Gateway, Rasa], graph: FakeGraph) -> None:
+    gw, _ = open_stack
     wa_id = f"337{uuid.uuid4().int % 10**8:08d}"
     event = whatsapp_event(wa_id, "Quels sont les délais de livraison ?", wamid=f"wamid.{uuid.uuid4().hex}")
     for _ in range(3):
@@ -147,9 +127,9 @@ def test_a_redelivered_webhook_is_processed_once(meta_stack: tuple[Gateway, Rasa
 
 @pytest.mark.parametrize("path,event", [("/webhooks/messenger", messenger_event),
                                         ("/webhooks/whatsapp", whatsapp_event)])
-def test_forged_signatures_are_refused(meta_stack: tuple[Gateway, Rasa], graph: FakeGraph, path: str,
+def test_forged_signatures_are_refused(open_stack: tuple[Gateway, Rasa], graph: FakeGraph, path: str,
                                       event: Callable[[str, str], dict[str, Any]]) -> None:
-    gw, _ = meta_stack
+    gw, _ = open_stack
     who = f"forger-{uuid.uuid4().hex[:8]}"
     payload = event(who, "Bonjour, où est mon colis ?")
     assert post_signed(gw, path, payload, secret="not-the-secret").status_code == 403

@@ -6,23 +6,11 @@ bot answers the next question again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from ops.local_stack import Gateway, Rasa, stack
+from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
 
 from .conftest import AgentClient, Shopper, add_agent
-
-
-@pytest.fixture(scope="module")
-def open_stack(bot_model: Path, redis_server: RedisServer, open_shop: Path, shared_index: Path,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa]]:
-    with stack(redis_server.url, tmp_path_factory.mktemp("web-stack"), shop_config=open_shop,
-               index_dir=shared_index) as pair:
-        yield pair
 
 
 def test_faq_then_human_then_back_to_the_bot(open_stack: tuple[Gateway, Rasa],
