@@ -20,7 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import actions, agent_api, agent_ws, health, metrics, pages, search
+from . import actions, agent_api, agent_ws, health, help, metrics, pages, search
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app.state.gateway = state
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
-                   agent_api.router, agent_ws.router, messenger.router, whatsapp.router, pages.router):
+                   agent_api.router, agent_ws.router, messenger.router, whatsapp.router, pages.router,
+                   help.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)

@@ -1,0 +1,657 @@
+"""The self-service help centre at `/help`: the FAQ of `kb_content/` as web pages.
+
+Nothing is copied: pages are rendered from the entries the live retrieval service holds
+(so an editor's change shows up with the next index swap) and grouped by contact reason in
+the order of the KB's `taxonomy.yml`. Pages are server-rendered and work without
+JavaScript; `/static/help/help.js` only adds live suggestions to the search box. Answers
+go through `render.markdown_html` (sanitised) and every page carries the strict CSP.
+
+Routes: `GET /help`, `GET /help/{lang}`, `GET /help/{lang}/search?q=`,
+`GET /help/{lang}/{entry_id}`, `POST /help/{lang}/{entry_id}/feedback`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
+
+import jinja2
+import nh3
+import yaml
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+
+from .pages import STRICT_CSP, WIDGET_DIR
+from .render import markdown_html
+from .search import MAX_QUERY_CHARS
+from .state import GatewayState, get_state
+
+if TYPE_CHECKING:
+    from retrieval.engine import SearchEngine
+    from retrieval.kb import Entry
+    from retrieval.service import RetrievalService
+
+log = logging.getLogger("gateway.help")
+router = APIRouter()
+
+TEMPLATES = WIDGET_DIR / "help" / "templates"
+FEEDBACK_STREAM = "support:help:feedback"
+FEEDBACK_MAXLEN = 1_000_000  # approximate cap: the stream is read by analytics, never unbounded
+DEFAULT_LANG = "fr"
+RESULTS = 5
+PAGE_CACHE = "public, max-age=60"  # KB edits show within a minute even behind a cache
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,  # every template, whatever its extension
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# ---- interface texts ---------------------------------------------------------------------------
+TEXT: dict[str, dict[str, str]] = {
+    "fr": {
+        "lang_name": "Français",
+        "site": "Centre d'aide",
+        "index_title": "Centre d'aide : toutes nos réponses",
+        "index_h1": "Comment pouvons-nous vous aider ?",
+        "index_description": "Réponses aux questions fréquentes : commande, livraison, retours, "
+                             "paiement, compte et service client.",
+        "browse": "Parcourir les sujets",
+        "topics": "Sujets",
+        "skip": "Aller au contenu",
+        "breadcrumb": "Fil d'Ariane",
+        "languages": "Langue",
+        "search_label": "Rechercher dans l'aide",
+        "search_placeholder": "Ex. : où est mon colis ?",
+        "search_button": "Rechercher",
+        "search_hint": "Des suggestions s'affichent pendant la saisie ; flèche bas pour les parcourir.",
+        "suggest_label": "Articles suggérés",
+        "suggest_none": "Aucun article ne correspond encore. Appuyez sur Entrée pour lancer la recherche.",
+        "suggest_count_1": "1 article suggéré.",
+        "suggest_count_n": "{n} articles suggérés.",
+        "suggest_error": "Les suggestions sont indisponibles ; la recherche reste possible.",
+        "search_title": "Rechercher dans l'aide",
+        "search_results_title": "Résultats de recherche",
+        "search_empty": "Tapez votre question, par exemple « où est mon colis ? ».",
+        "search_too_long": "Votre question est trop longue ({max} caractères au plus). "
+                           "Raccourcissez-la et réessayez.",
+        "band_answer": "Voici l'article qui répond le mieux à votre question.",
+        "band_suggest": "Nous ne sommes pas sûrs d'avoir la bonne réponse ; "
+                        "ces articles pourraient vous aider.",
+        "band_none": "Aucun article de l'aide ne répond à votre question.",
+        "best_answer": "Réponse la plus probable",
+        "other_results": "Autres articles",
+        "possible_results": "Articles proches",
+        "read_article": "Lire l'article",
+        "other_lang_note": "Article disponible en anglais seulement",
+        "none_next": "Reformulez votre question, parcourez les sujets de l'aide ou écrivez-nous : "
+                     "un conseiller vous répondra.",
+        "related": "Articles liés",
+        "helpful_q": "Cet article vous a-t-il aidé ?",
+        "yes": "Oui",
+        "no": "Non",
+        "thanks": "Merci pour votre retour !",
+        "contact_h": "Vous n'avez pas trouvé votre réponse ?",
+        "contact_p": "Notre assistant et nos conseillers répondent à vos questions.",
+        "open_chat": "Discuter avec nous",
+        "not_found_title": "Page introuvable",
+        "not_found_p": "Cette page de l'aide n'existe pas ou a été retirée.",
+        "back_home": "Revenir à l'accueil de l'aide",
+        "loading_title": "Aide momentanément indisponible",
+        "loading_p": "Le centre d'aide démarre. Réessayez dans quelques secondes.",
+        "feedback_error_title": "Retour non enregistré",
+        "feedback_error_p": "Votre retour n'a pas pu être enregistré. Réessayez dans un instant.",
+        "back_article": "Revenir à l'article",
+    },
+    "en": {
+        "lang_name": "English",
+        "site": "Help centre",
+        "index_title": "Help centre: all our answers",
+        "index_h1": "How can we help?",
+        "index_description": "Answers to frequent questions: orders, delivery, returns, payment, "
+                             "your account and customer service.",
+        "browse": "Browse topics",
+        "topics": "Topics",
+        "skip": "Skip to content",
+        "breadcrumb": "Breadcrumb",
+        "languages": "Language",
+        "search_label": "Search the help centre",
+        "search_placeholder": "E.g. where is my parcel?",
+        "search_button": "Search",
+        "search_hint": "Suggestions appear as you type; press the down arrow to browse them.",
+        "suggest_label": "Suggested articles",
+        "suggest_none": "No article matches yet. Press Enter to search.",
+        "suggest_count_1": "1 suggested article.",
+        "suggest_count_n": "{n} suggested articles.",
+        "suggest_error": "Suggestions are unavailable; you can still search.",
+        "search_title": "Search the help centre",
+        "search_results_title": "Search results",
+        "search_empty": "Type your question, for example \"where is my parcel?\".",
+        "search_too_long": "Your question is too long (at most {max} characters). "
+                           "Please shorten it and try again.",
+        "band_answer": "This is the article that best answers your question.",
+        "band_suggest": "We are not sure we have the right answer; these articles may help.",
+        "band_none": "No help article answers your question.",
+        "best_answer": "Most likely answer",
+        "other_results": "Other articles",
+        "possible_results": "Related articles",
+        "read_article": "Read the article",
+        "other_lang_note": "Article only available in French",
+        "none_next": "Rephrase your question, browse the help topics or write to us: "
+                     "an adviser will answer.",
+        "related": "Related articles",
+        "helpful_q": "Was this helpful?",
+        "yes": "Yes",
+        "no": "No",
+        "thanks": "Thank you for your feedback!",
+        "contact_h": "Didn't find your answer?",
+        "contact_p": "Our assistant and our advisers answer your questions.",
+        "open_chat": "Chat with us",
+        "not_found_title": "Page not found",
+        "not_found_p": "This help page does not exist or has been removed.",
+        "back_home": "Back to the help centre",
+        "loading_title": "Help centre briefly unavailable",
+        "loading_p": "The help centre is starting. Please try again in a few seconds.",
+        "feedback_error_title": "Feedback not saved",
+        "feedback_error_p": "Your feedback could not be saved. Please try again in a moment.",
+        "back_article": "Back to the article",
+    },
+}
+LANGS = tuple(TEXT)
+
+# Readable names of the contact reasons, keyed by taxonomy path. A reason missing here (a
+# leaf added by an editor) gets a name made from its key, so a new leaf never breaks a page.
+LABELS: dict[str, dict[str, str]] = {
+    "fr": {
+        "pre-purchase": "Avant l'achat",
+        "pre-purchase/product-information": "Informations produit",
+        "pre-purchase/product-availability": "Disponibilité et réassort",
+        "pre-purchase/delivery-options": "Modes, délais et frais de livraison",
+        "pre-purchase/delivery-destinations": "Pays de livraison",
+        "pre-purchase/payment-methods": "Moyens de paiement",
+        "pre-purchase/physical-store": "Showroom et retrait sur place",
+        "pre-purchase/professional-purchase": "Achats professionnels",
+        "pre-purchase/gift-options": "Cadeaux et cartes cadeaux",
+        "ordering": "Commande",
+        "ordering/modify-order": "Modifier une commande",
+        "ordering/cancel-order": "Annuler une commande",
+        "ordering/confirmation-missing": "Confirmation de commande non reçue",
+        "ordering/invoice": "Factures",
+        "payment": "Paiement",
+        "payment/payment-declined": "Paiement refusé",
+        "payment/double-charge": "Double débit ou montant erroné",
+        "payment/promo-code-invalid": "Codes promo",
+        "payment/loyalty-points": "Programme de fidélité",
+        "payment/price-adjustment": "Baisse de prix après l'achat",
+        "delivery": "Livraison",
+        "delivery/tracking": "Suivi de colis",
+        "delivery/warehouse-delay": "Commande pas encore expédiée",
+        "delivery/carrier-delay": "Retard chez le transporteur",
+        "delivery/address-error": "Erreur d'adresse",
+        "delivery/pickup-point": "Retrait en point relais",
+        "delivery/bulky-item-appointment": "Livraison de meubles sur rendez-vous",
+        "delivery/lost-parcel": "Colis perdu ou non reçu",
+        "delivery/damaged-item": "Article abîmé",
+        "delivery/missing-item": "Article manquant ou erroné",
+        "returns": "Retours et remboursements",
+        "returns/return-process": "Retourner un article",
+        "returns/return-costs": "Frais de retour",
+        "returns/return-eligibility": "Conditions de retour",
+        "returns/exchange": "Échanges",
+        "returns/refund-delay": "Remboursement",
+        "after-sales": "Après-vente",
+        "after-sales/warranty-defect": "Garantie et défauts",
+        "after-sales/assembly": "Montage",
+        "after-sales/care-maintenance": "Entretien",
+        "account": "Mon compte",
+        "account/login-access": "Connexion et mot de passe",
+        "account/personal-data": "Données personnelles",
+        "account/marketing-preferences": "Newsletter et communications",
+        "service": "Service client",
+        "service/contact-channels": "Nous contacter",
+        "service/service-complaint": "Réclamation sur le service",
+        "service/feedback-suggestion": "Avis et suggestions",
+    },
+    "en": {
+        "pre-purchase": "Before you buy",
+        "pre-purchase/delivery-options": "Delivery options and costs",
+        "pre-purchase/delivery-destinations": "Delivery countries",
+        "pre-purchase/physical-store": "Showroom and click & collect",
+        "pre-purchase/gift-options": "Gifts and gift cards",
+        "ordering": "Orders",
+        "ordering/confirmation-missing": "Order confirmation not received",
+        "ordering/invoice": "Invoices",
+        "payment/double-charge": "Double or wrong charge",
+        "payment/promo-code-invalid": "Promo codes",
+        "payment/loyalty-points": "Loyalty programme",
+        "payment/price-adjustment": "Price drop after purchase",
+        "delivery/tracking": "Parcel tracking",
+        "delivery/warehouse-delay": "Order not shipped yet",
+        "delivery/carrier-delay": "Delayed at the carrier",
+        "delivery/address-error": "Address errors",
+        "delivery/pickup-point": "Pick-up points",
+        "delivery/bulky-item-appointment": "Furniture delivery appointments",
+        "delivery/lost-parcel": "Lost or missing parcel",
+        "returns": "Returns and refunds",
+        "returns/return-process": "Returning an item",
+        "returns/exchange": "Exchanges",
+        "returns/refund-delay": "Refunds",
+        "after-sales/warranty-defect": "Warranty and defects",
+        "after-sales/care-maintenance": "Care and cleaning",
+        "account": "Your account",
+        "account/login-access": "Logging in and passwords",
+        "account/marketing-preferences": "Newsletter and marketing",
+        "service": "Customer service",
+        "service/contact-channels": "Contact us",
+    },
+}
+
+
+def label(path: str, lang: str) -> str:
+    """Readable name of a taxonomy node: the shop's wording, else one made from the key."""
+    if path in LABELS.get(lang, {}):
+        return LABELS[lang][path]
+    words = path.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else path
+
+
+def anchor(path: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in path.lower())
+
+
+def excerpt(markdown: str, limit: int = 160) -> str:
+    """Plain text of an answer (through the sanitiser, never our own markdown parsing)."""
+    text = html.unescape(nh3.clean(markdown_html(markdown), tags=set()))
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return cut + "…"
+
+
+def _sort_key(title: str) -> str:
+    return unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().casefold()
+
+
+# ---- the catalogue: what the service holds, arranged for pages ----------------------------------
+@dataclass(frozen=True)
+class Article:
+    id: str
+    lang: str
+    reason: str
+    title: str
+    answer: str
+
+    @property
+    def url(self) -> str:
+        return f"/help/{self.lang}/{quote(self.id)}"
+
+    @property
+    def category(self) -> str:
+        return self.reason.split("/", 1)[0]
+
+
+@dataclass
+class Group:
+    reason: str
+    label: str
+    description: str
+    articles: list[Article] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return "reason-" + anchor(self.reason)
+
+
+@dataclass
+class Section:
+    category: str
+    label: str
+    groups: list[Group] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return "topic-" + anchor(self.category)
+
+
+@dataclass
+class Catalogue:
+    articles: dict[str, Article]
+    sections: dict[str, list[Section]]  # lang -> sections in taxonomy order
+    descriptions: dict[str, str]        # reason -> taxonomy description (English)
+
+    def counterpart(self, article: Article, lang: str) -> Article | None:
+        """The same entry in `lang`, by the KB's `<name>-<lang>` id convention (if it exists)."""
+        suffix = f"-{article.lang}"
+        if lang == article.lang or not article.id.endswith(suffix):
+            return None
+        other = self.articles.get(article.id[: -len(suffix)] + f"-{lang}")
+        return other if other is not None and other.lang == lang else None
+
+    def group_of(self, article: Article) -> Group | None:
+        for section in self.sections.get(article.lang, []):
+            for group in section.groups:
+                if group.reason == article.reason:
+                    return group
+        return None
+
+    def related(self, article: Article, limit: int = 5) -> list[Article]:
+        """Other entries of the same reason, then of the same topic, in the same language."""
+        same = [a for a in self._in_lang(article.lang) if a.reason == article.reason and a.id != article.id]
+        if len(same) < 3:
+            same += [a for a in self._in_lang(article.lang)
+                     if a.category == article.category and a.reason != article.reason]
+        return same[:limit]
+
+    def _in_lang(self, lang: str) -> list[Article]:
+        return [a for s in self.sections.get(lang, []) for g in s.groups for a in g.articles]
+
+
+def kb_entries(engine: SearchEngine) -> list[Entry]:
+    """Every entry of a loaded engine (its index keeps the KB's entries, sorted by id)."""
+    return list(engine.index.entries)
+
+
+def taxonomy_order(kb_dir: Path) -> list[tuple[str, str]]:
+    """(leaf path, description) in file order. The service validates reasons against the
+    taxonomy but keeps neither its order nor its descriptions, so they are read here."""
+    path = Path(kb_dir) / "taxonomy.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    leaves: list[tuple[str, str]] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{prefix}/{key}" if prefix else str(key)
+                if isinstance(value, dict | list) and value:
+                    walk(value, here)
+                else:
+                    leaves.append((here, value.strip() if isinstance(value, str) else ""))
+        elif isinstance(node, list):
+            for item in node:
+                if isinstance(item, dict | list):
+                    walk(item, prefix)
+                else:
+                    leaves.append((f"{prefix}/{item}" if prefix else str(item), ""))
+
+    walk(data or {}, "")
+    return leaves
+
+
+def build_catalogue(entries: list[Entry], taxonomy: list[tuple[str, str]]) -> Catalogue:
+    articles = {e.id: Article(e.id, e.lang, e.reason, e.title, e.answer) for e in entries}
+    order = [reason for reason, _ in taxonomy]
+    descriptions = dict(taxonomy)
+    rank = {reason: i for i, reason in enumerate(order)}
+    # reasons the taxonomy does not list (a KB without taxonomy.yml): after, alphabetically
+    extra = sorted({a.reason for a in articles.values()} - set(rank))
+    for reason in extra:
+        rank[reason] = len(rank)
+    sections: dict[str, list[Section]] = {}
+    for lang in sorted({a.lang for a in articles.values()}):
+        by_reason: dict[str, list[Article]] = {}
+        for a in articles.values():
+            if a.lang == lang:
+                by_reason.setdefault(a.reason, []).append(a)
+        lang_sections: dict[str, Section] = {}
+        for reason in sorted(by_reason, key=rank.__getitem__):
+            category = reason.split("/", 1)[0]
+            section = lang_sections.get(category)
+            if section is None:
+                section = lang_sections[category] = Section(category, label(category, lang))
+            group = Group(reason, label(reason, lang), descriptions.get(reason, ""))
+            group.articles = sorted(by_reason[reason], key=lambda a: _sort_key(a.title))
+            section.groups.append(group)
+        sections[lang] = list(lang_sections.values())
+    return Catalogue(articles, sections, descriptions)
+
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple[int, str, int], tuple[SearchEngine, Catalogue]] = {}
+
+
+def catalogue(service: RetrievalService) -> Catalogue:
+    """The catalogue of the engine now serving; rebuilt only when the engine or taxonomy change."""
+    engine = service.engine
+    tax = Path(service.kb_dir) / "taxonomy.yml"
+    try:
+        mtime = tax.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    key = (id(engine), engine.version, mtime)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is engine:
+            return hit[1]
+    built = build_catalogue(kb_entries(engine), taxonomy_order(service.kb_dir))
+    with _cache_lock:
+        _cache.clear()  # one engine serves at a time: keep only its catalogue
+        _cache[key] = (engine, built)
+    return built
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def render(request: Request, template: str, lang: str, *, status: int = 200, cache: str = PAGE_CACHE,
+           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    t = TEXT[lang]
+    path = context.pop("path", request.url.path)
+    values: dict[str, Any] = {
+        "lang": lang, "t": t, "langs": [(code, TEXT[code]["lang_name"]) for code in LANGS],
+        "canonical": _base_url(request) + path, "base": _base_url(request),
+        "alternates": {}, "robots": None, "q": "", "crumbs": [], "contact_url": None, "hits": [],
+        "search_url": f"/help/{lang}/search", **context,
+    }
+    body = _env.get_template(template).render(**values)
+    all_headers = {"Content-Security-Policy": STRICT_CSP, "Cache-Control": cache, **(headers or {})}
+    return HTMLResponse(body, status_code=status, headers=all_headers)
+
+
+def not_found(request: Request, lang: str = DEFAULT_LANG) -> HTMLResponse:
+    t = TEXT[lang]
+    return render(request, "message.html", lang, status=404, cache="no-store", robots="noindex",
+                  title=t["not_found_title"], description=t["not_found_p"], message=t["not_found_p"],
+                  path=f"/help/{lang}", back=(f"/help/{lang}", t["back_home"]))
+
+
+def loading(request: Request, lang: str) -> HTMLResponse:
+    t = TEXT[lang]
+    return render(request, "message.html", lang, status=503, cache="no-store", robots="noindex",
+                  headers={"Retry-After": "5"}, title=t["loading_title"], description=t["loading_p"],
+                  message=t["loading_p"], path=f"/help/{lang}", back=None)
+
+
+def preferred_lang(request: Request) -> str:
+    """`?lang=`, else the best supported language of Accept-Language, else French."""
+    asked = request.query_params.get("lang", "").strip().lower()
+    if asked in LANGS:
+        return asked
+    best, best_q = DEFAULT_LANG, 0.0
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        code = tag.strip().lower().split("-", 1)[0]
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        quality -= position * 1e-6  # equal weights: the first listed wins
+        if code in LANGS and quality > best_q:
+            best, best_q = code, quality
+    return best
+
+
+def _ready(state: GatewayState) -> RetrievalService | None:
+    service = state.index.service
+    return service if service is not None and state.index.ready else None
+
+
+def _contact_url(cat: Catalogue, lang: str) -> str | None:
+    """Where "chat with us" leads without JavaScript: the KB's contact article, if any."""
+    for section in cat.sections.get(lang, []):
+        for group in section.groups:
+            if group.reason.endswith("contact-channels") and group.articles:
+                return group.articles[0].url
+    return None
+
+
+def _index_page(request: Request, lang: str, cat: Catalogue, **extra: Any) -> HTMLResponse:
+    t = TEXT[lang]
+    return render(request, "index.html", lang, title=t["index_title"], description=t["index_description"],
+                  sections=cat.sections.get(lang, []), path=f"/help/{lang}",
+                  alternates={code: f"/help/{code}" for code in LANGS},
+                  contact_url=_contact_url(cat, lang), **extra)
+
+
+# ---- routes -------------------------------------------------------------------------------------
+@router.get("/help", include_in_schema=False)
+async def help_home(request: Request) -> Response:
+    lang = preferred_lang(request)
+    service = _ready(get_state(request))
+    if service is None:
+        return loading(request, lang)
+    response = _index_page(request, lang, catalogue(service), home=True)
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+@router.get("/static/help/templates/{rest:path}", include_in_schema=False)
+async def hide_templates(rest: str) -> Response:
+    """Templates sit under widget/ (served as /static) but are not public files."""
+    return Response("not found", status_code=404, media_type="text/plain")
+
+
+@router.get("/help/{lang}", include_in_schema=False)
+async def help_index(request: Request, lang: str) -> Response:
+    if lang not in LANGS:
+        return not_found(request)
+    service = _ready(get_state(request))
+    if service is None:
+        return loading(request, lang)
+    return _index_page(request, lang, catalogue(service), home=False)
+
+
+@router.get("/help/{lang}/search", include_in_schema=False)
+async def help_search(request: Request, lang: str) -> Response:
+    if lang not in LANGS:
+        return not_found(request)
+    state = get_state(request)
+    service = _ready(state)
+    if service is None:
+        return loading(request, lang)
+    cat = catalogue(service)
+    t = TEXT[lang]
+    raw = request.query_params.get("q", "")
+    page: dict[str, Any] = {
+        "title": t["search_title"], "description": t["index_description"], "robots": "noindex",
+        "crumbs": [(t["site"], f"/help/{lang}")], "contact_url": _contact_url(cat, lang),
+        "path": f"/help/{lang}/search", "alternates": {code: f"/help/{code}/search" for code in LANGS},
+    }
+    if len(raw) > MAX_QUERY_CHARS:
+        # the shopper's text is neither echoed back nor searched (it is not cut silently either)
+        log.info("help search refused", extra={"q_len": len(raw), "lang_hint": lang})
+        return render(request, "search.html", lang, status=422, cache="no-store", state="too_long",
+                      message=t["search_too_long"].format(max=MAX_QUERY_CHARS), **page)
+    query = " ".join(raw.split())
+    if not query:
+        return render(request, "search.html", lang, cache="no-store", state="empty",
+                      message=t["search_empty"], **page)
+    result = await run_in_threadpool(service.search, query, lang, RESULTS)
+    shown = [h for h in result.hits if h.band != "none" and h.id in cat.articles]
+    hits = [{"article": cat.articles[h.id], "band": h.band, "excerpt": excerpt(h.answer),
+             "group": label(h.reason, lang)} for h in shown]
+    band = result.band if hits else "none"
+    log.info("help search", extra={
+        "q_len": len(raw), "lang_hint": lang, "query_lang": result.query_lang, "lang": result.lang,
+        "band": band, "top_id": hits[0]["article"].id if hits else None, "fallback": result.fallback,
+    })  # fmt: skip
+    page["title"] = f"{t['search_results_title']} · {query[:80]}"
+    return render(request, "search.html", lang, cache="private, no-store", state=band, q=query,
+                  hits=hits, message=t[f"band_{band}"], **page)
+
+
+@router.get("/help/{lang}/{entry_id}", include_in_schema=False)
+async def help_entry(request: Request, lang: str, entry_id: str) -> Response:
+    if lang not in LANGS:
+        return not_found(request)
+    service = _ready(get_state(request))
+    if service is None:
+        return loading(request, lang)
+    cat = catalogue(service)
+    article = cat.articles.get(entry_id)
+    if article is None or article.lang not in LANGS:
+        return not_found(request, lang)
+    if article.lang != lang:  # one stable URL per entry: the one in its own language
+        return RedirectResponse(article.url, status_code=301)
+    t = TEXT[lang]
+    group = cat.group_of(article)
+    alternates = {lang: article.url}
+    for code in LANGS:
+        other = cat.counterpart(article, code)
+        if other is not None:
+            alternates[code] = other.url
+    crumbs = [(t["site"], f"/help/{lang}")]
+    if group is not None:
+        crumbs.append((label(article.category, lang), f"/help/{lang}#topic-{anchor(article.category)}"))
+    return render(
+        request, "entry.html", lang, title=article.title, description=excerpt(article.answer),
+        article=article, answer_html=Markup(markdown_html(article.answer)),  # sanitised by nh3
+        group=group, related=cat.related(article), crumbs=crumbs, alternates=alternates,
+        thanks=request.query_params.get("feedback") == "thanks", path=article.url,
+        contact_url=_contact_url(cat, lang),
+    )
+
+
+@router.post("/help/{lang}/{entry_id}/feedback", include_in_schema=False)
+async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
+    if lang not in LANGS:
+        return not_found(request)
+    state = get_state(request)
+    service = _ready(state)
+    if service is None:
+        return loading(request, lang)
+    article = catalogue(service).articles.get(entry_id)
+    if article is None or article.lang != lang:
+        return not_found(request, lang)
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+    answer = (form.get("helpful") or [""])[0]
+    if answer not in ("yes", "no"):
+        t = TEXT[lang]
+        return render(request, "message.html", lang, status=422, cache="no-store", robots="noindex",
+                      title=t["feedback_error_title"], description=t["feedback_error_p"],
+                      message=t["feedback_error_p"], path=article.url, back=(article.url, t["back_article"]))
+    now = state.clock() if state.clock is not None else datetime.now(UTC)
+    fields = {"entry": article.id, "lang": lang, "helpful": "1" if answer == "yes" else "0",
+              "at": now.isoformat()}
+    try:
+        if state.redis is None:
+            raise RedisError("no Redis client")
+        await state.redis.xadd(FEEDBACK_STREAM, fields, maxlen=FEEDBACK_MAXLEN, approximate=True)
+    except (RedisError, OSError):
+        log.exception("help feedback not stored", extra={"entry": article.id})
+        t = TEXT[lang]
+        return render(request, "message.html", lang, status=503, cache="no-store", robots="noindex",
+                      headers={"Retry-After": "5"}, title=t["feedback_error_title"],
+                      description=t["feedback_error_p"], message=t["feedback_error_p"], path=article.url,
+                      back=(article.url, t["back_article"]))
+    log.info("help feedback", extra={"entry": article.id, "lang": lang, "helpful": answer == "yes"})
+    return RedirectResponse(f"{article.url}?feedback=thanks#feedback", status_code=303)
