@@ -1,0 +1,1 @@
+"""Analytics: event log with pre-aggregated counters (events), pure KPI formulas (kpi), reports (report)."""

@@ -1,0 +1,165 @@
+"""KPI reports read from the pre-aggregated day counters only.
+
+Cost is O(days x metrics) field reads in one pipelined round trip (plus the few tickets currently
+overdue), whatever the number of raw events: the event stream is never scanned here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from handoff.store import text
+
+from .events import ALL, DAY, DIM, META, SLA_PENDING, TICKET, VARIANTS, day_range, field_for
+from .kpi import FCR_WINDOW, Kpis, all_metric_names, percent, two_proportion_test
+
+MAX_DAYS = 3 * 366
+METRICS = all_metric_names()
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+async def _tz(redis: aioredis.Redis) -> tzinfo:
+    name = await redis.hget(META, "tz")
+    return ZoneInfo(text(name)) if name and text(name) != "UTC" else UTC
+
+
+def fcr_settled(day: date, as_of: datetime, tz: tzinfo) -> bool:
+    """True when every contact of `day` has had its full 7-day window before `as_of`."""
+    end_of_day = datetime.combine(day + timedelta(days=1), time(), tz)
+    return as_of >= end_of_day + FCR_WINDOW
+
+
+def _reason_matches(reason: str, wanted: str | None) -> bool:
+    if not wanted:
+        return True
+    if wanted.endswith("/*") or "/" not in wanted:
+        return reason.split("/", 1)[0] == wanted.removesuffix("/*")
+    return reason == wanted
+
+
+async def _overdue(redis: aioredis.Redis, days: set[str], now: float, channel: str | None,
+                   lang: str | None, reason: str | None) -> int:
+    """Tickets still unanswered past their due date, created on one of `days`, matching the filters."""
+    overdue = [text(t) for t in await redis.zrangebyscore(SLA_PENDING, "-inf", f"({now}")]
+    if not overdue:
+        return 0
+    pipe = redis.pipeline(transaction=False)
+    for tid in overdue:
+        pipe.hmget(TICKET.format(tid=tid), ["day", "channel", "lang", "reason"])
+    count = 0
+    for row in await pipe.execute():
+        day, ch, lg, rs = (text(v) if v is not None else "" for v in row)
+        if day in days and (not channel or ch == channel) and (not lang or lg == lang) \
+                and _reason_matches(rs, reason):
+            count += 1
+    return count
+
+
+async def counters(redis: aioredis.Redis, days: Iterable[date], channel: str | None = None,
+                   lang: str | None = None, reason: str | None = None) -> dict[date, dict[str, float]]:
+    """Per day, metric -> value under the filters (missing metrics omitted)."""
+    days = list(days)
+    fields = [field_for(m, channel, lang, reason) for m in METRICS]
+    pipe = redis.pipeline(transaction=False)
+    for day in days:
+        pipe.hmget(DAY.format(day=day.isoformat()), fields)
+    out: dict[date, dict[str, float]] = {}
+    for day, values in zip(days, await pipe.execute(), strict=True):
+        out[day] = {m: float(text(v)) for m, v in zip(METRICS, values, strict=True) if v is not None}
+    return out
+
+
+async def kpis(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
+               channel: str | None = None, lang: str | None = None, reason: str | None = None, *,
+               as_of: datetime | None = None) -> dict[str, Any]:
+    """Dashboard KPIs for the days start_date..end_date (inclusive, shop-local days) and filters
+    (None = all; `reason` a leaf 'returns/exchange' or a category 'returns').
+
+    Conversations count on the day the shopper first wrote, tickets on their creation day. FCR only
+    counts days whose contacts' 7-day windows have all closed by `as_of` (default now); the others
+    are reported as `fcr.pending_days`. Unanswered tickets past their deadline count as SLA misses.
+    """
+    start, end = _as_date(start_date), _as_date(end_date)
+    days = day_range(start, end)
+    if len(days) > MAX_DAYS:
+        raise ValueError(f"period too long: {len(days)} days (max {MAX_DAYS})")
+    now = as_of or datetime.now(UTC)
+    tz = await _tz(redis)
+    per_day = await counters(redis, days, channel, lang, reason)
+    total: dict[str, float] = {}
+    settled = [d for d in days if fcr_settled(d, now, tz)]
+    for day, values in per_day.items():
+        for metric, value in values.items():
+            if metric.startswith("fcr_") and day not in settled:
+                continue
+            total[metric] = total.get(metric, 0) + value
+    overdue = await _overdue(redis, {d.isoformat() for d in days}, now.timestamp(), channel, lang, reason)
+    result = Kpis(total, overdue_open=overdue).as_dict()
+    result["fcr"]["settled_until"] = settled[-1].isoformat() if settled else None
+    result["fcr"]["pending_days"] = len(days) - len(settled)
+    result["period"] = {"start": start.isoformat(), "end": end.isoformat(), "days": len(days), "tz": str(tz)}
+    result["filters"] = {"channel": channel, "lang": lang, "reason": reason}
+    return result
+
+
+async def breakdown(redis: aioredis.Redis, start_date: date | str, end_date: date | str, dim: str,
+                    metric: str = "conv", *, channel: str | None = None, lang: str | None = None,
+                    reason: str | None = None) -> dict[str, float]:
+    """`metric` summed over the period for each value of `dim` (channel | lang | reason) seen so
+    far, largest first - e.g. top contact reasons: breakdown(r, a, b, "reason")."""
+    if dim not in ("channel", "lang", "reason"):
+        raise ValueError(f"dim must be channel, lang or reason, got {dim!r}")
+    values = sorted(text(v) for v in await redis.smembers(DIM.format(dim=dim)))
+    days = day_range(_as_date(start_date), _as_date(end_date))
+    filters = {"channel": channel, "lang": lang, "reason": reason}
+    fields = [field_for(metric, **{**filters, dim: v}) for v in values]
+    if dim == "reason":  # exact reasons, not the 'category/*' roll-up field_for makes of a bare name
+        fields = [f.rsplit("|", 1)[0] + "|" + v for f, v in zip(fields, values, strict=True)]
+    pipe = redis.pipeline(transaction=False)
+    for day in days:
+        if fields:
+            pipe.hmget(DAY.format(day=day.isoformat()), fields)
+    sums = dict.fromkeys(values, 0.0)
+    for row in (await pipe.execute()) if fields else []:
+        for value, raw in zip(values, row, strict=True):
+            if raw is not None:
+                sums[value] += float(text(raw))
+    return dict(sorted(((k, v) for k, v in sums.items() if v), key=lambda kv: (-kv[1], kv[0])))
+
+
+async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
+                   entry: str) -> dict[str, Any]:
+    """A/B view of one FAQ entry's answer variants: times shown, thumbs up/down, up rate, and a
+    two-proportion z-test of thumbs-up rates between the first two variants (by name)."""
+    days = day_range(_as_date(start_date), _as_date(end_date))
+    pipe = redis.pipeline(transaction=False)
+    for day in days:
+        pipe.hgetall(VARIANTS.format(day=day.isoformat()))
+    stats: dict[str, dict[str, int]] = {}
+    for raw in await pipe.execute():
+        for key, value in raw.items():
+            name, variant, what = text(key).split("|")
+            if name == entry:
+                stats.setdefault(variant, {"shown": 0, "up": 0, "down": 0})[what] += int(text(value))
+    out: dict[str, Any] = {"entry": entry, "variants": {}}
+    for variant, s in sorted(stats.items()):
+        out["variants"][variant] = {**s, "up_rate": percent(s["up"], s["up"] + s["down"])}
+    names = [v for v in sorted(stats) if stats[v]["up"] + stats[v]["down"] > 0]
+    if len(names) >= 2:
+        a, b = stats[names[0]], stats[names[1]]
+        z, p = two_proportion_test(a["up"], a["up"] + a["down"], b["up"], b["up"] + b["down"])
+        out["test"] = {"a": names[0], "b": names[1], "z": z, "p_value": p}
+    return out
+
+
+__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "variants"]
