@@ -110,6 +110,17 @@ async def presence(request: Request, body: Presence, agent: Agent) -> JSONRespon
     return JSONResponse({"presence": body.status})
 
 
+@router.get("/agents")
+async def agents(request: Request, agent: Agent) -> JSONResponse:
+    """Colleagues to transfer a conversation to: e-mail, name, presence and load (no secrets)."""
+    state = get_state(request)
+    out = []
+    for other in await state.accounts.list():
+        out.append({**_agent(other), "presence": await state.desk.presence(other.email),
+                    "active": len(await state.desk.active(other.email))})
+    return JSONResponse({"agents": out})
+
+
 @router.get("/queue")
 async def queue(request: Request, agent: Agent) -> JSONResponse:
     state = get_state(request)

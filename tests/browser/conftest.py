@@ -98,8 +98,10 @@ def screenshot(page: Page, name: str, **kwargs: Any) -> Path:
 
 
 def axe_violations(page: Page, context: str | None = None) -> list[dict[str, Any]]:
-    """Serious and critical axe-core violations on the page (or inside `context` selector)."""
-    page.add_script_tag(path=str(AXE))
+    """Serious and critical axe-core violations on the page (or inside `context` selector).
+    axe-core is evaluated through the DevTools protocol, not a script tag: pages with a strict
+    CSP (console, help) rightly refuse inline scripts."""
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
     result = page.evaluate(
         "async (ctx) => (await axe.run(ctx ? document.querySelector(ctx) : document, "
         "{resultTypes: ['violations']})).violations", context)

@@ -144,3 +144,17 @@ def test_the_console_feed_needs_a_token_then_streams_events(api: TestClient, red
             kinds.append(event["type"])
             assert event.get("conversation_id") == cid
         ws.send_json({"type": "ping"})
+
+
+def test_the_agent_list_for_the_transfer_picker(api: TestClient, redis_server: Any) -> None:
+    for email in ("ann@shop.example", "ben@shop.example"):
+        add(redis_server.url, email)
+    assert api.get("/api/agent/agents").status_code == 401
+    ann = login(api, "ann@shop.example")
+    listed = api.get("/api/agent/agents", headers=ann)
+    assert listed.status_code == 200, listed.text
+    rows = {a["email"]: a for a in listed.json()["agents"]}
+    assert rows["ann@shop.example"]["presence"] == "online"
+    assert rows["ben@shop.example"]["presence"] == "offline"          # never logged in
+    assert rows["ann@shop.example"]["active"] == 0
+    assert not any("password" in key for row in rows.values() for key in row)

@@ -1,0 +1,265 @@
+"""The agent console in a real browser, on the real stack (gateway + Rasa + Redis): an agent
+signs in, a shopper's conversation reaches the queue through the bot and shows up live,
+the agent takes it, sees the whole history (the bot's FAQ answer marked as bot), answers
+with help from the FAQ search, the shopper receives it, hostile text stays text, the agent
+closes; tickets oldest first with their transcript; axe-core on both views."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from ops.local_stack import Gateway, Rasa
+from ops.redis_server import RedisServer
+from tests.e2e.conftest import add_agent
+
+from .conftest import XSS, axe_violations, screenshot
+
+pytestmark = pytest.mark.timeout(300)
+PASSWORD = "correct horse battery"
+JS_LINK = "javascript:alert(1)"
+WAIT_MS = 30_000
+
+
+def unique_email(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}@shop.example"
+
+
+def poll(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Polls an HTTP condition (the shopper's side has no browser here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+class WebShopper:
+    """The widget's HTTP fallback: start a conversation, post messages, read the history."""
+
+    def __init__(self, base_url: str, lang: str = "fr"):
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        res = self.http.post("/api/chat/conversations", json={"lang": lang})
+        assert res.status_code == 201, res.text
+        self.cid: str = res.json()["conversation_id"]
+        self._n = 0
+
+    def say(self, text: str) -> None:
+        self._n += 1
+        res = self.http.post(f"/api/chat/conversations/{self.cid}/messages",
+                             json={"text": text, "message_id": f"m{self._n}"})
+        assert res.status_code == 202, res.text
+
+    def messages(self) -> list[dict[str, Any]]:
+        return self.http.get(f"/api/chat/conversations/{self.cid}/messages").json()["messages"]
+
+    def wait_for(self, role: str, contains: str, timeout: float = 60) -> dict[str, Any]:
+        return poll(lambda: next((m for m in self.messages() if m["role"] == role
+                                  and contains.lower() in m["text"].lower()), None),
+                    f"a {role} message with {contains!r}", timeout)
+
+
+def sign_in(page: Page, gw: Gateway, email: str) -> None:
+    page.goto(f"{gw.url}/console")
+    page.get_by_label("E-mail", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#app")).to_be_visible()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=WAIT_MS)   # /ws/agent authenticated
+
+
+def agent_token(page: Page) -> str:
+    return page.evaluate("sessionStorage.getItem('console.token')")
+
+
+def test_a_conversation_from_the_queue_to_closed(live: tuple[Gateway, Rasa, RedisServer], page: Page) -> None:
+    gw, _, redis = live
+    email = unique_email("marie")
+    add_agent(redis.url, email, PASSWORD)
+    frames: list[dict[str, Any]] = []
+
+    def keep(payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            frames.append(json.loads(payload))
+
+    page.on("websocket", lambda ws: ws.on("framereceived", keep))
+    errors: list[str] = []                        # script errors and CSP refusals
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location.get('url', '')}")
+            if msg.type == "error" else None)
+
+    sign_in(page, gw, email)                      # signing in sets the agent online
+    token = agent_token(page)
+    me = httpx.get(f"{gw.url}/api/agent/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["presence"] == "online"
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    shopper = WebShopper(gw.url)
+    shopper.say("Bonjour, où est mon colis ?")
+    shopper.wait_for("bot", "lien de suivi")      # the FAQ answer, from Rasa
+    shopper.say("je veux parler à un conseiller")
+
+    card = page.locator(f'#queue [data-cid="{shopper.cid}"]')
+    expect(card).to_be_visible(timeout=WAIT_MS)
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    assert any(f.get("type") == "queued" and f.get("conversation_id") == shopper.cid for f in frames), \
+        "the queue did not change through the live feed"
+    expect(card.locator(".tag--lang")).to_have_text("FR")
+    expect(card).to_contain_text("Web chat")
+    expect(card.locator(".wait")).to_contain_text(re.compile(r"Waiting \d+:\d\d"))
+    expect(page.locator("#queue-badge")).to_be_visible()
+    assert re.match(r"^\(\d+\) ", page.title()), page.title()
+    expect(page.locator("#live")).to_contain_text("New conversation waiting")
+
+    shot = screenshot(page, "console-queue")
+    assert shot.stat().st_size > 10_000
+    assert axe_violations(page) == []
+
+    card.get_by_role("button", name=re.compile("^Take conversation")).click()
+    transcript = page.locator("#transcript")
+    expect(page.locator("#conv")).to_be_visible()
+    expect(transcript.locator(".msg--shopper").first).to_have_text(re.compile("Bonjour, où est mon colis"))
+    faq = transcript.locator(".msg--bot", has_text="lien de suivi")
+    expect(faq).to_have_count(1)
+    expect(faq.locator(".role")).to_have_text("Bot")
+    expect(transcript.locator(".msg--system", has_text="a rejoint")).to_be_visible()   # live event
+    expect(page.locator("#details")).to_contain_text("Web chat")
+    expect(page.locator(f'#mine [data-cid="{shopper.cid}"]')).to_be_visible()
+    expect(page.locator(f'#queue [data-cid="{shopper.cid}"]')).to_have_count(0)
+    shopper.wait_for("system", "rejoint")
+
+    # Hostile text from the shopper reaches the console as text.
+    shopper.say(XSS)
+    shopper.say(JS_LINK)
+    expect(transcript.locator(".msg--shopper", has_text=JS_LINK)).to_be_visible(timeout=WAIT_MS)
+    expect(transcript.locator(".msg--shopper", has_text=XSS)).to_have_count(1)
+    assert transcript.locator("img").count() == 0
+    assert page.locator('a[href^="javascript:" i]').count() == 0
+
+    # The FAQ search helps write the reply; the answer goes in as plain text.
+    page.get_by_label("Search the FAQ").fill("où est mon colis")
+    page.get_by_label("Search the FAQ").press("Enter")
+    hits = page.locator("#kb-results .kb__hit")
+    expect(hits.first).to_be_visible(timeout=WAIT_MS)
+    assert 1 <= hits.count() <= 3
+    hits.first.get_by_role("button", name=re.compile("^Insert")).click()
+    reply = page.get_by_label("Reply to the customer")
+    inserted = reply.input_value()
+    assert inserted and "**" not in inserted and "<" not in inserted, inserted
+
+    reply.fill("Je regarde votre colis.")
+    shot = screenshot(page, "console-conversation")
+    assert shot.stat().st_size > 10_000
+    assert axe_violations(page) == []
+    reply.press("Enter")
+    expect(transcript.locator(".msg--agent", has_text="Je regarde votre colis.")).to_be_visible()
+    expect(reply).to_have_value("")
+    assert shopper.wait_for("agent", "Je regarde votre colis.")["author"] == "agent"
+
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(page.locator("#conv-empty")).to_be_visible()
+    expect(page.locator(f'#mine [data-cid="{shopper.cid}"]')).to_have_count(0)
+    shopper.wait_for("bot", "terminée")
+    assert page.evaluate("window.__sameDocument === true")
+    assert errors == [], errors
+
+
+def test_transfer_back_to_the_queue_and_to_a_colleague(live: tuple[Gateway, Rasa, RedisServer],
+                                                       page: Page) -> None:
+    gw, _, redis = live
+    ann, ben = unique_email("ann"), unique_email("ben")
+    for email in (ann, ben):
+        add_agent(redis.url, email, PASSWORD)
+    sign_in(page, gw, ann)
+    shopper = WebShopper(gw.url)
+    shopper.say("je veux parler à un conseiller")
+    card = page.locator(f'#queue [data-cid="{shopper.cid}"]')
+    expect(card).to_be_visible(timeout=WAIT_MS)
+    card.get_by_role("button", name=re.compile("^Take conversation")).click()
+    expect(page.locator("#conv")).to_be_visible()
+
+    page.get_by_role("button", name="Transfer", exact=True).click()
+    expect(page.locator(f'#agent-list option[value="{ben}"]')).to_have_count(1)   # the picker knows Ben
+    page.get_by_role("button", name="Back to the queue").click()
+    expect(card).to_be_visible()                                                  # waiting again
+    card.get_by_role("button", name=re.compile("^Take conversation")).click()
+    expect(page.locator("#conv-transfer-toggle")).to_be_visible()
+    page.get_by_role("button", name="Transfer", exact=True).click()
+    page.get_by_label("Transfer to a colleague (e-mail)").fill(ben)
+    page.locator("#transfer-form").get_by_role("button", name="Transfer", exact=True).click()
+    expect(page.locator("#conv-empty")).to_be_visible()
+    ben_client = httpx.Client(base_url=gw.url, timeout=30)
+    token = ben_client.post("/api/agent/login", json={"email": ben, "password": PASSWORD}).json()["token"]
+    ben_client.headers["Authorization"] = f"Bearer {token}"
+    assert shopper.cid in ben_client.get("/api/agent/me").json()["conversations"]
+    assert ben_client.post(f"/api/agent/conversations/{shopper.cid}/close").status_code == 200
+
+
+def test_tickets_oldest_first_with_transcript_then_solved(live: tuple[Gateway, Rasa, RedisServer],
+                                                          page: Page) -> None:
+    gw, _, redis = live
+    email = unique_email("tess")
+    add_agent(redis.url, email, PASSWORD)
+    sign_in(page, gw, email)
+    shopper = WebShopper(gw.url)
+    shopper.say(XSS)                                       # something in the transcript
+    shopper.wait_for("bot", "")
+    auth = {"Authorization": f"Bearer {agent_token(page)}"}
+    made = [httpx.post(f"{gw.url}/api/agent/tickets", headers=auth, json={
+        "conversation_id": shopper.cid if n == 0 else "", "email": f"client{n}@example.com",
+        "message": f"Colis {n} {XSS}", "lang": "fr"}) for n in range(2)]
+    assert all(r.status_code == 201 for r in made), [r.text for r in made]
+    first, second = (r.json()["ticket_id"] for r in made)
+
+    page.get_by_role("button", name=re.compile("^Tickets")).click()
+    cards = page.locator("#tickets [data-tid]")
+    expect(cards.filter(has_text=second)).to_be_visible()
+    ids = cards.evaluate_all("cards => cards.map(c => c.dataset.tid)")
+    assert ids.index(first) < ids.index(second), ids                    # oldest first
+    expect(cards.filter(has_text=first).locator(".due")).to_contain_text("Due")
+
+    cards.filter(has_text=first).get_by_role("button").first.click()
+    expect(page.locator("#ticket-title")).to_have_text(f"Ticket {first}")
+    expect(page.locator("#ticket-message")).to_have_text(f"Colis 0 {XSS}")
+    expect(page.locator("#ticket-transcript .msg--shopper", has_text=XSS)).to_have_count(1)
+    screenshot(page, "console-ticket")
+    assert page.locator("#tickets-view img").count() == 0
+
+    page.get_by_label("Reply by e-mail").fill("Votre colis arrive demain.")
+    page.get_by_role("button", name="Send e-mail").click()               # no SMTP in this stack
+    expect(page.locator("#ticket-reply-error")).to_contain_text("SMTP_URL")
+    page.get_by_role("button", name="Mark solved").click()
+    expect(page.locator("#ticket-empty")).to_be_visible()
+    expect(cards.filter(has_text=first)).to_have_count(0)
+    assert httpx.post(f"{gw.url}/api/agent/tickets/{second}/solve", headers=auth).status_code == 200
+
+
+def test_wrong_password_then_sign_in_and_out(live: tuple[Gateway, Rasa, RedisServer], page: Page) -> None:
+    gw, _, redis = live
+    email = unique_email("lou")
+    add_agent(redis.url, email, PASSWORD)
+    page.goto(f"{gw.url}/console")
+    page.get_by_label("E-mail", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_label("Password", exact=True).press("Enter")
+    expect(page.locator("#login-error")).to_have_text("Wrong e-mail or password.")
+    sign_in(page, gw, email)
+    page.get_by_label("Your status").select_option("away")
+    auth = {"Authorization": f"Bearer {agent_token(page)}"}
+    poll(lambda: httpx.get(f"{gw.url}/api/agent/me", headers=auth).json()["presence"] == "away", "away")
+    page.reload()                                                          # the session survives a reload
+    expect(page.locator("#app")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#login-view")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('console.token')") is None
+    assert httpx.get(f"{gw.url}/api/agent/me", headers=auth).status_code == 401

@@ -1,0 +1,968 @@
+/* Agent console: vanilla JS, no build step, runs under a strict CSP (no inline code, no eval).
+ *
+ * Safety rule: the only HTML ever put in the page is `message.html`, the server-sanitised
+ * rendering of bot texts. Everything a person typed (shoppers, agents, ticket messages,
+ * summaries, search results) goes in textContent.
+ */
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "console.token";
+  var REFRESH_MS = 20000;          // fallback polling when the live feed is down or missed something
+  var PING_MS = 25000;             // keeps the agent's presence alive (server TTL is 90 s)
+  var LONG_WAIT_S = 120;           // a wait shown in red
+  var ROLE_LABEL = { shopper: "Customer", bot: "Bot", agent: "Agent", system: "Event" };
+  var CHANNEL_LABEL = { web: "Web chat", messenger: "Messenger", whatsapp: "WhatsApp", agent: "Agent" };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var S = {
+    token: null, me: null, queue: [], seenQueue: null, mine: [], mineInfo: {}, agents: [],
+    current: null, currentCid: "", count: 0, shown: {}, ticket: null, tickets: [],
+    ws: null, wsRetry: 0, wsTimer: null, pingTimer: null, refreshTimer: null, tickTimer: null,
+    audio: null, view: "inbox"
+  };
+
+  // -- helpers ----------------------------------------------------------------------------
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function show(node, visible) { node.hidden = !visible; }
+
+  function announce(text) {
+    var live = $("live");
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  function fmtTime(epoch) {
+    var d = new Date(epoch * 1000);
+    var today = new Date();
+    var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    return d.toDateString() === today.toDateString() ? time : d.toLocaleDateString() + " " + time;
+  }
+
+  function fmtDate(value) {
+    var d = new Date(value);
+    return isNaN(d) ? String(value || "") : d.toLocaleString([], {
+      weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
+
+  function fmtWait(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    if (m >= 60) return Math.floor(m / 60) + " h " + (m % 60) + " min";
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function timeEl(epoch) {
+    var t = el("time", "", fmtTime(epoch));
+    t.dateTime = new Date(epoch * 1000).toISOString();
+    return t;
+  }
+
+  function shortId(cid) { return String(cid || "").replace(/^c-/, "").slice(0, 6); }
+
+  function reasonText(reason) { return String(reason || "").replace(/[/_]/g, " ").trim(); }
+
+  /* Markdown FAQ answer -> plain text for the reply box (links keep their address). */
+  function plainText(markdown) {
+    return String(markdown || "")
+      .replace(/\[([^\]]*)\]\(([^)\s]*)\)/g, function (_, label, url) {
+        return /^(https?:|mailto:|tel:)/i.test(url) ? label + " (" + url + ")" : label;
+      })
+      .replace(/^#{1,6}\s+/gm, "")
+      .replace(/\*\*([^*]+)\*\*/g, "$1").replace(/__([^_]+)__/g, "$1")
+      .replace(/(^|\W)\*([^*\n]+)\*(?=\W|$)/g, "$1$2").replace(/`([^`]*)`/g, "$1")
+      .replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  function errorBox(id, message) {
+    var box = $(id);
+    box.textContent = message || "";
+    show(box, Boolean(message));
+  }
+
+  // -- API --------------------------------------------------------------------------------
+
+  function api(path, options) {
+    options = options || {};
+    var headers = { Accept: "application/json" };
+    if (S.token) headers.Authorization = "Bearer " + S.token;
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(path, {
+      method: options.method || (options.body !== undefined ? "POST" : "GET"), headers: headers,
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined, cache: "no-store"
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.status === 401 && S.token && path !== "/api/agent/login") {
+          signedOut("Your session has ended: please sign in again.");
+        }
+        if (!res.ok) {
+          var err = new Error(data.message || ("Request failed (" + res.status + ")"));
+          err.status = res.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  // -- login / logout ---------------------------------------------------------------------
+
+  function onLogin(event) {
+    event.preventDefault();
+    unlockAudio();
+    var email = $("login-email").value.trim(), password = $("login-password").value;
+    if (!email || !password) { errorBox("login-error", "Enter your e-mail and password."); return; }
+    errorBox("login-error", "");
+    api("/api/agent/login", { body: { email: email, password: password } }).then(function (data) {
+      S.token = data.token;
+      sessionStorage.setItem(TOKEN_KEY, data.token);
+      $("login-password").value = "";
+      start();
+    }).catch(function (err) {
+      errorBox("login-error", err.status === 401 ? "Wrong e-mail or password." : err.message);
+    });
+  }
+
+  function onLogout() {
+    api("/api/agent/logout", { method: "POST" }).catch(function () { /* ended anyway */ })
+      .then(function () { signedOut(""); });
+  }
+
+  function signedOut(message) {
+    S.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    stopLive();
+    S.seenQueue = null; S.currentCid = ""; S.current = null; S.ticket = null;
+    show($("app"), false);
+    show($("login-view"), true);
+    document.title = "Agent console";
+    errorBox("login-error", message);
+    $("login-email").focus();
+  }
+
+  function start() {
+    api("/api/agent/me").then(function (me) {
+      S.me = me;
+      $("me-name").textContent = me.name || me.email;
+      setPresenceUi(me.presence === "away" ? "away" : "online");
+      if (me.presence === "offline") setPresence("online");
+      show($("login-view"), false);
+      show($("app"), true);
+      connect();
+      refreshAll();
+      loadAgents();
+      S.refreshTimer = window.setInterval(refreshAll, REFRESH_MS);
+      S.tickTimer = window.setInterval(tick, 1000);
+      $("main").focus();
+    }).catch(function () { /* api() already signed out on 401 */ });
+  }
+
+  function stopLive() {
+    [S.refreshTimer, S.tickTimer, S.pingTimer].forEach(function (t) { if (t) window.clearInterval(t); });
+    if (S.wsTimer) window.clearTimeout(S.wsTimer);
+    S.refreshTimer = S.tickTimer = S.pingTimer = S.wsTimer = null;
+    if (S.ws) { S.ws.onclose = null; S.ws.close(); S.ws = null; }
+    setConnection(false);
+  }
+
+  // -- presence ---------------------------------------------------------------------------
+
+  function setPresenceUi(status) {
+    $("presence").value = status;
+    $("presence-dot").classList.toggle("is-away", status === "away");
+  }
+
+  function setPresence(status) {
+    return api("/api/agent/presence", { body: { status: status } }).then(function () {
+      setPresenceUi(status);
+      announce(status === "away" ? "You are away: no new conversation will be promised to customers."
+        : "You are online.");
+    }).catch(function (err) { announceError(err.message); });
+  }
+
+  function announceError(message) {
+    var box = $("alert");
+    box.textContent = "";
+    window.setTimeout(function () { box.textContent = message; }, 50);
+  }
+
+  // -- live feed ----------------------------------------------------------------------------
+
+  function setConnection(on) {
+    var c = $("connection");
+    c.textContent = on ? "Live" : "Reconnecting…";
+    c.className = "conn " + (on ? "conn--on" : "conn--off");
+  }
+
+  function connect() {
+    if (!S.token) return;
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent";
+    var ws = new WebSocket(url);
+    S.ws = ws;
+    ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: S.token })); };
+    ws.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      onEvent(data);
+    };
+    ws.onclose = function (event) {
+      if (S.ws !== ws) return;
+      S.ws = null;
+      setConnection(false);
+      if (S.pingTimer) { window.clearInterval(S.pingTimer); S.pingTimer = null; }
+      if (event.code === 4401) {            // the token was refused
+        api("/api/agent/me").catch(function () {});
+      }
+      if (!S.token) return;
+      var delay = Math.min(30000, 1000 * Math.pow(2, S.wsRetry)) * (0.75 + Math.random() * 0.5);
+      S.wsRetry += 1;
+      S.wsTimer = window.setTimeout(connect, delay);
+    };
+  }
+
+  function onEvent(data) {
+    switch (data.type) {
+      case "ready":
+        S.wsRetry = 0;
+        setConnection(true);
+        S.pingTimer = window.setInterval(function () {
+          if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify({ type: "ping" }));
+        }, PING_MS);
+        refreshAll();                       // anything missed while disconnected
+        break;
+      case "queued":
+      case "claimed":
+      case "closed":
+      case "transferred":
+        refreshQueue();
+        refreshMine();
+        if (data.conversation_id === S.currentCid) loadConversation(S.currentCid, { keepScroll: true });
+        break;
+      case "message":
+        onMessageEvent(data);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onMessageEvent(data) {
+    var msg = data.message || {};
+    var cid = data.conversation_id;
+    if (cid === S.currentCid) {
+      fetchNewMessages();
+      if (msg.role === "shopper") announce("New message from the customer: " + msg.text);
+    } else if (msg.role === "shopper" && S.me && data.agent === S.me.email) {
+      S.mineInfo[cid] = Object.assign(S.mineInfo[cid] || {}, { unread: true });
+      renderMine();
+      announce("New message in another of your conversations.");
+      beep();
+    }
+  }
+
+  // -- notifications -------------------------------------------------------------------------
+
+  function unlockAudio() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    try {
+      if (!S.audio) S.audio = new Ctx();
+      if (S.audio.state === "suspended") S.audio.resume();
+    } catch (e) { S.audio = null; }
+  }
+
+  function beep() {
+    if (!S.audio) return;
+    try {
+      var ctx = S.audio, t = ctx.currentTime;
+      [0, 0.18].forEach(function (offset, i) {
+        var osc = ctx.createOscillator(), gain = ctx.createGain();
+        osc.type = "sine";
+        osc.frequency.value = i ? 1175 : 880;
+        gain.gain.setValueAtTime(0.0001, t + offset);
+        gain.gain.exponentialRampToValueAtTime(0.15, t + offset + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t + offset + 0.16);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(t + offset);
+        osc.stop(t + offset + 0.17);
+      });
+    } catch (e) { /* no sound: the badge and the announcement remain */ }
+  }
+
+  function updateBadges() {
+    var n = S.queue.length;
+    var badge = $("queue-badge");
+    badge.textContent = String(n);
+    show(badge, n > 0);
+    badge.setAttribute("aria-label", n + " waiting");
+    $("queue-count").textContent = String(n);
+    var overdue = S.tickets.filter(function (t) { return t.overdue; }).length;
+    var tb = $("tickets-badge");
+    tb.textContent = String(S.tickets.length);
+    tb.className = "badge" + (overdue ? "" : " badge--muted");
+    tb.setAttribute("aria-label", S.tickets.length + " open" + (overdue ? ", " + overdue + " overdue" : ""));
+    show(tb, S.tickets.length > 0);
+    document.title = (n ? "(" + n + ") " : "") + "Agent console";
+  }
+
+  // -- queue --------------------------------------------------------------------------------
+
+  function refreshAll() {
+    if (!S.token) return;
+    refreshQueue();
+    refreshMine();
+    refreshTickets();
+    if (S.currentCid) fetchNewMessages();
+  }
+
+  function refreshQueue() {
+    return api("/api/agent/queue").then(function (data) {
+      var queue = data.queue || [];
+      var fresh = [];
+      if (S.seenQueue) {
+        queue.forEach(function (q) { if (!S.seenQueue[q.conversation_id]) fresh.push(q); });
+      }
+      S.seenQueue = {};
+      queue.forEach(function (q) { S.seenQueue[q.conversation_id] = true; });
+      S.queue = queue;
+      renderQueue(fresh);
+      updateBadges();
+      if (fresh.length) {
+        beep();
+        announce(fresh.length === 1
+          ? "New conversation waiting: " + (reasonText(fresh[0].reason) || "customer") + ", "
+            + (fresh[0].lang || "").toUpperCase()
+          : fresh.length + " new conversations waiting.");
+      }
+    }).catch(function () {});
+  }
+
+  function queueCard(item, isNew) {
+    var cid = item.conversation_id;
+    var li = el("li", "card" + (isNew ? " is-new" : "") + (cid === S.currentCid ? " is-current" : ""));
+    li.dataset.cid = cid;
+    var top = el("div", "card__top");
+    var lang = el("span", "tag tag--lang", (item.lang || "?").toUpperCase());
+    lang.title = "Language";
+    top.appendChild(lang);
+    top.appendChild(el("span", "tag", CHANNEL_LABEL[item.channel] || item.channel || "?"));
+    if (item.reason) top.appendChild(el("span", "tag tag--reason", reasonText(item.reason)));
+    if (item.trigger && item.trigger !== "asked") top.appendChild(el("span", "tag", item.trigger));
+    li.appendChild(top);
+    var open = el("button", "card__open", "Conversation " + shortId(cid));
+    open.type = "button";
+    open.addEventListener("click", function () { openConversation(cid); });
+    li.appendChild(open);
+    li.appendChild(el("p", "card__summary", item.summary || "No summary."));
+    var foot = el("div", "card__foot");
+    var wait = el("span", "wait");
+    wait.dataset.since = String(item.queued_at || 0);
+    foot.appendChild(wait);
+    var claimBtn = el("button", "btn btn--primary btn--small", "Take");
+    claimBtn.type = "button";
+    claimBtn.setAttribute("aria-label", "Take conversation " + shortId(cid));
+    claimBtn.addEventListener("click", function () { claim(cid); });
+    foot.appendChild(claimBtn);
+    li.appendChild(foot);
+    return li;
+  }
+
+  function renderQueue(fresh) {
+    var list = $("queue");
+    var freshIds = {};
+    (fresh || []).forEach(function (q) { freshIds[q.conversation_id] = true; });
+    var keepFocus = document.activeElement && list.contains(document.activeElement)
+      ? document.activeElement.closest("[data-cid]") : null;
+    var focusCid = keepFocus ? keepFocus.dataset.cid : "";
+    clear(list);
+    S.queue.forEach(function (item) { list.appendChild(queueCard(item, freshIds[item.conversation_id])); });
+    show($("queue-empty"), S.queue.length === 0);
+    $("claim-next").disabled = S.queue.length === 0;
+    tick();
+    if (focusCid) {
+      var again = list.querySelector('[data-cid="' + CSS.escape(focusCid) + '"] .card__open');
+      if (again) again.focus();
+    }
+  }
+
+  function tick() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll(".wait[data-since]").forEach(function (node) {
+      var since = parseFloat(node.dataset.since);
+      if (!since) { node.textContent = ""; return; }
+      var s = now - since;
+      node.textContent = "Waiting " + fmtWait(s);
+      node.classList.toggle("is-long", s >= LONG_WAIT_S);
+    });
+    document.querySelectorAll("[data-due]").forEach(function (node) {
+      var due = Date.parse(node.dataset.due);
+      var late = !isNaN(due) && due < Date.now();
+      node.classList.toggle("is-overdue", late);
+    });
+  }
+
+  function claim(cid) {
+    var path = cid ? "/api/agent/conversations/" + encodeURIComponent(cid) + "/claim" : "/api/agent/queue/claim";
+    return api(path, { method: "POST" }).then(function (data) {
+      announce("You took the conversation.");
+      refreshQueue();
+      refreshMine();
+      return openConversation(data.conversation_id);
+    }).catch(function (err) {
+      announceError(err.status === 409 ? "Another agent took it first, or you hold too many conversations: "
+        + err.message : err.message);
+      refreshQueue();
+    });
+  }
+
+  // -- my conversations -----------------------------------------------------------------------
+
+  function refreshMine() {
+    return api("/api/agent/me").then(function (me) {
+      S.me = me;
+      S.mine = me.conversations || [];
+      return Promise.all(S.mine.map(function (cid) {
+        if (S.mineInfo[cid] && S.mineInfo[cid].conv) return null;
+        return api("/api/agent/conversations/" + encodeURIComponent(cid) + "?after=1000000").then(function (d) {
+          S.mineInfo[cid] = Object.assign(S.mineInfo[cid] || {}, { conv: d.conversation, handoff: d.handoff });
+        }).catch(function () {});
+      }));
+    }).then(renderMine).catch(function () {});
+  }
+
+  function renderMine() {
+    var list = $("mine");
+    clear(list);
+    S.mine.forEach(function (cid) {
+      var info = S.mineInfo[cid] || {};
+      var conv = info.conv || {}, handoff = info.handoff || {};
+      var li = el("li", "card" + (cid === S.currentCid ? " is-current" : ""));
+      li.dataset.cid = cid;
+      var top = el("div", "card__top");
+      top.appendChild(el("span", "tag tag--lang", (conv.lang || handoff.lang || "?").toUpperCase()));
+      top.appendChild(el("span", "tag", CHANNEL_LABEL[conv.channel] || conv.channel || "?"));
+      if (info.unread) top.appendChild(el("span", "badge", "new"));
+      li.appendChild(top);
+      var open = el("button", "card__open", "Conversation " + shortId(cid));
+      open.type = "button";
+      open.addEventListener("click", function () { openConversation(cid); });
+      li.appendChild(open);
+      if (handoff.summary) li.appendChild(el("p", "card__summary", handoff.summary));
+      list.appendChild(li);
+    });
+    $("mine-count").textContent = String(S.mine.length);
+    show($("mine-empty"), S.mine.length === 0);
+  }
+
+  // -- conversation view --------------------------------------------------------------------
+
+  function openConversation(cid) {
+    switchView("inbox");
+    S.currentCid = cid;
+    if (S.mineInfo[cid]) S.mineInfo[cid].unread = false;
+    $("kb-q").value = "";
+    clear($("kb-results"));
+    $("kb-status").textContent = "";
+    errorBox("reply-error", "");
+    show($("transfer-form"), false);
+    $("conv-transfer-toggle").setAttribute("aria-expanded", "false");
+    markCurrent();
+    return loadConversation(cid).then(function () {
+      var box = $("reply-text");
+      if (!box.closest("form").hidden) box.focus();
+    });
+  }
+
+  function markCurrent() {
+    document.querySelectorAll("#queue .card, #mine .card").forEach(function (card) {
+      card.classList.toggle("is-current", card.dataset.cid === S.currentCid);
+    });
+  }
+
+  function loadConversation(cid) {
+    return api("/api/agent/conversations/" + encodeURIComponent(cid)).then(function (data) {
+      if (cid !== S.currentCid) return;
+      S.current = data;
+      S.count = (data.messages || []).length;
+      renderConversation(data);
+      renderMine();
+    }).catch(function (err) {
+      if (cid !== S.currentCid) return;
+      announceError("Could not open the conversation: " + err.message);
+    });
+  }
+
+  var fetching = false, fetchAgain = false;
+
+  function fetchNewMessages() {
+    var cid = S.currentCid;
+    if (!cid) return;
+    if (fetching) { fetchAgain = true; return; }   // one at a time: `after` must not race
+    fetching = true;
+    var after = S.count;
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "?after=" + after).then(function (data) {
+      if (cid !== S.currentCid) return;
+      var list = $("transcript");
+      var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+      (data.messages || []).forEach(function (m) {
+        if (!S.shown[m.message_id]) list.appendChild(messageItem(m));
+        S.shown[m.message_id] = true;
+      });
+      S.count = Math.max(S.count, after + (data.messages || []).length);
+      if (S.current) {
+        S.current.conversation = data.conversation;
+        S.current.handoff = data.handoff;
+        S.current.messages = (S.current.messages || []).concat(data.messages || []);
+      }
+      if (nearBottom) list.scrollTop = list.scrollHeight;
+    }).catch(function () {}).then(function () {
+      fetching = false;
+      if (fetchAgain) { fetchAgain = false; fetchNewMessages(); }
+    });
+  }
+
+  function holderOf(data) { return (data.conversation || {}).agent || ""; }
+
+  function renderConversation(data) {
+    var conv = data.conversation || {}, handoff = data.handoff || {};
+    show($("conv-empty"), false);
+    show($("conv"), true);
+    $("conv-title").textContent = "Conversation " + shortId(conv.id);
+    var sub = [CHANNEL_LABEL[conv.channel] || conv.channel, (conv.lang || handoff.lang || "").toUpperCase(),
+      reasonText(handoff.reason || conv.reason)].filter(Boolean).join(" · ");
+    $("conv-sub").textContent = sub;
+    var mine = S.me && holderOf(data) === S.me.email;
+    var admin = S.me && S.me.role === "admin" && holderOf(data);
+    var queued = conv.state === "queued";
+    show($("conv-claim"), queued);
+    show($("conv-transfer-toggle"), Boolean(mine || admin));
+    show($("conv-close"), Boolean(mine || admin));
+    show($("reply-form"), Boolean(mine || admin));
+    if (!(mine || admin)) show($("transfer-form"), false);
+    var note = $("readonly-note");
+    if (mine || admin) {
+      show(note, false);
+    } else {
+      note.textContent = queued ? "This conversation is waiting: take it to reply."
+        : conv.state === "agent" ? "Held by " + holderOf(data) + "." : "Read only: the bot handles this conversation.";
+      show(note, true);
+    }
+    var list = $("transcript");
+    clear(list);
+    S.shown = {};
+    (data.messages || []).forEach(function (m) { S.shown[m.message_id] = true; list.appendChild(messageItem(m)); });
+    list.scrollTop = list.scrollHeight;
+    renderCustomer(data);
+  }
+
+  function messageItem(m) {
+    var role = ROLE_LABEL[m.role] ? m.role : "system";
+    var li = el("li", "msg msg--" + role);
+    li.dataset.role = role;
+    var meta = el("div", "msg__meta");
+    if (role === "system") {
+      meta.appendChild(el("span", "role", "Event"));
+    } else {
+      meta.appendChild(el("span", "role", ROLE_LABEL[role]));
+      var who = role === "agent" ? (m.author || "Agent") : role === "bot" ? "Assistant" : "Customer";
+      meta.appendChild(el("span", "msg__who", who));
+    }
+    meta.appendChild(timeEl(m.timestamp || 0));
+    li.appendChild(meta);
+    var body = el("div", "msg__body");
+    if (role === "bot" && typeof m.html === "string") {
+      body.innerHTML = m.html;          // sanitised by the server (gateway/render.py)
+    } else if (role === "system") {
+      body.textContent = describeEvent(m);
+    } else {
+      body.textContent = m.text || "";
+    }
+    li.appendChild(body);
+    if (m.buttons && m.buttons.length) {
+      var chips = el("div", "chips");
+      chips.setAttribute("aria-label", "Buttons offered");
+      m.buttons.forEach(function (b) { chips.appendChild(el("span", "chip", b.title)); });
+      li.appendChild(chips);
+    }
+    if (m.attachments && m.attachments.length) {
+      m.attachments.forEach(function (url) {
+        var p = el("p", "hint", "Attachment: " + url);   // shown as text, never as a live link
+        li.appendChild(p);
+      });
+    }
+    return li;
+  }
+
+  var EVENT_TEXT = {
+    claimed: "Taken by {agent}", closed: "Closed by {agent}", transferred: "Transferred by {by} to {to}",
+    agent_joined: null, delivery_refused: "Not delivered: {note}", delivery_failed: "Delivery failed: {note}"
+  };
+
+  function describeEvent(m) {
+    if (m.author === "agent_joined") return m.text || "An agent joined";
+    var fields = {};
+    try { fields = JSON.parse(m.text || "{}") || {}; } catch (e) { fields = { note: m.text }; }
+    if (typeof fields !== "object") fields = { note: String(m.text) };
+    var template = EVENT_TEXT[m.author];
+    if (template) {
+      return template.replace(/\{(\w+)\}/g, function (_, k) {
+        return fields[k] !== undefined ? String(fields[k]) : (k === "note" ? (m.text || "") : "?");
+      });
+    }
+    var extra = Object.keys(fields).map(function (k) { return k + ": " + fields[k]; }).join(", ");
+    return (m.author || "event").replace(/_/g, " ") + (extra ? " (" + extra + ")" : "");
+  }
+
+  function fact(dl, label, value) {
+    if (value === undefined || value === null || value === "") return;
+    dl.appendChild(el("dt", "", label));
+    var dd = el("dd");
+    if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
+    dl.appendChild(dd);
+  }
+
+  function renderCustomer(data) {
+    var conv = data.conversation || {}, handoff = data.handoff || {};
+    show($("side-empty"), false);
+    show($("side"), true);
+    var dl = $("details");
+    clear(dl);
+    fact(dl, "Channel", CHANNEL_LABEL[conv.channel] || conv.channel);
+    fact(dl, "Language", (conv.lang || handoff.lang || "").toUpperCase() || "unknown");
+    fact(dl, "Reason", reasonText(handoff.reason || conv.reason) || "not given");
+    fact(dl, "Summary", handoff.summary);
+    fact(dl, "Trigger", handoff.trigger);
+    fact(dl, "State", { bot: "With the bot", queued: "Waiting", agent: "With " + (conv.agent || "an agent") }[conv.state]
+      || conv.state);
+    if (handoff.queued_at) fact(dl, "Queued", fmtTime(parseFloat(handoff.queued_at)));
+    if (conv.created_at) fact(dl, "Started", fmtTime(parseFloat(conv.created_at)));
+    fact(dl, "Customer id", conv.sender);
+
+    var past = $("past");
+    clear(past);
+    (data.past_conversations || []).forEach(function (cid) {
+      var li = el("li");
+      var b = el("button", "link-btn", "Conversation " + shortId(cid));
+      b.type = "button";
+      b.addEventListener("click", function () { openConversation(cid); });
+      li.appendChild(b);
+      past.appendChild(li);
+    });
+    show($("past-empty"), !(data.past_conversations || []).length);
+
+    var tickets = $("customer-tickets");
+    clear(tickets);
+    (data.tickets || []).forEach(function (t) {
+      var li = el("li");
+      var b = el("button", "link-btn", t.id + " · " + t.status);
+      b.type = "button";
+      b.addEventListener("click", function () { openTicket(t.id); });
+      li.appendChild(b);
+      tickets.appendChild(li);
+    });
+    show($("customer-tickets-empty"), !(data.tickets || []).length);
+  }
+
+  function onReply(event) {
+    event.preventDefault();
+    var box = $("reply-text"), text = box.value.trim(), cid = S.currentCid;
+    if (!text || !cid) return;
+    errorBox("reply-error", "");
+    var button = $("reply-form").querySelector("button[type=submit]");
+    button.disabled = true;
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/messages", { body: { text: text } })
+      .then(function () {
+        box.value = "";
+        fetchNewMessages();
+      }).catch(function (err) {
+        errorBox("reply-error", "Not sent: " + err.message);
+      }).then(function () { button.disabled = false; box.focus(); });
+  }
+
+  function onReplyKey(event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("reply-form").requestSubmit();
+    }
+  }
+
+  function closeConversation() {
+    var cid = S.currentCid;
+    if (!cid) return;
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/close", { method: "POST" }).then(function () {
+      announce("Conversation closed: the bot is back with the customer.");
+      delete S.mineInfo[cid];
+      leaveConversation();
+    }).catch(function (err) { announceError("Not closed: " + err.message); });
+  }
+
+  function leaveConversation() {
+    S.currentCid = "";
+    S.current = null;
+    show($("conv"), false);
+    show($("conv-empty"), true);
+    show($("side"), false);
+    show($("side-empty"), true);
+    refreshQueue();
+    refreshMine();
+    $("main").focus();
+  }
+
+  // -- transfer -------------------------------------------------------------------------------
+
+  function loadAgents() {
+    return api("/api/agent/agents").then(function (data) {
+      S.agents = data.agents || [];
+      var list = $("agent-list");
+      clear(list);
+      S.agents.forEach(function (a) {
+        if (S.me && a.email === S.me.email) return;
+        var opt = document.createElement("option");
+        opt.value = a.email;
+        opt.label = (a.name || a.email) + " — " + a.presence + " (" + a.active + " open)";
+        list.appendChild(opt);
+      });
+    }).catch(function () {});
+  }
+
+  function toggleTransfer() {
+    var form = $("transfer-form");
+    var open = form.hidden;
+    show(form, open);
+    $("conv-transfer-toggle").setAttribute("aria-expanded", String(open));
+    errorBox("transfer-error", "");
+    if (open) { loadAgents(); $("transfer-to").focus(); }
+  }
+
+  function transfer(to) {
+    var cid = S.currentCid;
+    if (!cid) return;
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/transfer", { body: { to: to } })
+      .then(function (data) {
+        announce(data.to === "queue" ? "Conversation put back in the queue." : "Conversation transferred to " + data.to + ".");
+        $("transfer-to").value = "";
+        show($("transfer-form"), false);
+        delete S.mineInfo[cid];
+        leaveConversation();
+      }).catch(function (err) { errorBox("transfer-error", err.message); });
+  }
+
+  // -- knowledge base -------------------------------------------------------------------------
+
+  function onKbSearch(event) {
+    event.preventDefault();
+    var q = $("kb-q").value.trim();
+    var results = $("kb-results");
+    if (!q) { clear(results); $("kb-status").textContent = ""; return; }
+    var conv = (S.current || {}).conversation || {};
+    var url = "/api/search?k=3&q=" + encodeURIComponent(q) + (conv.lang === "fr" || conv.lang === "en"
+      ? "&lang=" + conv.lang : "");
+    $("kb-status").textContent = "Searching…";
+    api(url).then(function (data) {
+      var hits = (data.hits || []).slice(0, 3);
+      clear(results);
+      hits.forEach(function (hit) {
+        var li = el("li", "kb__hit");
+        li.appendChild(el("p", "kb__title", hit.title));
+        var text = plainText(hit.answer);
+        li.appendChild(el("p", "kb__text", text));
+        var insert = el("button", "btn btn--small", "Insert in reply");
+        insert.type = "button";
+        insert.setAttribute("aria-label", "Insert in reply: " + hit.title);
+        insert.addEventListener("click", function () { insertReply(text); });
+        li.appendChild(insert);
+        results.appendChild(li);
+      });
+      $("kb-status").textContent = hits.length ? hits.length + " answer" + (hits.length > 1 ? "s" : "") + " found."
+        : "No answer found.";
+    }).catch(function (err) { $("kb-status").textContent = "Search failed: " + err.message; });
+  }
+
+  function insertReply(text) {
+    var box = $("reply-text");
+    if (box.closest("form").hidden) return;
+    box.value = box.value.trim() ? box.value.replace(/\s*$/, "") + "\n\n" + text : text;
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+    announce("Answer inserted in the reply box.");
+  }
+
+  // -- tickets --------------------------------------------------------------------------------
+
+  function refreshTickets() {
+    return api("/api/agent/tickets").then(function (data) {
+      S.tickets = data.tickets || [];
+      renderTickets();
+      updateBadges();
+    }).catch(function () {});
+  }
+
+  function renderTickets() {
+    var list = $("tickets");
+    clear(list);
+    S.tickets.forEach(function (t) {
+      var li = el("li", "card" + (t.overdue ? " is-overdue" : "") + (S.ticket && S.ticket.id === t.id ? " is-current" : ""));
+      li.dataset.tid = t.id;
+      var top = el("div", "card__top");
+      top.appendChild(el("span", "tag tag--lang", (t.lang || "?").toUpperCase()));
+      top.appendChild(el("span", "tag", CHANNEL_LABEL[t.channel] || t.channel || "?"));
+      if (t.status === "pending") top.appendChild(el("span", "tag tag--pending", "Replied"));
+      if (t.overdue) top.appendChild(el("span", "tag tag--overdue", "Overdue"));
+      li.appendChild(top);
+      var open = el("button", "card__open", t.id + " · " + (t.email || ""));
+      open.type = "button";
+      open.addEventListener("click", function () { openTicket(t.id); });
+      li.appendChild(open);
+      li.appendChild(el("p", "card__summary", t.message));
+      var due = el("span", "wait due" + (t.overdue ? " is-overdue" : ""), "Due " + fmtDate(t.due));
+      if (t.due) due.dataset.due = t.due;
+      li.appendChild(due);
+      list.appendChild(li);
+    });
+    $("tickets-count").textContent = String(S.tickets.length);
+    show($("tickets-empty"), S.tickets.length === 0);
+  }
+
+  function openTicket(tid) {
+    switchView("tickets");
+    return api("/api/agent/tickets/" + encodeURIComponent(tid)).then(function (data) {
+      S.ticket = data.ticket;
+      renderTicket(data);
+      renderTickets();
+    }).catch(function (err) { announceError("Could not open the ticket: " + err.message); });
+  }
+
+  function renderTicket(data) {
+    var t = data.ticket || {};
+    show($("ticket-empty"), false);
+    show($("ticket"), true);
+    $("ticket-title").textContent = "Ticket " + t.id;
+    var sub = $("ticket-sub");
+    clear(sub);
+    sub.appendChild(document.createTextNode((t.email || "") + " · "));
+    var due = el("span", "due" + (t.overdue ? " is-overdue" : ""), (t.overdue ? "Overdue since " : "Due ") + fmtDate(t.due));
+    sub.appendChild(due);
+    $("ticket-message").textContent = t.message || "";
+    var replies = $("ticket-replies");
+    clear(replies);
+    (data.replies || []).forEach(function (r) {
+      replies.appendChild(messageItem({ role: "agent", author: r.agent, text: r.body, timestamp: r.at }));
+    });
+    show($("ticket-replies-empty"), !(data.replies || []).length);
+    var tr = $("ticket-transcript");
+    clear(tr);
+    (data.transcript || []).forEach(function (m) { tr.appendChild(messageItem(m)); });
+    show($("ticket-transcript-empty"), !(data.transcript || []).length);
+    var solved = t.status === "solved";
+    show($("ticket-solve"), !solved);
+    show($("ticket-reply-form"), !solved);
+    $("ticket-reply-hint").textContent = "Sent to " + (t.email || "the customer") + " by e-mail.";
+    errorBox("ticket-reply-error", "");
+
+    show($("ticket-side-empty"), false);
+    show($("ticket-side"), true);
+    var dl = $("ticket-details");
+    clear(dl);
+    fact(dl, "Status", t.status);
+    fact(dl, "E-mail", t.email);
+    fact(dl, "Order", t.order_number);
+    fact(dl, "Language", (t.lang || "").toUpperCase());
+    fact(dl, "Reason", reasonText(t.reason));
+    fact(dl, "Channel", CHANNEL_LABEL[t.channel] || t.channel);
+    fact(dl, "Source", t.source);
+    if (t.created_at) fact(dl, "Opened", fmtTime(parseFloat(t.created_at)));
+    fact(dl, "Due", fmtDate(t.due));
+    if (t.conversation_id) {
+      var b = el("button", "link-btn", "Conversation " + shortId(t.conversation_id));
+      b.type = "button";
+      b.addEventListener("click", function () { openConversation(t.conversation_id); });
+      fact(dl, "Chat", b);
+    }
+  }
+
+  function onTicketReply(event) {
+    event.preventDefault();
+    var tid = S.ticket && S.ticket.id, box = $("ticket-reply-text"), text = box.value.trim();
+    if (!tid || !text) return;
+    errorBox("ticket-reply-error", "");
+    api("/api/agent/tickets/" + encodeURIComponent(tid) + "/reply", { body: { text: text } }).then(function () {
+      box.value = "";
+      announce("E-mail sent.");
+      openTicket(tid);
+      refreshTickets();
+    }).catch(function (err) { errorBox("ticket-reply-error", "Not sent: " + err.message); });
+  }
+
+  function solveTicket() {
+    var tid = S.ticket && S.ticket.id;
+    if (!tid) return;
+    api("/api/agent/tickets/" + encodeURIComponent(tid) + "/solve", { method: "POST" }).then(function () {
+      announce("Ticket " + tid + " solved.");
+      S.ticket = null;
+      show($("ticket"), false);
+      show($("ticket-empty"), true);
+      show($("ticket-side"), false);
+      show($("ticket-side-empty"), true);
+      refreshTickets();
+    }).catch(function (err) { announceError("Not solved: " + err.message); });
+  }
+
+  // -- views ----------------------------------------------------------------------------------
+
+  function switchView(view) {
+    S.view = view;
+    show($("inbox-view"), view === "inbox");
+    show($("tickets-view"), view === "tickets");
+    if (view === "inbox") {
+      $("tab-inbox").setAttribute("aria-current", "page");
+      $("tab-tickets").removeAttribute("aria-current");
+    } else {
+      $("tab-tickets").setAttribute("aria-current", "page");
+      $("tab-inbox").removeAttribute("aria-current");
+      refreshTickets();
+    }
+  }
+
+  // -- wiring ---------------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", function () {
+    $("login-form").addEventListener("submit", onLogin);
+    $("logout").addEventListener("click", onLogout);
+    $("presence").addEventListener("change", function (e) { unlockAudio(); setPresence(e.target.value); });
+    $("claim-next").addEventListener("click", function () { unlockAudio(); claim(""); });
+    $("conv-claim").addEventListener("click", function () { claim(S.currentCid); });
+    $("conv-close").addEventListener("click", closeConversation);
+    $("conv-transfer-toggle").addEventListener("click", toggleTransfer);
+    $("transfer-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var to = $("transfer-to").value.trim();
+      if (!to) { errorBox("transfer-error", "Type a colleague's e-mail, or put it back in the queue."); return; }
+      transfer(to);
+    });
+    $("transfer-queue").addEventListener("click", function () { transfer(""); });
+    $("transfer-form").addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { toggleTransfer(); $("conv-transfer-toggle").focus(); }
+    });
+    $("reply-form").addEventListener("submit", onReply);
+    $("reply-text").addEventListener("keydown", onReplyKey);
+    $("kb-form").addEventListener("submit", onKbSearch);
+    $("tab-inbox").addEventListener("click", function () { switchView("inbox"); });
+    $("tab-tickets").addEventListener("click", function () { switchView("tickets"); });
+    $("tickets-refresh").addEventListener("click", refreshTickets);
+    $("ticket-reply-form").addEventListener("submit", onTicketReply);
+    $("ticket-solve").addEventListener("click", solveTicket);
+    document.addEventListener("click", unlockAudio, { once: true });
+
+    S.token = sessionStorage.getItem(TOKEN_KEY);
+    if (S.token) start(); else show($("login-view"), true);
+  });
+})();
