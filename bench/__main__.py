@@ -77,10 +77,11 @@ def main() -> int:
 
 
 def bot_figures() -> int:
-    """The Rasa bot's NLU and latency figures, then the web channel under load: each in its own
-    process (each starts its own stack). Both run whatever the other's outcome."""
+    """The Rasa bot's NLU and latency figures, the web channel under load, then the chat widget's
+    size and start-up time: each in its own process (each starts its own stack). Each runs
+    whatever the others' outcome."""
     codes = []
-    for module in ("bench.bot", "bench.web"):
+    for module in ("bench.bot", "bench.web", "bench.widget"):
         print(flush=True)
         codes.append(subprocess.run([sys.executable, "-m", module], cwd=ROOT, check=False).returncode)
     return next((code for code in codes if code), 0)
