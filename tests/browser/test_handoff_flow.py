@@ -12,8 +12,9 @@ from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import add_agent
 
+from .conftest import XSS
 from .test_console import PASSWORD, sign_in, unique_email
-from .test_widget import BOT_MS, QUESTION, bot_bubble, conversation_id, open_widget, say
+from .test_widget import BOT_MS, QUESTION, ZEBRA, bot_bubble, conversation_id, open_widget, say
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -25,13 +26,19 @@ def test_shopper_in_the_widget_agent_in_the_console(live, browser: Browser) -> N
     agent_context = browser.new_context(viewport={"width": 1280, "height": 800})
     shop_context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
+        dialogs: list[str] = []
         console = agent_context.new_page()
+        console.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         sign_in(console, gw, email)                         # online: the bot may offer a human
 
         shop = shop_context.new_page()
+        shop.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         open_widget(shop, gw.url)
         say(shop, QUESTION)
         expect(bot_bubble(shop, "lien de suivi")).to_be_visible(timeout=BOT_MS)
+        say(shop, ZEBRA)                                    # a KB answer carrying hostile HTML
+        expect(bot_bubble(shop, "striped")).to_be_visible(timeout=BOT_MS)
+        say(shop, XSS)                                      # and a hostile shopper message
         say(shop, "je veux parler à un conseiller")
         expect(bot_bubble(shop, "conseiller")).to_be_visible(timeout=BOT_MS)
         cid = conversation_id(shop)
@@ -42,6 +49,13 @@ def test_shopper_in_the_widget_agent_in_the_console(live, browser: Browser) -> N
         transcript = console.locator("#transcript")
         expect(transcript.locator(".msg--shopper", has_text="où est mon colis")).to_be_visible()
         expect(transcript.locator(".msg--bot", has_text="lien de suivi")).to_have_count(1)
+        expect(transcript.locator(".msg--bot", has_text="striped")).to_have_count(1)
+        expect(transcript.locator(".msg--shopper", has_text=XSS)).to_have_count(1)
+        for page in (console, shop):                        # both render them as text / safe HTML
+            assert page.locator(".msg img, #transcript img").count() == 0
+            assert page.locator('a[href^="javascript:" i]').count() == 0
+        assert shop.evaluate("""() => document.getElementById('shop-support-widget')
+            .shadowRoot.querySelectorAll('img, a[href^="javascript:" i]').length""") == 0
         reply = console.get_by_label("Reply to the customer")
         reply.fill("Bonjour, je suis Marie, je regarde votre commande.")
         reply.press("Enter")
@@ -52,7 +66,7 @@ def test_shopper_in_the_widget_agent_in_the_console(live, browser: Browser) -> N
         expect(shop.locator(".msg", has_text="je regarde votre commande")).to_have_count(1)
         expect(bot_bubble(shop, "lien de suivi")).to_have_count(1)
         assert conversation_id(shop) == cid
-        assert not getattr(shop, "dialogs", []), "no dialog may fire"
+        assert not dialogs, f"a dialog fired: {dialogs}"
     finally:
         agent_context.close()
         shop_context.close()
