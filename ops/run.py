@@ -159,6 +159,10 @@ def banner(config: Config, redis: RedisServer) -> str:
     where = "external (REDIS_URL)" if redis.external else f"embedded, data in {redis.data_dir}"
     lines = [
         "Shop support bot is running",
+        f"  demo shop {url}/demo   (the chat widget, as a shop embeds it)",
+        f"  console   {url}/console   (agents; create one: .venv/bin/python -m handoff agents add EMAIL "
+        "--role admin)",
+        f"  help      {url}/help",
         f"  gateway   {url}",
         f"  search    {url}{SEARCH_EXAMPLE}",
         f"  health    {url}/healthz   (readiness: {url}/readyz)",
@@ -167,8 +171,6 @@ def banner(config: Config, redis: RedisServer) -> str:
         f"            curl -s http://127.0.0.1:{config.rasa_port}/webhooks/rest/webhook "
         """-d '{"sender": "me", "message": "Bonjour, où est mon colis ?"}'""",
         f"  chat      ws{url.removeprefix('http')}/ws/chat   (widget WebSocket; HTTP: {url}/api/chat/...)",
-        f"  agents    {url}/api/agent/login   (create one: .venv/bin/python -m handoff agents add EMAIL "
-        "--role admin)",
         f"  redis     {redact_url(redis.url)}   ({where})",
         "Ctrl-C to stop",
     ]
