@@ -20,7 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import actions, agent_api, agent_ws, health, help, metrics, pages, search
+from . import actions, agent_api, agent_ws, analytics_api, health, help, metrics, pages, search
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
@@ -53,8 +53,8 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app.state.gateway = state
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
-                   agent_api.router, agent_ws.router, messenger.router, whatsapp.router, pages.router,
-                   help.router):
+                   agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
+                   whatsapp.router, pages.router, help.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
@@ -86,6 +86,8 @@ def make_clock(start: datetime | None) -> Callable[[], datetime]:
 
 def _wire(state: GatewayState) -> None:
     """The help desk, conversations, channels and the bot's custom actions, on one Redis."""
+    from analytics.events import EventLog
+    from analytics.recorder import Recorder
     from bot.actions import executor
     from bot.actions.services import Services
     from handoff.accounts import Accounts
@@ -112,12 +114,13 @@ def _wire(state: GatewayState) -> None:
         log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",
                     extra={"clock_start": settings.clock_start.isoformat()})
     detector = LanguageDetector(["fr", "en"])
-    state.desk = HelpDesk(state.redis)
+    state.recorder = Recorder(EventLog(state.redis, hours=hours))
+    state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
     mail = MailSettings.from_env()
     state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
-                            mailer=Mailer(mail) if mail.enabled else None)
+                            mailer=Mailer(mail) if mail.enabled else None, recorder=state.recorder)
     state.rate_limit = RateLimit(state.redis, *settings.chat_rate)
     state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
     state.meta = MetaSettings.from_env()
@@ -133,12 +136,12 @@ def _wire(state: GatewayState) -> None:
         return lang if lang in ("fr", "en") and confidence >= 0.75 else ""
 
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
-                                      detect=detect)
+                                      detect=detect, recorder=state.recorder)
     state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,
         hours=hours, desk=state.desk, orders=DemoOrderSource(settings.orders_file),
-        detector=detector, sla_hours=hours.sla_hours or 8, clock=state.clock)
+        detector=detector, sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder)
     state.actions = executor(state.action_services)
 
 
@@ -168,6 +171,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await state.router.idle(timeout=10)  # finish the bot turns in flight
+        await state.recorder.flush()
         await state.bot.aclose()
         if state.graph is not None:
             await state.graph.aclose()

@@ -31,6 +31,7 @@ class GatewayState:
     rate_limit: Any = None               # gateway.ratelimit.RateLimit (per shopper)
     bot: Any = None                      # gateway.rasa_client.RasaClient
     graph: Any = None                    # gateway.channels.graph.GraphClient (when Meta is configured)
+    recorder: Any = None                 # analytics.recorder.Recorder (events, in the background)
     clock: Any = None                    # () -> aware datetime: the shop's "now"
     senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
 

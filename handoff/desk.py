@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
+from analytics import events as ev
+from analytics.recorder import NULL, Recorder
+
 from .store import (
     ACTIVE,
     AWAY,
@@ -89,8 +92,9 @@ class Ticket:
 
 
 class HelpDesk:
-    def __init__(self, redis: aioredis.Redis):
+    def __init__(self, redis: aioredis.Redis, recorder: Recorder = NULL):
         self.redis = redis
+        self.recorder = recorder
         self._claim = redis.register_script(_CLAIM)
 
     # -- presence ----------------------------------------------------------------------
@@ -139,6 +143,8 @@ class HelpDesk:
             pipe.hset(CONV.format(cid=cid), mapping={"state": "queued", "reason": request.reason})
             pipe.zrank(QUEUE, cid)
             *_, rank = await pipe.execute()
+        self.recorder.emit(ev.handoff, kind="handoff_requested", conversation=cid, channel=request.channel,
+                           lang=request.lang, reason=request.reason, id=f"handoff:{cid}:{int(now)}")
         return int(rank) + 1
 
     async def handoff(self, cid: str) -> dict | None:
@@ -163,6 +169,8 @@ class HelpDesk:
         if got == "!full":
             raise DeskError("full", f"you already hold {max_conversations} conversations")
         if got:
+            self.recorder.emit(ev.handoff, kind="handoff_claimed", conversation=got, agent=agent_id,
+                               id=f"claim:{got}:{int(time.time())}")
             queued_at = (await self.handoff(got) or {}).get("queued_at")
             if queued_at:
                 await self.redis.lpush(WAITS, round(time.time() - float(queued_at), 1))
@@ -209,6 +217,8 @@ class HelpDesk:
             pipe.hset(CONV.format(cid=cid), mapping={"state": "bot", "agent": "", "closed_at": time.time()})
             pipe.delete(HANDOFF.format(cid=cid))
             await pipe.execute()
+        self.recorder.emit(ev.handoff, kind="handoff_closed", conversation=cid, agent=agent_id,
+                           id=f"close:{cid}:{int(time.time())}")
 
     # -- tickets -----------------------------------------------------------------------
 
@@ -259,3 +269,5 @@ class HelpDesk:
                                                       "solved_by": agent_id})
             pipe.zrem(TICKETS_OPEN, tid)
             await pipe.execute()
+        self.recorder.emit(ev.ticket_update, kind="ticket_solved", ticket=tid, agent=agent_id,
+                           id=f"solved:{tid}")

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from analytics import events as ev
+from analytics.recorder import NULL, Recorder
 from gateway.channels.base import DeliveryRefused
 from gateway.channels.message import Button, Message
 
@@ -29,6 +31,7 @@ from .transcript import Transcripts
 
 log = logging.getLogger("handoff.routing")
 CSAT = re.compile(r'^/csat\{"score":\s*"?([1-5])"?\}$')
+THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
 LOCK_TIMEOUT_S = 90        # a crashed holder's lock expires; longer than any bot turn
 
 
@@ -67,13 +70,15 @@ class ConversationRouter:
     """Implements gateway.channels.base.Inbox for every channel."""
 
     def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
-                 senders: dict[str, Any], *, detect: Callable[[str], str] | None = None):
+                 senders: dict[str, Any], *, detect: Callable[[str], str] | None = None,
+                 recorder: Recorder = NULL):
         self.redis = redis
         self.transcripts = transcripts
         self.desk = desk
         self.bot = bot
         self.senders = senders
         self.detect = detect
+        self.recorder = recorder
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- inbound -----------------------------------------------------------------------
@@ -87,6 +92,9 @@ class ConversationRouter:
             return False
         if lang and lang != conv.get("lang"):
             await self.transcripts.update(cid, lang=lang)
+        self.recorder.emit(ev.message_in, conversation=cid, channel=message.channel, lang=lang or "fr",
+                           customer=f"{message.channel}:{message.sender}", reason=conv.get("reason"),
+                           at=message.timestamp, id=f"in:{message.channel}:{message.message_id}")
         await self._publish(message, conv)
         self._spawn(self.drain(cid))
         return True
@@ -125,6 +133,9 @@ class ConversationRouter:
         if m := CSAT.match(message.text.strip()):
             await self._survey(message, conv, int(m.group(1)))
             return
+        if message.text in THUMBS and await self._after_did_it_help(message):
+            self.recorder.emit(ev.thumbs, conversation=message.conversation_id, up=THUMBS[message.text],
+                               id=f"thumbs:{message.message_id}")
         if conv.get("state") in ("queued", "agent"):
             return  # the agent's console follows the conversation through the events channel
         try:
@@ -138,11 +149,21 @@ class ConversationRouter:
         if after.get("state") == "queued" and conv.get("state") != "queued":
             await self.event("queued", message.conversation_id, after)
 
+    async def _after_did_it_help(self, message: Message) -> bool:
+        """Is this yes/no the answer to "did this answer your question?" (the bot's last
+        message offered exactly the yes/no pair after an FAQ answer)?"""
+        for earlier in reversed(await self.transcripts.history(message.conversation_id)):
+            if earlier.role == "bot":
+                return [b.payload for b in earlier.buttons] == list(THUMBS)
+        return False
+
     async def _survey(self, message: Message, conv: dict[str, str], score: int) -> None:
         lang = message.lang or conv.get("lang", "")
         await self.redis.xadd(SURVEYS, {
             "kind": "csat", "score": score, "conversation": message.conversation_id, "lang": lang,
             "channel": message.channel, "agent": conv.get("last_agent", ""), "at": time.time()})
+        self.recorder.emit(ev.survey_answered, survey="csat", score=score,
+                           conversation=message.conversation_id, id=f"csat:{message.message_id}")
         await self.send(self._bot_message(conv, say(lang, "csat_thanks")))
 
     # -- outbound ----------------------------------------------------------------------
@@ -153,6 +174,9 @@ class ConversationRouter:
         await self.transcripts.append(message)
         conv = await self.transcripts.require(message.conversation_id)
         await self._publish(message, conv)
+        if message.role in ("bot", "agent"):
+            self.recorder.emit(ev.message_out, conversation=message.conversation_id, role=message.role,
+                               at=message.timestamp, id=f"out:{message.message_id}")
         sender = self.senders.get(message.channel)
         if sender is None:
             return

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from analytics.events import ticket_created, ticket_update
+from analytics.recorder import NULL, Recorder
+
 from .desk import DeskError, HelpDesk, Ticket
 from .hours import BusinessHours
 
@@ -19,12 +22,13 @@ SUBJECT = {"fr": "Votre demande {tid}", "en": "Your request {tid}"}
 
 class Tickets:
     def __init__(self, desk: HelpDesk, hours: BusinessHours, *, clock: Callable[[], datetime],
-                 sla_hours: float = 8, mailer: Any = None):
+                 sla_hours: float = 8, mailer: Any = None, recorder: Recorder = NULL):
         self.desk = desk
         self.hours = hours
         self.clock = clock
         self.sla_hours = sla_hours
         self.mailer = mailer
+        self.recorder = recorder
 
     async def open_ticket(self, *, conversation_id: str, channel: str, email: str, order_number: str,
                           message: str, lang: str, reason: str, source: str,
@@ -37,6 +41,9 @@ class Tickets:
                         source=source)
         tid = await self.desk.create_ticket(ticket, request_key)
         saved = await self.desk.ticket(tid) or {}
+        self.recorder.emit(ticket_created, ticket=tid, channel=channel, lang=lang,
+                           conversation=conversation_id, customer=f"email:{email.lower()}", reason=reason,
+                           due=due, id=f"ticket:{tid}")
         return {"ticket_id": tid, "due": saved.get("due", due.isoformat()), "email": email,
                 "sla_hours": self.sla_hours,
                 "promise": self.hours.describe_deadline(now, "en" if lang == "en" else "fr", self.sla_hours)}
@@ -51,6 +58,8 @@ class Tickets:
         lang = "en" if ticket.get("lang") == "en" else "fr"
         message_id = await self.mailer.send(ticket["email"], SUBJECT[lang].format(tid=tid), body)
         await self.desk.add_ticket_reply(tid, agent_id, body, message_id=message_id)
+        self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
+                           id=f"ticket-reply:{message_id}")
         return await self.desk.ticket(tid) or {}
 
     def overdue(self, ticket: dict[str, str]) -> bool:

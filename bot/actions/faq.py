@@ -10,6 +10,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from analytics.events import faq_answered, suggestion_clicked
+
 from .common import ServiceAction, lang_of, latest_entity
 from .services import Services
 
@@ -22,6 +24,11 @@ def _answered(dispatcher: CollectingDispatcher, hit: Any) -> list[EventType]:
     dispatcher.utter_message(response="utter_did_that_help")
     return [SlotSet("faq_band", "answer"), SlotSet("escalate", False), SlotSet("faq_misses", 0),
             SlotSet("faq_entry", hit.id), SlotSet("contact_reason", hit.reason)]
+
+
+def _event_id(tracker: Tracker, kind: str) -> str:
+    """Stable per shopper message: a retried action is counted once."""
+    return f"{kind}:{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
 
 
 class ActionAnswerFaq(ServiceAction):
@@ -37,9 +44,16 @@ class ActionAnswerFaq(ServiceAction):
             chosen = latest_entity(tracker, "faq_id")
             hit = retriever.entry(chosen) if chosen else None
             if hit is not None:
+                self.services.recorder.emit(suggestion_clicked, conversation=tracker.sender_id, entry=hit.id,
+                                            lang=lang, reason=hit.reason, id=_event_id(tracker, "click"))
                 return _answered(dispatcher, hit)
         text = tracker.latest_message.get("text") or ""
         result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS)
+        best = result.hits[0] if result.hits else None
+        self.services.recorder.emit(
+            faq_answered, conversation=tracker.sender_id, band=result.band, score=best.score if best else 0.0,
+            entry=best.id if best and result.band == "answer" else None, query=text, lang=lang,
+            reason=best.reason if best and result.band != "none" else None, id=_event_id(tracker, "faq"))
         if result.band == "answer":
             return _answered(dispatcher, result.hits[0])
         if result.band == "suggest":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from analytics.recorder import NULL, Recorder
 from handoff.desk import HelpDesk
 from handoff.hours import BusinessHours
 from handoff.tickets import Tickets
@@ -31,10 +32,12 @@ class Services:
     detector: Any = None                        # retrieval.text.LanguageDetector (FR/EN)
     sla_hours: float = 8
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    recorder: Recorder = field(default=NULL)    # analytics events (background, never blocking)
 
     @property
     def tickets(self) -> Tickets:
-        return Tickets(self.desk, self.hours, clock=self.clock, sla_hours=self.sla_hours)
+        return Tickets(self.desk, self.hours, clock=self.clock, sla_hours=self.sla_hours,
+                       recorder=self.recorder)
 
     async def availability(self) -> str:
         """"human" (open and somebody online), "busy" (open, nobody online) or "closed":

@@ -1,0 +1,87 @@
+"""The managers' numbers (`/api/admin/analytics/...`, admin role): KPIs over a period with
+filters, breakdowns (e.g. contact reasons), each as JSON or CSV. Reads only the pre-aggregated
+day counters, so the cost does not grow with traffic."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from analytics import report
+
+from .agent_api import Agent
+from .errors import error_response
+from .state import get_state
+
+router = APIRouter(prefix="/api/admin/analytics")
+
+
+def _period(state: Any, start: str | None, end: str | None) -> tuple[date, date]:
+    today = state.clock().astimezone(state.action_services.hours.tz).date() if state.clock else date.today()
+    end_day = date.fromisoformat(end) if end else today
+    start_day = date.fromisoformat(start) if start else end_day - timedelta(days=29)
+    if start_day > end_day:
+        raise ValueError("start is after end")
+    return start_day, end_day
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"csat": {"score": 80}} -> {"csat.score": 80}: one CSV row per metric."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _csv(rows: list[tuple[str, Any]], name: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["metric", "value"])
+    writer.writerows(rows)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _admin_only(agent: Any) -> JSONResponse | None:
+    return None if agent.role == "admin" else error_response(403, "the analytics are for admins")
+
+
+@router.get("/kpis")
+async def kpis(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
+               channel: str | None = None, lang: str | None = None, reason: str | None = None,
+               format: str = "json") -> Response:  # noqa: A002
+    if denied := _admin_only(agent):
+        return denied
+    state = get_state(request)
+    try:
+        first, last = _period(state, start, end)
+        data = await report.kpis(state.redis, first, last, channel or None, lang or None, reason or None,
+                                 as_of=state.clock() if state.clock else datetime.now())
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    if format == "csv":
+        return _csv(sorted(flatten(data).items()), f"kpis-{first}-{last}")
+    return JSONResponse(data)
+
+
+@router.get("/breakdown")
+async def breakdown(request: Request, agent: Agent, dim: str = "reason", metric: str = "conv",
+                    start: str | None = None, end: str | None = None, format: str = "json") -> Response:  # noqa: A002
+    if denied := _admin_only(agent):
+        return denied
+    state = get_state(request)
+    try:
+        first, last = _period(state, start, end)
+        data = await report.breakdown(state.redis, first, last, dim, metric)
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    if format == "csv":
+        return _csv(list(data.items()), f"{metric}-by-{dim}-{first}-{last}")
+    return JSONResponse({"dim": dim, "metric": metric, "start": str(first), "end": str(last), "values": data})
