@@ -1,0 +1,78 @@
+"""`python -m analytics suggest --out DIR`: draft KB entries for what shoppers ask and the FAQ
+does not answer (questions of band none/suggest in the analytics stream, clustered)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .events import EventKind, EventLog
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def unanswered_questions(redis_url: str, days: int) -> list[str]:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        events = await EventLog(client).read(since=time.time() - days * 86400)
+    finally:
+        await client.aclose()
+    return [str(e.data["query"]) for e in events
+            if e.kind == EventKind.FAQ_ANSWERED and e.data.get("band") in ("none", "suggest")
+            and e.data.get("query")]
+
+
+def suggest(questions: list[str], out: Path, kb: Path, top: int) -> list[Path]:
+    from retrieval.embedder import Embedder
+    from retrieval.text import LanguageDetector
+
+    from .unanswered import cluster_questions, describe, kb_index, write_drafts
+
+    embedder = Embedder()
+    detector = LanguageDetector(["fr", "en"])
+    print(f"clustering {len(questions)} unanswered questions...", file=sys.stderr, flush=True)
+    topics = cluster_questions(questions, embedder.encode)
+    describe(topics, kb_index(kb, embedder.encode), embedder.encode, lambda t: detector.detect(t)[0] or "")
+    for topic in topics[:top]:
+        print(f"{topic.count:4d}  [{topic.lang}] {topic.label}  (reason {topic.reason})")
+    return write_drafts(topics, out, top=top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("suggest", help="draft KB files for the top unanswered topics")
+    s.add_argument("--out", required=True, type=Path, help="folder for the drafts (<lang>/<id>.md)")
+    s.add_argument("--days", type=int, default=30, help="look back this many days (default 30)")
+    s.add_argument("--top", type=int, default=5, help="how many topics (default 5)")
+    s.add_argument("--kb", type=Path, default=Path(os.environ.get("KB_DIR", "kb_content")),
+                   help="the KB, to give each draft a contact reason")
+    s.add_argument("--from-file", type=Path, help="read questions from a text file (one per line) "
+                   "instead of Redis")
+    args = parser.parse_args(argv)
+    if args.from_file:
+        questions = [q for q in args.from_file.read_text(encoding="utf-8").splitlines() if q.strip()]
+    else:
+        url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+        try:
+            questions = asyncio.run(unanswered_questions(url, args.days))
+        except (OSError, RedisError) as exc:
+            print(f"error: cannot reach Redis at REDIS_URL ({exc})", file=sys.stderr)
+            return 2
+    if not questions:
+        print("no unanswered questions in that period: nothing to suggest")
+        return 0
+    for path in suggest(questions, args.out, args.kb, args.top):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
