@@ -1,5 +1,6 @@
 """`python -m analytics suggest --out DIR`: draft KB entries for what shoppers ask and the FAQ
-does not answer (questions of band none/suggest in the analytics stream, clustered)."""
+does not answer (questions of band none/suggest in the analytics stream, clustered).
+`python -m analytics simulate --days 30 --seed 1`: a realistic synthetic month in Redis."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import os
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -45,6 +47,25 @@ def suggest(questions: list[str], out: Path, kb: Path, top: int) -> list[Path]:
     return write_drafts(topics, out, top=top)
 
 
+async def simulate(redis_url: str, days: int, seed: int, per_day: int, end: date, kb: Path,
+                   shop_config: Path) -> int:
+    from handoff.hours import from_config
+    from retrieval.kb import load_taxonomy
+
+    from .simulate import load, month
+
+    taxonomy, _ = load_taxonomy(kb)
+    reasons = sorted(taxonomy) if taxonomy else ["delivery/tracking", "returns/process", "payment/declined"]
+    hours = from_config(shop_config)
+    conversations = month(seed, days, end, per_day, reasons, tz=str(hours.tz))
+    print(f"simulating {len(conversations)} conversations over {days} days ending {end}...", flush=True)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        return await load(EventLog(client, hours=hours), conversations)
+    finally:
+        await client.aclose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,11 +77,27 @@ def main(argv: list[str] | None = None) -> int:
                    help="the KB, to give each draft a contact reason")
     s.add_argument("--from-file", type=Path, help="read questions from a text file (one per line) "
                    "instead of Redis")
+    m = sub.add_parser("simulate", help="fill Redis with a synthetic month of traffic (demo, tests)")
+    m.add_argument("--days", type=int, default=30)
+    m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--per-day", type=int, default=120, help="average conversations per day (default 120)")
+    m.add_argument("--end", type=date.fromisoformat, default=date.today(), help="last day (default today)")
+    m.add_argument("--kb", type=Path, default=Path(os.environ.get("KB_DIR", "kb_content")))
+    m.add_argument("--shop-config", type=Path, default=Path(os.environ.get("SHOP_CONFIG", "config/shop.yml")))
     args = parser.parse_args(argv)
+    url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    if args.command == "simulate":
+        try:
+            n = asyncio.run(simulate(url, args.days, args.seed, args.per_day, args.end, args.kb,
+                                     args.shop_config))
+        except (OSError, RedisError) as exc:
+            print(f"error: cannot reach Redis at REDIS_URL ({exc})", file=sys.stderr)
+            return 2
+        print(f"{n} events appended")
+        return 0
     if args.from_file:
         questions = [q for q in args.from_file.read_text(encoding="utf-8").splitlines() if q.strip()]
     else:
-        url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
         try:
             questions = asyncio.run(unanswered_questions(url, args.days))
         except (OSError, RedisError) as exc:
