@@ -85,3 +85,32 @@ async def breakdown(request: Request, agent: Agent, dim: str = "reason", metric:
     if format == "csv":
         return _csv(list(data.items()), f"{metric}-by-{dim}-{first}-{last}")
     return JSONResponse({"dim": dim, "metric": metric, "start": str(first), "end": str(last), "values": data})
+
+
+DAILY_METRICS = ("conv", "conv_contained", "conv_handoff", "conv_ticket", "msg_in")
+
+
+@router.get("/daily")
+async def daily(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
+                channel: str | None = None, lang: str | None = None, reason: str | None = None,
+                format: str = "json") -> Response:  # noqa: A002
+    """Per-day volumes for the charts: conversations, contained, handed off, with a ticket."""
+    if denied := _admin_only(agent):
+        return denied
+    state = get_state(request)
+    try:
+        first, last = _period(state, start, end)
+        per_day = await report.counters(state.redis, report.day_range(first, last), channel or None,
+                                        lang or None, reason or None)
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    rows = [{"day": day.isoformat(), **{m: values.get(m, 0) for m in DAILY_METRICS}}
+            for day, values in sorted(per_day.items())]
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["day", *DAILY_METRICS])
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="daily-{first}-{last}.csv"'})
+    return JSONResponse({"start": str(first), "end": str(last), "days": rows})

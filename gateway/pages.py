@@ -46,6 +46,12 @@ async def console() -> Response:
     return page(WIDGET_DIR / "console" / "index.html")
 
 
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard() -> Response:
+    """The manager's numbers (admin login; the data comes from /api/admin/analytics)."""
+    return page(WIDGET_DIR / "dashboard" / "index.html")
+
+
 def mount_static(app: FastAPI) -> None:
     """widget/<folder>/<file> at /static/<folder>/<file> (console scripts, styles, demo assets)."""
     app.mount("/static", StaticFiles(directory=WIDGET_DIR, check_dir=False), name="static")
