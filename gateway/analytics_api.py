@@ -40,50 +40,65 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _csv(rows: list[tuple[str, Any]], name: str) -> Response:
+def _csv(header: list[str], rows: list[list[Any]] | list[tuple[Any, ...]], name: str) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["metric", "value"])
+    writer.writerow(header)
     writer.writerows(rows)
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-def _admin_only(agent: Any) -> JSONResponse | None:
-    return None if agent.role == "admin" else error_response(403, "the analytics are for admins")
+class Refused(Exception):
+    def __init__(self, response: JSONResponse):
+        self.response = response
+
+
+def _admin_period(request: Request, agent: Any, start: str | None, end: str | None) -> tuple[Any, date, date]:
+    """The gateway state and the period asked for, for admins only (Refused: 403 / 422)."""
+    if agent.role != "admin":
+        raise Refused(error_response(403, "the analytics are for admins"))
+    state = get_state(request)
+    try:
+        first, last = _period(state, start, end)
+    except ValueError as exc:
+        raise Refused(error_response(422, str(exc))) from exc
+    return state, first, last
+
+
+def _filters(*values: str | None) -> list[str | None]:
+    return [v or None for v in values]
 
 
 @router.get("/kpis")
 async def kpis(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
                channel: str | None = None, lang: str | None = None, reason: str | None = None,
                format: str = "json") -> Response:  # noqa: A002
-    if denied := _admin_only(agent):
-        return denied
-    state = get_state(request)
     try:
-        first, last = _period(state, start, end)
-        data = await report.kpis(state.redis, first, last, channel or None, lang or None, reason or None,
+        state, first, last = _admin_period(request, agent, start, end)
+        data = await report.kpis(state.redis, first, last, *_filters(channel, lang, reason),
                                  as_of=state.clock() if state.clock else datetime.now())
+    except Refused as refused:
+        return refused.response
     except ValueError as exc:
         return error_response(422, str(exc))
     if format == "csv":
-        return _csv(sorted(flatten(data).items()), f"kpis-{first}-{last}")
+        return _csv(["metric", "value"], sorted(flatten(data).items()), f"kpis-{first}-{last}")
     return JSONResponse(data)
 
 
 @router.get("/breakdown")
 async def breakdown(request: Request, agent: Agent, dim: str = "reason", metric: str = "conv",
                     start: str | None = None, end: str | None = None, format: str = "json") -> Response:  # noqa: A002
-    if denied := _admin_only(agent):
-        return denied
-    state = get_state(request)
     try:
-        first, last = _period(state, start, end)
+        state, first, last = _admin_period(request, agent, start, end)
         data = await report.breakdown(state.redis, first, last, dim, metric)
+    except Refused as refused:
+        return refused.response
     except ValueError as exc:
         return error_response(422, str(exc))
     if format == "csv":
-        return _csv(list(data.items()), f"{metric}-by-{dim}-{first}-{last}")
+        return _csv([dim, metric], list(data.items()), f"{metric}-by-{dim}-{first}-{last}")
     return JSONResponse({"dim": dim, "metric": metric, "start": str(first), "end": str(last), "values": data})
 
 
@@ -95,22 +110,14 @@ async def daily(request: Request, agent: Agent, start: str | None = None, end: s
                 channel: str | None = None, lang: str | None = None, reason: str | None = None,
                 format: str = "json") -> Response:  # noqa: A002
     """Per-day volumes for the charts: conversations, contained, handed off, with a ticket."""
-    if denied := _admin_only(agent):
-        return denied
-    state = get_state(request)
     try:
-        first, last = _period(state, start, end)
-        per_day = await report.counters(state.redis, report.day_range(first, last), channel or None,
-                                        lang or None, reason or None)
-    except ValueError as exc:
-        return error_response(422, str(exc))
+        state, first, last = _admin_period(request, agent, start, end)
+        per_day = await report.counters(state.redis, report.day_range(first, last),
+                                        *_filters(channel, lang, reason))
+    except Refused as refused:
+        return refused.response
     rows = [{"day": day.isoformat(), **{m: values.get(m, 0) for m in DAILY_METRICS}}
             for day, values in sorted(per_day.items())]
     if format == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["day", *DAILY_METRICS])
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="daily-{first}-{last}.csv"'})
+        return _csv(["day", *DAILY_METRICS], [list(r.values()) for r in rows], f"daily-{first}-{last}")
     return JSONResponse({"start": str(first), "end": str(last), "days": rows})

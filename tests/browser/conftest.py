@@ -7,7 +7,8 @@ browser build), against real Redis, Rasa and gateway processes; screenshots in v
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,21 @@ def live(bot_model: Path, open_shop: Path, shared_index: Path, browser_kb: Path,
             stack(redis.url, tmp, shop_config=open_shop, index_dir=tmp / "index",
                   extra_env={"KB_DIR": str(browser_kb)}) as (gw, bot):
         yield gw, bot, redis
+
+
+def poll(check: Callable[[], Any], what: str, *, timeout: float = 60, page: Page | None = None) -> Any:
+    """Polls a condition outside the browser (HTTP, routed frames). With `page`, waits through
+    Playwright so that its event loop keeps running (route handlers) meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if page is not None:
+            page.wait_for_timeout(150)
+        else:
+            time.sleep(0.2)
 
 
 def screenshot(page: Page, name: str, **kwargs: Any) -> Path:

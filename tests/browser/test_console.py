@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,7 +19,7 @@ from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
 from tests.e2e.conftest import add_agent
 
-from .conftest import XSS, axe_violations, screenshot
+from .conftest import XSS, axe_violations, poll, screenshot
 
 pytestmark = pytest.mark.timeout(300)
 PASSWORD = "correct horse battery"
@@ -31,17 +29,6 @@ WAIT_MS = 30_000
 
 def unique_email(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}@shop.example"
-
-
-def poll(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Polls an HTTP condition (the shopper's side has no browser here)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 class WebShopper:
@@ -66,7 +53,7 @@ class WebShopper:
     def wait_for(self, role: str, contains: str, timeout: float = 60) -> dict[str, Any]:
         return poll(lambda: next((m for m in self.messages() if m["role"] == role
                                   and contains.lower() in m["text"].lower()), None),
-                    f"a {role} message with {contains!r}", timeout)
+                    f"a {role} message with {contains!r}", timeout=timeout)
 
 
 def sign_in(page: Page, gw: Gateway, email: str) -> None:

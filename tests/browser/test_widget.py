@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from .conftest import XSS, axe_violations, screenshot
+from .conftest import XSS, axe_violations, poll, screenshot
 
 pytestmark = pytest.mark.timeout(300)
 BOT_MS = 30_000  # a bot turn: Rasa + FAQ retrieval, generous on a loaded machine
 QUESTION = "Bonjour, où est mon colis ?"
 ZEBRA = "what does the zebra pattern cushion look like"
-
-
-def poll(page: Page, check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    """Polls a condition outside the page (HTTP, routed frames). Waits through Playwright, so
-    that its event loop keeps running (route handlers) while we wait."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(150)
 
 
 def transcript(base_url: str, cid: str) -> list[dict[str, Any]]:
@@ -86,7 +72,7 @@ def test_answer_feedback_history_axe_and_screenshots(live, page: Page) -> None:
     expect(thumbs_up).to_have_attribute("aria-pressed", "true")
     expect(shopper_bubble(page, "Oui")).to_have_count(1)
     cid = conversation_id(page)
-    poll(page, lambda: "/affirm" in shopper_texts(gw.url, cid), "/affirm in the transcript")
+    poll(lambda: "/affirm" in shopper_texts(gw.url, cid), "/affirm in the transcript", page=page)
     expect(bot_bubble(page, "Parfait")).to_be_visible(timeout=BOT_MS)  # the bot's reply to the thumbs-up
     expect(page.locator(".typing")).to_be_hidden()
     screenshot(page, "widget-desktop")
@@ -134,7 +120,7 @@ def test_message_typed_offline_arrives_once(live, page: Page) -> None:
     page.context.set_offline(False)                               # back: reconnect, send once
     expect(pending).to_have_count(0, timeout=15_000)
     expect(page.get_by_text("Connexion perdue. Reconnexion…")).to_be_hidden()
-    poll(page, lambda: text in shopper_texts(gw.url, cid), "the queued message in the transcript")
+    poll(lambda: text in shopper_texts(gw.url, cid), "the queued message in the transcript", page=page)
     expect(page.locator(".msg.bot").last).to_be_visible(timeout=BOT_MS)
     assert shopper_texts(gw.url, cid).count(text) == 1
     expect(shopper_bubble(page, text)).to_have_count(1)
@@ -175,12 +161,13 @@ def test_lost_ack_resent_after_reconnect_is_stored_and_shown_once(live, page: Pa
     open_widget(page, gw.url)
     cid = conversation_id(page)
     say(page, text)
-    poll(page, lambda: sum(1 for f in frames if f.get("text") == text) >= 2, "the resend after reconnecting")
+    poll(lambda: sum(1 for f in frames if f.get("text") == text) >= 2, "the resend after reconnecting",
+         page=page)
     expect(page.locator(".msg.me.pending")).to_have_count(0, timeout=15_000)
     sent = [f for f in frames if f.get("type") == "message"]
     assert len({f["message_id"] for f in sent}) == 1              # the same client-made id both times
     assert [a["duplicate"] for a in acks] == [False, True], acks  # stored once, the resend recognised
-    poll(page, lambda: text in shopper_texts(gw.url, cid), "the message in the transcript")
+    poll(lambda: text in shopper_texts(gw.url, cid), "the message in the transcript", page=page)
     expect(page.locator(".msg.bot").last).to_be_visible(timeout=BOT_MS)
     assert shopper_texts(gw.url, cid).count(text) == 1
     expect(shopper_bubble(page, text)).to_have_count(1)
@@ -196,7 +183,7 @@ def test_hostile_text_stays_text(live, page: Page) -> None:
     expect(answer.locator('a[href="https://shop.example/zebra"]')).to_have_attribute("target", "_blank")
     say(page, XSS)
     expect(shopper_bubble(page, XSS)).to_have_count(1)            # shown as typed, as text
-    poll(page, lambda: XSS in shopper_texts(gw.url, conversation_id(page)), "the hostile text stored")
+    poll(lambda: XSS in shopper_texts(gw.url, conversation_id(page)), "the hostile text stored", page=page)
     messages = page.locator(".msgs")
     expect(messages.locator("img")).to_have_count(0)
     expect(messages.locator('a[href^="javascript:"]')).to_have_count(0)
