@@ -29,7 +29,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync API runs an event loop on the main thread while it is open, and
+# tests after the browser modules call asyncio.run(), which refuses to nest in it.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium package")
@@ -37,7 +39,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
     yield browser
