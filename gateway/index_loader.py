@@ -56,7 +56,8 @@ class IndexLoader:
 
     @property
     def loading(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Building and not serving yet (the thread lives a moment after the index is ready)."""
+        return not self.ready and self._thread is not None and self._thread.is_alive()
 
     def status(self) -> dict[str, Any]:
         """`RetrievalService.status()` plus `loading` and `error` (start-up failure, if any)."""
