@@ -13,7 +13,12 @@ Redis layout (all under `support:analytics:`):
 - `day:{YYYY-MM-DD}`        hash `{metric}|{channel}|{lang}|{reason}` -> count or sum; each of the
                             three dimensions also rolled up as `*`, the reason also as
                             `{category}/*`, so any filter combination is one field
-- `variants:{YYYY-MM-DD}`   hash `{entry}|{variant}|{shown,up,down}` -> count (A/B tests of answers)
+- `variants:{YYYY-MM-DD}`   hash `{entry}|{variant}|{shown,up,down,conv,contained}` -> count (A/B
+                            tests of answers; conv/contained: conversations whose first A/B answer
+                            was that variant, filed under the conversation's day)
+- `unanswered:{YYYY-MM-DD}` hash event id -> JSON {q, why, lang, reason, at}: questions the bot
+                            missed (band none), suggestions nobody clicked, answers voted down
+- `verbatims`               zset JSON -> epoch s: survey "why" answers (PII-masked), newest kept
 - `conv:{cid}`              hash: facts of one conversation (start, dims, flags, durations)
 - `ticket:{tid}`            hash: facts of one ticket (created, dims, due, first reply, solved)
 - `last-contact:{customer}:{reason}`  hash: the customer's latest contact on that reason (FCR)
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import math
 import os
 import random
@@ -54,13 +60,15 @@ from redis.exceptions import WatchError
 from handoff.hours import BusinessHours
 from handoff.store import decoded, text
 
-from .kpi import FCR_WINDOW, duration_fields
+from .kpi import FCR_WINDOW, duration_fields, score_band
 
 PREFIX = "support:analytics:"
 STREAM = PREFIX + "events"
 SEEN = PREFIX + "seen:{eid}"
 DAY = PREFIX + "day:{day}"
 VARIANTS = PREFIX + "variants:{day}"
+UNANSWERED = PREFIX + "unanswered:{day}"
+VERBATIMS = PREFIX + "verbatims"
 CONV = PREFIX + "conv:{cid}"
 TICKET = PREFIX + "ticket:{tid}"
 LAST_CONTACT = PREFIX + "last-contact:{customer}:{reason}"
@@ -75,6 +83,8 @@ CONV_TTL_S = 35 * 86400  # refreshed on every event; an idle conversation's fact
 TICKET_TTL_S = 180 * 86400
 QUERY_MAX = 300
 VERBATIM_MAX = 2000
+VERBATIMS_KEPT = 50_000
+UNANSWERED_TTL_S = 180 * 86400
 MAX_ATTEMPTS = 50
 
 
@@ -91,6 +101,7 @@ class EventKind(StrEnum):
     TICKET_REPLIED = "ticket_replied"
     TICKET_SOLVED = "ticket_solved"
     SURVEY_ANSWERED = "survey_answered"
+    SURVEY_COMMENT = "survey_comment"
 
 
 K = EventKind
@@ -101,14 +112,15 @@ SPEC: dict[EventKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.MESSAGE_OUT: (("conversation", "role"), ()),
     K.FAQ_ANSWERED: (("conversation", "band", "score"), ("entry", "variant", "query")),
     K.SUGGESTION_CLICKED: (("conversation", "entry"), ("variant",)),
-    K.THUMBS: (("conversation", "up"), ("entry", "variant")),
+    K.THUMBS: (("conversation", "up"), ("entry", "variant", "query")),
     K.HANDOFF_REQUESTED: (("conversation",), ()),
     K.HANDOFF_CLAIMED: (("conversation",), ("agent",)),
     K.HANDOFF_CLOSED: (("conversation",), ("agent",)),
     K.TICKET_CREATED: (("ticket", "channel", "lang"), ("conversation", "customer", "due")),
     K.TICKET_REPLIED: (("ticket",), ("conversation", "agent")),
     K.TICKET_SOLVED: (("ticket",), ("conversation", "agent")),
-    K.SURVEY_ANSWERED: (("survey", "score"), ("conversation", "ticket", "verbatim")),
+    K.SURVEY_ANSWERED: (("survey", "score"), ("conversation", "ticket", "verbatim", "customer")),
+    K.SURVEY_COMMENT: (("survey", "score", "verbatim"), ("conversation", "ticket", "customer")),
 }
 COMMON = ("channel", "lang", "reason")
 
@@ -284,7 +296,7 @@ def make_event(kind: EventKind | str, *, at: datetime | float | None = None, id:
     if missing:
         raise ValueError(f"{kind}: missing required fields {missing}")
     data = {name: _check(kind, name, value) for name, value in given.items()}
-    if kind is K.SURVEY_ANSWERED:
+    if kind in (K.SURVEY_ANSWERED, K.SURVEY_COMMENT):
         low, high = _SURVEY_RANGE[data["survey"]]
         if not low <= data["score"] <= high:
             raise ValueError(f"{kind}: {data['survey']} score must be in {low}..{high}, got {data['score']}")
@@ -294,6 +306,10 @@ def make_event(kind: EventKind | str, *, at: datetime | float | None = None, id:
         if "entry" not in data:
             raise ValueError(f"{kind}: band 'answer' needs the entry answered")
         data.pop("query", None)  # answered questions are not kept: only what the bot missed
+    if kind is K.THUMBS and data["up"]:
+        data.pop("query", None)  # only a question whose answer was voted down is kept
+    if kind is K.SURVEY_COMMENT and not str(data["verbatim"]).strip():
+        raise ValueError(f"{kind}: empty verbatim")
     eid = str(id) if id is not None else uuid.uuid4().hex
     if not _ID_RE.match(eid):
         raise ValueError(f"{kind}: bad event id {eid!r}")
@@ -333,9 +349,11 @@ def suggestion_clicked(*, conversation: str, entry: str, variant: str | None = N
 
 
 def thumbs(*, conversation: str, up: bool, entry: str | None = None, variant: str | None = None,
-           channel: str | None = None, lang: str | None = None, reason: str | None = None,
-           at: datetime | float | None = None, id: str | None = None) -> Event:
-    return make_event(K.THUMBS, conversation=conversation, up=up, entry=entry, variant=variant,
+           query: str | None = None, channel: str | None = None, lang: str | None = None,
+           reason: str | None = None, at: datetime | float | None = None, id: str | None = None) -> Event:
+    """A yes/no to "did this answer your question?". `entry`/`variant` default to the conversation's
+    last answer; `query` (the question answered) is kept only on a thumbs-down, for the editors."""
+    return make_event(K.THUMBS, conversation=conversation, up=up, entry=entry, variant=variant, query=query,
                       channel=channel, lang=lang, reason=reason, at=at, id=id)
 
 
@@ -369,12 +387,22 @@ def ticket_update(kind: EventKind | str, *, ticket: str, agent: str | None = Non
 
 
 def survey_answered(*, survey: str, score: int, conversation: str | None = None, ticket: str | None = None,
-                    verbatim: str | None = None, channel: str | None = None, lang: str | None = None,
-                    reason: str | None = None, at: datetime | float | None = None,
+                    verbatim: str | None = None, customer: str | None = None, channel: str | None = None,
+                    lang: str | None = None, reason: str | None = None, at: datetime | float | None = None,
                     id: str | None = None) -> Event:
     return make_event(K.SURVEY_ANSWERED, survey=survey, score=score, conversation=conversation,
-                      ticket=ticket, verbatim=verbatim, channel=channel, lang=lang, reason=reason,
-                      at=at, id=id)
+                      ticket=ticket, verbatim=verbatim, customer=customer, channel=channel, lang=lang,
+                      reason=reason, at=at, id=id)
+
+
+def survey_comment(*, survey: str, score: int, verbatim: str, conversation: str | None = None,
+                   ticket: str | None = None, customer: str | None = None, channel: str | None = None,
+                   lang: str | None = None, reason: str | None = None, at: datetime | float | None = None,
+                   id: str | None = None) -> Event:
+    """The answer to the "why?" asked after a score: kept (masked) per contact reason and score band."""
+    return make_event(K.SURVEY_COMMENT, survey=survey, score=score, verbatim=verbatim,
+                      conversation=conversation, ticket=ticket, customer=customer, channel=channel,
+                      lang=lang, reason=reason, at=at, id=id)
 
 
 # -- pre-aggregation --------------------------------------------------------------------------------
@@ -452,6 +480,17 @@ def ticket_contribution(facts: Mapping[str, str]) -> list[tuple[str, Dims, str, 
     return [(facts["day"], dims, m, v) for m, v in metrics.items()]
 
 
+def variant_contribution(facts: Mapping[str, str]) -> list[tuple[str, str, int]]:
+    """(day, variants field, value) a conversation adds to its A/B counters: it counts for the first
+    answer variant it was shown (`ab` = entry|variant), and as contained if it stayed with the bot."""
+    if facts.get("engaged") != "1" or not facts.get("ab"):
+        return []
+    out = [(facts["day"], f"{facts['ab']}|conv", 1)]
+    if facts.get("handoff") != "1" and facts.get("ticket") != "1":
+        out.append((facts["day"], f"{facts['ab']}|contained", 1))
+    return out
+
+
 @dataclass
 class _Plan:
     """Everything one append writes, gathered before MULTI."""
@@ -462,6 +501,9 @@ class _Plan:
     dims: set[tuple[str, str]] = field(default_factory=set)
     zadd: dict[str, float] = field(default_factory=dict)
     zrem: set[str] = field(default_factory=set)
+    unanswered_add: dict[tuple[str, str], str] = field(default_factory=dict)  # (day, event id) -> JSON
+    unanswered_del: set[tuple[str, str]] = field(default_factory=set)
+    verbatims: dict[str, float] = field(default_factory=dict)  # JSON -> at
 
     def add(self, day: str, dims: Dims, metric: str, value: float) -> None:
         for name in rollup_fields(metric, *dims):
@@ -473,6 +515,11 @@ class _Plan:
             self.add(day, dims, metric, -value)
         for day, dims, metric, value in new:
             self.add(day, dims, metric, value)
+
+    def variant_diff(self, old: list[tuple[str, str, int]], new: list[tuple[str, str, int]]) -> None:
+        for sign, rows in ((-1, old), (1, new)):
+            for day, name, value in rows:
+                self.variants[(day, name)] = self.variants.get((day, name), 0) + sign * value
 
 
 class EventLog:
@@ -558,8 +605,11 @@ class EventLog:
             new_conv["contact"] = "1"
             await self._link_contact(pipe, plan, event.conversation or "", new_conv)
 
+        day = self.day(at)
+        self._feedback_loop(event, day, conv, new_conv, plan)
         if event.conversation:
             plan.diff(conversation_contribution(conv), conversation_contribution(new_conv))
+            plan.variant_diff(variant_contribution(conv), variant_contribution(new_conv))
             plan.hashes[CONV.format(cid=event.conversation)] = (new_conv, CONV_TTL_S)
         if event.ticket and new_ticket:
             plan.diff(ticket_contribution(ticket), ticket_contribution(new_ticket))
@@ -573,7 +623,6 @@ class EventLog:
         facts = new_conv or new_ticket
         dims: Dims = tuple(  # type: ignore[assignment]
             str(data.get(d) or facts.get(d) or NONE) for d in COMMON)
-        day = self.day(at)
         metrics: list[str] = []
         if kind is K.MESSAGE_IN:
             metrics = ["msg_in"]
@@ -587,11 +636,14 @@ class EventLog:
             metrics = ["suggestion_click"]
         elif kind is K.THUMBS:
             metrics = ["thumbs_up" if data["up"] else "thumbs_down"]
-            if data.get("entry"):
+            entry, variant = _voted(data, conv)
+            if entry:
                 vote = "up" if data["up"] else "down"
-                plan.variants[(day, f"{data['entry']}|{data.get('variant', NONE)}|{vote}")] = 1
+                plan.variants[(day, f"{entry}|{variant}|{vote}")] = 1
         elif kind is K.SURVEY_ANSWERED:
             metrics = [f"{data['survey']}:{data['score']}"]
+        elif kind is K.SURVEY_COMMENT:
+            metrics = ["survey_comment"]
         else:
             metrics = [kind.value]  # handoff_* and ticket_* counts
         for metric in metrics:
@@ -599,7 +651,32 @@ class EventLog:
         for name, value in zip(COMMON, dims, strict=True):
             if value != NONE:
                 plan.dims.add((name, value))
+        if data.get("verbatim"):
+            plan.verbatims[_verbatim(event, dims, new_conv or new_ticket)] = at
         return plan
+
+    def _feedback_loop(self, event: Event, day: str, conv: dict[str, str], new_conv: dict[str, str],
+                       plan: _Plan) -> None:
+        """What the FAQ is missing: questions of band none, suggestions nobody clicked (removed once
+        one is clicked) and answers voted down go to the day's `unanswered` hash."""
+        data, kind = event.data, event.kind
+        why = None
+        if kind is K.FAQ_ANSWERED and data["band"] != "answer" and data.get("query"):
+            why = data["band"]
+            if why == "suggest" and event.conversation:
+                new_conv["suggest_ref"] = f"{day}|{event.id}"
+        elif kind is K.SUGGESTION_CLICKED and conv.get("suggest_ref"):
+            ref_day, ref_id = conv["suggest_ref"].split("|", 1)
+            plan.unanswered_del.add((ref_day, ref_id))
+            new_conv["suggest_ref"] = ""
+        elif kind is K.THUMBS and not data["up"] and data.get("query"):
+            why = "thumbs_down"
+        if why:
+            reason = data.get("reason") or new_conv.get("reason") or ""
+            entry = data.get("entry") or (new_conv.get("entry") if why == "thumbs_down" else None)
+            plan.unanswered_add[(day, event.id)] = json.dumps(
+                {"q": data["query"], "why": why, "lang": data.get("lang") or new_conv.get("lang") or "",
+                 "reason": reason, "entry": entry or "", "at": round(event.at, 3)}, ensure_ascii=False)
 
     def _update_conversation(self, event: Event, old: dict[str, str]) -> dict[str, str]:
         facts = dict(old)
@@ -631,6 +708,10 @@ class EventLog:
                 facts["closed_s"] = repr(self._human_seconds(handoff_at, at))
         elif kind is K.TICKET_CREATED:
             facts["ticket"] = "1"
+        if kind in (K.FAQ_ANSWERED, K.SUGGESTION_CLICKED) and data.get("entry"):
+            facts["entry"], facts["variant"] = str(data["entry"]), str(data.get("variant") or "")
+            if data.get("variant") and not facts.get("ab"):
+                facts["ab"] = f"{data['entry']}|{data['variant']}"  # the first A/B answer shown
         facts["updated"] = repr(at)
         return facts
 
@@ -693,7 +774,16 @@ class EventLog:
             else:
                 pipe.hincrbyfloat(key, name, round(delta, 6))
         for (day, name), delta in plan.variants.items():
-            pipe.hincrby(VARIANTS.format(day=day), name, delta)
+            if delta:
+                pipe.hincrby(VARIANTS.format(day=day), name, delta)
+        for (day, eid), payload in plan.unanswered_add.items():
+            pipe.hset(UNANSWERED.format(day=day), eid, payload)
+            pipe.expire(UNANSWERED.format(day=day), UNANSWERED_TTL_S)
+        for day, eid in plan.unanswered_del:
+            pipe.hdel(UNANSWERED.format(day=day), eid)
+        if plan.verbatims:
+            pipe.zadd(VERBATIMS, plan.verbatims)
+            pipe.zremrangebyrank(VERBATIMS, 0, -VERBATIMS_KEPT - 1)
         for key, (mapping, ttl) in plan.hashes.items():
             if mapping:
                 pipe.hset(key, mapping=mapping)
@@ -724,6 +814,25 @@ class EventLog:
             if len(entries) < batch:
                 return out
             start = "(" + text(entries[-1][0])
+
+
+def _voted(data: Mapping[str, Any], conv: Mapping[str, str]) -> tuple[str, str]:
+    """The (entry, variant) a thumbs is about: as given, else the conversation's last answer."""
+    entry = str(data.get("entry") or conv.get("entry") or "")
+    if data.get("variant"):
+        return entry, str(data["variant"])
+    same = not data.get("entry") or data.get("entry") == conv.get("entry")
+    return entry, (conv.get("variant") if same else "") or NONE
+
+
+def _verbatim(event: Event, dims: Dims, facts: Mapping[str, str]) -> str:
+    data = event.data
+    return json.dumps({
+        "id": event.id, "at": round(event.at, 3), "survey": data["survey"], "score": data["score"],
+        "band": score_band(data["survey"], data["score"]), "text": data["verbatim"],
+        "channel": dims[0], "lang": dims[1], "reason": dims[2],
+        "customer": data.get("customer") or facts.get("customer") or "",
+        "conversation": event.conversation or "", "ticket": event.ticket or ""}, ensure_ascii=False)
 
 
 def day_range(start: date, end: date) -> list[date]:

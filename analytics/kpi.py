@@ -32,11 +32,28 @@ DURATION_SERIES = ("frt_bot", "res_bot", "frt_chat", "res_chat", "frt_ticket", "
 EVENT_METRICS = (
     "msg_in", "msg_out_bot", "msg_out_agent", "faq", *(f"faq_{b}" for b in BANDS), "suggestion_click",
     "thumbs_up", "thumbs_down", "handoff_requested", "handoff_claimed", "handoff_closed",
-    "ticket_created", "ticket_replied", "ticket_solved",
+    "ticket_created", "ticket_replied", "ticket_solved", "survey_comment",
 )
 CONVERSATION_METRICS = ("conv", "conv_handoff", "conv_ticket", "conv_escalated", "conv_contained",
                         "conv_bot_resolved", "fcr_contacts", "fcr_repeat")
 TICKET_METRICS = ("sla_met", "sla_missed")
+
+
+# Score bands, used to file the "why" verbatims: NPS promoters 9-10 / passives 7-8 / detractors 0-6,
+# CSAT satisfied 4-5 (the CSAT numerator) / neutral 3 / dissatisfied 1-2, CES easy 5-7 / neutral 4 / hard 1-3.
+SCORE_BANDS = {
+    "nps": ((9, "promoter"), (7, "passive"), (0, "detractor")),
+    "csat": ((4, "satisfied"), (3, "neutral"), (1, "dissatisfied")),
+    "ces": ((5, "easy"), (4, "neutral"), (1, "hard")),
+}
+
+
+def score_band(survey: str, score: int) -> str:
+    """The band of one survey answer: score_band("nps", 8) == "passive"."""
+    allowed = SURVEY_RANGES[survey]
+    if score not in allowed:
+        raise ValueError(f"{survey} score must be in {allowed.start}..{allowed.stop - 1}, got {score}")
+    return next(name for low, name in SCORE_BANDS[survey] if score >= low)
 
 
 def edge_label(edge: float) -> str:

@@ -6,6 +6,7 @@ overdue), whatever the number of raw events: the event stream is never scanned h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -15,8 +16,22 @@ import redis.asyncio as aioredis
 
 from handoff.store import text
 
-from .events import ALL, DAY, DIM, META, SLA_PENDING, TICKET, VARIANTS, day_range, field_for
-from .kpi import FCR_WINDOW, Kpis, all_metric_names, percent, two_proportion_test
+from . import matrix as reason_matrix
+from .events import (
+    ALL,
+    DAY,
+    DIM,
+    META,
+    NONE,
+    SLA_PENDING,
+    TICKET,
+    UNANSWERED,
+    VARIANTS,
+    VERBATIMS,
+    day_range,
+    field_for,
+)
+from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, percent, two_proportion_test
 
 MAX_DAYS = 3 * 366
 METRICS = all_metric_names()
@@ -137,29 +152,119 @@ async def breakdown(redis: aioredis.Redis, start_date: date | str, end_date: dat
     return dict(sorted(((k, v) for k, v in sums.items() if v), key=lambda kv: (-kv[1], kv[0])))
 
 
+DEFAULT_VARIANT = "default"  # the entry's own answer when it also defines `variants:`
+VARIANT_STATS = ("shown", "up", "down", "conv", "contained")
+
+
+def _variant_order(name: str) -> tuple[int, str]:
+    return (name != DEFAULT_VARIANT, name)
+
+
+def _ab_test(stats: dict[str, dict[str, int]], names: list[str], part: str,
+             whole: str) -> dict[str, Any] | None:
+    usable = [n for n in names if stats[n][whole] > 0]
+    if len(usable) < 2:
+        return None
+    a, b = stats[usable[0]], stats[usable[1]]
+    z, p = two_proportion_test(a[part], a[whole], b[part], b[whole])
+    return {"a": usable[0], "b": usable[1], "z": z, "p_value": p, "significant": p is not None and p < 0.05}
+
+
 async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
-                   entry: str) -> dict[str, Any]:
-    """A/B view of one FAQ entry's answer variants: times shown, thumbs up/down, up rate, and a
-    two-proportion z-test of thumbs-up rates between the first two variants (by name)."""
+                   entry: str | None = None) -> list[dict[str, Any]]:
+    """A/B view of the FAQ entries that have answer variants (or of one `entry`): per variant the
+    answers shown, thumbs up/down and up rate, conversations and containment, and two-proportion
+    z-tests (thumbs-up rate, containment) between the first two variants ("default" first)."""
     days = day_range(_as_date(start_date), _as_date(end_date))
     pipe = redis.pipeline(transaction=False)
     for day in days:
         pipe.hgetall(VARIANTS.format(day=day.isoformat()))
-    stats: dict[str, dict[str, int]] = {}
+    stats: dict[str, dict[str, dict[str, int]]] = {}
     for raw in await pipe.execute():
         for key, value in raw.items():
-            name, variant, what = text(key).split("|")
-            if name == entry:
-                stats.setdefault(variant, {"shown": 0, "up": 0, "down": 0})[what] += int(text(value))
-    out: dict[str, Any] = {"entry": entry, "variants": {}}
-    for variant, s in sorted(stats.items()):
-        out["variants"][variant] = {**s, "up_rate": percent(s["up"], s["up"] + s["down"])}
-    names = [v for v in sorted(stats) if stats[v]["up"] + stats[v]["down"] > 0]
-    if len(names) >= 2:
-        a, b = stats[names[0]], stats[names[1]]
-        z, p = two_proportion_test(a["up"], a["up"] + a["down"], b["up"], b["up"] + b["down"])
-        out["test"] = {"a": names[0], "b": names[1], "z": z, "p_value": p}
+            name, variant, what = text(key).rsplit("|", 2)
+            if (entry is None or name == entry) and what in VARIANT_STATS:
+                per = stats.setdefault(name, {}).setdefault(variant, dict.fromkeys(VARIANT_STATS, 0))
+                per[what] += int(text(value))
+    out = []
+    for name, per_variant in sorted(stats.items()):
+        names = sorted((v for v in per_variant if v != NONE), key=_variant_order)
+        if len(names) < 2 and entry is None:
+            continue  # not an A/B test: one answer only
+        for v in names:
+            per_variant[v]["votes"] = per_variant[v]["up"] + per_variant[v]["down"]
+        rows = {v: {**per_variant[v], "up_rate": percent(per_variant[v]["up"], per_variant[v]["votes"]),
+                    "containment": containment(per_variant[v]["contained"], per_variant[v]["conv"])}
+                for v in names}
+        out.append({"entry": name, "variants": rows,
+                    "thumbs_test": _ab_test(per_variant, names, "up", "votes"),
+                    "containment_test": _ab_test(per_variant, names, "contained", "conv")})
     return out
 
 
-__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "variants"]
+async def reason_counts(redis: aioredis.Redis, days: list[date], names: Iterable[str] = reason_matrix.COUNTERS
+                        ) -> dict[str, dict[str, float]]:
+    """Per contact reason seen (leaves), the `names` counters summed over `days`."""
+    reasons = sorted(text(v) for v in await redis.smembers(DIM.format(dim="reason")))
+    names = list(names)
+    fields = [f"{m}|{ALL}|{ALL}|{r}" for r in reasons for m in names]
+    out = {r: dict.fromkeys(names, 0.0) for r in reasons}
+    if not fields:
+        return out
+    pipe = redis.pipeline(transaction=False)
+    for day in days:
+        pipe.hmget(DAY.format(day=day.isoformat()), fields)
+    for row in await pipe.execute():
+        for i, raw in enumerate(row):
+            if raw is not None:
+                out[reasons[i // len(names)]][names[i % len(names)]] += float(text(raw))
+    return out
+
+
+async def reasons(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
+                  rules: reason_matrix.MatrixRules) -> list[dict[str, Any]]:
+    """The contact-reason view: per reason volume, containment, CSAT, trend against the previous
+    period of the same length, and its place on the value/irritant matrix with the action."""
+    start, end = _as_date(start_date), _as_date(end_date)
+    days = day_range(start, end)
+    if len(days) > MAX_DAYS:
+        raise ValueError(f"period too long: {len(days)} days (max {MAX_DAYS})")
+    before = day_range(start - timedelta(days=len(days)), start - timedelta(days=1))
+    current = await reason_counts(redis, days)
+    previous = await reason_counts(redis, before, ("conv",))
+    return reason_matrix.matrix(current, rules, previous)
+
+
+async def unanswered(redis: aioredis.Redis, start_date: date | str, end_date: date | str
+                     ) -> list[dict[str, Any]]:
+    """What the FAQ missed in the period (oldest first): {q, why, lang, reason, entry, at}."""
+    days = day_range(_as_date(start_date), _as_date(end_date))
+    pipe = redis.pipeline(transaction=False)
+    for day in days:
+        pipe.hvals(UNANSWERED.format(day=day.isoformat()))
+    rows = [json.loads(text(v)) for values in await pipe.execute() for v in values]
+    return sorted(rows, key=lambda r: r.get("at", 0))
+
+
+async def verbatims(redis: aioredis.Redis, start_date: date | str, end_date: date | str, *,
+                    tz: tzinfo | None = None, reason: str | None = None, survey: str | None = None,
+                    limit: int = 500) -> list[dict[str, Any]]:
+    """Survey "why" answers of the period (newest first, PII already masked), optionally of one
+    reason or category and one survey."""
+    zone = tz or await _tz(redis)
+    low = datetime.combine(_as_date(start_date), time(), zone).timestamp()
+    high = datetime.combine(_as_date(end_date) + timedelta(days=1), time(), zone).timestamp()
+    out = []
+    for raw in await redis.zrevrangebyscore(VERBATIMS, f"({high}", low):
+        row = json.loads(text(raw))
+        if (survey and row["survey"] != survey) or not _reason_matches(row.get("reason", ""), reason):
+            continue
+        row.pop("customer", None)  # a pseudonym: not for the dashboard
+        out.append(row)
+        if len(out) >= limit:
+            break
+    return out
+
+
+__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "reason_counts", "reasons", "unanswered",
+           "variants", "verbatims"]

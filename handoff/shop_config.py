@@ -24,6 +24,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.wee
 MINUTES_PER_DAY = 24 * 60
 
 _RANGE_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_REASON_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)?$")
 
 
 @dataclass(frozen=True, order=True)
@@ -76,11 +77,31 @@ class SlaConfig:
 
 
 @dataclass(frozen=True)
+class ReasonsConfig:
+    """How the dashboard places contact reasons on the value/irritant matrix (Price & Jaffe)."""
+
+    high_value: tuple[str, ...] = ()     # reasons or categories worth a contact to the customer
+    irritant_threshold: float = 25.0     # irritant index (%) from which a reason counts as irritant
+    min_conversations: int = 20          # fewer in the period: placed, but flagged "few data"
+
+
+@dataclass(frozen=True)
+class SurveysConfig:
+    """Hot surveys in the chat and the cold NPS link."""
+
+    ask_why: bool = True                 # after a score, ask "what is the main reason for your score?"
+    ces_after_bot_answer: bool = True    # after a "yes, that helped", ask the effort score (once)
+    nps_link_days: int = 30              # how long an e-mailed NPS link stays valid
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     shop: ShopInfo
     hours: HoursConfig
     sla: SlaConfig
     path: Path | None = None
+    reasons: ReasonsConfig = field(default_factory=ReasonsConfig)
+    surveys: SurveysConfig = field(default_factory=SurveysConfig)
 
 
 def config_path() -> Path:
@@ -142,8 +163,41 @@ class _Parser:
         return {str(k): v for k, v in value.items()}
 
     def config(self, data: Any) -> ShopConfig:
-        top = self.mapping(data, "(top level)", {"shop", "hours", "sla"}, {"shop", "hours", "sla"})
-        return ShopConfig(self.shop(top["shop"]), self.hours(top["hours"]), self.sla(top["sla"]), self.path)
+        top = self.mapping(data, "(top level)", {"shop", "hours", "sla", "contact_reasons", "surveys"},
+                           {"shop", "hours", "sla"})
+        return ShopConfig(self.shop(top["shop"]), self.hours(top["hours"]), self.sla(top["sla"]), self.path,
+                          self.reasons(top.get("contact_reasons")), self.surveys(top.get("surveys")))
+
+    def reasons(self, raw: Any) -> ReasonsConfig:
+        if raw is None:
+            return ReasonsConfig()
+        known = {"high_value", "irritant_threshold", "min_conversations"}
+        section = self.mapping(raw, "contact_reasons", known, set())
+        high = section.get("high_value") or []
+        if not isinstance(high, list) or not all(isinstance(x, str) and _REASON_RE.match(x) for x in high):
+            raise self.error("contact_reasons.high_value",
+                             f"must be a list of reasons ('returns/exchange') or categories ('pre-purchase'), "
+                             f"got {high!r}")
+        threshold = section.get("irritant_threshold", 25.0)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 100:
+            raise self.error("contact_reasons.irritant_threshold",
+                             f"must be a percentage between 0 and 100, got {threshold!r}")
+        minimum = section.get("min_conversations", 20)
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
+            raise self.error("contact_reasons.min_conversations", f"must be a whole number >= 0, got {minimum!r}")
+        return ReasonsConfig(tuple(high), float(threshold), minimum)
+
+    def surveys(self, raw: Any) -> SurveysConfig:
+        if raw is None:
+            return SurveysConfig()
+        section = self.mapping(raw, "surveys", {"ask_why", "ces_after_bot_answer", "nps_link_days"}, set())
+        for name in ("ask_why", "ces_after_bot_answer"):
+            if not isinstance(section.get(name, True), bool):
+                raise self.error(f"surveys.{name}", f"must be true or false, got {section[name]!r}")
+        days = section.get("nps_link_days", 30)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise self.error("surveys.nps_link_days", f"must be a number of days (1-366), got {days!r}")
+        return SurveysConfig(section.get("ask_why", True), section.get("ces_after_bot_answer", True), days)
 
     def shop(self, raw: Any) -> ShopInfo:
         keys = {"name", "languages", "default_language"}
