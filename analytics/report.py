@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from handoff.store import text
 
 from . import matrix as reason_matrix
+from .ab import DEFAULT_VARIANT
 from .events import (
     ALL,
     DAY,
@@ -152,7 +153,6 @@ async def breakdown(redis: aioredis.Redis, start_date: date | str, end_date: dat
     return dict(sorted(((k, v) for k, v in sums.items() if v), key=lambda kv: (-kv[1], kv[0])))
 
 
-DEFAULT_VARIANT = "default"  # the entry's own answer when it also defines `variants:`
 VARIANT_STATS = ("shown", "up", "down", "conv", "contained")
 
 

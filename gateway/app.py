@@ -92,9 +92,10 @@ def _wire(state: GatewayState) -> None:
     from bot.actions.services import Services
     from handoff.accounts import Accounts
     from handoff.desk import HelpDesk
-    from handoff.hours import from_config
+    from handoff.hours import BusinessHours
     from handoff.mailer import Mailer, MailSettings
     from handoff.routing import ConversationRouter
+    from handoff.shop_config import load_shop_config
     from handoff.tickets import Tickets
     from handoff.transcript import Transcripts
     from retrieval.text import LanguageDetector
@@ -108,7 +109,8 @@ def _wire(state: GatewayState) -> None:
     from .ratelimit import RateLimit
 
     settings = state.settings
-    hours = from_config(settings.shop_config)
+    state.shop = load_shop_config(settings.shop_config)
+    hours = BusinessHours.from_shop_config(state.shop)
     state.clock = make_clock(settings.clock_start)
     if settings.clock_start is not None:
         log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",
@@ -136,7 +138,7 @@ def _wire(state: GatewayState) -> None:
         return lang if lang in ("fr", "en") and confidence >= 0.75 else ""
 
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
-                                      detect=detect, recorder=state.recorder)
+                                      detect=detect, recorder=state.recorder, surveys=state.shop.surveys)
     state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,

@@ -33,6 +33,7 @@ class GatewayState:
     graph: Any = None                    # gateway.channels.graph.GraphClient (when Meta is configured)
     recorder: Any = None                 # analytics.recorder.Recorder (events, in the background)
     clock: Any = None                    # () -> aware datetime: the shop's "now"
+    shop: Any = None                     # handoff.shop_config.ShopConfig (config/shop.yml)
     senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -26,11 +24,12 @@ from gateway.channels.base import DeliveryRefused
 from gateway.channels.message import Button, Message
 
 from .desk import HelpDesk
-from .store import EVENTS, LOCK, OUTBOX, STATUS, SURVEYS
+from .shop_config import SurveysConfig
+from .store import EVENTS, LOCK, OUTBOX, STATUS
+from .surveys import SurveyFlow
 from .transcript import Transcripts
 
 log = logging.getLogger("handoff.routing")
-CSAT = re.compile(r'^/csat\{"score":\s*"?([1-5])"?\}$')
 THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
 LOCK_TIMEOUT_S = 90        # a crashed holder's lock expires; longer than any bot turn
 
@@ -45,8 +44,6 @@ TEXTS = {
         "agent_joined": "{agent} a rejoint la conversation.",
         "closed": "La conversation avec notre conseiller est terminée. "
                   "Je reste là si vous avez une autre question.",
-        "csat": "Comment évaluez-vous l'aide reçue ?",
-        "csat_thanks": "Merci pour votre avis !",
         "bot_down": "Désolé, je rencontre un problème technique. Vous pouvez réessayer dans un instant "
                     "ou nous laisser un message : nous vous répondrons.",
     },
@@ -54,8 +51,6 @@ TEXTS = {
         "agent_joined": "{agent} has joined the conversation.",
         "closed": "Your conversation with our advisor has ended. "
                   "I'm still here if you have another question.",
-        "csat": "How would you rate the help you received?",
-        "csat_thanks": "Thank you for your feedback!",
         "bot_down": "Sorry, I'm having a technical problem. Please try again in a moment or leave us "
                     "a message: we will reply.",
     },
@@ -71,7 +66,7 @@ class ConversationRouter:
 
     def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
                  senders: dict[str, Any], *, detect: Callable[[str], str] | None = None,
-                 recorder: Recorder = NULL):
+                 recorder: Recorder = NULL, surveys: SurveysConfig | None = None):
         self.redis = redis
         self.transcripts = transcripts
         self.desk = desk
@@ -79,6 +74,7 @@ class ConversationRouter:
         self.senders = senders
         self.detect = detect
         self.recorder = recorder
+        self.surveys = SurveyFlow(redis, transcripts, self._send_bot, config=surveys, recorder=recorder)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- inbound -----------------------------------------------------------------------
@@ -130,12 +126,15 @@ class ConversationRouter:
 
     async def route(self, message: Message) -> None:
         conv = await self.transcripts.require(message.conversation_id)
-        if m := CSAT.match(message.text.strip()):
-            await self._survey(message, conv, int(m.group(1)))
+        if await self.surveys.handle(message, conv):
             return
-        if message.text in THUMBS and await self._after_did_it_help(message):
-            self.recorder.emit(ev.thumbs, conversation=message.conversation_id, up=THUMBS[message.text],
-                               id=f"thumbs:{message.message_id}")
+        helped = None
+        if message.text in THUMBS:
+            asked, question = await self._did_it_help(message)
+            if asked:
+                helped = THUMBS[message.text]
+                self.recorder.emit(ev.thumbs, conversation=message.conversation_id, up=helped, query=question,
+                                   id=f"thumbs:{message.message_id}")
         if conv.get("state") in ("queued", "agent"):
             return  # the agent's console follows the conversation through the events channel
         try:
@@ -148,23 +147,19 @@ class ConversationRouter:
         after = await self.transcripts.require(message.conversation_id)
         if after.get("state") == "queued" and conv.get("state") != "queued":
             await self.event("queued", message.conversation_id, after)
+        elif helped and after.get("state") not in ("queued", "agent"):
+            await self.surveys.ask_effort_once(after)
 
-    async def _after_did_it_help(self, message: Message) -> bool:
-        """Is this yes/no the answer to "did this answer your question?" (the bot's last
-        message offered exactly the yes/no pair after an FAQ answer)?"""
-        for earlier in reversed(await self.transcripts.history(message.conversation_id)):
-            if earlier.role == "bot":
-                return [b.payload for b in earlier.buttons] == list(THUMBS)
-        return False
-
-    async def _survey(self, message: Message, conv: dict[str, str], score: int) -> None:
-        lang = message.lang or conv.get("lang", "")
-        await self.redis.xadd(SURVEYS, {
-            "kind": "csat", "score": score, "conversation": message.conversation_id, "lang": lang,
-            "channel": message.channel, "agent": conv.get("last_agent", ""), "at": time.time()})
-        self.recorder.emit(ev.survey_answered, survey="csat", score=score,
-                           conversation=message.conversation_id, id=f"csat:{message.message_id}")
-        await self.send(self._bot_message(conv, say(lang, "csat_thanks")))
+    async def _did_it_help(self, message: Message) -> tuple[bool, str | None]:
+        """Is this yes/no the answer to "did this answer your question?" (the bot's last message
+        offered exactly the yes/no pair after an FAQ answer)? With the shopper's question, which
+        is kept for the FAQ editors when the answer did not help."""
+        recent = await self.transcripts.recent(message.conversation_id, 30)
+        bots = [i for i, m in enumerate(recent) if m.role == "bot"]
+        if not bots or [b.payload for b in recent[bots[-1]].buttons] != list(THUMBS):
+            return False, None
+        asked = [m.text for m in recent[:bots[-1]] if m.role == "shopper" and not m.text.startswith("/")]
+        return True, (asked[-1] if asked else None)
 
     # -- outbound ----------------------------------------------------------------------
 
@@ -192,6 +187,9 @@ class ConversationRouter:
                                                 "channel": message.channel, "error": str(exc)})
             await self.transcripts.system(message.conversation_id, "delivery_failed", str(exc)[:200],
                                           message_id=message.message_id)
+
+    async def _send_bot(self, conv: dict[str, str], text: str, buttons: tuple[Button, ...] = ()) -> None:
+        await self.send(self._bot_message(conv, text, buttons))
 
     def _bot_message(self, conv: dict[str, str], text: str, buttons: tuple[Button, ...] = ()) -> Message:
         return Message(channel=conv["channel"], sender=conv["sender"], conversation_id=conv["id"],
@@ -225,8 +223,7 @@ class ConversationRouter:
         conv = await self.transcripts.require(cid)
         lang = conv.get("lang", "")
         await self.send(self._bot_message(conv, say(lang, "closed")))
-        await self.send(self._bot_message(conv, say(lang, "csat"), tuple(
-            Button(f"{n} ★", f'/csat{{"score": {n}}}') for n in range(1, 6))))
+        await self.surveys.ask(conv, "csat")
         await self.event("closed", cid, conv)
 
     # -- events ------------------------------------------------------------------------

@@ -176,15 +176,16 @@ class _Parser:
         high = section.get("high_value") or []
         if not isinstance(high, list) or not all(isinstance(x, str) and _REASON_RE.match(x) for x in high):
             raise self.error("contact_reasons.high_value",
-                             f"must be a list of reasons ('returns/exchange') or categories ('pre-purchase'), "
-                             f"got {high!r}")
+                             "must be a list of reasons ('returns/exchange') or categories "
+                             f"('pre-purchase'), got {high!r}")
         threshold = section.get("irritant_threshold", 25.0)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 100:
             raise self.error("contact_reasons.irritant_threshold",
                              f"must be a percentage between 0 and 100, got {threshold!r}")
         minimum = section.get("min_conversations", 20)
         if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
-            raise self.error("contact_reasons.min_conversations", f"must be a whole number >= 0, got {minimum!r}")
+            raise self.error("contact_reasons.min_conversations",
+                             f"must be a whole number >= 0, got {minimum!r}")
         return ReasonsConfig(tuple(high), float(threshold), minimum)
 
     def surveys(self, raw: Any) -> SurveysConfig:

@@ -99,6 +99,11 @@ class Transcripts:
         await self.append(msg)
         return msg
 
+    async def recent(self, cid: str, n: int = 20) -> list[Message]:
+        """The last `n` messages, oldest first (O(n), whatever the conversation's length)."""
+        raw = await self.redis.lrange(LOG.format(cid=cid), -n, -1)
+        return [Message.from_dict(json.loads(item)) for item in raw]
+
     async def history(self, cid: str, *, after: int = 0, limit: int = 500) -> list[Message]:
         """Messages from position `after` (0 = the first), oldest first."""
         raw = await self.redis.lrange(LOG.format(cid=cid), after, after + limit - 1)

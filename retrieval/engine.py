@@ -70,6 +70,13 @@ class SearchEngine:
                 return Hit(e.id, 1.0, e.lang, e.reason, e.title, e.answer, "answer")
         return None
 
+    def variants(self, entry_id: str) -> dict[str, str]:
+        """The entry's A/B answer variants (name -> answer), empty when it has none."""
+        for e in self.index.entries:
+            if e.id == entry_id:
+                return dict(e.variants)
+        return {}
+
     def _query_lang(self, text: str, hint: str | None) -> str | None:
         detected, confidence = self.detector.detect(text)
         if detected and confidence >= self.min_lang_confidence:

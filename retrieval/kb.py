@@ -196,6 +196,11 @@ def parse_entry(
     ):
         err("variants", "variants must map a variant name to a non-empty answer text")
         variants = {}
+    bad_names = [str(k) for k in variants if not ID_RE.match(str(k)) or str(k) == "default"]
+    if bad_names:
+        err("variants", f"variant names must be short ids like 'short' or 'b' (not 'default', which is "
+                        f"the answer below the front matter): {bad_names}")
+        variants = {}
     answer = body.strip()
     if not answer:
         problems.append(Problem(p, body_line, "empty answer: write the answer below the front matter"))

@@ -90,6 +90,9 @@ class RetrievalService:
         """The entry with this id in the current index (None if it no longer exists)."""
         return self.engine.entry(entry_id)
 
+    def variants(self, entry_id: str) -> dict[str, str]:
+        return self.engine.variants(entry_id)
+
     def status(self) -> dict:
         engine = self._engine
         return {

@@ -219,7 +219,9 @@ def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisSe
     survey = entries[0][1]
     assert {"kind": "csat", "score": "4", "conversation": cid, "channel": CHANNEL,
             "agent": "marie@shop.example"}.items() <= survey.items()
-    assert roles_texts(history) == [("shopper", '/csat{"score": 4}'), ("bot", "Thank you for your feedback!")]
+    assert roles_texts(history) == [  # then "why?" (see test_surveys.py)
+        ("shopper", '/csat{"score": 4}'),
+        ("bot", "Thank you! In a few words, what is the main reason for your score? (optional)")]
 
 
 def test_a_refused_delivery_is_recorded_and_raised(redis_server: RedisServer,

@@ -1,0 +1,126 @@
+"""Hot surveys in the chat: CSAT after an agent closes, CES after a "yes, that helped", and the
+follow-up "why?" after any score, whose answer is kept (masked) per contact reason.
+
+A score arrives as a button payload (`/csat{"score": 4}`, `/ces{"score": 6}`, `/nps{"score": 9}`).
+After it the bot asks for the main reason; the shopper's next message, if it comes within
+WHY_WINDOW_S and is not a button, is that reason. Anything else (a button, a late message) is
+routed as usual, so a shopper who ignores the question is never stuck in a survey.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from analytics import events as ev
+from analytics.recorder import NULL, Recorder
+from gateway.channels.message import Button, Message
+from handoff.shop_config import SurveysConfig
+
+from .store import SURVEYS
+from .transcript import Transcripts
+
+SCORE = re.compile(r'^/(csat|ces|nps)\{"score":\s*"?(\d{1,2})"?\}$')
+SKIP = "/survey_skip"
+WHY_WINDOW_S = 15 * 60
+RANGES = {"csat": range(1, 6), "ces": range(1, 8), "nps": range(0, 11)}
+
+TEXTS = {
+    "fr": {
+        "csat": "Comment évaluez-vous l'aide reçue ?",
+        "ces": "Obtenir votre réponse a été… (1 = très difficile, 7 = très facile)",
+        "why": "Merci ! En quelques mots, qu'est-ce qui explique votre note ? (facultatif)",
+        "skip": "Passer",
+        "thanks": "Merci pour votre avis !",
+    },
+    "en": {
+        "csat": "How would you rate the help you received?",
+        "ces": "Getting your answer was… (1 = very difficult, 7 = very easy)",
+        "why": "Thank you! In a few words, what is the main reason for your score? (optional)",
+        "skip": "Skip",
+        "thanks": "Thank you for your feedback!",
+    },
+}  # fmt: skip
+
+
+def text_for(lang: str, key: str) -> str:
+    return TEXTS["en" if lang == "en" else "fr"][key]
+
+
+def score_buttons(survey: str) -> tuple[Button, ...]:
+    star = " ★" if survey == "csat" else ""
+    return tuple(Button(f"{n}{star}", f'/{survey}{{"score": {n}}}') for n in RANGES[survey])
+
+
+SendBot = Callable[[dict[str, str], str, tuple[Button, ...]], Awaitable[None]]
+
+
+class SurveyFlow:
+    """The survey turns of one router (state lives on the conversation hash, so any gateway
+    process can take the next message)."""
+
+    def __init__(self, redis: Any, transcripts: Transcripts, send_bot: SendBot, *,
+                 config: SurveysConfig | None = None, recorder: Recorder = NULL,
+                 clock: Callable[[], float] = time.time):
+        self.redis = redis
+        self.transcripts = transcripts
+        self.send_bot = send_bot
+        self.config = config or SurveysConfig()
+        self.recorder = recorder
+        self.clock = clock
+
+    async def ask(self, conv: dict[str, str], survey: str) -> None:
+        await self.send_bot(conv, text_for(conv.get("lang", ""), survey), score_buttons(survey))
+
+    async def ask_effort_once(self, conv: dict[str, str]) -> None:
+        """CES after the shopper said the bot's answer helped: once per conversation."""
+        if not self.config.ces_after_bot_answer or conv.get("ces_asked"):
+            return
+        await self.transcripts.update(conv["id"], ces_asked="1")
+        await self.ask(conv, "ces")
+
+    async def handle(self, message: Message, conv: dict[str, str]) -> bool:
+        """Take the message if it is a survey turn (a score, the skip button, or the answer to
+        "why?"); False to route it as usual."""
+        body = message.text.strip()
+        if m := SCORE.match(body):
+            survey, score = m.group(1), int(m.group(2))
+            if score in RANGES[survey]:
+                await self._score(message, conv, survey, score)
+                return True
+            return False
+        pending = conv.get("survey_why")
+        if not pending:
+            return False
+        await self.transcripts.update(conv["id"], survey_why="")
+        if body == SKIP:
+            await self.send_bot(conv, text_for(conv.get("lang", ""), "thanks"), ())
+            return True
+        asked = json.loads(pending)
+        if body.startswith("/") or self.clock() - float(asked["at"]) > WHY_WINDOW_S:
+            return False
+        self.recorder.emit(ev.survey_comment, survey=asked["survey"], score=asked["score"], verbatim=body,
+                           conversation=conv["id"], customer=_customer(conv), id=f"why:{message.message_id}")
+        await self.send_bot(conv, text_for(conv.get("lang", ""), "thanks"), ())
+        return True
+
+    async def _score(self, message: Message, conv: dict[str, str], survey: str, score: int) -> None:
+        lang = message.lang or conv.get("lang", "")
+        await self.redis.xadd(SURVEYS, {
+            "kind": survey, "score": score, "conversation": conv["id"], "lang": lang,
+            "channel": message.channel, "agent": conv.get("last_agent", ""), "at": self.clock()})
+        self.recorder.emit(ev.survey_answered, survey=survey, score=score, conversation=conv["id"],
+                           customer=_customer(conv), id=f"{survey}:{message.message_id}")
+        if not self.config.ask_why:
+            await self.send_bot(conv, text_for(lang, "thanks"), ())
+            return
+        await self.transcripts.update(conv["id"], survey_why=json.dumps(
+            {"survey": survey, "score": score, "at": self.clock()}))
+        await self.send_bot(conv, text_for(lang, "why"), (Button(text_for(lang, "skip"), SKIP),))
+
+
+def _customer(conv: dict[str, str]) -> str:
+    return f"{conv.get('channel', '')}:{conv.get('sender', '')}"
