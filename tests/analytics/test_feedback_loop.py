@@ -235,3 +235,25 @@ def test_reasons_report_from_the_day_counters(redis_server: RedisServer) -> None
     assert tracking["signals"] == {}              # 4 votes < MIN_ANSWERS
     assert tracking["action"] == "measure"
     assert exchange["volume"] == 1 and exchange["containment"] == 0.0 and exchange["value"] == "high"
+
+
+# -- A/B assignment --------------------------------------------------------------------------------
+
+
+def test_variant_assignment_is_stable_balanced_and_per_entry() -> None:
+    from collections import Counter
+
+    from analytics.ab import DEFAULT_VARIANT, answer_for, assign, variant_names
+
+    variants = {"short": "Short.", "b": "B."}
+    assert variant_names(variants) == [DEFAULT_VARIANT, "b", "short"]
+    assert assign("c1", "e", {}) is None
+    shares = Counter(assign(f"conv-{i}", "e", variants) for i in range(9000))
+    assert set(shares) == {DEFAULT_VARIANT, "b", "short"}
+    assert all(abs(n - 3000) < 200 for n in shares.values()), shares     # about a third each
+    assert all(assign(f"conv-{i}", "e", variants) == assign(f"conv-{i}", "e", variants) for i in range(50))
+    other = [assign(f"conv-{i}", "other", variants) for i in range(300)]
+    assert other != [assign(f"conv-{i}", "e", variants) for i in range(300)]   # independent per entry
+    assert answer_for("Long.", variants, "short") == "Short."
+    assert answer_for("Long.", variants, DEFAULT_VARIANT) == "Long."
+    assert answer_for("Long.", variants, "gone") == "Long."

@@ -14,6 +14,7 @@ import redis
 import yaml
 from fastapi.testclient import TestClient
 
+from analytics.ab import DEFAULT_VARIANT, assign
 from handoff.desk import TICKETS_OPEN
 from retrieval.service import RetrievalService
 
@@ -67,6 +68,21 @@ def test_a_faq_question_gets_the_answer_and_did_it_help(bot: TestClient) -> None
     assert "suivi" in out[0]["text"].lower()
     assert out[1]["response"] == "utter_did_that_help"
     assert slots(res)["faq_band"] == "answer" and slots(res)["faq_entry"] == "track-fr"
+
+
+def test_an_entry_with_variants_shows_each_conversation_one_variant_consistently(bot: TestClient) -> None:
+    variants = bot.app.state.gateway.index.service.variants("track-fr")
+    assert set(variants) == {"short"}
+    seen = {}
+    for n in range(16):
+        sender = f"ab-{n}"
+        texts = {responses(call(bot, "action_answer_faq", "Où est mon colis ?", sender=sender))[0]["text"]
+                 for _ in range(2)}
+        assert len(texts) == 1, "one conversation, one variant"
+        expected = assign(sender, "track-fr", variants)
+        assert texts.pop().startswith("Le **lien" if expected == "short" else "Utilisez le lien")
+        seen[sender] = expected
+    assert set(seen.values()) == {DEFAULT_VARIANT, "short"}   # 16 conversations: both variants served
 
 
 def test_an_english_question_gets_the_english_entry(bot: TestClient) -> None:
