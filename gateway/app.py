@@ -20,7 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import actions, agent_api, agent_ws, analytics_api, health, help, metrics, pages, search
+from . import actions, agent_api, agent_ws, analytics_api, health, help, metrics, pages, search, survey_page
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
-                   whatsapp.router, pages.router, help.router):
+                   whatsapp.router, pages.router, help.router, survey_page.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
@@ -96,6 +96,7 @@ def _wire(state: GatewayState) -> None:
     from handoff.mailer import Mailer, MailSettings
     from handoff.routing import ConversationRouter
     from handoff.shop_config import load_shop_config
+    from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
     from handoff.transcript import Transcripts
     from retrieval.text import LanguageDetector
@@ -120,9 +121,11 @@ def _wire(state: GatewayState) -> None:
     state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
+    state.survey_links = SurveyLinks.from_env(state.shop.surveys.nps_link_days)
     mail = MailSettings.from_env()
     state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
-                            mailer=Mailer(mail) if mail.enabled else None, recorder=state.recorder)
+                            mailer=Mailer(mail) if mail.enabled else None, recorder=state.recorder,
+                            survey_links=state.survey_links, shop_name=state.shop.shop.name)
     state.rate_limit = RateLimit(state.redis, *settings.chat_rate)
     state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
     state.meta = MetaSettings.from_env()

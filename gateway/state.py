@@ -34,6 +34,7 @@ class GatewayState:
     recorder: Any = None                 # analytics.recorder.Recorder (events, in the background)
     clock: Any = None                    # () -> aware datetime: the shop's "now"
     shop: Any = None                     # handoff.shop_config.ShopConfig (config/shop.yml)
+    survey_links: Any = None             # handoff.survey_links.SurveyLinks (None: not configured)
     senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
 
 

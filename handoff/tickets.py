@@ -18,17 +18,24 @@ from .desk import DeskError, HelpDesk, Ticket
 from .hours import BusinessHours
 
 SUBJECT = {"fr": "Votre demande {tid}", "en": "Your request {tid}"}
+NPS_FOOTER = {
+    "fr": "\n\n--\nRecommanderiez-vous {shop} à un proche ? Votre avis en un clic : {url}",
+    "en": "\n\n--\nWould you recommend {shop} to a friend? Tell us in one click: {url}",
+}
 
 
 class Tickets:
     def __init__(self, desk: HelpDesk, hours: BusinessHours, *, clock: Callable[[], datetime],
-                 sla_hours: float = 8, mailer: Any = None, recorder: Recorder = NULL):
+                 sla_hours: float = 8, mailer: Any = None, recorder: Recorder = NULL,
+                 survey_links: Any = None, shop_name: str = ""):
         self.desk = desk
         self.hours = hours
         self.clock = clock
         self.sla_hours = sla_hours
         self.mailer = mailer
         self.recorder = recorder
+        self.survey_links = survey_links   # handoff.survey_links.SurveyLinks: cold NPS link in replies
+        self.shop_name = shop_name
 
     async def open_ticket(self, *, conversation_id: str, channel: str, email: str, order_number: str,
                           message: str, lang: str, reason: str, source: str,
@@ -56,7 +63,11 @@ class Tickets:
         if self.mailer is None:
             raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)")
         lang = "en" if ticket.get("lang") == "en" else "fr"
-        message_id = await self.mailer.send(ticket["email"], SUBJECT[lang].format(tid=tid), body)
+        mail = body
+        if self.survey_links is not None:
+            mail += NPS_FOOTER[lang].format(shop=self.shop_name or "us",
+                                            url=self.survey_links.url("ticket", tid, lang))
+        message_id = await self.mailer.send(ticket["email"], SUBJECT[lang].format(tid=tid), mail)
         await self.desk.add_ticket_reply(tid, agent_id, body, message_id=message_id)
         self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
                            id=f"ticket-reply:{message_id}")

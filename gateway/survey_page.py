@@ -1,0 +1,92 @@
+"""The cold NPS survey page behind the link in ticket-reply e-mails: `/survey/nps/{token}`.
+
+Server-rendered, works without JavaScript; the signed token says what is rated and in which
+language (handoff.survey_links). One answer per link: a second one is thanked, not counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from analytics import events as ev
+from handoff.survey_links import BadLink, SurveyLink
+
+from .pages import STRICT_CSP
+from .state import get_state
+
+router = APIRouter()
+TEMPLATES = Path(__file__).resolve().parents[1] / "widget" / "survey"
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                          undefined=jinja2.StrictUndefined)
+MAX_FORM_BYTES = 8 * 1024
+
+TEXT = {
+    "fr": {"title": "Votre avis", "question": "Recommanderiez-vous {shop} à un proche ?",
+           "low": "0 : pas du tout", "high": "10 : certainement",
+           "why": "Qu'est-ce qui explique votre note ? (facultatif)", "send": "Envoyer",
+           "pick": "Choisissez une note de 0 à 10.", "thanks": "Merci, votre avis est bien enregistré.",
+           "already": "Vous avez déjà répondu à ce questionnaire : merci !",
+           "invalid": "Ce lien n'est pas valide.", "expired": "Ce lien a expiré.",
+           "off": "Les questionnaires ne sont pas activés."},
+    "en": {"title": "Your opinion", "question": "Would you recommend {shop} to a friend?",
+           "low": "0: not at all", "high": "10: definitely",
+           "why": "What is the main reason for your score? (optional)", "send": "Send",
+           "pick": "Please pick a score from 0 to 10.", "thanks": "Thank you, your answer is saved.",
+           "already": "You have already answered this survey: thank you!",
+           "invalid": "This link is not valid.", "expired": "This link has expired.",
+           "off": "Surveys are not enabled."},
+}  # fmt: skip
+
+
+def _page(state: Any, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = lang if lang in TEXT else "fr"
+    shop = state.shop.shop.name if state.shop else ""
+    body = _env.get_template("nps.html").render(lang=lang, t=TEXT[lang], shop=shop,
+                                                **{"view": "form", "error": None, **context})
+    return HTMLResponse(body, status_code=status, headers={
+        "Content-Security-Policy": STRICT_CSP, "Cache-Control": "no-store"})
+
+
+def _link(state: Any, token: str) -> SurveyLink | HTMLResponse:
+    if state.survey_links is None:
+        return _page(state, "fr", 404, view="message", message=TEXT["fr"]["off"])
+    try:
+        return state.survey_links.read(token)  # type: ignore[no-any-return]
+    except BadLink as exc:
+        key = "expired" if "expired" in str(exc) else "invalid"
+        return _page(state, "fr", 410 if key == "expired" else 404, view="message", message=TEXT["fr"][key])
+
+
+@router.get("/survey/nps/{token}", include_in_schema=False)
+async def survey_form(request: Request, token: str) -> HTMLResponse:
+    state = get_state(request)
+    link = _link(state, token)
+    if isinstance(link, HTMLResponse):
+        return link
+    return _page(state, link.lang)
+
+
+@router.post("/survey/nps/{token}", include_in_schema=False)
+async def survey_answer(request: Request, token: str) -> HTMLResponse:
+    state = get_state(request)
+    link = _link(state, token)
+    if isinstance(link, HTMLResponse):
+        return link
+    raw = await request.body()
+    form = parse_qs(raw[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=5)
+    score_text = (form.get("score") or [""])[0]
+    if not score_text.isdigit() or not 0 <= int(score_text) <= 10:
+        return _page(state, link.lang, 422, error=TEXT[link.lang]["pick"])
+    why = (form.get("why") or [""])[0].strip()
+    ref = {link.kind: link.ref}
+    event = ev.survey_answered(survey="nps", score=int(score_text), verbatim=why or None,
+                               id=link.answer_id, **ref)
+    counted = await state.recorder.log.append(event) if state.recorder and state.recorder.log else True
+    t = TEXT[link.lang]
+    return _page(state, link.lang, view="message", message=t["thanks"] if counted else t["already"])
