@@ -1,5 +1,5 @@
 """`python -m analytics suggest --out DIR`: draft KB entries for what shoppers ask and the FAQ
-does not answer (questions of band none/suggest in the analytics stream, clustered).
+does not answer (band none, unclicked suggestions and answers voted down, clustered).
 `python -m analytics simulate --days 30 --seed 1`: a realistic synthetic month in Redis."""
 
 from __future__ import annotations
@@ -8,27 +8,29 @@ import argparse
 import asyncio
 import os
 import sys
-import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .events import EventKind, EventLog
+from .events import EventLog
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 async def unanswered_questions(redis_url: str, days: int) -> list[str]:
+    """What the FAQ missed over the last `days` days (band none, unclicked suggestions, answers
+    voted down), oldest first."""
+    from . import report
+
     client = aioredis.Redis.from_url(redis_url)
     try:
-        events = await EventLog(client).read(since=time.time() - days * 86400)
+        end = date.today()
+        rows = await report.unanswered(client, end - timedelta(days=days - 1), end)
     finally:
         await client.aclose()
-    return [str(e.data["query"]) for e in events
-            if e.kind == EventKind.FAQ_ANSWERED and e.data.get("band") in ("none", "suggest")
-            and e.data.get("query")]
+    return [str(r["q"]) for r in rows]
 
 
 def suggest(questions: list[str], out: Path, kb: Path, top: int) -> list[Path]:

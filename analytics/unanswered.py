@@ -1,8 +1,9 @@
 """What the FAQ is missing: questions the bot could not answer, grouped into topics, and
 draft KB entries for the biggest ones.
 
-Questions come from the analytics stream (FAQ lookups of band `none` or `suggest`; their text
-was masked when recorded). They are embedded with the retriever's model and clustered with
+Questions come from the analytics `unanswered` day hashes (analytics.report.unanswered): FAQ
+lookups of band `none`, suggestions nobody clicked and answers voted down; their text was
+masked when recorded. They are embedded with the retriever's model and clustered with
 k-means, k chosen by the silhouette score, so editors see "38 people asked about gift
 wrapping" with real phrasings instead of a flat list.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -88,9 +90,13 @@ def cluster_questions(questions: Sequence[str], embed: Embed, *, max_topics: int
 def kb_index(kb_root: str | Path, embed: Embed) -> KbIndex:
     from retrieval.kb import load_kb
 
-    kb = load_kb(kb_root)
+    return kb_index_of(load_kb(kb_root).entries, embed)
+
+
+def kb_index_of(entries: Iterable[Any], embed: Embed) -> KbIndex:
+    """KbIndex of loaded entries (retrieval.kb.Entry: id, lang, reason, questions)."""
     rows, texts = [], []
-    for entry in kb.entries:
+    for entry in entries:
         for question in entry.questions:
             rows.append((entry.id, entry.lang, entry.reason))
             texts.append(question)
@@ -109,6 +115,30 @@ def describe(topics: list[Topic], index: KbIndex, embed: Embed, detect: Callable
             best = max(candidates, key=lambda i: float(index.vectors[i] @ centre))
             topic.nearest_entry, _, topic.reason = index.entries[best]
         topic.label = topic.examples[0]
+
+
+MAX_QUESTIONS = 1500  # the most recent ones: clustering cost grows with the square of this
+
+
+def topics_report(rows: Sequence[Mapping[str, Any]], embed: Embed, index: KbIndex,
+                  detect: Callable[[str], str], *, top: int = 12) -> list[dict[str, Any]]:
+    """The dashboard's view of analytics.report.unanswered rows: topics biggest first, each with
+    its count, language, nearest entry and reason, example phrasings and why they were missed."""
+    recent = list(rows)[-MAX_QUESTIONS:]
+    whys: dict[str, Counter[str]] = {}
+    for row in recent:
+        whys.setdefault(str(row["q"]).strip(), Counter())[str(row.get("why", ""))] += 1
+    topics = cluster_questions([str(r["q"]) for r in recent], embed, max_topics=top)
+    describe(topics, index, embed, detect)
+    out = []
+    for topic in topics[:top]:
+        why: Counter[str] = Counter()
+        for question in set(topic.questions):
+            why.update(whys.get(question.strip(), Counter()))
+        out.append({"label": topic.label, "count": topic.count, "lang": topic.lang, "reason": topic.reason,
+                    "nearest_entry": topic.nearest_entry, "examples": list(dict.fromkeys(topic.examples)),
+                    "why": {k: why.get(k, 0) for k in ("none", "suggest", "thumbs_down")}})
+    return out
 
 
 def slug(text: str, limit: int = 40) -> str:

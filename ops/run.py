@@ -100,14 +100,15 @@ def rasa_env(redis_url: str) -> dict[str, str]:
 def secrets(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Tokens between our own processes: from the environment, else random for this run."""
     return {name: environ.get(name) or secrets_module.token_urlsafe(24)
-            for name in ("RASA_TOKEN", "ACTION_TOKEN")}
+            for name in ("RASA_TOKEN", "ACTION_TOKEN", "SURVEY_SECRET")}
 
 
 def build_children(config: Config, redis_url: str) -> list[Child]:
     """The real stack, in start order. Add new processes here."""
     tokens = secrets()
     rasa_url = f"http://127.0.0.1:{config.rasa_port}"
-    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir), "RASA_URL": rasa_url, **tokens}
+    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir), "RASA_URL": rasa_url, **tokens,
+           "PUBLIC_URL": os.environ.get("PUBLIC_URL") or f"http://{config.gateway_host}:{config.gateway_port}"}
     python = sys.executable
     rasa = str(config.root / ".venv-rasa" / "bin" / "rasa")
     return [

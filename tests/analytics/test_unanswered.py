@@ -13,6 +13,7 @@ import pytest
 
 from analytics.__main__ import main as analytics_main
 from analytics.unanswered import cluster_questions
+from ops.redis_server import RedisServer
 from retrieval.embedder import Embedder
 from retrieval.kb import load_kb
 
@@ -85,3 +86,54 @@ def test_suggest_writes_drafts_the_kb_checker_accepts(tmp_path: Path) -> None:
     draft = next(e for e in loaded.entries if e.id == files[0].stem)
     assert draft.lang == "en" and len(draft.questions) >= 3 and "TO WRITE" in draft.answer
     assert draft.reason in (loaded.taxonomy or {draft.reason})
+
+
+def test_suggest_reads_what_the_faq_missed_from_redis(tmp_path: Path, embedder: Embedder,
+                                                       redis_server: RedisServer,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live path: misses recorded by the event log (band none, unclicked suggestions, answers
+    voted down) feed both `suggest` and the dashboard's topics report."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import redis.asyncio as aioredis
+
+    from analytics import events as ev
+    from analytics import report
+    from analytics.events import EventLog
+    from analytics.unanswered import kb_index, topics_report
+
+    now = datetime.now(UTC)
+    whys = ("none", "suggest", "thumbs_down")
+
+    async def fill() -> list[dict]:
+        r = aioredis.Redis.from_url(redis_server.url)
+        await r.flushdb()
+        log = EventLog(r)
+        for i, q in enumerate(q for qs in TOPICS.values() for q in qs):
+            cid, why = f"miss-{i}", whys[i % 3]
+            await log.append(ev.message_in(conversation=cid, channel="web", lang="en", customer=f"web:{i}",
+                                           at=now))
+            if why == "thumbs_down":
+                await log.append(ev.faq_answered(conversation=cid, band="answer", score=0.9, entry="x-en",
+                                                 at=now))
+                await log.append(ev.thumbs(conversation=cid, up=False, query=q, at=now))
+            else:
+                await log.append(ev.faq_answered(conversation=cid, band=why, score=0.3, query=q, at=now))
+        rows = await report.unanswered(r, now.date(), now.date())
+        await r.aclose()
+        return rows
+
+    rows = asyncio.run(fill())
+    assert len(rows) == 60 and {r["why"] for r in rows} == set(whys)
+    topics = topics_report(rows, embedder.encode, kb_index(REPO / "kb_content", embedder.encode),
+                           lambda _: "en", top=6)
+    assert sum(t["count"] for t in topics) == 60
+    assert sum(sum(t["why"].values()) for t in topics) == 60
+    assert all(t["examples"] and t["lang"] == "en" and t["reason"] for t in topics)
+
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    drafts = tmp_path / "drafts"
+    kb = str(REPO / "kb_content")
+    assert analytics_main(["suggest", "--out", str(drafts), "--top", "4", "--kb", kb]) == 0
+    assert len(sorted(drafts.rglob("*.md"))) == 4
