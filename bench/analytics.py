@@ -166,7 +166,8 @@ async def time_shapes(shapes: list[Shape], requests: int) -> None:
         log(f"  {shape.name}: p50 {pct(shape.times_ms, 50)} ms, p95 {pct(shape.times_ms, 95)} ms")
 
 
-async def measure_api(url: str, tmp: Path, first: date, last: date, requests: int) -> tuple[list[Shape], dict]:
+async def measure_api(url: str, tmp: Path, first: date, last: date,
+                      requests: int) -> tuple[list[Shape], dict[str, Any]]:
     """The dashboard's requests through the real gateway app (routing, admin auth, JSON), in
     process over ASGI; the app's lifespan runs as under uvicorn. Also report.kpis() alone."""
     from analytics import report
@@ -356,7 +357,8 @@ def main() -> int:
           f"conversations, containment and CSAT counted in Python: **{statistics.median(naive_s):.1f} s** "
           f"({len(naive_s)} run{'s' if len(naive_s) > 1 else ''}: {naive_row} s), i.e. "
           f"**{ratio:,.0f}x** the pre-aggregated 365-day KPIs at p50. Same figures both ways: "
-          f"{'yes' if agree else '**no**'} (conversations {pre['conversations']:,} / {naive['conversations']:,}, "
+          f"{'yes' if agree else '**no**'} (conversations {pre['conversations']:,} / "
+          f"{naive['conversations']:,}, "
           f"contained {pre['contained']:,} / {naive['contained']:,}, CSAT answers {pre['csat_n']:,} / "
           f"{naive['csat_n']:,}).", flush=True)
     print(json.dumps({

@@ -1,11 +1,15 @@
-"""The managers' numbers (`/api/admin/analytics/...`, admin role): KPIs over a period with
-filters, breakdowns (e.g. contact reasons), each as JSON or CSV. Reads only the pre-aggregated
-day counters, so the cost does not grow with traffic."""
+"""The managers' numbers (`/api/admin/analytics/...`, manager or admin role): KPIs over a period
+with filters, per-day series, breakdowns, the contact-reason matrix, A/B tests of answers, survey
+verbatims and the topics the FAQ is missing; each as JSON or CSV. Everything but the topics reads
+pre-aggregated counters, so the cost does not grow with traffic."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,12 +17,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from analytics import report
+from analytics.matrix import MatrixRules
+from handoff.accounts import ANALYTICS_ROLES
 
 from .agent_api import Agent
 from .errors import error_response
 from .state import get_state
 
 router = APIRouter(prefix="/api/admin/analytics")
+DAILY_METRICS = ("conv", "conv_contained", "conv_handoff", "conv_ticket", "msg_in")
+TOPICS_CACHE_S = 300
 
 
 def _period(state: Any, start: str | None, end: str | None) -> tuple[date, date]:
@@ -27,6 +35,8 @@ def _period(state: Any, start: str | None, end: str | None) -> tuple[date, date]
     start_day = date.fromisoformat(start) if start else end_day - timedelta(days=29)
     if start_day > end_day:
         raise ValueError("start is after end")
+    if (end_day - start_day).days >= report.MAX_DAYS:
+        raise ValueError(f"period too long (max {report.MAX_DAYS} days)")
     return start_day, end_day
 
 
@@ -40,7 +50,7 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _csv(header: list[str], rows: list[list[Any]] | list[tuple[Any, ...]], name: str) -> Response:
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]], name: str) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -49,21 +59,27 @@ def _csv(header: list[str], rows: list[list[Any]] | list[tuple[Any, ...]], name:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-class Refused(Exception):
-    def __init__(self, response: JSONResponse):
-        self.response = response
+Table = tuple[Sequence[str], Sequence[Sequence[Any]]]
+Produce = Callable[[Any, date, date], Awaitable[tuple[dict[str, Any], Table]]]
 
 
-def _admin_period(request: Request, agent: Any, start: str | None, end: str | None) -> tuple[Any, date, date]:
-    """The gateway state and the period asked for, for admins only (Refused: 403 / 422)."""
-    if agent.role != "admin":
-        raise Refused(error_response(403, "the analytics are for admins"))
+async def _answer(request: Request, agent: Any, start: str | None, end: str | None, fmt: str, name: str,
+                  produce: Produce) -> Response:
+    """Role and period checks, then JSON or CSV of what `produce(state, first, last)` returns
+    (the JSON body and the CSV table)."""
+    if agent.role not in ANALYTICS_ROLES:
+        return error_response(403, "the analytics are for managers and admins")
+    if fmt not in ("json", "csv"):
+        return error_response(422, "format must be json or csv")
     state = get_state(request)
     try:
         first, last = _period(state, start, end)
+        body, (header, rows) = await produce(state, first, last)
     except ValueError as exc:
-        raise Refused(error_response(422, str(exc))) from exc
-    return state, first, last
+        return error_response(422, str(exc))
+    if fmt == "csv":
+        return _csv(header, rows, f"{name}-{first}-{last}")
+    return JSONResponse(body)
 
 
 def _filters(*values: str | None) -> list[str | None]:
@@ -74,35 +90,21 @@ def _filters(*values: str | None) -> list[str | None]:
 async def kpis(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
                channel: str | None = None, lang: str | None = None, reason: str | None = None,
                format: str = "json") -> Response:  # noqa: A002
-    try:
-        state, first, last = _admin_period(request, agent, start, end)
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         data = await report.kpis(state.redis, first, last, *_filters(channel, lang, reason),
                                  as_of=state.clock() if state.clock else datetime.now())
-    except Refused as refused:
-        return refused.response
-    except ValueError as exc:
-        return error_response(422, str(exc))
-    if format == "csv":
-        return _csv(["metric", "value"], sorted(flatten(data).items()), f"kpis-{first}-{last}")
-    return JSONResponse(data)
+        return data, (["metric", "value"], sorted(flatten(data).items()))
+    return await _answer(request, agent, start, end, format, "kpis", produce)
 
 
 @router.get("/breakdown")
 async def breakdown(request: Request, agent: Agent, dim: str = "reason", metric: str = "conv",
                     start: str | None = None, end: str | None = None, format: str = "json") -> Response:  # noqa: A002
-    try:
-        state, first, last = _admin_period(request, agent, start, end)
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         data = await report.breakdown(state.redis, first, last, dim, metric)
-    except Refused as refused:
-        return refused.response
-    except ValueError as exc:
-        return error_response(422, str(exc))
-    if format == "csv":
-        return _csv([dim, metric], list(data.items()), f"{metric}-by-{dim}-{first}-{last}")
-    return JSONResponse({"dim": dim, "metric": metric, "start": str(first), "end": str(last), "values": data})
-
-
-DAILY_METRICS = ("conv", "conv_contained", "conv_handoff", "conv_ticket", "msg_in")
+        body = {"dim": dim, "metric": metric, "start": str(first), "end": str(last), "values": data}
+        return body, ([dim, metric], list(data.items()))
+    return await _answer(request, agent, start, end, format, f"{metric}-by-{dim}", produce)
 
 
 @router.get("/daily")
@@ -110,14 +112,120 @@ async def daily(request: Request, agent: Agent, start: str | None = None, end: s
                 channel: str | None = None, lang: str | None = None, reason: str | None = None,
                 format: str = "json") -> Response:  # noqa: A002
     """Per-day volumes for the charts: conversations, contained, handed off, with a ticket."""
-    try:
-        state, first, last = _admin_period(request, agent, start, end)
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         per_day = await report.counters(state.redis, report.day_range(first, last),
                                         *_filters(channel, lang, reason))
-    except Refused as refused:
-        return refused.response
-    rows = [{"day": day.isoformat(), **{m: values.get(m, 0) for m in DAILY_METRICS}}
-            for day, values in sorted(per_day.items())]
-    if format == "csv":
-        return _csv(["day", *DAILY_METRICS], [list(r.values()) for r in rows], f"daily-{first}-{last}")
-    return JSONResponse({"start": str(first), "end": str(last), "days": rows})
+        rows = [{"day": day.isoformat(), **{m: values.get(m, 0) for m in DAILY_METRICS}}
+                for day, values in sorted(per_day.items())]
+        return ({"start": str(first), "end": str(last), "days": rows},
+                (["day", *DAILY_METRICS], [list(r.values()) for r in rows]))
+    return await _answer(request, agent, start, end, format, "daily", produce)
+
+
+REASON_COLUMNS = ("reason", "volume", "previous_volume", "trend", "containment", "csat", "csat_answers",
+                  "irritant", "value", "irritant_level", "action", "few_data")
+SIGNALS = ("dissatisfied", "thumbs_down", "repeat_contact", "hard_effort")
+
+
+@router.get("/reasons")
+async def reasons(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
+                  format: str = "json") -> Response:  # noqa: A002
+    """Contact reasons on the value/irritant matrix, with the suggested action."""
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
+        config = state.shop.reasons
+        rules = MatrixRules(config.high_value, config.irritant_threshold, config.min_conversations)
+        rows = await report.reasons(state.redis, first, last, rules)
+        body = {"start": str(first), "end": str(last), "rows": rows,
+                "rules": {"high_value": list(rules.high_value),
+                          "irritant_threshold": rules.irritant_threshold,
+                          "min_conversations": rules.min_conversations}}
+        table = [[r[c] for c in REASON_COLUMNS] + [r["signals"].get(s) for s in SIGNALS] for r in rows]
+        return body, ([*REASON_COLUMNS, *SIGNALS], table)
+    return await _answer(request, agent, start, end, format, "reasons", produce)
+
+
+@router.get("/variants")
+async def variants(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
+                   format: str = "json") -> Response:  # noqa: A002
+    """A/B tests of FAQ answers: per variant, answers shown, thumbs-up rate, containment, z-tests."""
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
+        entries = await report.variants(state.redis, first, last)
+        table = []
+        for e in entries:
+            thumbs, contained = e["thumbs_test"] or {}, e["containment_test"] or {}
+            for name, v in e["variants"].items():
+                table.append([e["entry"], name, v["shown"], v["up"], v["down"], v["up_rate"], v["conv"],
+                              v["contained"], v["containment"], thumbs.get("p_value"),
+                              contained.get("p_value")])
+        header = ["entry", "variant", "shown", "up", "down", "up_rate", "conversations", "contained",
+                  "containment", "thumbs_p_value", "containment_p_value"]
+        return {"start": str(first), "end": str(last), "entries": entries}, (header, table)
+    return await _answer(request, agent, start, end, format, "ab-tests", produce)
+
+
+@router.get("/verbatims")
+async def verbatims(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
+                    reason: str | None = None, survey: str | None = None, limit: int = 200,
+                    format: str = "json") -> Response:  # noqa: A002
+    """What customers wrote after their score ("why?"), masked, newest first, with counts per
+    contact reason and score band."""
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
+        if survey not in (None, "", "csat", "ces", "nps"):
+            raise ValueError("survey must be csat, ces or nps")
+        rows = await report.verbatims(state.redis, first, last, reason=reason or None, survey=survey or None,
+                                      limit=max(1, min(limit, 2000)))
+        by_reason: dict[str, dict[str, int]] = {}
+        for row in rows:
+            bands = by_reason.setdefault(row["reason"], {})
+            bands[row["band"]] = bands.get(row["band"], 0) + 1
+        columns = ("at", "reason", "survey", "score", "band", "channel", "lang", "text")
+        table = [[datetime.fromtimestamp(r["at"]).isoformat(timespec="seconds"), *(r[c] for c in columns[1:])]
+                 for r in rows]
+        body = {"start": str(first), "end": str(last), "verbatims": rows, "by_reason": by_reason}
+        return body, (columns, table)
+    return await _answer(request, agent, start, end, format, "verbatims", produce)
+
+
+_topics_cache: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]], int]] = {}
+
+
+@router.get("/unanswered")
+async def unanswered(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
+                     top: int = 10, format: str = "json") -> Response:  # noqa: A002
+    """What the FAQ is missing, clustered into topics with counts and example phrasings (cached
+    five minutes: clustering is the one computation here that grows with traffic)."""
+    async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
+        rows = await report.unanswered(state.redis, first, last)
+        topics, questions = await _topics(state, rows, first, last, max(1, min(top, 30)))
+        body = {"start": str(first), "end": str(last), "questions": questions, "topics": topics}
+        table = [[t["label"], t["count"], t["lang"], t["reason"], t["nearest_entry"], t["why"]["none"],
+                  t["why"]["suggest"], t["why"]["thumbs_down"], " | ".join(t["examples"])] for t in topics]
+        header = ["topic", "questions", "lang", "reason", "nearest_entry", "no_answer", "suggestion_ignored",
+                  "answer_voted_down", "examples"]
+        return body, (header, table)
+    return await _answer(request, agent, start, end, format, "unanswered", produce)
+
+
+async def _topics(state: Any, rows: list[dict[str, Any]], first: date, last: date,
+                  top: int) -> tuple[list[dict[str, Any]], int]:
+    if not rows:
+        return [], 0
+    if not state.index.ready:
+        raise ValueError("the FAQ index is still loading: try again in a minute")
+    engine = state.index.service.engine
+    key = (engine.version, first, last, top, len(rows), rows[-1].get("at"))
+    hit = _topics_cache.get(key)
+    if hit and time.monotonic() - hit[0] < TOPICS_CACHE_S:
+        return hit[1], hit[2]
+    topics = await asyncio.to_thread(_cluster, engine, rows, top)
+    _topics_cache.clear()
+    _topics_cache[key] = (time.monotonic(), topics, len(rows))
+    return topics, len(rows)
+
+
+def _cluster(engine: Any, rows: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    from analytics.unanswered import kb_index_of, topics_report
+
+    index = kb_index_of(engine.index.entries, engine.embedder.encode)
+    return topics_report(rows, engine.embedder.encode, index, lambda q: engine.detector.detect(q)[0] or "",
+                         top=top)

@@ -83,7 +83,7 @@ async def _list(accounts: Accounts, args: argparse.Namespace) -> None:
     width = max(len(a.email) for a in agents)
     print(f"{'EMAIL':<{width}}  ROLE   MAX  NAME")
     for a in agents:
-        print(f"{a.email:<{width}}  {a.role:<5}  {a.max_conversations:>3}  {a.name}")
+        print(f"{a.email:<{width}}  {a.role:<7}  {a.max_conversations:>3}  {a.name}")
 
 
 async def _remove(accounts: Accounts, args: argparse.Namespace) -> None:

@@ -28,7 +28,8 @@ AGENTS = "support:agents"                          # set of e-mails
 SESSION = "support:session:{digest}"               # string -> e-mail, with a TTL
 AGENT_SESSIONS = "support:agent-sessions:{email}"  # set of session digests, to end them all
 
-ROLES = ("agent", "admin")
+ROLES = ("agent", "manager", "admin")
+ANALYTICS_ROLES = ("manager", "admin")   # who sees the dashboard and its API
 MIN_PASSWORD_LEN = 10
 MAX_PASSWORD_LEN = 1024    # argon2 takes any length; this only bounds the work per attempt
 MAX_NAME_LEN = 100
@@ -83,7 +84,7 @@ class AccountError(ValueError):
 @dataclass(frozen=True)
 class Agent:
     email: str                  # lower-case, validated
-    role: str                   # agent | admin
+    role: str                   # agent | manager (agent + dashboard) | admin
     name: str = ""
     max_conversations: int = 3  # conversations an agent handles at once
     created_at: float = 0.0     # epoch seconds

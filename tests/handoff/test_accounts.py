@@ -87,7 +87,7 @@ def test_add_get_list_remove(redis_server: RedisServer, redis_client: redis.Redi
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"email": "ALICE@example.com"}, "already exists"),
-    ({"role": "boss"}, "role must be one of agent, admin"),
+    ({"role": "boss"}, "role must be one of agent, manager, admin"),
     ({"password": "short"}, "at least 10 characters"),
     ({"email": "not an e-mail"}, "invalid e-mail address"),
     ({"max_conversations": 0}, "max_conversations"),
