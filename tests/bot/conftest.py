@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from ops.local_stack import RASA, REPO, Gateway, Rasa, gateway, rasa
 from ops.redis_server import RedisServer
@@ -20,10 +21,13 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def shop_yaml(weekly: dict[str, list[str]]) -> str:
+    """A shop with these opening hours; the rest (contact-reason matrix, surveys) as shipped."""
+    shipped = yaml.safe_load((REPO / "config" / "shop.yml").read_text(encoding="utf-8"))
     days = "\n".join(f"    {d}: {weekly.get(d, [])!r}".replace("'", '"') for d in DAYS)
     return (f"shop: {{name: Test shop, languages: [fr, en], default_language: fr}}\n"
             f"hours:\n  timezone: Europe/Paris\n  weekly:\n{days}\n"
-            f"  holidays: {{country: null}}\nsla: {{ticket_reply_business_hours: 8}}\n")
+            f"  holidays: {{country: null}}\nsla: {{ticket_reply_business_hours: 8}}\n"
+            + yaml.safe_dump({k: shipped[k] for k in ("contact_reasons", "surveys")}))
 
 
 @pytest.fixture(scope="session")

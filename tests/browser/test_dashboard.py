@@ -1,6 +1,7 @@
 """The manager's dashboard in a real browser, on a synthetic month loaded with
-`python -m analytics simulate` into the live stack's Redis: admin login, KPI tiles, the daily
-chart, contact reasons, CSV export, axe-core, a screenshot; a plain agent is turned away."""
+`python -m analytics simulate` into the live stack's Redis: manager login, KPI tiles, the daily
+chart, the value/irritant matrix, unanswered topics, A/B tests, survey comments, CSV downloads,
+axe-core, a screenshot; a plain agent is turned away."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -36,14 +37,14 @@ def test_dashboard_shows_a_simulated_month(live, page: Page) -> None:
                          capture_output=True, text=True, timeout=240,
                          env={**os.environ, "REDIS_URL": redis.url})
     assert res.returncode == 0, res.stderr
-    admin, agent = unique_email("boss"), unique_email("agent")
-    add_agent(redis.url, admin, PASSWORD, role="admin")
+    manager, agent = unique_email("boss"), unique_email("agent")
+    add_agent(redis.url, manager, PASSWORD, role="manager")
     add_agent(redis.url, agent, PASSWORD)
 
     sign_in(page, gw.url, agent)
-    expect(page.locator("#login-error")).to_have_text("This page is for admins.")
+    expect(page.locator("#login-error")).to_have_text("This page is for managers and admins.")
 
-    sign_in(page, gw.url, admin)
+    sign_in(page, gw.url, manager)
     expect(page.locator("#status")).to_contain_text("Figures from", timeout=30_000)
     tiles = page.locator("#tiles .tile")
     expect(tiles).to_have_count(12)
@@ -54,13 +55,29 @@ def test_dashboard_shows_a_simulated_month(live, page: Page) -> None:
     points = page.locator("#chart polyline.series--conv").get_attribute("points") or ""
     assert len(points.split()) == 30
     assert page.locator("#reasons tr").count() >= 5
-    screenshot(page, "dashboard")
+    # the matrix: every reason with enough feedback sits in one quadrant, named by its action
+    expect(page.locator("#matrix .quadrant")).to_have_count(4)
+    placed = page.locator("#matrix .quadrant li:not(.none)").count()
+    assert placed >= 5
+    assert page.locator("#matrix .quadrant--eliminate li:not(.none)").count() >= 1   # delays, double charges
+    expect(page.locator("#topics tr").first).not_to_have_text("Nothing missed", timeout=60_000)
+    assert page.locator("#topics tr").count() >= 2
+    expect(page.locator("#variants")).to_contain_text("delivery-tracking-fr")
+    assert page.locator("#verbatims tr").count() >= 3
+    page.get_by_label("Survey").select_option("nps")
+    expect(page.locator("#verbatims tr").first).to_contain_text("NPS")
+    screenshot(page, "dashboard", full_page=True)
     assert axe_violations(page) == []
 
-    token = page.evaluate("sessionStorage.getItem('dashboard.token')")
-    href = page.locator("#csv-kpis").get_attribute("href")
-    csv = httpx.get(f"{gw.url}{href}", headers={"Authorization": f"Bearer {token}"})
-    assert csv.status_code == 200 and csv.text.startswith("metric,value") and "csat.score" in csv.text
+    with page.expect_download() as download:                           # CSV with the token, one click
+        page.get_by_role("button", name="KPIs as CSV").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.startswith("kpis-") and text.startswith("metric,value")
+    assert "csat.score" in text
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Reasons as CSV").click()
+    rows = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("reason,volume,") and len(rows) - 1 == page.locator("#reasons tr").count()
 
     page.get_by_label("Channel").select_option("whatsapp")          # a filter narrows every figure
     page.wait_for_function(f"() => document.querySelector('#tiles .tile .value').textContent !== '{total}'")

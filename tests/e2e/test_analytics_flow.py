@@ -57,7 +57,12 @@ def test_conversations_show_up_in_the_kpis(open_stack: tuple[Gateway, Rasa],
     shopper.say("Bonjour, où est mon colis ?")
     shopper.wait_message("bot", "aidé")                              # answer + "did this help?"
     shopper.say("/affirm")                                           # thumbs up
-    shopper.wait_message("bot", "")
+    shopper.wait(lambda f: f.get("type") == "message" and any(     # then the effort question
+        b["payload"].startswith("/ces") for b in f["message"]["buttons"]))
+    shopper.say('/ces{"score": 6}')
+    shopper.wait_message("bot", "explique votre note")               # "why?"
+    shopper.say("Réponse immédiate, merci ! Mon mail : jo@example.com")
+    shopper.wait_message("bot", "merci pour votre avis")
     shopper.say("je veux parler à un conseiller")
     shopper.wait_message("bot", "conseiller")
     cid = shopper.conversation_id
@@ -73,7 +78,7 @@ def test_conversations_show_up_in_the_kpis(open_stack: tuple[Gateway, Rasa],
     def grew() -> dict[str, Any] | None:
         now = kpis(admin, channel="web")
         done = now["volume"]["handoffs_closed"] > before["volume"]["handoffs_closed"] and \
-            now["csat"]["n"] > before["csat"]["n"]
+            now["csat"]["n"] > before["csat"]["n"] and now["ces"]["n"] > before["ces"]["n"]
         return now if done else None
 
     after = wait_until(grew, "the events to be counted")
@@ -89,6 +94,10 @@ def test_conversations_show_up_in_the_kpis(open_stack: tuple[Gateway, Rasa],
     assert after["handoff"]["conversations_handed_off"] == before["handoff"]["conversations_handed_off"] + 1
     by_reason = admin.get("/api/admin/analytics/breakdown", params={"dim": "reason"}).json()["values"]
     assert by_reason.get("delivery/tracking", 0) >= 1
+    comments = admin.get("/api/admin/analytics/verbatims", params={"survey": "ces"}).json()["verbatims"]
+    mine = [c for c in comments if c["text"].startswith("Réponse immédiate")]
+    assert mine and mine[0]["text"] == "Réponse immédiate, merci ! Mon mail : [email]"
+    assert (mine[0]["score"], mine[0]["band"], mine[0]["reason"]) == (6, "easy", "delivery/tracking")
 
     csv_export = admin.get("/api/admin/analytics/kpis", params={"format": "csv"})
     assert csv_export.headers["content-type"].startswith("text/csv")

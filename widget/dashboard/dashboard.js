@@ -1,11 +1,17 @@
-/* The manager's dashboard: KPI tiles, conversations per day, contact reasons. Everything from
-   /api/admin/analytics (admin token in sessionStorage); text only via textContent, the chart
-   drawn as SVG nodes. No framework, no inline code (the page has a strict CSP). */
+/* The manager's dashboard: KPI tiles, conversations per day, the contact-reason matrix, what the
+   FAQ is missing, A/B tests of answers and survey comments. Everything from /api/admin/analytics
+   (manager or admin token in sessionStorage); text only via textContent, charts drawn as SVG
+   nodes, CSV downloaded with the token (fetch + blob). No framework, no inline code (strict CSP). */
 (function () {
   "use strict";
   var KEY = "dashboard.token";
   var $ = function (id) { return document.getElementById(id); };
   var SVG = "http://www.w3.org/2000/svg";
+  var ROLES = ["manager", "admin"];
+  var DENIED = "This page is for managers and admins.";
+  var ACTIONS = {keep_human: "Keep human", simplify: "Simplify", automate: "Automate",
+                 eliminate: "Eliminate the cause", measure: "Measure first"};
+  var WHY = {none: "no answer", suggest: "suggestion ignored", thumbs_down: "voted down"};
 
   function token() { return sessionStorage.getItem(KEY); }
 
@@ -13,7 +19,7 @@
     var query = new URLSearchParams(params || {}).toString();
     return fetch(path + (query ? "?" + query : ""), {headers: {Authorization: "Bearer " + token()}})
       .then(function (res) {
-        if (res.status === 401 || res.status === 403) { signOut(res.status === 403 ? "This page is for admins." : ""); throw new Error("auth"); }
+        if (res.status === 401 || res.status === 403) { signOut(res.status === 403 ? DENIED : ""); throw new Error("auth"); }
         if (!res.ok) { throw new Error("HTTP " + res.status); }
         return res.json();
       });
@@ -102,35 +108,135 @@
     box.appendChild(svg);
   }
 
-  function reasons(values) {
-    var body = $("reasons");
-    body.textContent = "";
-    var total = Object.keys(values).reduce(function (s, k) { return s + values[k]; }, 0) || 1;
-    Object.keys(values).forEach(function (reason) {
-      var tr = el("tr");
-      tr.appendChild(el("td", "", reason));
-      var count = el("td");
-      var bar = el("span", "bar");
-      bar.style.width = Math.max(2, Math.round(160 * values[reason] / total)) + "px";
-      count.appendChild(bar);
-      count.appendChild(document.createTextNode(String(Math.round(values[reason]))));
-      tr.appendChild(count);
-      tr.appendChild(el("td", "", Math.round(100 * values[reason] / total) + " %"));
-      body.appendChild(tr);
+  function row(cells) {
+    var tr = el("tr");
+    cells.forEach(function (c, i) {
+      var cell = el(i === 0 ? "th" : "td", "", c);
+      if (i === 0) { cell.scope = "row"; }
+      tr.appendChild(cell);
     });
+    return tr;
+  }
+
+  function fill(id, rows, empty) {
+    var body = $(id);
+    body.textContent = "";
+    if (!rows.length) {
+      var tr = el("tr");
+      var td = el("td", "empty", empty);
+      td.colSpan = body.parentNode.querySelectorAll("thead th").length;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    rows.forEach(function (cells) { body.appendChild(row(cells)); });
+  }
+
+  function trend(v) { return v === null || v === undefined ? "new" : (v > 0 ? "+" : "") + Math.round(v) + " %"; }
+
+  function matrix(rows) {
+    var box = $("matrix");
+    box.textContent = "";
+    [["high", "low", "keep_human"], ["high", "high", "simplify"], ["low", "low", "automate"],
+     ["low", "high", "eliminate"]].forEach(function (q) {
+      var cell = el("div", "quadrant quadrant--" + q[2]);
+      cell.setAttribute("role", "group");
+      cell.setAttribute("aria-label", ACTIONS[q[2]] + ": " + q[0] + " value, " + q[1] + " irritant");
+      cell.appendChild(el("h4", "", ACTIONS[q[2]]));
+      cell.appendChild(el("p", "axis", q[0] + " value · " + q[1] + " irritant"));
+      var list = el("ul");
+      rows.filter(function (r) { return r.value === q[0] && r.irritant_level === q[1]; }).forEach(function (r) {
+        list.appendChild(el("li", r.few_data ? "few" : "", r.reason + " (" + r.volume + ")"));
+      });
+      if (!list.children.length) { list.appendChild(el("li", "none", "—")); }
+      cell.appendChild(list);
+      box.appendChild(cell);
+    });
+    var unknown = rows.filter(function (r) { return !r.irritant_level; });
+    if (unknown.length) {
+      box.appendChild(el("p", "measure", "Not enough feedback yet: " + unknown.map(function (r) { return r.reason; }).join(", ")));
+    }
+  }
+
+  function reasons(body) {
+    matrix(body.rows);
+    fill("reasons", body.rows.map(function (r) {
+      return [r.reason, r.volume, trend(r.trend), pct(r.containment), pct(r.csat),
+              r.irritant === null ? "—" : Math.round(r.irritant) + " %", r.value, ACTIONS[r.action]];
+    }), "No conversations in this period.");
+  }
+
+  function topics(body) {
+    $("unanswered-status").textContent = body.questions + " questions missed in the period.";
+    fill("topics", body.topics.map(function (t) {
+      var why = Object.keys(WHY).filter(function (k) { return t.why[k]; })
+        .map(function (k) { return t.why[k] + " " + WHY[k]; }).join(", ");
+      return [t.label, t.count, why, t.reason || "—", t.examples.slice(0, 4).join(" · ")];
+    }), "Nothing missed: the FAQ answered everything.");
+  }
+
+  function variants(body) {
+    var rows = [];
+    body.entries.forEach(function (e) {
+      var test = e.thumbs_test && e.thumbs_test.significant ? e.thumbs_test
+        : (e.containment_test && e.containment_test.significant ? e.containment_test : null);
+      Object.keys(e.variants).forEach(function (name, i) {
+        var v = e.variants[name];
+        var verdict = i ? "" : (test ? "significant (p = " + test.p_value.toFixed(3) + ")" : "not significant yet");
+        rows.push([i ? "" : e.entry, name, v.shown, pct(v.up_rate) + " of " + v.votes, pct(v.containment), verdict]);
+      });
+    });
+    fill("variants", rows, "No answer has variants.");
+  }
+
+  function verbatims(body) {
+    fill("verbatims", body.verbatims.slice(0, 50).map(function (v) {
+      return [v.reason === "-" ? "—" : v.reason, v.survey.toUpperCase(), v.score + " (" + v.band + ")", v.text];
+    }), "No comments in this period.");
+  }
+
+  function period() { var f = filters(); return {start: f.start, end: f.end}; }
+
+  function download(name, filtered) {
+    var params = Object.assign({format: "csv"}, filtered ? filters() : period());
+    if (name === "verbatims" && $("survey").value) { params.survey = $("survey").value; }
+    fetch("/api/admin/analytics/" + name + "?" + new URLSearchParams(params), {headers: {Authorization: "Bearer " + token()}})
+      .then(function (res) {
+        if (!res.ok) { throw new Error("HTTP " + res.status); }
+        var disposition = res.headers.get("Content-Disposition") || "";
+        var match = /filename="([^"]+)"/.exec(disposition);
+        return res.blob().then(function (blob) { return {blob: blob, name: match ? match[1] : name + ".csv"}; });
+      })
+      .then(function (file) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(file.blob);
+        a.download = file.name;
+        document.body.appendChild(a);
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      })
+      .catch(function (e) { $("status").textContent = "Could not download: " + e.message; });
+  }
+
+  function loadVerbatims() {
+    var params = period();
+    if ($("survey").value) { params.survey = $("survey").value; }
+    return api("/api/admin/analytics/verbatims", params).then(verbatims);
   }
 
   function refresh() {
     var f = filters();
+    var p = period();
     $("status").textContent = "Loading…";
-    $("csv-kpis").href = "/api/admin/analytics/kpis?" + new URLSearchParams(Object.assign({format: "csv"}, f));
-    $("csv-daily").href = "/api/admin/analytics/daily?" + new URLSearchParams(Object.assign({format: "csv"}, f));
-    return Promise.all([api("/api/admin/analytics/kpis", f), api("/api/admin/analytics/daily", f),
-                        api("/api/admin/analytics/breakdown", {dim: "reason", start: f.start, end: f.end})])
+    $("unanswered-status").textContent = "Grouping the questions…";
+    var main = Promise.all([api("/api/admin/analytics/kpis", f), api("/api/admin/analytics/daily", f),
+                            api("/api/admin/analytics/reasons", p)])
       .then(function (r) {
-        tiles(r[0]); chart(r[1].days); reasons(r[2].values);
+        tiles(r[0]); chart(r[1].days); reasons(r[2]);
         $("status").textContent = "Figures from " + f.start + " to " + f.end + ".";
-      })
+      });
+    var side = Promise.all([api("/api/admin/analytics/variants", p).then(variants), loadVerbatims(),
+                            api("/api/admin/analytics/unanswered", Object.assign({top: 10}, p)).then(topics)]);
+    return Promise.all([main, side])
       .catch(function (e) { if (e.message !== "auth") { $("status").textContent = "Could not load: " + e.message; } });
   }
 
@@ -155,7 +261,7 @@
       .then(function (res) { return res.json().then(function (body) { return {ok: res.ok, body: body}; }); })
       .then(function (r) {
         if (!r.ok) { $("login-error").textContent = "Wrong e-mail or password."; return; }
-        if (r.body.agent.role !== "admin") { $("login-error").textContent = "This page is for admins."; return; }
+        if (ROLES.indexOf(r.body.agent.role) < 0) { $("login-error").textContent = DENIED; return; }
         sessionStorage.setItem(KEY, r.body.token);
         show(true, r.body.agent.email);
         refresh();
@@ -166,6 +272,10 @@
     signOut("");
   });
   ["period", "channel", "lang"].forEach(function (id) { $(id).addEventListener("change", refresh); });
+  $("survey").addEventListener("change", function () { loadVerbatims().catch(function () {}); });
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-csv]"), function (b) {
+    b.addEventListener("click", function () { download(b.dataset.csv, b.dataset.filtered === "1"); });
+  });
 
   if (token()) {
     api("/api/agent/me").then(function (me) { show(true, me.email); refresh(); }).catch(function () {});
