@@ -38,7 +38,11 @@ def main() -> int:
     p.add_argument("--synthetic-entries", type=int, default=1000, help="x10 questions")
     p.add_argument("-n", type=int, default=300, help="queries timed per KB")
     p.add_argument("--skip-accuracy", action="store_true")
+    p.add_argument("--skip-analytics", action="store_true",
+                   help="skip bench.analytics (the dashboard on 1M events: ~40 min on 2 cores)")
+    p.add_argument("--analytics-events", type=int, default=1_000_000, help="events for bench.analytics")
     args = p.parse_args()
+    analytics = None if args.skip_analytics else ["--events", str(args.analytics_events)]
 
     print("## Speed and memory (one process per KB, index built from scratch)\n", flush=True)
     synth = write_kb(Path(tempfile.mkdtemp(prefix="synthetic-kb-")), args.synthetic_entries)
@@ -59,7 +63,7 @@ def main() -> int:
           f"(index build {r['index_build_s']} s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms per query)",
           flush=True)
     if args.skip_accuracy:
-        return bot_figures()
+        return bot_figures(analytics)
     print("\n## Accuracy: hybrid vs dense-only vs BM25-only (same model, self-calibrated)\n")
     suites = [("kb_content/eval.csv", ROOT / "kb_content", ROOT / "kb_content/eval.csv"),
               ("telecom (bench/data)", ROOT / "bench/data/kb_telecom",
@@ -73,17 +77,21 @@ def main() -> int:
             langs = ", ".join(f"{lg}: {m['top1']}" for lg, m in r["by_lang"].items())
             print(f"| {name} | {mode} | " + " | ".join(str(r[c]) for c in cols) + f" | {langs} |",
                   flush=True)
-    return bot_figures()
+    return bot_figures(analytics)
 
 
-def bot_figures() -> int:
-    """The Rasa bot's NLU and latency figures, the web channel under load, then the chat widget's
-    size and start-up time: each in its own process (each starts its own stack). Each runs
-    whatever the others' outcome."""
+def bot_figures(analytics: list[str] | None = None) -> int:
+    """The Rasa bot's NLU and latency figures, the web channel under load, the chat widget's
+    size and start-up time, then (unless `analytics` is None; it holds bench.analytics'
+    arguments) the dashboard's KPIs on 1M events: each in its own process (each starts its own
+    stack). Each runs whatever the others' outcome."""
+    runs = [["bench.bot"], ["bench.web"], ["bench.widget"]]
+    if analytics is not None:
+        runs.append(["bench.analytics", *analytics])
     codes = []
-    for module in ("bench.bot", "bench.web", "bench.widget"):
+    for module, *argv in runs:
         print(flush=True)
-        codes.append(subprocess.run([sys.executable, "-m", module], cwd=ROOT, check=False).returncode)
+        codes.append(subprocess.run([sys.executable, "-m", module, *argv], cwd=ROOT, check=False).returncode)
     return next((code for code in codes if code), 0)
 
 

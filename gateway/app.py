@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -65,6 +65,23 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestTelemetryMiddleware, metrics=state.metrics)
     return app
+
+
+def _degraded_mode(state: GatewayState) -> Any:
+    """FAQ answers straight from the loaded index, and tickets, while no Rasa server answers."""
+    import asyncio
+
+    from handoff.degraded import DegradedMode
+
+    async def search(text: str, lang: str) -> Any:
+        if not state.index.ready:
+            return None
+        return await asyncio.to_thread(state.index.service.search, text, lang)
+
+    def entry(entry_id: str) -> Any:
+        return state.index.service.entry(entry_id) if state.index.ready else None
+
+    return DegradedMode(search, entry, lambda: state.tickets, state.transcripts.update)
 
 
 def _service_factory(settings: Settings) -> Callable[[], RetrievalService]:
@@ -141,7 +158,8 @@ def _wire(state: GatewayState) -> None:
         return lang if lang in ("fr", "en") and confidence >= 0.75 else ""
 
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
-                                      detect=detect, recorder=state.recorder, surveys=state.shop.surveys)
+                                      detect=detect, recorder=state.recorder, surveys=state.shop.surveys,
+                                      degraded=_degraded_mode(state))
     state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,

@@ -3,7 +3,9 @@
 `/healthz` only proves the process serves HTTP (a supervisor restarts it when
 it stops answering). `/readyz` says whether this replica can do useful work
 now: Redis answers and the FAQ index is loaded; a load balancer sends it
-traffic only then. Its body says which part is missing.
+traffic only then. Its body says which part is missing. Without any Rasa
+server it is still ready (200) but `"status": "degraded"`: FAQ answers and
+tickets go on from the index (handoff.degraded), dialogue does not.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ async def readyz(request: Request) -> JSONResponse:
     state = get_state(request)
     redis = await ping_redis(state.redis, state.settings.redis_ping_timeout)
     index = state.index.status()
+    bot = await state.bot.status() if state.bot is not None else {"ok": False, "servers": {}}
     ready = bool(redis["ok"] and index["ready"])
-    body = {"status": "ready" if ready else "not_ready", "redis": redis, "index": index}
+    status = ("ready" if bot["ok"] else "degraded") if ready else "not_ready"
+    body = {"status": status, "redis": redis, "index": index, "rasa": bot}
     return JSONResponse(body, status_code=200 if ready else 503, headers=NO_STORE)
 
 

@@ -1,38 +1,81 @@
-"""The gateway's client for the Rasa server: one bot turn, and resuming a paused conversation.
+"""The gateway's client for the Rasa servers: one bot turn, and resuming a paused conversation.
 
 Rasa's REST channel answers a message with the bot's replies (text + buttons); the HTTP API
 (token-protected) appends events such as `resume` when an agent gives a conversation back.
+
+Several servers may be given (`RASA_URL=http://a:5005,http://b:5005`): they share their
+tracker and lock stores in Redis, so any of them can take any turn. Each has a circuit
+breaker (purgatory): after FAILURES_TO_OPEN failures in a row it is skipped for OPEN_S
+seconds, then tried again; while every breaker is open, `say` fails at once with
+BotUnavailable and the router answers in degraded mode instead of making shoppers wait.
 """
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Any
 
 import httpx
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
 
 from .channels.message import Button, Message
 
 RESUME_EVENTS = [{"event": "resume"}, {"event": "slot", "name": "handoff", "value": None},
                  {"event": "slot", "name": "escalate", "value": False},
                  {"event": "slot", "name": "faq_misses", "value": 0}]
+FAILURES_TO_OPEN = 3
+OPEN_S = 15.0
+TIMEOUT = httpx.Timeout(20.0, connect=2.0)   # a turn takes ~0.1 s; a connect that hangs is a dead host
 
 
 class BotUnavailable(Exception):
-    """Rasa did not answer (down, restarting, or too slow)."""
+    """No Rasa server answered (down, restarting, too slow, or every breaker open)."""
 
 
 class RasaClient:
-    def __init__(self, url: str, token: str = "", *, timeout: float = 30.0):
-        self.url = url.rstrip("/")
+    def __init__(self, url: str, token: str = "", *, timeout: httpx.Timeout | float = TIMEOUT,
+                 failures_to_open: int = FAILURES_TO_OPEN, open_s: float = OPEN_S):
+        self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        if not self.urls:
+            raise ValueError("RASA_URL is empty")
+        self.url = self.urls[0]
         self.token = token
         self._http = httpx.AsyncClient(timeout=timeout)
+        self._breakers = AsyncCircuitBreakerFactory(default_threshold=failures_to_open, default_ttl=open_s)
+        self._next = itertools.cycle(range(len(self.urls)))
+        self._last_error: dict[str, str] = {}
+        self._last_ok: dict[str, float] = {}
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The request on the next server whose breaker is closed (round robin, then failover)."""
+        start = next(self._next)
+        errors = []
+        for i in range(len(self.urls)):
+            url = self.urls[(start + i) % len(self.urls)]
+            try:
+                async with await self._breakers.get_breaker(url):
+                    res = await self._http.request(method, url + path, **kwargs)
+                    if res.status_code >= 500:
+                        raise httpx.HTTPStatusError(f"{res.status_code} from Rasa", request=res.request,
+                                                    response=res)
+                self._last_ok[url] = time.time()
+                self._last_error.pop(url, None)
+                return res
+            except OpenedState:
+                errors.append(f"{url}: circuit open")
+            except httpx.HTTPError as exc:
+                self._last_error[url] = str(exc) or type(exc).__name__
+                errors.append(f"{url}: {self._last_error[url]}")
+        raise BotUnavailable("; ".join(errors))
 
     async def say(self, message: Message) -> list[Message]:
         """One bot turn for a shopper message; the replies as outbound messages."""
         payload = {"sender": message.conversation_id, "message": message.text,
                    "metadata": {"channel": message.channel, "lang": message.lang}}
+        res = await self._call("POST", "/webhooks/rest/webhook", json=payload)
         try:
-            res = await self._http.post(f"{self.url}/webhooks/rest/webhook", json=payload)
             res.raise_for_status()
             replies: list[dict[str, Any]] = res.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -42,19 +85,28 @@ class RasaClient:
     async def resume(self, conversation_id: str) -> None:
         """Un-pause the bot for a conversation an agent has closed, and forget the handoff
         (the rules would otherwise keep listening for the agent)."""
+        res = await self._call("POST", f"/conversations/{conversation_id}/tracker/events",
+                               params={"token": self.token} if self.token else None, json=RESUME_EVENTS)
         try:
-            res = await self._http.post(
-                f"{self.url}/conversations/{conversation_id}/tracker/events",
-                params={"token": self.token} if self.token else None, json=RESUME_EVENTS)
             res.raise_for_status()
         except httpx.HTTPError as exc:
             raise BotUnavailable(str(exc) or type(exc).__name__) from exc
 
     async def ready(self) -> bool:
-        try:
-            return (await self._http.get(f"{self.url}/", timeout=2.0)).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return (await self.status())["ok"]
+
+    async def status(self) -> dict[str, Any]:
+        """For /readyz: each server's breaker state and a quick probe; ok when one answers."""
+        servers = {}
+        for url in self.urls:
+            breaker = await self._breakers.get_breaker(url)
+            try:
+                up = (await self._http.get(f"{url}/", timeout=2.0)).status_code == 200
+                error = None if up else "unexpected status"
+            except httpx.HTTPError as exc:
+                up, error = False, str(exc) or type(exc).__name__
+            servers[url] = {"up": up, "circuit": breaker.context.state, "error": error}
+        return {"ok": any(s["up"] for s in servers.values()), "servers": servers}
 
     async def aclose(self) -> None:
         await self._http.aclose()

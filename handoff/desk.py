@@ -88,7 +88,7 @@ class Ticket:
     reason: str
     due: str            # ISO datetime promised to the shopper
     channel: str = "web"
-    source: str = "bot"  # bot | widget | agent
+    source: str = "bot"  # bot | widget | agent | degraded (taken by the gateway while Rasa was down)
 
 
 class HelpDesk:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from analytics.recorder import NULL, Recorder
 from gateway.channels.base import DeliveryRefused
 from gateway.channels.message import Button, Message
 
+from .degraded import DegradedMode
 from .desk import HelpDesk
 from .shop_config import SurveysConfig
 from .store import EVENTS, LOCK, OUTBOX, STATUS
@@ -30,6 +32,7 @@ from .surveys import SurveyFlow
 from .transcript import Transcripts
 
 log = logging.getLogger("handoff.routing")
+EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
 LOCK_TIMEOUT_S = 90        # a crashed holder's lock expires; longer than any bot turn
 
@@ -66,7 +69,8 @@ class ConversationRouter:
 
     def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
                  senders: dict[str, Any], *, detect: Callable[[str], str] | None = None,
-                 recorder: Recorder = NULL, surveys: SurveysConfig | None = None):
+                 recorder: Recorder = NULL, surveys: SurveysConfig | None = None,
+                 degraded: DegradedMode | None = None):
         self.redis = redis
         self.transcripts = transcripts
         self.desk = desk
@@ -74,8 +78,10 @@ class ConversationRouter:
         self.senders = senders
         self.detect = detect
         self.recorder = recorder
+        self.degraded = degraded
         self.surveys = SurveyFlow(redis, transcripts, self._send_bot, config=surveys, recorder=recorder)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.degraded_turns = 0   # turns answered without Rasa (metrics)
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -101,9 +107,12 @@ class ConversationRouter:
         await self.redis.expire(STATUS.format(channel=channel, mid=message_id), 30 * 86400)
 
     def _language(self, text: str) -> str:
-        if not self.detect or text.startswith("/") or sum(c.isalpha() for c in text) < 4:
+        """The language of a shopper's text; "" for buttons, e-mail addresses and other tokens
+        that are in no language (an address must not switch the conversation to English)."""
+        words = EMAIL_OR_URL.sub(" ", text)
+        if not self.detect or text.startswith("/") or sum(c.isalpha() for c in words) < 4:
             return ""
-        return self.detect(text)
+        return self.detect(words)
 
     async def drain(self, cid: str) -> None:
         """Route this conversation's queued messages in order, if no other process is."""
@@ -137,10 +146,16 @@ class ConversationRouter:
                                    id=f"thumbs:{message.message_id}")
         if conv.get("state") in ("queued", "agent"):
             return  # the agent's console follows the conversation through the events channel
+        if self.degraded is not None and self.degraded.capturing(conv):
+            await self._degraded_turn(message, conv)   # a message started without Rasa ends without it
+            return
         try:
             replies = await self.bot.say(message)
         except Exception as exc:
             log.error("bot unavailable", extra={"conversation": message.conversation_id, "error": str(exc)})
+            if self.degraded is not None:
+                await self._degraded_turn(message, conv)
+                return
             replies = [self._bot_message(conv, say(message.lang, "bot_down"))]
         for reply in replies:
             await self.send(reply)
@@ -149,6 +164,16 @@ class ConversationRouter:
             await self.event("queued", message.conversation_id, after)
         elif helped and after.get("state") not in ("queued", "agent"):
             await self.surveys.ask_effort_once(after)
+
+    async def _degraded_turn(self, message: Message, conv: dict[str, str]) -> None:
+        self.degraded_turns += 1
+        try:
+            replies = await self.degraded.reply(message, conv)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("degraded mode failed", extra={"conversation": message.conversation_id})
+            replies = [(say(message.lang, "bot_down"), ())]
+        for text, buttons in replies:
+            await self._send_bot(conv, text, buttons)
 
     async def _did_it_help(self, message: Message) -> tuple[bool, str | None]:
         """Is this yes/no the answer to "did this answer your question?" (the bot's last message

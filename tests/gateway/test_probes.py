@@ -34,6 +34,10 @@ def test_readyz_ok_details_each_component(client: TestClient, retrieval_service:
     assert body["index"]["index_version"] == retrieval_service.status()["index_version"]
     assert body["index"]["entries"] == 8
     assert body["index"]["kb_errors"] == []
+    # no Rasa server in these tests: ready to serve FAQ answers and tickets, but degraded
+    assert body["status"] == "degraded" and body["rasa"]["ok"] is False
+    [server] = body["rasa"]["servers"].values()
+    assert server["up"] is False and server["circuit"] == "closed" and server["error"]
 
 
 def test_readyz_503_until_the_index_is_loaded(
