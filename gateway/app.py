@@ -7,6 +7,7 @@ background thread once the server starts, so `/healthz` answers at once and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -69,8 +70,6 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
 
 def _degraded_mode(state: GatewayState) -> Any:
     """FAQ answers straight from the loaded index, and tickets, while no Rasa server answers."""
-    import asyncio
-
     from handoff.degraded import DegradedMode
 
     async def search(text: str, lang: str) -> Any:
@@ -176,6 +175,19 @@ def redis_client(url: str) -> aioredis.Redis:
     )  # fmt: skip
 
 
+SWEEP_S = 5.0
+
+
+async def _sweep_forever(state: GatewayState) -> None:
+    """Route what a crashed gateway acknowledged but never routed (its lock expires in 15 s)."""
+    while True:
+        await asyncio.sleep(SWEEP_S)
+        try:
+            await state.router.sweep()
+        except Exception as exc:  # Redis down: the next sweep retries
+            log.warning("pending sweep failed", extra={"error": str(exc) or type(exc).__name__})
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: GatewayState = app.state.gateway
@@ -190,9 +202,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "widget_origins": list(state.settings.widget_origins),
         },
     )
+    sweeper = asyncio.create_task(_sweep_forever(state))
     try:
         yield
     finally:
+        sweeper.cancel()
         await state.router.idle(timeout=10)  # finish the bot turns in flight
         await state.recorder.flush()
         await state.bot.aclose()

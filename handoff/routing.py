@@ -34,7 +34,8 @@ from .transcript import Transcripts
 log = logging.getLogger("handoff.routing")
 EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
-LOCK_TIMEOUT_S = 90        # a crashed holder's lock expires; longer than any bot turn
+LOCK_TIMEOUT_S = 15        # a crashed holder's lock expires this fast; a live one renews it
+LOCK_RENEW_S = 5
 
 
 class Bot(Protocol):
@@ -58,6 +59,16 @@ TEXTS = {
                     "a message: we will reply.",
     },
 }  # fmt: skip
+
+
+async def _keep_lock(lock: Any) -> None:
+    """Renew a held conversation lock while a turn runs, so only a dead holder loses it."""
+    while True:
+        await asyncio.sleep(LOCK_RENEW_S)
+        try:
+            await lock.reacquire()
+        except Exception:  # lost or Redis gone: the turn finishes, the next holder re-checks
+            return
 
 
 def say(lang: str, key: str, **fields: str) -> str:
@@ -120,6 +131,7 @@ class ConversationRouter:
             lock = self.redis.lock(LOCK.format(cid=cid), timeout=LOCK_TIMEOUT_S, blocking=False)
             if not await lock.acquire():
                 return  # the holder re-checks the queue after releasing
+            keeper = asyncio.create_task(_keep_lock(lock))
             try:
                 while (message := await self.transcripts.next_pending(cid)) is not None:
                     try:
@@ -128,6 +140,7 @@ class ConversationRouter:
                         log.exception("routing failed", extra={"conversation": cid})
                     await self.transcripts.done_pending(cid)
             finally:
+                keeper.cancel()
                 try:
                     await lock.release()
                 except Exception:  # expired while a very slow turn ran: already free
@@ -267,6 +280,16 @@ class ConversationRouter:
                                                      "agent": conv.get("agent", "")}))
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Drain every conversation with unrouted messages whose lock is free: what a crashed
+        gateway acknowledged but never routed. Run periodically by each gateway."""
+        started = 0
+        for cid in await self.transcripts.with_pending():
+            if not await self.redis.exists(LOCK.format(cid=cid)):
+                self._spawn(self.drain(cid))
+                started += 1
+        return started
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -15,6 +15,7 @@ HANDOFF = "support:handoff:{cid}"                 # hash: the request (lang, rea
 CONV = "support:conv:{cid}"                       # hash: channel, sender, state, agent, lang...
 LOG = "support:conv:{cid}:log"                    # list of JSON messages, oldest first
 PENDING = "support:conv:{cid}:pending"            # shopper messages not yet routed
+PENDING_CONVERSATIONS = "support:pending"         # set: conversations with a non-empty pending queue
 LOCK = "support:conv:{cid}:lock"                  # one routing turn at a time, across gateways
 BY_SENDER = "support:conv:by-sender:{channel}:{sender}"
 BY_CUSTOMER = "support:customer:{channel}:{sender}:conversations"  # zset cid -> created

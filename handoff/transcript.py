@@ -18,18 +18,26 @@ import redis.asyncio as aioredis
 
 from gateway.channels.message import Message
 
-from .store import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, SEEN, decoded, text
+from .store import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, PENDING_CONVERSATIONS, SEEN, decoded, text
 
 SEEN_TTL_S = 7 * 86400
 STATES = ("bot", "queued", "agent")
 
 # KEYS: seen, log, conv, pending; ARGV: json, ttl, now, queue(0/1), role
+_DONE = """
+redis.call('LPOP', KEYS[1])
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+return 1
+"""
 _APPEND = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'updated_at', ARGV[3])
 if ARGV[5] == 'shopper' then redis.call('HSET', KEYS[3], 'last_inbound_at', ARGV[3]) end
-if ARGV[4] == '1' then redis.call('RPUSH', KEYS[4], ARGV[1]) end
+if ARGV[4] == '1' then
+  redis.call('RPUSH', KEYS[4], ARGV[1])
+  redis.call('SADD', KEYS[5], ARGV[6])
+end
 return redis.call('LLEN', KEYS[2])
 """
 
@@ -47,6 +55,7 @@ class Transcripts:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
         self._append = redis.register_script(_APPEND)
+        self._done = redis.register_script(_DONE)
 
     async def open(self, channel: str, sender: str, *, lang: str = "", cid: str | None = None) -> str:
         """The sender's current conversation on this channel, created if it has none."""
@@ -85,9 +94,9 @@ class Transcripts:
         if not cid:
             raise ValueError("a message needs its conversation id before it is stored")
         keys = [SEEN.format(channel=message.channel, mid=message.message_id), LOG.format(cid=cid),
-                CONV.format(cid=cid), PENDING.format(cid=cid)]
+                CONV.format(cid=cid), PENDING.format(cid=cid), PENDING_CONVERSATIONS]
         args = [json.dumps(message.to_dict(), ensure_ascii=False), SEEN_TTL_S, message.timestamp,
-                "1" if route else "0", message.role]
+                "1" if route else "0", message.role, cid]
         return bool(await self._append(keys=keys, args=args))
 
     async def system(self, cid: str, event: str, note: str = "", **extra: str) -> Message:
@@ -115,7 +124,12 @@ class Transcripts:
         return Message.from_dict(json.loads(raw)) if raw else None
 
     async def done_pending(self, cid: str) -> None:
-        await self.redis.lpop(PENDING.format(cid=cid))
+        await self._done(keys=[PENDING.format(cid=cid), PENDING_CONVERSATIONS], args=[cid])
+
+    async def with_pending(self) -> list[str]:
+        """Conversations with messages not yet routed: after a crash, whoever sweeps them
+        (ConversationRouter.sweep) routes what a dead gateway had acknowledged."""
+        return [text(c) for c in await self.redis.smembers(PENDING_CONVERSATIONS)]
 
     async def has_pending(self, cid: str) -> bool:
         return bool(await self.redis.llen(PENDING.format(cid=cid)))

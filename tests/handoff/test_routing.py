@@ -301,3 +301,29 @@ def test_closing_resumes_the_bot_and_asks_for_a_rating(redis_server: RedisServer
     assert [m.text for m, _ in sender.delivered] == [history[1].text, rating.text]
     assert redis_client.hget(f"support:conv:{cid}", "last_agent") == "marie@shop.example"
     assert {"type": "closed", "conversation_id": cid}.items() <= events[-1].items()
+
+
+def test_messages_a_crashed_router_acknowledged_are_routed_by_a_sweep(redis_server: RedisServer,
+                                                                      redis_client: redis.Redis) -> None:
+    """A gateway stores and acknowledges messages, then dies before routing them (its lock stays
+    until it expires): another router's sweep routes them, in order, once."""
+    bot = FakeBot()
+
+    async def scenario(client: aioredis.Redis) -> tuple[int, int, list[Message]]:
+        dead = make_router(client, FakeBot())
+        cid = await dead.transcripts.open(CHANNEL, "psid-9")
+        for i in range(3):   # stored and queued, as submit() does, but the drain never runs
+            await dead.transcripts.append(shopper(cid, f"q{i}", mid=f"crash.{i}"), route=True)
+        await client.set(f"support:conv:{cid}:lock", "dead-holder", px=300)   # the dead holder's lock
+        alive = make_router(client, bot)
+        while_locked = await alive.sweep()
+        await asyncio.sleep(0.4)                                            # the lock expires
+        after_expiry = await alive.sweep()
+        await alive.idle()
+        assert await alive.sweep() == 0 and cid not in await alive.transcripts.with_pending()
+        return while_locked, after_expiry, await alive.transcripts.history(cid)
+
+    while_locked, after_expiry, history = run(redis_server, scenario)
+    assert (while_locked, after_expiry) == (0, 1)
+    assert bot.seen == ["q0", "q1", "q2"]
+    _assert_answered_in_order(history)
