@@ -36,8 +36,11 @@ $(RASA_STAMP): bot/requirements.txt
 train: setup
 	@$(PY) -m ops.train
 
+# `make run WORKERS=2 RASA=2`: two gateway workers on one port, two Rasa servers, one Redis.
+WORKERS ?= 1
+RASA ?= 1
 run: setup
-	@$(PY) -m ops.run
+	@WORKERS=$(WORKERS) RASA=$(RASA) $(PY) -m ops.run
 
 # The browser tests drive Debian's Chromium (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

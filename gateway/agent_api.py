@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from handoff.desk import DeskError
+from handoff.login_guard import LoginGuard
 from handoff.transcript import UnknownConversation
 
 from .channels.base import DeliveryRefused
@@ -78,9 +79,17 @@ def desk_error(exc: DeskError) -> JSONResponse:
 @router.post("/login")
 async def login(request: Request, body: Login) -> JSONResponse:
     state = get_state(request)
+    guard = LoginGuard(state.redis)
+    address = request.client.host if request.client else "unknown"
+    wait = await guard.blocked_for(body.email, address)
+    if wait:
+        return error_response(429, "too many failed logins: try again later",
+                              headers={"Retry-After": str(wait)}, retry_after_s=wait)
     result = await state.accounts.login(body.email, body.password)
     if result is None:
+        await guard.failed(body.email, address)
         return error_response(401, "wrong e-mail or password")
+    await guard.succeeded(body.email)
     token, agent = result
     await state.desk.set_presence(agent.email, "online")
     return JSONResponse({"token": token, "agent": _agent(agent)})

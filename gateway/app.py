@@ -178,6 +178,17 @@ def redis_client(url: str) -> aioredis.Redis:
 SWEEP_S = 5.0
 
 
+def all_routes(app: FastAPI) -> list[Any]:
+    """Every route of the app, through included routers (FastAPI includes them lazily), so that
+    tests can enumerate them: a new route cannot be forgotten by the security tests."""
+    def walk(routes: list[Any]) -> list[Any]:
+        out = []
+        for route in routes:
+            out += walk(route.original_router.routes) if hasattr(route, "original_router") else [route]
+        return out
+    return walk(list(app.routes))
+
+
 async def _sweep_forever(state: GatewayState) -> None:
     """Route what a crashed gateway acknowledged but never routed (its lock expires in 15 s)."""
     while True:

@@ -43,6 +43,8 @@ class Config:
     redis_port: int | None = None  # embedded Redis: None -> 6379 if free, 0 -> any free port
     ready_timeout: float = 120.0
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
+    workers: int = 1   # gateway worker processes sharing the port (WORKERS)
+    rasas: int = 1     # Rasa servers on rasa_port, rasa_port + 1, ... (RASA)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
@@ -60,7 +62,13 @@ class Config:
             gateway_host=environ.get("GATEWAY_HOST") or "127.0.0.1",
             gateway_port=port,
             redis_url=environ.get("REDIS_URL") or None,
+            workers=_count(environ, "WORKERS"),
+            rasas=_count(environ, "RASA"),
         )
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{self.rasa_port + i}" for i in range(self.rasas)]
 
     @property
     def lock_path(self) -> Path:
@@ -81,6 +89,13 @@ class Config:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.gateway_port}"
+
+
+def _count(environ: Mapping[str, str], name: str, maximum: int = 16) -> int:
+    raw = environ.get(name) or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValueError(f"{name} must be a number of processes between 1 and {maximum}, not {raw!r}")
+    return int(raw)
 
 
 ChildFactory = Callable[[Config, str], list[Child]]
@@ -106,9 +121,8 @@ def secrets(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
 def build_children(config: Config, redis_url: str) -> list[Child]:
     """The real stack, in start order. Add new processes here."""
     tokens = secrets()
-    rasa_url = f"http://127.0.0.1:{config.rasa_port}"
-    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir), "RASA_URL": rasa_url, **tokens,
-           "PUBLIC_URL": os.environ.get("PUBLIC_URL") or f"http://{config.gateway_host}:{config.gateway_port}"}
+    env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir), "RASA_URL": ",".join(config.rasa_urls),
+           **tokens, "PUBLIC_URL": os.environ.get("PUBLIC_URL") or config.gateway_url}
     python = sys.executable
     rasa = str(config.root / ".venv-rasa" / "bin" / "rasa")
     return [
@@ -134,23 +148,24 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
                 str(config.gateway_port),
                 "--timeout-graceful-shutdown",
                 "5",  # finish before our SIGKILL deadline
+                *(["--workers", str(config.workers)] if config.workers > 1 else []),
             ],  # fmt: skip
             env={**env, "GATEWAY_PORT": str(config.gateway_port)},
             cwd=config.root,
             ready=HttpReady(f"{config.gateway_url}/readyz"),
             timeout=config.ready_timeout,
         ),
-        Child(
-            "rasa",
+        *(Child(
+            "rasa" if i == 0 else f"rasa-{i + 1}",
             [rasa, "run", "--enable-api", "--auth-token", tokens["RASA_TOKEN"], "--interface", "127.0.0.1",
-             "--port", str(config.rasa_port), "--model", "models/bot.tar.gz", "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml"],
+             "--port", str(config.rasa_port + i), "--model", "models/bot.tar.gz", "--endpoints",
+             "endpoints.yml", "--credentials", "credentials.yml"],
             env={**rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{config.gateway_url}/webhook",
                  "ACTION_TOKEN": tokens["ACTION_TOKEN"], **RASA_QUIET},
             cwd=config.root / "bot",
-            ready=HttpReady(f"{rasa_url}/"),
+            ready=HttpReady(f"{url}/"),
             timeout=max(config.ready_timeout, 180.0),  # TensorFlow takes a while to load
-        ),
+        ) for i, url in enumerate(config.rasa_urls)),
     ]
 
 
@@ -168,11 +183,12 @@ def banner(config: Config, redis: RedisServer) -> str:
         f"  search    {url}{SEARCH_EXAMPLE}",
         f"  health    {url}/healthz   (readiness: {url}/readyz)",
         f"  metrics   {url}/metrics",
-        f"  rasa      http://127.0.0.1:{config.rasa_port}   (talk to the bot:)",
+        f"  rasa      {', '.join(config.rasa_urls)}   (talk to the bot:)",
         f"            curl -s http://127.0.0.1:{config.rasa_port}/webhooks/rest/webhook "
         """-d '{"sender": "me", "message": "Bonjour, où est mon colis ?"}'""",
         f"  chat      ws{url.removeprefix('http')}/ws/chat   (widget WebSocket; HTTP: {url}/api/chat/...)",
         f"  redis     {redact_url(redis.url)}   ({where})",
+        f"  layout    {config.workers} gateway worker(s), {config.rasas} Rasa server(s) (WORKERS=, RASA=)",
         "Ctrl-C to stop",
     ]
     if config.gateway_host in ("", "0.0.0.0", "::"):
@@ -192,7 +208,8 @@ def main(
         prog="python -m ops.run",
         description="Start Redis, build the FAQ index, start the gateway; Ctrl-C stops all.",
         epilog="Configured by environment: GATEWAY_PORT (8000), GATEWAY_HOST (127.0.0.1), "
-        "KB_DIR (kb_content), REDIS_URL (unset: embedded Redis in var/redis).",
+        "KB_DIR (kb_content), REDIS_URL (unset: embedded Redis in var/redis), WORKERS (1 gateway "
+        "worker process), RASA (1 Rasa server).",
     ).parse_args(argv or [])
     console = Console()
     try:

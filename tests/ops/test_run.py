@@ -58,6 +58,22 @@ def test_real_children_use_the_real_commands() -> None:
     assert rasa.cwd == ROOT / "bot"
 
 
+def test_workers_and_rasa_scale_the_layout() -> None:
+    config = Config.from_env({"WORKERS": "2", "RASA": "3", "GATEWAY_PORT": "8123"})
+    children = build_children(config, "redis://127.0.0.1:7777/0")
+    gateway = next(c for c in children if c.name == "gateway")
+    rasas = [c for c in children if c.name.startswith("rasa")]
+    assert gateway.argv[gateway.argv.index("--workers") + 1] == "2"
+    assert [c.name for c in rasas] == ["rasa", "rasa-2", "rasa-3"]
+    ports = [c.argv[c.argv.index("--port") + 1] for c in rasas]
+    assert ports == ["5005", "5006", "5007"]
+    assert gateway.env["RASA_URL"] == "http://127.0.0.1:5005,http://127.0.0.1:5006,http://127.0.0.1:5007"
+    assert "--workers" not in build_children(Config(), "redis://x:1/0")[2].argv
+    for bad in ("0", "x", "99"):
+        with pytest.raises(ValueError, match="WORKERS"):
+            Config.from_env({"WORKERS": bad})
+
+
 def test_banner_lists_the_useful_urls() -> None:
     redis = RedisServer(url="redis://:secret@10.0.0.5:6379/0")
     text = banner(Config(gateway_port=8123), redis)
