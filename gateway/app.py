@@ -21,7 +21,19 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
-from . import actions, agent_api, agent_ws, analytics_api, health, help, metrics, pages, search, survey_page
+from . import (
+    actions,
+    agent_api,
+    agent_ws,
+    analytics_api,
+    health,
+    help,
+    metrics,
+    pages,
+    privacy_api,
+    search,
+    survey_page,
+)
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .index_loader import IndexLoader
@@ -55,7 +67,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
-                   whatsapp.router, pages.router, help.router, survey_page.router):
+                   whatsapp.router, pages.router, help.router, survey_page.router, privacy_api.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 
 from gateway.settings import DEFAULT_REDIS_URL, redact
 from handoff.accounts import MIN_PASSWORD_LEN, ROLES, AccountError, Accounts, normalize_email
+from handoff.privacy import Privacy
 
 PROG = "python -m handoff"
 
@@ -30,7 +32,7 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Help-desk administration (Redis at REDIS_URL).")
-    groups = parser.add_subparsers(dest="group", required=True, metavar="agents")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="agents|gdpr")
     agents = groups.add_parser("agents", help="agent accounts").add_subparsers(dest="command", required=True)
 
     add = agents.add_parser("add", help="create an account (prompts for the password)")
@@ -51,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("email")
     passwd.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of stdin instead of prompting")
+
+    gdpr = groups.add_parser("gdpr", help="customers' personal data (GDPR)").add_subparsers(
+        dest="command", required=True)
+    export = gdpr.add_parser("export", help="print everything held about a customer, as JSON")
+    export.add_argument("--email", required=True)
+    erase = gdpr.add_parser("erase", help="delete everything held about a customer")
+    erase.add_argument("--email", required=True)
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -99,8 +109,24 @@ async def _passwd(accounts: Accounts, args: argparse.Namespace) -> None:
     print(f"password changed for {normalize_email(args.email)}; its sessions are ended")
 
 
+async def _export(accounts: Accounts, args: argparse.Namespace) -> None:
+    data = await Privacy(accounts.redis).export(args.email)
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+async def _erase(accounts: Accounts, args: argparse.Namespace) -> None:
+    privacy = Privacy(accounts.redis)
+    subject = await privacy.find(args.email)
+    print(f"{args.email}: {len(subject.tickets)} ticket(s), {len(subject.conversations)} conversation(s)",
+          file=sys.stderr)
+    if not args.yes and input("erase all of it? type 'erase' to confirm: ").strip() != "erase":
+        raise CliError("not confirmed; nothing erased")
+    counts = await privacy.erase(args.email)
+    print(json.dumps(counts))
+
+
 COMMANDS: dict[str, Callable[[Accounts, argparse.Namespace], Awaitable[None]]] = {
-    "add": _add, "list": _list, "remove": _remove, "passwd": _passwd,
+    "add": _add, "list": _list, "remove": _remove, "passwd": _passwd, "export": _export, "erase": _erase,
 }
 
 

@@ -126,7 +126,15 @@ class ConversationRouter:
         return self.detect(words)
 
     async def drain(self, cid: str) -> None:
-        """Route this conversation's queued messages in order, if no other process is."""
+        """Route this conversation's queued messages in order, if no other process is. Never
+        raises: with Redis gone the messages stay queued and a later sweep routes them."""
+        try:
+            await self._drain(cid)
+        except Exception as exc:
+            log.warning("drain interrupted", extra={"conversation": cid,
+                                                   "error": str(exc) or type(exc).__name__})
+
+    async def _drain(self, cid: str) -> None:
         while await self.transcripts.has_pending(cid):
             lock = self.redis.lock(LOCK.format(cid=cid), timeout=LOCK_TIMEOUT_S, blocking=False)
             if not await lock.acquire():

@@ -1,0 +1,45 @@
+"""GDPR requests for admins: `GET /api/admin/privacy/export?email=` (everything held about a
+customer, as JSON) and `POST /api/admin/privacy/erase {"email": ...}` (delete it all). The same
+as `python -m handoff gdpr export|erase`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from handoff.privacy import Privacy
+
+from .agent_api import Agent
+from .errors import error_response
+from .state import get_state
+
+router = APIRouter(prefix="/api/admin/privacy")
+
+
+class ErasureRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+
+
+def _valid(email: str) -> bool:
+    return 3 <= len(email) <= 254 and "@" in email
+
+
+@router.get("/export")
+async def export(request: Request, agent: Agent, email: str) -> JSONResponse:
+    if agent.role != "admin":
+        return error_response(403, "personal data requests are for admins")
+    if not _valid(email):
+        return error_response(422, "email must be an e-mail address")
+    data = await Privacy(get_state(request).redis).export(email)
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/erase")
+async def erase(request: Request, agent: Agent, body: ErasureRequest) -> JSONResponse:
+    if agent.role != "admin":
+        return error_response(403, "personal data requests are for admins")
+    if not _valid(body.email):
+        return error_response(422, "email must be an e-mail address")
+    counts = await Privacy(get_state(request).redis).erase(body.email)
+    return JSONResponse({"erased": counts})

@@ -1,0 +1,167 @@
+"""GDPR: export and erase everything about one customer, and purge what is older than the
+retention periods of config/shop.yml.
+
+A customer is found by e-mail: their tickets, the conversations those tickets came from, every
+other conversation of the same channel identity (web visitor, Messenger PSID, WhatsApp
+number), and the pseudonyms analytics keeps for them. Erasing deletes every Redis key named
+after those conversations or tickets (transcripts, queues, Rasa trackers, analytics facts,
+dedupe markers), the stream entries and survey comments that refer to them, and the ticket
+indexes. Day counters stay: they are anonymous sums.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from analytics.events import CONV as FACTS
+from analytics.events import LAST_CONTACT, SLA_PENDING, STREAM, VERBATIMS, pseudonymize
+
+from .store import (
+    ACTIVE,
+    BY_CUSTOMER,
+    BY_SENDER,
+    CONV,
+    HANDOFF,
+    PENDING_CONVERSATIONS,
+    QUEUE,
+    SURVEYS,
+    TICKET,
+    TICKET_LOG,
+    TICKETS_OPEN,
+    decoded,
+    text,
+)
+
+SCAN_COUNT = 1000
+
+
+@dataclass
+class Subject:
+    email: str
+    tickets: set[str] = field(default_factory=set)
+    conversations: set[str] = field(default_factory=set)
+    identities: set[str] = field(default_factory=set)      # "channel:sender"
+    pseudonyms: set[str] = field(default_factory=set)
+
+    def refers(self, values: dict[str, str]) -> bool:
+        """Does a flat record (stream entry, survey comment) point at this customer?"""
+        return bool(values.get("conversation") in self.conversations or values.get("ticket") in self.tickets
+                    or values.get("customer") in self.pseudonyms)
+
+
+class Privacy:
+    def __init__(self, redis: aioredis.Redis, *, analytics_secret: bytes | str | None = None):
+        import os
+
+        secret = analytics_secret if analytics_secret is not None else os.environ.get(
+            "ANALYTICS_SECRET", "shop-support-analytics")
+        self.redis = redis
+        self.secret = secret.encode() if isinstance(secret, str) else secret
+
+    async def _scan(self, pattern: str) -> list[str]:
+        return [text(k) async for k in self.redis.scan_iter(match=pattern, count=SCAN_COUNT)]
+
+    async def find(self, email: str) -> Subject:
+        wanted = email.strip().lower()
+        subject = Subject(wanted)
+        for key in await self._scan(TICKET.format(tid="*")):
+            if key.endswith(":log"):
+                continue
+            ticket = decoded(await self.redis.hgetall(key)) or {}
+            if ticket.get("email", "").strip().lower() == wanted:
+                subject.tickets.add(key.removeprefix(TICKET.format(tid="")))
+                if ticket.get("conversation_id"):
+                    subject.conversations.add(ticket["conversation_id"])
+        for cid in list(subject.conversations):
+            conv = decoded(await self.redis.hgetall(CONV.format(cid=cid))) or {}
+            if conv.get("channel") and conv.get("sender"):
+                identity = f"{conv['channel']}:{conv['sender']}"
+                subject.identities.add(identity)
+                index = BY_CUSTOMER.format(channel=conv["channel"], sender=conv["sender"])
+                others = await self.redis.zrange(index, 0, -1)
+                subject.conversations.update(text(o) for o in others)
+        for raw in {f"email:{wanted}", *subject.identities}:
+            subject.pseudonyms.add(pseudonymize(raw, self.secret, "cust_"))
+        return subject
+
+    async def export(self, email: str) -> dict[str, Any]:
+        """Everything held about the customer, as JSON-ready data (a subject access request)."""
+        subject = await self.find(email)
+        out: dict[str, Any] = {"email": subject.email, "exported_at": time.time(), "tickets": [],
+                               "conversations": [], "survey_comments": [], "analytics_events": []}
+        for tid in sorted(subject.tickets):
+            raw_replies = await self.redis.lrange(TICKET_LOG.format(tid=tid), 0, -1)
+            replies = [json.loads(text(r)) for r in raw_replies]
+            ticket = decoded(await self.redis.hgetall(TICKET.format(tid=tid))) or {}
+            out["tickets"].append({"id": tid, **ticket, "replies": replies})
+        for cid in sorted(subject.conversations):
+            conv = decoded(await self.redis.hgetall(CONV.format(cid=cid))) or {}
+            log = [json.loads(text(m)) for m in await self.redis.lrange(f"{CONV.format(cid=cid)}:log", 0, -1)]
+            out["conversations"].append({"id": cid, **conv, "messages": log})
+        for raw in await self.redis.zrange(VERBATIMS, 0, -1):
+            row = json.loads(text(raw))
+            if subject.refers(row):
+                out["survey_comments"].append(row)
+        async for entry_id, fields in self._stream(STREAM):
+            if subject.refers(fields):
+                out["analytics_events"].append({"stream_id": entry_id, **fields})
+        return out
+
+    async def _stream(self, key: str) -> Any:
+        start = "-"
+        while True:
+            batch = await self.redis.xrange(key, min=start, max="+", count=SCAN_COUNT)
+            for entry_id, raw in batch:
+                yield text(entry_id), {text(k): text(v) for k, v in raw.items()}
+            if len(batch) < SCAN_COUNT:
+                return
+            start = "(" + text(batch[-1][0])
+
+    async def erase(self, email: str) -> dict[str, int]:
+        """Delete everything about the customer; returns what was removed, per kind."""
+        subject = await self.find(email)
+        counts = {"tickets": len(subject.tickets), "conversations": len(subject.conversations), "keys": 0,
+                  "stream_entries": 0, "survey_comments": 0}
+        keys: set[str] = set()
+        for cid in subject.conversations:
+            keys.update(await self._scan(f"*{cid}*"))          # transcript, Rasa tracker, facts, dedupe...
+        for tid in subject.tickets:   # the ticket, its facts, and keys named after it (event dedupe...)
+            keys.update(await self._scan(f"*:{tid}") + await self._scan(f"*:{tid}:*"))
+        for pseudonym in subject.pseudonyms:
+            keys.update(await self._scan(LAST_CONTACT.format(customer=pseudonym, reason="*")))
+        for identity in subject.identities:
+            channel, _, sender = identity.partition(":")
+            keys.update({BY_SENDER.format(channel=channel, sender=sender),
+                         BY_CUSTOMER.format(channel=channel, sender=sender)})
+        for key in await self._scan("support:tickets:by-request:*"):
+            if text(await self.redis.get(key) or b"") in subject.tickets:
+                keys.add(key)
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        for cid in subject.conversations:
+            pipe.zrem(QUEUE, cid)
+            pipe.srem(PENDING_CONVERSATIONS, cid)
+            pipe.delete(HANDOFF.format(cid=cid), FACTS.format(cid=cid))
+        for tid in subject.tickets:
+            pipe.zrem(TICKETS_OPEN, tid)
+            pipe.zrem(SLA_PENDING, tid)
+        for key in await self._scan(ACTIVE.format(agent="*")):
+            for cid in subject.conversations:
+                pipe.srem(key, cid)
+        results = await pipe.execute()
+        counts["keys"] = sum(1 for r in results[:len(keys)] if r)
+        for stream in (STREAM, SURVEYS):
+            doomed = [entry_id async for entry_id, fields in self._stream(stream) if subject.refers(fields)]
+            if doomed:
+                counts["stream_entries"] += int(await self.redis.xdel(stream, *doomed))
+        comments = [raw for raw in await self.redis.zrange(VERBATIMS, 0, -1)
+                    if subject.refers(json.loads(text(raw)))]
+        if comments:
+            counts["survey_comments"] = int(await self.redis.zrem(VERBATIMS, *comments))
+        return counts

@@ -1,0 +1,142 @@
+"""GDPR on the real app and Redis: a customer's conversation, ticket, survey comment and analytics
+traces are exported, then erased; afterwards a scan of every Redis key and value finds neither
+the e-mail nor the conversation, and the logs never contained the e-mail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from fastapi.testclient import TestClient
+
+from handoff.accounts import Accounts
+from ops.ports import free_port
+from ops.redis_server import RedisServer
+from retrieval.service import RetrievalService
+
+from .test_web_channel import new_conversation, wait_history
+
+REPO = Path(__file__).resolve().parents[2]
+EMAIL = "Jeanne.Martin@example.org"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def client(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
+           redis_server: RedisServer) -> Iterator[TestClient]:
+    redis_client.flushdb()
+
+    async def accounts() -> None:
+        r = aioredis.Redis.from_url(redis_server.url)
+        await Accounts(r).add("boss@shop.example", PASSWORD, "admin")
+        await Accounts(r).add("ana@shop.example", PASSWORD, "agent")
+        await r.aclose()
+
+    asyncio.run(accounts())
+    app = app_factory(retrieval=retrieval_service, rasa_url=f"http://127.0.0.1:{free_port()}")
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def auth(client: TestClient, email: str) -> dict[str, str]:
+    res = client.post("/api/agent/login", json={"email": email, "password": PASSWORD})
+    return {"Authorization": "Bearer " + res.json()["token"]}
+
+
+def everything(client: redis.Redis) -> str:
+    """Every key and value in Redis, as one string (the GDPR scan)."""
+    parts = []
+    for key in client.scan_iter(count=1000):
+        parts.append(key)
+        kind = client.type(key)
+        if kind == "string":
+            parts.append(str(client.get(key)))
+        elif kind == "hash":
+            parts += [f"{k}={v}" for k, v in client.hgetall(key).items()]
+        elif kind == "list":
+            parts += client.lrange(key, 0, -1)
+        elif kind == "set":
+            parts += list(client.smembers(key))
+        elif kind == "zset":
+            parts += client.zrange(key, 0, -1)
+        elif kind == "stream":
+            parts += [json.dumps(fields) for _, fields in client.xrange(key)]
+    return "\n".join(map(str, parts))
+
+
+def customer_history(client: TestClient) -> tuple[str, str]:
+    """A shopper asks, leaves a ticket with their e-mail, rates and comments; another one chats."""
+    cid = new_conversation(client, lang="fr")
+    for text in ("Où est mon colis ?", "/leave_message", EMAIL,
+                 "Mon colis n'arrive pas, appelez-moi au 06 12 34 56 78"):
+        client.post(f"/api/chat/conversations/{cid}/messages", json={"text": text})
+    messages = wait_history(client, cid, 9)
+    tid = messages[-1]["text"].split("demande ", 1)[1].split(" ", 1)[0]
+    for text in ('/csat{"score": 2}', "Trop lent"):
+        client.post(f"/api/chat/conversations/{cid}/messages", json={"text": text})
+    wait_history(client, cid, 13)
+    other = new_conversation(client, lang="fr")
+    client.post(f"/api/chat/conversations/{other}/messages", json={"text": "Où est mon colis ?"})
+    wait_history(client, other, 3)
+    return cid, tid
+
+
+def test_export_then_erase_leaves_no_trace(client: TestClient, redis_client: redis.Redis,
+                                           caplog: pytest.LogCaptureFixture,
+                                           capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    cid, tid = customer_history(client)
+    admin, agent = auth(client, "boss@shop.example"), auth(client, "ana@shop.example")
+
+    assert client.get("/api/admin/privacy/export", params={"email": EMAIL}, headers=agent).status_code == 403
+    export = client.get("/api/admin/privacy/export", params={"email": EMAIL.upper()}, headers=admin).json()
+    assert [t["id"] for t in export["tickets"]] == [tid]
+    assert [c["id"] for c in export["conversations"]] == [cid]
+    texts = [m["text"] for m in export["conversations"][0]["messages"]]
+    assert "Où est mon colis ?" in texts and EMAIL in texts
+    assert any(c["text"] == "Trop lent" for c in export["survey_comments"])
+    assert export["analytics_events"], "analytics traces of the conversation are part of the export"
+
+    assert EMAIL in everything(redis_client) and cid in everything(redis_client)
+    erased = client.post("/api/admin/privacy/erase", json={"email": EMAIL}, headers=admin)
+    assert erased.status_code == 200, erased.text
+    counts = erased.json()["erased"]
+    assert counts["tickets"] == 1 and counts["conversations"] == 1 and counts["keys"] > 0
+
+    left = everything(redis_client)
+    for trace in (EMAIL, EMAIL.lower(), "Jeanne", cid, tid, "06 12 34 56 78", "Trop lent"):
+        assert trace not in left, f"{trace!r} still in Redis after erase"
+    again = client.get("/api/admin/privacy/export", params={"email": EMAIL}, headers=admin).json()
+    assert again["tickets"] == [] and again["conversations"] == []
+    # the other customer's conversation is untouched; the e-mail never reached the logs
+    assert "Où est mon colis ?" in left
+    logs = caplog.text + capfd.readouterr().err          # records and the JSON lines with their extras
+    assert '"logger": "gateway.access"' in logs           # the JSON logs were captured...
+    assert EMAIL.lower() not in logs.lower()              # ...and never held the e-mail
+
+
+def test_the_cli_exports_and_erases(client: TestClient, redis_server: RedisServer,
+                                    redis_client: redis.Redis) -> None:
+    cid, _ = customer_history(client)
+    env = {"REDIS_URL": redis_server.url, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "handoff", "gdpr", "export", "--email", EMAIL], cwd=REPO,
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["conversations"][0]["id"] == cid
+    refused = subprocess.run([sys.executable, "-m", "handoff", "gdpr", "erase", "--email", EMAIL], cwd=REPO,
+                             capture_output=True, text=True, env=env, input="no\n", timeout=60)
+    assert refused.returncode == 2 and "nothing erased" in refused.stderr
+    done = subprocess.run([sys.executable, "-m", "handoff", "gdpr", "erase", "--email", EMAIL, "--yes"],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["conversations"] == 1
+    assert EMAIL not in everything(redis_client)
