@@ -211,6 +211,25 @@ async def _sweep_forever(state: GatewayState) -> None:
             log.warning("pending sweep failed", extra={"error": str(exc) or type(exc).__name__})
 
 
+PURGE_EVERY_S = 6 * 3600
+PURGE_LOCK = "support:purge:lock"
+
+
+async def _purge_forever(state: GatewayState) -> None:
+    """Enforce the retention periods of config/shop.yml; one gateway at a time (Redis lock)."""
+    from handoff.privacy import Privacy
+
+    await asyncio.sleep(60)
+    while True:
+        try:
+            if await state.redis.set(PURGE_LOCK, "1", nx=True, ex=PURGE_EVERY_S - 60):
+                counts = await Privacy(state.redis).purge(state.shop.retention)
+                log.info("retention purge", extra=counts)
+        except Exception as exc:
+            log.warning("retention purge failed", extra={"error": str(exc) or type(exc).__name__})
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: GatewayState = app.state.gateway
@@ -226,10 +245,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         },
     )
     sweeper = asyncio.create_task(_sweep_forever(state))
+    purger = asyncio.create_task(_purge_forever(state))
     try:
         yield
     finally:
         sweeper.cancel()
+        purger.cancel()
         await state.router.idle(timeout=10)  # finish the bot turns in flight
         await state.recorder.flush()
         await state.bot.aclose()

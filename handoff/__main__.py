@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     erase = gdpr.add_parser("erase", help="delete everything held about a customer")
     erase.add_argument("--email", required=True)
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    gdpr.add_parser("purge", help="delete what is older than the retention periods (config/shop.yml)")
     return parser
 
 
@@ -125,8 +126,16 @@ async def _erase(accounts: Accounts, args: argparse.Namespace) -> None:
     print(json.dumps(counts))
 
 
+async def _purge(accounts: Accounts, args: argparse.Namespace) -> None:
+    from handoff.shop_config import load_shop_config
+
+    counts = await Privacy(accounts.redis).purge(load_shop_config().retention)
+    print(json.dumps(counts))
+
+
 COMMANDS: dict[str, Callable[[Accounts, argparse.Namespace], Awaitable[None]]] = {
     "add": _add, "list": _list, "remove": _remove, "passwd": _passwd, "export": _export, "erase": _erase,
+    "purge": _purge,
 }
 
 

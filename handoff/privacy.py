@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from analytics.events import CONV as FACTS
 from analytics.events import LAST_CONTACT, SLA_PENDING, STREAM, VERBATIMS, pseudonymize
 
+from .shop_config import RetentionConfig
 from .store import (
     ACTIVE,
     BY_CUSTOMER,
@@ -112,10 +113,11 @@ class Privacy:
                 out["analytics_events"].append({"stream_id": entry_id, **fields})
         return out
 
-    async def _stream(self, key: str) -> Any:
+    async def _stream(self, key: str, until_ms: int | None = None) -> Any:
         start = "-"
         while True:
-            batch = await self.redis.xrange(key, min=start, max="+", count=SCAN_COUNT)
+            batch = await self.redis.xrange(key, min=start, max="+" if until_ms is None else f"({until_ms}",
+                                            count=SCAN_COUNT)
             for entry_id, raw in batch:
                 yield text(entry_id), {text(k): text(v) for k, v in raw.items()}
             if len(batch) < SCAN_COUNT:
@@ -125,8 +127,20 @@ class Privacy:
     async def erase(self, email: str) -> dict[str, int]:
         """Delete everything about the customer; returns what was removed, per kind."""
         subject = await self.find(email)
-        counts = {"tickets": len(subject.tickets), "conversations": len(subject.conversations), "keys": 0,
-                  "stream_entries": 0, "survey_comments": 0}
+        counts = {"tickets": len(subject.tickets), "conversations": len(subject.conversations),
+                  "keys": await self._forget(subject), "stream_entries": 0, "survey_comments": 0}
+        for stream in (STREAM, SURVEYS):
+            doomed = [entry_id async for entry_id, fields in self._stream(stream) if subject.refers(fields)]
+            if doomed:
+                counts["stream_entries"] += int(await self.redis.xdel(stream, *doomed))
+        comments = [raw for raw in await self.redis.zrange(VERBATIMS, 0, -1)
+                    if subject.refers(json.loads(text(raw)))]
+        if comments:
+            counts["survey_comments"] = int(await self.redis.zrem(VERBATIMS, *comments))
+        return counts
+
+    async def _forget(self, subject: Subject) -> int:
+        """Delete the keys of the subject's conversations and tickets and their index entries."""
         keys: set[str] = set()
         for cid in subject.conversations:
             keys.update(await self._scan(f"*{cid}*"))          # transcript, Rasa tracker, facts, dedupe...
@@ -138,9 +152,10 @@ class Privacy:
             channel, _, sender = identity.partition(":")
             keys.update({BY_SENDER.format(channel=channel, sender=sender),
                          BY_CUSTOMER.format(channel=channel, sender=sender)})
-        for key in await self._scan("support:tickets:by-request:*"):
-            if text(await self.redis.get(key) or b"") in subject.tickets:
-                keys.add(key)
+        if subject.tickets:
+            for key in await self._scan("support:tickets:by-request:*"):
+                if text(await self.redis.get(key) or b"") in subject.tickets:
+                    keys.add(key)
         pipe = self.redis.pipeline(transaction=False)
         for key in keys:
             pipe.delete(key)
@@ -155,13 +170,53 @@ class Privacy:
             for cid in subject.conversations:
                 pipe.srem(key, cid)
         results = await pipe.execute()
-        counts["keys"] = sum(1 for r in results[:len(keys)] if r)
-        for stream in (STREAM, SURVEYS):
-            doomed = [entry_id async for entry_id, fields in self._stream(stream) if subject.refers(fields)]
-            if doomed:
-                counts["stream_entries"] += int(await self.redis.xdel(stream, *doomed))
-        comments = [raw for raw in await self.redis.zrange(VERBATIMS, 0, -1)
-                    if subject.refers(json.loads(text(raw)))]
-        if comments:
-            counts["survey_comments"] = int(await self.redis.zrem(VERBATIMS, *comments))
+        return sum(1 for r in results[:len(keys)] if r)
+
+    async def purge(self, retention: RetentionConfig, now: float | None = None) -> dict[str, int]:
+        """Delete what is older than the retention periods: conversations idle for longer,
+        solved tickets, analytics events, survey comments. Day counters (anonymous) stay."""
+        now = time.time() if now is None else now
+        day = 86400
+        old = Subject(email="")
+        conv_cutoff = now - retention.conversations_days * day
+        for key in await self._scan(CONV.format(cid="c-*")):
+            if key.count(":") == 2:
+                conv = decoded(await self.redis.hgetall(key)) or {}
+                if conv and float(conv.get("updated_at") or conv.get("created_at") or now) < conv_cutoff:
+                    old.conversations.add(key.rsplit(":", 1)[1])
+        ticket_cutoff = now - retention.tickets_days * day
+        for key in await self._scan(TICKET.format(tid="*")):
+            if key.count(":") == 2:
+                ticket = decoded(await self.redis.hgetall(key)) or {}
+                stamp = _epoch(ticket.get("solved_at"))
+                if ticket.get("status") == "solved" and stamp is not None and stamp < ticket_cutoff:
+                    old.tickets.add(key.rsplit(":", 1)[1])
+        counts = {"conversations": len(old.conversations), "tickets": len(old.tickets),
+                  "keys": await self._forget(old) if old.conversations or old.tickets else 0}
+        events_cutoff_ms = int((now - retention.analytics_events_days * day) * 1000)
+        counts["stream_entries"] = int(await self.redis.xtrim(STREAM, minid=events_cutoff_ms)) + int(
+            await self.redis.xtrim(SURVEYS, minid=events_cutoff_ms))
+        comments_cutoff = now - retention.survey_comments_days * day
+        counts["survey_comments"] = int(
+            await self.redis.zremrangebyscore(VERBATIMS, "-inf", f"({comments_cutoff}"))
+        old_events = self._stream(STREAM, until_ms=int(comments_cutoff * 1000))
+        doomed = [entry_id async for entry_id, fields in old_events
+                  if fields.get("verbatim")]                  # the same text inside the raw events
+        if doomed:
+            counts["stream_entries"] += int(await self.redis.xdel(STREAM, *doomed))
         return counts
+
+
+def _epoch(value: str | None) -> float | None:
+    """Epoch seconds from a stored timestamp (epoch or ISO 8601)."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None

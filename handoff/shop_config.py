@@ -95,6 +95,16 @@ class SurveysConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long personal data is kept (days); a scheduled purge deletes what is older."""
+
+    conversations_days: int = 365        # after the conversation's last message
+    tickets_days: int = 730              # after a ticket is solved
+    analytics_events_days: int = 400     # raw events (the anonymous day counters stay)
+    survey_comments_days: int = 365
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     shop: ShopInfo
     hours: HoursConfig
@@ -102,6 +112,7 @@ class ShopConfig:
     path: Path | None = None
     reasons: ReasonsConfig = field(default_factory=ReasonsConfig)
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 def config_path() -> Path:
@@ -163,10 +174,24 @@ class _Parser:
         return {str(k): v for k, v in value.items()}
 
     def config(self, data: Any) -> ShopConfig:
-        top = self.mapping(data, "(top level)", {"shop", "hours", "sla", "contact_reasons", "surveys"},
+        top = self.mapping(data, "(top level)",
+                           {"shop", "hours", "sla", "contact_reasons", "surveys", "retention"},
                            {"shop", "hours", "sla"})
         return ShopConfig(self.shop(top["shop"]), self.hours(top["hours"]), self.sla(top["sla"]), self.path,
-                          self.reasons(top.get("contact_reasons")), self.surveys(top.get("surveys")))
+                          self.reasons(top.get("contact_reasons")), self.surveys(top.get("surveys")),
+                          self.retention(top.get("retention")))
+
+    def retention(self, raw: Any) -> RetentionConfig:
+        if raw is None:
+            return RetentionConfig()
+        names = set(RetentionConfig.__dataclass_fields__)
+        section = self.mapping(raw, "retention", names, set())
+        values = {}
+        for name, value in section.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+                raise self.error(f"retention.{name}", f"must be a number of days (1-3650), got {value!r}")
+            values[name] = value
+        return RetentionConfig(**values)
 
     def reasons(self, raw: Any) -> ReasonsConfig:
         if raw is None:

@@ -140,3 +140,40 @@ def test_the_cli_exports_and_erases(client: TestClient, redis_server: RedisServe
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["conversations"] == 1
     assert EMAIL not in everything(redis_client)
+
+
+def test_retention_purge_deletes_only_what_is_too_old(client: TestClient, redis_server: RedisServer,
+                                                      redis_client: redis.Redis) -> None:
+    import time
+
+    from handoff.privacy import Privacy
+    from handoff.shop_config import RetentionConfig
+
+    cid, tid = customer_history(client)
+    redis_client.hset(f"support:ticket:{tid}", mapping={"status": "solved", "solved_at": time.time()})
+    retention = RetentionConfig(conversations_days=30, tickets_days=60, analytics_events_days=90,
+                                survey_comments_days=30)
+
+    async def purge(now: float) -> dict[str, int]:
+        r = aioredis.Redis.from_url(redis_server.url)
+        try:
+            return await Privacy(r).purge(retention, now=now)
+        finally:
+            await r.aclose()
+
+    fresh = asyncio.run(purge(time.time()))
+    assert fresh == {"conversations": 0, "tickets": 0, "keys": 0, "stream_entries": 0, "survey_comments": 0}
+    assert cid in everything(redis_client)
+
+    month_later = asyncio.run(purge(time.time() + 45 * 86400))   # conversations and comments expire
+    assert month_later["conversations"] == 2 and month_later["tickets"] == 0
+    assert month_later["survey_comments"] >= 1 and month_later["stream_entries"] >= 1   # comments only
+    left = everything(redis_client)
+    assert not redis_client.keys(f"*{cid}*")                   # transcript, tracker, facts: gone
+    assert "Trop lent" not in left and redis_client.exists(f"support:ticket:{tid}")
+
+    later = asyncio.run(purge(time.time() + 100 * 86400))        # the solved ticket, raw events
+    assert later["tickets"] == 1 and later["stream_entries"] > 0
+    assert not redis_client.exists(f"support:ticket:{tid}")
+    assert redis_client.xlen("support:analytics:events") == 0
+    assert redis_client.keys("support:analytics:day:*"), "the anonymous day counters stay"
