@@ -61,6 +61,7 @@ class Settings:
             problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
         chat_rate = _parse_rate(get("CHAT_RATE_LIMIT", "20/60"), problems)
         clock_start = _parse_clock(get("CLOCK_START", ""), problems)
+        problems += missing_secrets(env)
         if problems:
             raise SettingsError("invalid gateway settings: " + "; ".join(problems))
         return cls(
@@ -78,6 +79,39 @@ class Settings:
             chat_rate=chat_rate,
             clock_start=clock_start,
         )
+
+
+PRODUCTION_SECRETS = ("ACTION_TOKEN", "RASA_TOKEN", "ANALYTICS_SECRET", "SURVEY_SECRET")
+# a channel or feature half-configured: the variables that must come together
+TOGETHER = {
+    "Messenger": ("META_APP_SECRET", "MESSENGER_VERIFY_TOKEN", "MESSENGER_PAGE_TOKEN"),
+    "WhatsApp": ("META_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"),
+    "ticket e-mail": ("SMTP_URL", "SMTP_FROM"),
+}
+CHANNEL_TRIGGERS = {"Messenger": ("MESSENGER_VERIFY_TOKEN", "MESSENGER_PAGE_TOKEN"),
+                    "WhatsApp": ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"),
+                    "ticket e-mail": ("SMTP_URL", "SMTP_FROM")}
+
+
+def missing_secrets(env: Mapping[str, str]) -> list[str]:
+    """Startup problems naming each missing secret: all of PRODUCTION_SECRETS when
+    SUPPORT_ENV=production (a development run makes random ones), and the partners of any
+    half-configured channel, whatever the environment."""
+    def has(name: str) -> bool:
+        return bool((env.get(name) or "").strip())
+
+    problems = []
+    if (env.get("SUPPORT_ENV") or "").strip().lower() == "production":
+        missing = [name for name in PRODUCTION_SECRETS if not has(name)]
+        if missing:
+            problems.append(f"missing secret(s) for SUPPORT_ENV=production: {', '.join(missing)} "
+                            "(set them in the environment; never in a file of the repository)")
+    for feature, names in TOGETHER.items():
+        if any(has(n) for n in CHANNEL_TRIGGERS[feature]):
+            missing = [n for n in names if not has(n)]
+            if missing:
+                problems.append(f"{feature} is partly configured: missing {', '.join(missing)}")
+    return problems
 
 
 def redact(url: str) -> str:

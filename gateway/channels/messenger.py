@@ -37,6 +37,7 @@ from .meta import (
     as_timestamp,
     choose_prompt,
     clip,
+    fresh,
     handshake,
     outbound_text,
     signed_webhook,
@@ -72,7 +73,7 @@ async def messenger_webhook(request: Request) -> Response:
     state = get_state(request)
     try:
         settings, payload = await signed_webhook(request, state.meta, state.inbox, CHANNEL)
-        messages = parse_events(payload)
+        messages = fresh(parse_events(payload))
     except WebhookRejected as exc:
         return error_response(exc.status, exc.message)
     for message in messages:

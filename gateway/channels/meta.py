@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import re
@@ -279,6 +280,21 @@ def handshake(request: Request, meta: Any, channel: str) -> tuple[int, str]:
     if challenge is None:
         return 403, "Subscription verification failed: wrong hub.mode or hub.verify_token."
     return 200, challenge
+
+
+REPLAY_WINDOW_S = 6 * 86400   # < the 7-day message-id dedupe: an old signed body replayed is refused
+CLOCK_SKEW_S = 300
+
+
+def fresh(messages: list[Any], now: float | None = None) -> list[Any]:
+    """The messages inside the replay window. A signed body captured and replayed later cannot
+    inject anything: within the window the message ids dedupe it, beyond it it is dropped."""
+    now = time.time() if now is None else now
+    kept = [m for m in messages if now - REPLAY_WINDOW_S <= m.timestamp <= now + CLOCK_SKEW_S]
+    if len(kept) < len(messages):
+        logging.getLogger("gateway.webhooks").warning(
+            "webhook events outside the replay window dropped", extra={"dropped": len(messages) - len(kept)})
+    return kept
 
 
 async def signed_webhook(request: Request, meta: Any, inbox: Any, channel: str) -> tuple[MetaSettings, Any]:

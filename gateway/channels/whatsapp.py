@@ -39,6 +39,7 @@ from .meta import (
     as_timestamp,
     choose_prompt,
     clip,
+    fresh,
     handshake,
     outbound_text,
     signed_webhook,
@@ -81,6 +82,7 @@ async def whatsapp_webhook(request: Request) -> Response:
     try:
         settings, payload = await signed_webhook(request, state.meta, state.inbox, CHANNEL)
         messages, statuses = parse_changes(payload, settings.whatsapp_phone_number_id)
+        messages = fresh(messages)
     except WebhookRejected as exc:
         return error_response(exc.status, exc.message)
     try:

@@ -29,6 +29,13 @@ SETTINGS = MetaSettings(
 PSID = "24035613799426"
 
 
+
+@pytest.fixture(autouse=True)
+def recorded_payloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These payloads were recorded in 2023: widen the replay window for them (it has its own test)."""
+    monkeypatch.setattr("gateway.channels.meta.REPLAY_WINDOW_S", 10 * 365 * 86400)
+
+
 def make_client(inbox: Any, meta: Any = SETTINGS) -> TestClient:
     return channel_client(messenger.router, inbox, meta)
 
@@ -432,3 +439,17 @@ def test_unreachable_graph_is_retried_then_raises() -> None:
         run_send(settings, bot_message(), typing=False, attempts=3)
     assert info.value.retryable and info.value.status is None
     assert "connection failed" in info.value.message
+
+
+def test_events_outside_the_replay_window_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from gateway.channels import meta
+    from gateway.channels.message import Message
+
+    monkeypatch.setattr(meta, "REPLAY_WINDOW_S", 6 * 86400)
+    now = time.time()
+    def at(ts: float) -> Message:
+        return Message(channel="messenger", sender="p", conversation_id="", text="hi", timestamp=ts)
+    kept = meta.fresh([at(now - 60), at(now - 7 * 86400), at(now + 3600), at(now - 5 * 86400)], now=now)
+    assert [round(m.timestamp - now) for m in kept] == [-60, -5 * 86400]

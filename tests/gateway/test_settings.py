@@ -56,3 +56,28 @@ def test_all_problems_reported_at_once_and_password_hidden() -> None:
     message = str(info.value)
     assert "GATEWAY_PORT" in message and "REDIS_URL" in message
     assert "s3cret" not in message
+
+
+def test_production_names_every_missing_secret() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"SUPPORT_ENV": "production", "RASA_TOKEN": "r"})
+    message = str(info.value)
+    for name in ("ACTION_TOKEN", "ANALYTICS_SECRET", "SURVEY_SECRET"):
+        assert name in message
+    assert "RASA_TOKEN" not in message.split("production:")[1].split("(")[0]
+    ok = {"SUPPORT_ENV": "production", "ACTION_TOKEN": "a", "RASA_TOKEN": "r", "ANALYTICS_SECRET": "s",
+          "SURVEY_SECRET": "t"}
+    assert Settings.from_env(ok).action_token == "a"
+    assert Settings.from_env({}).action_token == ""          # development: nothing required
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"WHATSAPP_TOKEN": "w"}, ["META_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"]),
+    ({"MESSENGER_PAGE_TOKEN": "p", "META_APP_SECRET": "m"}, ["MESSENGER_VERIFY_TOKEN"]),
+    ({"SMTP_URL": "smtp://localhost:25"}, ["SMTP_FROM"]),
+])
+def test_a_half_configured_channel_is_a_startup_error(env: dict[str, str], named: list[str]) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env)
+    for name in named:
+        assert name in str(info.value)
