@@ -18,8 +18,9 @@ log = logging.getLogger("analytics")
 
 
 class Recorder:
-    def __init__(self, log_: EventLog | None):
+    def __init__(self, log_: EventLog | None, *, on_event: Callable[[str], None] | None = None):
         self.log = log_
+        self.on_event = on_event   # e.g. a Prometheus counter per kind
         self._tasks: set[asyncio.Task[None]] = set()
 
     def emit(self, make: Callable[..., Event], **fields: Any) -> None:
@@ -32,6 +33,8 @@ class Recorder:
             log.warning("analytics event refused", extra={"event": getattr(make, "__name__", "?"),
                                                          "error": str(exc)})
             return
+        if self.on_event is not None:
+            self.on_event(event.kind.value)
         task = asyncio.create_task(self._append(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -145,7 +145,7 @@ def _wire(state: GatewayState) -> None:
         log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",
                     extra={"clock_start": settings.clock_start.isoformat()})
     detector = LanguageDetector(["fr", "en"])
-    state.recorder = Recorder(EventLog(state.redis, hours=hours))
+    state.recorder = Recorder(EventLog(state.redis, hours=hours), on_event=state.metrics.event)
     state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
@@ -170,7 +170,7 @@ def _wire(state: GatewayState) -> None:
 
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
                                       detect=detect, recorder=state.recorder, surveys=state.shop.surveys,
-                                      degraded=_degraded_mode(state))
+                                      degraded=_degraded_mode(state), metrics=state.metrics)
     state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,

@@ -91,10 +91,39 @@ class Metrics:
             buckets=SEARCH_BUCKETS,
             registry=self.registry,
         )
+        self.messages = Counter(
+            "support_messages",
+            "Conversation messages by channel and direction (in: shopper, out: bot/agent).",
+            ["channel", "direction"], registry=self.registry)
+        self.stage_duration = Histogram(
+            "support_stage_duration_seconds",
+            "Latency per stage of a turn: bot (Rasa turn), delivery (to the channel), degraded (FAQ-only).",
+            ["stage"], buckets=HTTP_BUCKETS, registry=self.registry)
+        self.errors = Counter(
+            "support_errors", "Failures by kind (bot_unavailable, delivery_failed, routing_failed).",
+            ["kind"], registry=self.registry)
+        self.events = Counter(
+            "support_events",
+            "Analytics events by kind (handoff_requested, ticket_created, survey_answered...).",
+            ["kind"], registry=self.registry)
         self.registry.register(IndexCollector(index_status))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+
+    # -- the router's and the recorder's hooks (handoff.routing.RouterMetrics) ------------
+
+    def message(self, channel: str, direction: str) -> None:
+        self.messages.labels(channel or "unknown", direction).inc()
+
+    def stage(self, name: str, seconds: float) -> None:
+        self.stage_duration.labels(name).observe(seconds)
+
+    def error(self, kind: str) -> None:
+        self.errors.labels(kind).inc()
+
+    def event(self, kind: str) -> None:
+        self.events.labels(kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -36,6 +37,23 @@ EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
 LOCK_TIMEOUT_S = 15        # a crashed holder's lock expires this fast; a live one renews it
 LOCK_RENEW_S = 5
+
+
+class RouterMetrics(Protocol):
+    def message(self, channel: str, direction: str) -> None: ...
+    def stage(self, name: str, seconds: float) -> None: ...
+    def error(self, kind: str) -> None: ...
+
+
+class _NoMetrics:
+    def message(self, channel: str, direction: str) -> None:
+        pass
+
+    def stage(self, name: str, seconds: float) -> None:
+        pass
+
+    def error(self, kind: str) -> None:
+        pass
 
 
 class Bot(Protocol):
@@ -81,7 +99,7 @@ class ConversationRouter:
     def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
                  senders: dict[str, Any], *, detect: Callable[[str], str] | None = None,
                  recorder: Recorder = NULL, surveys: SurveysConfig | None = None,
-                 degraded: DegradedMode | None = None):
+                 degraded: DegradedMode | None = None, metrics: RouterMetrics | None = None):
         self.redis = redis
         self.transcripts = transcripts
         self.desk = desk
@@ -90,6 +108,7 @@ class ConversationRouter:
         self.detect = detect
         self.recorder = recorder
         self.degraded = degraded
+        self.metrics: RouterMetrics = metrics or _NoMetrics()
         self.surveys = SurveyFlow(redis, transcripts, self._send_bot, config=surveys, recorder=recorder)
         self._tasks: set[asyncio.Task[None]] = set()
         self.degraded_turns = 0   # turns answered without Rasa (metrics)
@@ -103,6 +122,7 @@ class ConversationRouter:
         message = replace(message, conversation_id=cid, lang=lang, role="shopper")
         if not await self.transcripts.append(message, route=True):
             return False
+        self.metrics.message(message.channel, "in")
         if lang and lang != conv.get("lang"):
             await self.transcripts.update(cid, lang=lang)
         self.recorder.emit(ev.message_in, conversation=cid, channel=message.channel, lang=lang or "fr",
@@ -145,6 +165,7 @@ class ConversationRouter:
                     try:
                         await self.route(message)
                     except Exception:  # one bad turn must not wedge the conversation
+                        self.metrics.error("routing_failed")
                         log.exception("routing failed", extra={"conversation": cid})
                     await self.transcripts.done_pending(cid)
             finally:
@@ -170,9 +191,12 @@ class ConversationRouter:
         if self.degraded is not None and self.degraded.capturing(conv):
             await self._degraded_turn(message, conv)   # a message started without Rasa ends without it
             return
+        started = time.perf_counter()
         try:
             replies = await self.bot.say(message)
+            self.metrics.stage("bot", time.perf_counter() - started)
         except Exception as exc:
+            self.metrics.error("bot_unavailable")
             log.error("bot unavailable", extra={"conversation": message.conversation_id, "error": str(exc)})
             if self.degraded is not None:
                 await self._degraded_turn(message, conv)
@@ -188,8 +212,10 @@ class ConversationRouter:
 
     async def _degraded_turn(self, message: Message, conv: dict[str, str]) -> None:
         self.degraded_turns += 1
+        started = time.perf_counter()
         try:
             replies = await self.degraded.reply(message, conv)  # type: ignore[union-attr]
+            self.metrics.stage("degraded", time.perf_counter() - started)
         except Exception:
             log.exception("degraded mode failed", extra={"conversation": message.conversation_id})
             replies = [(say(message.lang, "bot_down"), ())]
@@ -218,17 +244,23 @@ class ConversationRouter:
         if message.role in ("bot", "agent"):
             self.recorder.emit(ev.message_out, conversation=message.conversation_id, role=message.role,
                                at=message.timestamp, id=f"out:{message.message_id}")
+        if message.role in ("bot", "agent"):
+            self.metrics.message(message.channel, "out")
         sender = self.senders.get(message.channel)
         if sender is None:
             return
         last = float(conv["last_inbound_at"]) if conv.get("last_inbound_at") else None
+        started = time.perf_counter()
         try:
             await sender.deliver(message, last_inbound_at=last)
+            self.metrics.stage("delivery", time.perf_counter() - started)
         except DeliveryRefused as exc:
+            self.metrics.error("delivery_refused")
             await self.transcripts.system(message.conversation_id, "delivery_refused", exc.reason,
                                           message_id=message.message_id)
             raise
         except Exception as exc:
+            self.metrics.error("delivery_failed")
             log.error("delivery failed", extra={"conversation": message.conversation_id,
                                                 "channel": message.channel, "error": str(exc)})
             await self.transcripts.system(message.conversation_id, "delivery_failed", str(exc)[:200],

@@ -78,3 +78,19 @@ def test_the_breaker_opens_and_readyz_says_degraded(client: TestClient) -> None:
     assert time.monotonic() - started < 5
     assert body["status"] == "degraded" and body["index"]["ready"] and body["redis"]["ok"]
     assert [s["circuit"] for s in body["rasa"]["servers"].values()] == ["opened", "opened"]
+
+
+def test_metrics_count_messages_stages_errors_and_events(client: TestClient) -> None:
+    cid = new_conversation(client, lang="fr")
+    say(client, cid, "Où est mon colis ?")
+    wait_history(client, cid, 3)
+    text = client.get("/metrics").text
+    def value(line_start: str) -> float:
+        line = next(ln for ln in text.splitlines() if ln.startswith(line_start))
+        return float(line.rsplit(" ", 1)[1])
+    assert value('support_messages_total{channel="web",direction="in"}') >= 1
+    assert value('support_messages_total{channel="web",direction="out"}') >= 2
+    assert value('support_errors_total{kind="bot_unavailable"}') >= 1
+    assert value('support_stage_duration_seconds_count{stage="degraded"}') >= 1
+    assert value('support_events_total{kind="message_in"}') >= 1
+    assert "faq_index_entries" in text or "faq_index" in text
