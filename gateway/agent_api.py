@@ -7,7 +7,7 @@ in Redis: two agents asking for the same conversation get one 200 and one 409.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -38,7 +38,7 @@ class Login(BaseModel):
 
 
 class Presence(BaseModel):
-    status: str
+    status: Literal["online", "away"]
 
 
 class Reply(BaseModel):

@@ -11,9 +11,9 @@ import io
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from analytics import report
@@ -24,7 +24,12 @@ from .agent_api import Agent
 from .errors import error_response
 from .state import get_state
 
-router = APIRouter(prefix="/api/admin/analytics")
+# every table is JSON, or CSV with ?format=csv
+router = APIRouter(prefix="/api/admin/analytics", responses={200: {"content": {
+    "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}}})
+Format = Literal["json", "csv"]
+Dim = Literal["channel", "lang", "reason"]
+Survey = Literal["csat", "ces", "nps"]
 DAILY_METRICS = ("conv", "conv_contained", "conv_handoff", "conv_ticket", "msg_in")
 TOPICS_CACHE_S = 300
 
@@ -89,7 +94,7 @@ def _filters(*values: str | None) -> list[str | None]:
 @router.get("/kpis")
 async def kpis(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
                channel: str | None = None, lang: str | None = None, reason: str | None = None,
-               format: str = "json") -> Response:  # noqa: A002
+               format: Format = "json") -> Response:  # noqa: A002
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         data = await report.kpis(state.redis, first, last, *_filters(channel, lang, reason),
                                  as_of=state.clock() if state.clock else datetime.now())
@@ -98,8 +103,8 @@ async def kpis(request: Request, agent: Agent, start: str | None = None, end: st
 
 
 @router.get("/breakdown")
-async def breakdown(request: Request, agent: Agent, dim: str = "reason", metric: str = "conv",
-                    start: str | None = None, end: str | None = None, format: str = "json") -> Response:  # noqa: A002
+async def breakdown(request: Request, agent: Agent, dim: Dim = "reason", metric: str = "conv",
+                    start: str | None = None, end: str | None = None, format: Format = "json") -> Response:  # noqa: A002
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         data = await report.breakdown(state.redis, first, last, dim, metric)
         body = {"dim": dim, "metric": metric, "start": str(first), "end": str(last), "values": data}
@@ -110,7 +115,7 @@ async def breakdown(request: Request, agent: Agent, dim: str = "reason", metric:
 @router.get("/daily")
 async def daily(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
                 channel: str | None = None, lang: str | None = None, reason: str | None = None,
-                format: str = "json") -> Response:  # noqa: A002
+                format: Format = "json") -> Response:  # noqa: A002
     """Per-day volumes for the charts: conversations, contained, handed off, with a ticket."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         per_day = await report.counters(state.redis, report.day_range(first, last),
@@ -129,7 +134,7 @@ SIGNALS = ("dissatisfied", "thumbs_down", "repeat_contact", "hard_effort")
 
 @router.get("/reasons")
 async def reasons(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
-                  format: str = "json") -> Response:  # noqa: A002
+                  format: Format = "json") -> Response:  # noqa: A002
     """Contact reasons on the value/irritant matrix, with the suggested action."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         config = state.shop.reasons
@@ -146,7 +151,7 @@ async def reasons(request: Request, agent: Agent, start: str | None = None, end:
 
 @router.get("/variants")
 async def variants(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
-                   format: str = "json") -> Response:  # noqa: A002
+                   format: Format = "json") -> Response:  # noqa: A002
     """A/B tests of FAQ answers: per variant, answers shown, thumbs-up rate, containment, z-tests."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         entries = await report.variants(state.redis, first, last)
@@ -165,8 +170,9 @@ async def variants(request: Request, agent: Agent, start: str | None = None, end
 
 @router.get("/verbatims")
 async def verbatims(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
-                    reason: str | None = None, survey: str | None = None, limit: int = 200,
-                    format: str = "json") -> Response:  # noqa: A002
+                    reason: str | None = None, survey: Survey | None = None,
+                    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
+                    format: Format = "json") -> Response:  # noqa: A002
     """What customers wrote after their score ("why?"), masked, newest first, with counts per
     contact reason and score band."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
@@ -191,7 +197,8 @@ _topics_cache: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]], int]] = 
 
 @router.get("/unanswered")
 async def unanswered(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
-                     top: int = 10, format: str = "json") -> Response:  # noqa: A002
+                     top: Annotated[int, Query(ge=1, le=30)] = 10,
+                     format: Format = "json") -> Response:  # noqa: A002
     """What the FAQ is missing, clustered into topics with counts and example phrasings (cached
     five minutes: clustering is the one computation here that grows with traffic)."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:

@@ -59,6 +59,41 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    document_errors(app)
+
+
+# Every error any route may answer, all with the same JSON body (error_response).
+ERROR_STATUSES = {
+    "400": "Malformed request", "401": "Missing, wrong or expired credentials",
+    "403": "Not allowed for this role",
+    "404": "Unknown resource", "409": "Conflicts with the current state", "413": "Body or text too large",
+    "422": "Invalid input", "429": "Too many requests (see Retry-After)",
+    "503": "A dependency (Redis, index, channel) is not ready",
+}
+ERROR_SCHEMA = {"type": "object", "required": ["error", "message"], "additionalProperties": True,
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare the shared error responses on every operation of the OpenAPI schema, so that clients
+    (and schema-driven fuzzers) know every status the gateway can answer and its body."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    responses[status] = {"description": description, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class TrackedSend:
