@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench lint check-kb train clean browser
+.PHONY: setup run test bench bench-load lint check-kb train clean browser
 
 setup: $(STAMP) $(RASA_STAMP)
 
@@ -53,6 +53,10 @@ test: setup browser
 
 bench: setup browser
 	@$(PY) -m bench
+
+# 2 gateways + 2 Rasa + Redis, 300 WebSocket shoppers for 3 minutes (~6 min in all; not in CI)
+bench-load: setup
+	@$(PY) -m bench.load
 
 lint: setup
 	@$(VENV)/bin/ruff check .
