@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 import httpx
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from .meta import MetaSettings, appsecret_proof
@@ -92,6 +94,10 @@ class GraphClient:
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # only failures worth retrying count (network, 5xx, 429): a refused message is not an outage
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=5, default_ttl=30.0,
+            exclude=[(GraphError, lambda exc: not getattr(exc, "retryable", False))])
         self._client = httpx.AsyncClient(
             base_url=f"{settings.graph_api_base.rstrip('/')}/{settings.graph_api_version}/",
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -133,9 +139,14 @@ class GraphClient:
             stop=stop_after_attempt(self.attempts), wait=self._wait,
             retry=retry_if_exception_type(_Transient), before_sleep=self._log_retry, reraise=True,
         )  # fmt: skip
-        async for attempt in retrying:
-            with attempt:
-                return await self._post_once(path.lstrip("/"), json, params, headers)
+        try:
+            async with await self._breakers.get_breaker("graph"):   # Graph down: fail fast, not 4 x backoff
+                async for attempt in retrying:
+                    with attempt:
+                        return await self._post_once(path.lstrip("/"), json, params, headers)
+        except OpenedState:
+            raise GraphError("Graph API unavailable (circuit open after repeated failures)",
+                             error_type="CircuitOpen", retryable=True) from None
         raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
     async def _post_once(

@@ -453,3 +453,30 @@ def test_events_outside_the_replay_window_are_dropped(monkeypatch: pytest.Monkey
         return Message(channel="messenger", sender="p", conversation_id="", text="hi", timestamp=ts)
     kept = meta.fresh([at(now - 60), at(now - 7 * 86400), at(now + 3600), at(now - 5 * 86400)], now=now)
     assert [round(m.timestamp - now) for m in kept] == [-60, -5 * 86400]
+
+
+def test_the_graph_circuit_opens_after_repeated_outages_and_fails_fast() -> None:
+    """5 calls failing after all their retries open the circuit: the 6th fails at once."""
+    import httpx
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(503, json={"error": {"message": "down", "code": 2}})
+
+    async def scenario() -> tuple[int, str]:
+        client = GraphClient(SETTINGS, attempts=2, backoff=0.001, transport=httpx.MockTransport(handler))
+        try:
+            for _ in range(5):
+                with pytest.raises(GraphError):
+                    await client.post("me/messages", {"x": 1}, token="page-token")
+            before = len(calls)
+            with pytest.raises(GraphError) as info:
+                await client.post("me/messages", {"x": 1}, token="page-token")
+            return len(calls) - before, info.value.error_type
+        finally:
+            await client.aclose()
+
+    extra_calls, kind = asyncio.run(scenario())
+    assert (extra_calls, kind) == (0, "CircuitOpen")
