@@ -27,6 +27,29 @@ class GatedService(RetrievalService):
         return super().start()
 
 
+PASSWORD = "correct horse battery"
+
+
+def add_accounts(redis_url: str, **roles: str) -> None:
+    """Agent accounts with the test PASSWORD: add_accounts(url, ana="agent", boss="admin") creates
+    ana@shop.example and boss@shop.example."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from handoff.accounts import Accounts
+
+    async def add() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            for name, role in roles.items():
+                await Accounts(client).add(f"{name}@shop.example", PASSWORD, role)
+        finally:
+            await client.aclose()
+
+    asyncio.run(add())
+
+
 def wait_until_ready(client: TestClient, timeout: float = 60.0) -> dict[str, Any]:
     """Poll /readyz until 200 and return its body; fail with the last body otherwise."""
     deadline = time.monotonic() + timeout

@@ -12,26 +12,18 @@ import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from handoff.accounts import Accounts
 from handoff.login_guard import MAX_ACCOUNT_FAILURES, LoginGuard
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
 
-PASSWORD = "correct horse battery"
+from .helpers import PASSWORD, add_accounts
 
 
 @pytest.fixture
 def api(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
         redis_server: RedisServer) -> Iterator[TestClient]:
     redis_client.flushdb()
-
-    async def add() -> None:
-        r = aioredis.Redis.from_url(redis_server.url)
-        await Accounts(r).add("marie@shop.example", PASSWORD)
-        await Accounts(r).add("karim@shop.example", PASSWORD)
-        await r.aclose()
-
-    asyncio.run(add())
+    add_accounts(redis_server.url, marie="agent", karim="agent")
     with TestClient(app_factory(retrieval=retrieval_service)) as client:
         yield client
 

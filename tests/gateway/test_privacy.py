@@ -18,30 +18,22 @@ import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from handoff.accounts import Accounts
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
 
+from .helpers import PASSWORD, add_accounts
 from .test_web_channel import new_conversation, wait_history
 
 REPO = Path(__file__).resolve().parents[2]
 EMAIL = "Jeanne.Martin@example.org"
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def client(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
            redis_server: RedisServer) -> Iterator[TestClient]:
     redis_client.flushdb()
-
-    async def accounts() -> None:
-        r = aioredis.Redis.from_url(redis_server.url)
-        await Accounts(r).add("boss@shop.example", PASSWORD, "admin")
-        await Accounts(r).add("ana@shop.example", PASSWORD, "agent")
-        await r.aclose()
-
-    asyncio.run(accounts())
+    add_accounts(redis_server.url, boss="admin", ana="agent")
     app = app_factory(retrieval=retrieval_service, rasa_url=f"http://127.0.0.1:{free_port()}")
     with TestClient(app) as test_client:
         yield test_client

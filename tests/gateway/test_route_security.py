@@ -4,7 +4,6 @@ Customers cannot reach each other's conversations by guessing ids."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import Callable, Iterator
@@ -12,16 +11,15 @@ from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from gateway.app import all_routes
-from handoff.accounts import Accounts
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
 
-PASSWORD = "correct horse battery"
+from .helpers import PASSWORD, add_accounts
+
 # Public on purpose, with the reason. Anything else is protected.
 PUBLIC = {
     "/healthz", "/readyz", "/metrics",                      # probes and Prometheus (scraped in-cluster)
@@ -44,13 +42,7 @@ AGENT_PREFIX, ADMIN_PREFIX = "/api/agent/", "/api/admin/"
 def api(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
         redis_server: RedisServer) -> Iterator[TestClient]:
     redis_client.flushdb()
-
-    async def add() -> None:
-        r = aioredis.Redis.from_url(redis_server.url)
-        await Accounts(r).add("ana@shop.example", PASSWORD, "agent")
-        await r.aclose()
-
-    asyncio.run(add())
+    add_accounts(redis_server.url, ana="agent")
     with TestClient(app_factory(retrieval=retrieval_service, action_token="action-secret")) as client:
         yield client
 

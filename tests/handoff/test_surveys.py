@@ -20,7 +20,7 @@ from handoff.surveys import SKIP, WHY_WINDOW_S
 from handoff.transcript import Transcripts
 from ops.redis_server import RedisServer
 
-from .test_routing import CHANNEL, RecordingSender, roles_texts, shopper
+from .test_routing import CHANNEL, RecordingSender, roles_texts, run, shopper
 
 DID_IT_HELP = (Button("Yes", "/affirm"), Button("No", "/deny"))
 
@@ -69,16 +69,6 @@ async def _say(router: ConversationRouter, cid: str, *texts: str) -> None:
         await router.submit(shopper(cid, text, mid=f"m.{id(text)}.{i}.{asyncio.get_running_loop().time()}"))
         await router.idle()
     await router.recorder.flush()
-
-
-def run(server: RedisServer, scenario: Any) -> Any:
-    async def main() -> Any:
-        client = aioredis.Redis.from_url(server.url)
-        try:
-            return await scenario(client)
-        finally:
-            await client.aclose()
-    return asyncio.run(main())
 
 
 def test_the_why_after_a_score_is_kept_masked_per_reason(redis_server: RedisServer) -> None:
