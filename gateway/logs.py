@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
+from analytics.events import mask_pii
+
 # Set per request by the request-log middleware; added to every record logged during that request.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -43,7 +45,9 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+        # defence in depth: an e-mail, phone or card number that slipped into a message, an
+        # extra or a traceback (an exception quoting its input) never reaches the log file
+        return mask_pii(json.dumps(data, default=str, ensure_ascii=False))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

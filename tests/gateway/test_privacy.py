@@ -169,3 +169,17 @@ def test_retention_purge_deletes_only_what_is_too_old(client: TestClient, redis_
     assert not redis_client.exists(f"support:ticket:{tid}")
     assert redis_client.xlen("support:analytics:events") == 0
     assert redis_client.keys("support:analytics:day:*"), "the anonymous day counters stay"
+
+
+def test_log_lines_mask_personal_data() -> None:
+    import logging as std_logging
+
+    from gateway.logs import JsonFormatter
+
+    record = std_logging.LogRecord("t", std_logging.ERROR, __file__, 1,
+                                   "could not mail %s", ("jo@example.com",), None)
+    record.phone = "+33 6 12 34 56 78"
+    line = JsonFormatter().format(record)
+    assert "jo@example.com" not in line and "[email]" in line
+    assert "12 34 56" not in line and "[phone]" in line
+    assert json.loads(line)["msg"] == "could not mail [email]"
