@@ -53,6 +53,7 @@ from ops.redis_server import RedisServer
 SHOP = REPO / "config" / "shop.yml"
 TARGET_P95_MS = 500.0
 ADMIN = ("bench-admin@shop.example", "bench admin password 1")
+FILL_JSON = "fill.json"
 
 
 def log(*parts: object) -> None:
@@ -186,7 +187,8 @@ async def measure_api(url: str, tmp: Path, first: date, last: date,
     app = create_app(settings, retrieval=_NoIndex())  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         state = app.state.gateway
-        await state.accounts.add(*ADMIN, role="admin")
+        if await state.accounts.get(ADMIN[0]) is None:  # already there on --reuse
+            await state.accounts.add(*ADMIN, role="admin")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as http:
             res = await http.post("/api/agent/login", json={"email": ADMIN[0], "password": ADMIN[1]})
@@ -291,6 +293,10 @@ def footprint(url: str, days: list[date]) -> dict[str, Any]:
 # -- main -------------------------------------------------------------------------------------------
 
 
+def _parser(hiredis: bool) -> str:
+    return "hiredis" if hiredis else "pure-Python"
+
+
 def _load() -> str:
     """The 1-minute load average: the machine is shared, so say how busy it was."""
     return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
@@ -298,6 +304,65 @@ def _load() -> str:
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def generate_and_fill(url: str, tmp: Path, args: argparse.Namespace, hours: BusinessHours) -> dict[str, Any]:
+    """Simulate ~args.events events ending today and append them all; the fill's figures, also
+    saved in tmp/fill.json so that `--reuse tmp` can time the queries again without refilling."""
+    tz = str(hours.tz)
+    last = datetime.now(hours.tz).date()
+    taxonomy = reasons()
+    per_day = per_day_for(args.events, args.days, last, taxonomy, tz, args.seed)
+    log(f"bench.analytics: generating ~{args.events:,} events (simulate per_day={per_day} x {args.days} "
+        f"days, {len(taxonomy)} contact reasons)")
+    t0 = time.perf_counter()
+    conversations = month(args.seed, args.days, last, per_day, taxonomy, tz=tz)
+    total = sum(len(c) for c in conversations)
+    generate_s = time.perf_counter() - t0
+    log(f"  {total:,} events in {len(conversations):,} conversations, generated in {generate_s:.0f} s")
+    load_fill = _load()
+    log(f"  Redis {url} (data in {tmp}); appending with {args.loaders} loader processes x 32 concurrent "
+        f"appends; load average {load_fill}")
+    fill_s = fill(url, conversations, hours, args.loaders)
+    with redis.Redis.from_url(url) as client:
+        stored = int(client.xlen(STREAM))
+    if stored != total:
+        raise SystemExit(f"the stream holds {stored:,} events, {total:,} were appended")
+    log(f"  filled in {fill_s:.0f} s: {total / fill_s:,.0f} events/s")
+    meta = {"events": total, "conversations": len(conversations), "days": args.days, "end": last.isoformat(),
+            "loaders": args.loaders, "fill_hiredis": HIREDIS_AVAILABLE, "load_average_fill": load_fill,
+            "generate_s": round(generate_s, 1), "fill_s": round(fill_s, 1),
+            "fill_events_per_s": round(total / fill_s)}
+    (tmp / FILL_JSON).write_text(json.dumps(meta))
+    return meta
+
+
+def measure(url: str, tmp: Path, meta: dict[str, Any], hours: BusinessHours,
+            args: argparse.Namespace) -> tuple[dict[str, Any], list[Shape]]:
+    """Footprint, dashboard API, naive scan, on a filled Redis: every figure of the report."""
+    last = date.fromisoformat(meta["end"])
+    first = last - timedelta(days=meta["days"] - 1)
+    memory = footprint(url, [first + timedelta(days=i) for i in range(meta["days"])])
+    log(f"  Redis: {memory['used_memory_human']}, {memory['keys']:,} keys")
+    load_api = _load()
+    log(f"  timing the dashboard API, {args.requests} requests per query shape; load average {load_api}")
+    shapes, kpis = asyncio.run(measure_api(url, tmp, first, last, args.requests))
+    log("  the naive way: scanning the raw stream")
+    naive_s, naive, scanned = asyncio.run(measure_naive(url, hours, first, last, args.naive_runs))
+    year = next(s for s in shapes if s.name == "KPIs, last 365 days")
+    pre = {"conversations": kpis["volume"]["conversations"], "contained": kpis["containment"]["contained"],
+           "containment_rate": kpis["containment"]["rate"], "csat_n": kpis["csat"]["n"],
+           "csat_score": kpis["csat"]["score"]}
+    figures = {
+        **meta, "cores": _cores(), "hiredis": HIREDIS_AVAILABLE, "load_average_api": load_api,
+        "redis": memory, "api": {s.name: s.figures() for s in shapes}, "target_p95_ms": TARGET_P95_MS,
+        "target_met": all(pct(s.times_ms, 95) < TARGET_P95_MS for s in shapes if s.one_request),
+        "naive": {"runs_s": [round(t, 2) for t in naive_s], "events_scanned": scanned, "figures": naive},
+        "preaggregated": pre,
+        "agree": all(abs((pre[k] or 0) - (naive[k] or 0)) < 1e-6 for k in pre),
+        "naive_over_preaggregated_p50": round(statistics.median(naive_s) * 1000 / pct(year.times_ms, 50), 1),
+    }
+    return figures, shapes
 
 
 def main() -> int:
@@ -312,60 +377,33 @@ def main() -> int:
     p.add_argument("--naive-runs", type=int, default=3, help="naive scans (only 1 if it takes > 60 s)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep-data", action="store_true", help="keep the temp dir (Redis AOF) afterwards")
+    p.add_argument("--reuse", type=Path, metavar="DIR",
+                   help="time the queries on the data kept in DIR by an earlier run (no generate/fill)")
     args = p.parse_args()
 
     hours = from_config(SHOP)
-    tz = str(hours.tz)
-    last = datetime.now(hours.tz).date()
-    first = last - timedelta(days=args.days - 1)
-    taxonomy = reasons()
-    per_day = per_day_for(args.events, args.days, last, taxonomy, tz, args.seed)
-    log(f"bench.analytics: generating ~{args.events:,} events (simulate per_day={per_day} x {args.days} "
-        f"days, {len(taxonomy)} contact reasons)")
-    t0 = time.perf_counter()
-    conversations = month(args.seed, args.days, last, per_day, taxonomy, tz=tz)
-    total, len_conversations = sum(len(c) for c in conversations), len(conversations)
-    generate_s = time.perf_counter() - t0
-    log(f"  {total:,} events in {len(conversations):,} conversations, generated in {generate_s:.0f} s")
+    from gateway.app import create_app  # noqa: F401 - fail now, not after a 40-minute fill
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
-    with RedisServer(port=0, data_dir=tmp / "redis", use_env=False) as server:
-        load_fill = _load()
-        log(f"  Redis {server.url} (data in {tmp}); appending with {args.loaders} loader processes "
-            f"x 32 concurrent appends; load average {load_fill}")
-        fill_s = fill(server.url, conversations, hours, args.loaders)
-        with redis.Redis.from_url(server.url) as client:
-            stored = int(client.xlen(STREAM))
-        del conversations  # the naive scan below builds its own copy of every event
-        if stored != total:
-            raise SystemExit(f"the stream holds {stored:,} events, {total:,} were appended")
-        log(f"  filled in {fill_s:.0f} s: {total / fill_s:,.0f} events/s")
-        memory = footprint(server.url, [first + timedelta(days=i) for i in range(args.days)])
-        log(f"  Redis: {memory['used_memory_human']}, {memory['keys']:,} keys")
-        load_api = _load()
-        log(f"  timing the dashboard API, {args.requests} requests per query shape; load average {load_api}")
-        shapes, kpis = asyncio.run(measure_api(server.url, tmp, first, last, args.requests))
-        log("  the naive way: scanning the raw stream")
-        naive_s, naive, scanned = asyncio.run(measure_naive(server.url, hours, first, last, args.naive_runs))
-    if not args.keep_data:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    year = next(s for s in shapes if s.name == "KPIs, last 365 days")
-    pre = {"conversations": kpis["volume"]["conversations"], "contained": kpis["containment"]["contained"],
-           "containment_rate": kpis["containment"]["rate"], "csat_n": kpis["csat"]["n"],
-           "csat_score": kpis["csat"]["score"]}
-    figures = {
-        "events": total, "conversations": len_conversations, "days": args.days, "end": last.isoformat(),
-        "cores": _cores(), "loaders": args.loaders, "hiredis": HIREDIS_AVAILABLE,
-        "load_average": {"fill": load_fill, "api": load_api}, "generate_s": round(generate_s, 1),
-        "fill_s": round(fill_s, 1), "fill_events_per_s": round(total / fill_s), "redis": memory,
-        "api": {s.name: s.figures() for s in shapes}, "target_p95_ms": TARGET_P95_MS,
-        "target_met": all(pct(s.times_ms, 95) < TARGET_P95_MS for s in shapes if s.one_request),
-        "naive": {"runs_s": [round(t, 2) for t in naive_s], "events_scanned": scanned, "figures": naive},
-        "preaggregated": pre,
-        "agree": all(abs((pre[k] or 0) - (naive[k] or 0)) < 1e-6 for k in pre),
-        "naive_over_preaggregated_p50": round(statistics.median(naive_s) * 1000 / pct(year.times_ms, 50), 1),
-    }
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="bench-analytics-"))
+    keep = bool(args.keep_data or args.reuse)
+    try:
+        t0 = time.perf_counter()
+        with RedisServer(port=0, data_dir=tmp / "redis", use_env=False, start_timeout=1800) as server:
+            if args.reuse:
+                meta = json.loads((tmp / FILL_JSON).read_text())
+                log(f"bench.analytics: {meta['events']:,} events of {tmp} loaded in "
+                    f"{time.perf_counter() - t0:.0f} s")
+            else:
+                meta = generate_and_fill(server.url, tmp, args, hours)
+            figures, shapes = measure(server.url, tmp, meta, hours, args)
+    except BaseException:
+        keep = keep or (tmp / FILL_JSON).exists()  # a failure after the fill: keep it for --reuse
+        raise
+    finally:
+        if keep:
+            log(f"  data kept in {tmp}: `python -m bench.analytics --reuse {tmp}` times the queries again")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     print_markdown(figures, shapes, args.requests)
     print(json.dumps(figures), flush=True)
     return 0 if figures["target_met"] and figures["agree"] else 1
@@ -379,8 +417,8 @@ def print_markdown(f: dict[str, Any], shapes: list[Shape], requests: int) -> Non
     print(f"{f['events']:,} events ({f['conversations']:,} conversations of `analytics.simulate`, "
           f"{f['days']} days ending {f['end']}) appended through `EventLog.append` into a fresh embedded "
           f"Redis (AOF, fsync every second) by {f['loaders']} loader processes x 32 concurrent appends "
-          f"(redis-py, {'hiredis' if f['hiredis'] else 'pure-Python'} parser) on {f['cores']} cores shared "
-          f"with Redis (1-min load average {f['load_average']['fill']} at the start): "
+          f"(redis-py, {_parser(f['fill_hiredis'])} parser) on {f['cores']} cores shared with Redis "
+          f"(1-min load average {f['load_average_fill']} at the start): "
           f"**{f['fill_events_per_s']:,} events/s** ({f['fill_s']:.0f} s; generating the events took "
           f"{f['generate_s']:.0f} s more).\n")
     print(f"Redis afterwards: **{m['used_memory_human']}** used, {m['keys']:,} keys "
@@ -388,9 +426,10 @@ def print_markdown(f: dict[str, Any], shapes: list[Shape], requests: int) -> Non
           f"{m['stream_bytes'] / 2**20:.0f} MiB, the {f['days']} day-counter hashes "
           f"{m['day_counters_bytes'] / 2**20:.0f} MiB ({m['day_fields']:,} fields), the rest mostly the "
           "per-event idempotency keys (30-day TTL) and conversation facts (35-day TTL).\n")
-    print("Dashboard API through the real gateway app (FastAPI over ASGI, admin bearer token, JSON), "
+    print("Dashboard API through the real gateway app (FastAPI over ASGI, admin bearer token, JSON; "
+          f"redis-py {_parser(f['hiredis'])} parser), "
           f"{requests} sequential requests per shape after 3 warm-ups (1-min load average "
-          f"{f['load_average']['api']} at the start):\n")
+          f"{f['load_average_api']} at the start):\n")
     print("| request | n | p50 ms | p95 ms | max ms | p95 < 500 ms |\n|---|---|---|---|---|---|")
     for shape in shapes:
         print(shape.row())

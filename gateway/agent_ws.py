@@ -45,7 +45,7 @@ async def agent_feed(ws: WebSocket) -> None:
         await ws.send_text(data.decode() if isinstance(data, bytes) else data)
 
     try:
-        async with relay(state.redis, EVENTS, deliver):
+        async with relay(state.feeds, EVENTS, deliver):
             while True:  # pings keep the agent's presence alive
                 frame = await ws.receive_text()
                 if '"ping"' in frame:

@@ -36,6 +36,7 @@ from . import (
 )
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
+from .feeds import FeedHub
 from .index_loader import IndexLoader
 from .limits import BodySizeLimitMiddleware
 from .logs import configure_logging
@@ -149,6 +150,7 @@ def _wire(state: GatewayState) -> None:
     state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
+    state.feeds = FeedHub(state.redis)
     state.survey_links = SurveyLinks.from_env(state.shop.surveys.nps_link_days)
     mail = MailSettings.from_env()
     state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
@@ -181,10 +183,16 @@ def _wire(state: GatewayState) -> None:
 
 def redis_client(url: str) -> aioredis.Redis:
     """Short timeouts and few retries: a dead Redis must fail requests fast, not hang them."""
-    return aioredis.Redis.from_url(
-        url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+    # A blocking pool: under a burst, a command waits (up to 10 s) for one of 200 connections
+    # instead of failing with "Too many connections"; sockets share one pub/sub (FeedHub).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=10, socket_connect_timeout=2.0, socket_timeout=5.0,
+        health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
     )  # fmt: skip
+    return aioredis.Redis(connection_pool=pool)
+
+
+REDIS_CONNECTIONS = 200
 
 
 SWEEP_S = 5.0
@@ -251,6 +259,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         sweeper.cancel()
         purger.cancel()
+        await state.feeds.aclose()
         await state.router.idle(timeout=10)  # finish the bot turns in flight
         await state.recorder.flush()
         await state.bot.aclose()

@@ -33,6 +33,7 @@ class GatewayState:
     graph: Any = None                    # gateway.channels.graph.GraphClient (when Meta is configured)
     recorder: Any = None                 # analytics.recorder.Recorder (events, in the background)
     clock: Any = None                    # () -> aware datetime: the shop's "now"
+    feeds: Any = None                    # gateway.feeds.FeedHub: one pub/sub connection for all sockets
     shop: Any = None                     # handoff.shop_config.ShopConfig (config/shop.yml)
     survey_links: Any = None             # handoff.survey_links.SurveyLinks (None: not configured)
     senders: dict[str, Any] = field(default_factory=dict)  # channel -> gateway.channels.base.Sender
