@@ -36,6 +36,65 @@ from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, percent, two_p
 
 MAX_DAYS = 3 * 366
 METRICS = all_metric_names()
+SUM_CHUNK_DAYS = 31   # one server-side sum covers at most a month: Redis is never busy for long
+
+# Sum the same fields over several hashes inside Redis: a year of counters travels as one number
+# per field instead of one per field and day (365x less to send and parse).
+_SUM_FIELDS = """
+local n = #ARGV
+local acc = {}
+for i = 1, n do acc[i] = 0 end
+for k = 1, #KEYS do
+  local values = redis.call('HMGET', KEYS[k], unpack(ARGV))
+  for i = 1, n do
+    if values[i] then acc[i] = acc[i] + tonumber(values[i]) end
+  end
+end
+for i = 1, n do acc[i] = tostring(acc[i]) end
+return acc
+"""
+# Sum every field of several hashes (A/B counters: the fields are not known in advance).
+_SUM_HASHES = """
+local acc, order = {}, {}
+for k = 1, #KEYS do
+  local flat = redis.call('HGETALL', KEYS[k])
+  for i = 1, #flat, 2 do
+    local f = flat[i]
+    if acc[f] == nil then acc[f] = 0; order[#order + 1] = f end
+    acc[f] = acc[f] + tonumber(flat[i + 1])
+  end
+end
+local out = {}
+for _, f in ipairs(order) do out[#out + 1] = f; out[#out + 1] = tostring(acc[f]) end
+return out
+"""
+
+
+def _chunks(days: list[date]) -> list[list[date]]:
+    return [days[i:i + SUM_CHUNK_DAYS] for i in range(0, len(days), SUM_CHUNK_DAYS)]
+
+
+async def sum_fields(redis: aioredis.Redis, key: str, days: list[date], fields: list[str]) -> list[float]:
+    """`fields` of the `key.format(day=...)` hashes summed over `days`, server-side, a month per call."""
+    if not fields or not days:
+        return [0.0] * len(fields)
+    total = [0.0] * len(fields)
+    for chunk in _chunks(days):
+        keys = [key.format(day=d.isoformat()) for d in chunk]
+        values = await redis.eval(_SUM_FIELDS, len(keys), *keys, *fields)
+        total = [t + float(text(v)) for t, v in zip(total, values, strict=True)]
+    return total
+
+
+async def sum_hashes(redis: aioredis.Redis, key: str, days: list[date]) -> dict[str, float]:
+    """Every field of the `key.format(day=...)` hashes summed over `days`, server-side."""
+    total: dict[str, float] = {}
+    for chunk in _chunks(days):
+        keys = [key.format(day=d.isoformat()) for d in chunk]
+        flat = await redis.eval(_SUM_HASHES, len(keys), *keys)
+        for name, value in zip(flat[::2], flat[1::2], strict=True):
+            total[text(name)] = total.get(text(name), 0.0) + float(text(value))
+    return total
 
 
 def _as_date(value: date | str) -> date:
@@ -82,16 +141,18 @@ async def _overdue(redis: aioredis.Redis, days: set[str], now: float, channel: s
 
 
 async def counters(redis: aioredis.Redis, days: Iterable[date], channel: str | None = None,
-                   lang: str | None = None, reason: str | None = None) -> dict[date, dict[str, float]]:
-    """Per day, metric -> value under the filters (missing metrics omitted)."""
+                   lang: str | None = None, reason: str | None = None,
+                   metrics: Iterable[str] = METRICS) -> dict[date, dict[str, float]]:
+    """Per day, metric -> value under the filters (missing metrics omitted); only `metrics`."""
     days = list(days)
-    fields = [field_for(m, channel, lang, reason) for m in METRICS]
+    metrics = list(metrics)
+    fields = [field_for(m, channel, lang, reason) for m in metrics]
     pipe = redis.pipeline(transaction=False)
     for day in days:
         pipe.hmget(DAY.format(day=day.isoformat()), fields)
     out: dict[date, dict[str, float]] = {}
     for day, values in zip(days, await pipe.execute(), strict=True):
-        out[day] = {m: float(text(v)) for m, v in zip(METRICS, values, strict=True) if v is not None}
+        out[day] = {m: float(text(v)) for m, v in zip(metrics, values, strict=True) if v is not None}
     return out
 
 
@@ -176,16 +237,12 @@ async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date
     answers shown, thumbs up/down and up rate, conversations and containment, and two-proportion
     z-tests (thumbs-up rate, containment) between the first two variants ("default" first)."""
     days = day_range(_as_date(start_date), _as_date(end_date))
-    pipe = redis.pipeline(transaction=False)
-    for day in days:
-        pipe.hgetall(VARIANTS.format(day=day.isoformat()))
     stats: dict[str, dict[str, dict[str, int]]] = {}
-    for raw in await pipe.execute():
-        for key, value in raw.items():
-            name, variant, what = text(key).rsplit("|", 2)
-            if (entry is None or name == entry) and what in VARIANT_STATS:
-                per = stats.setdefault(name, {}).setdefault(variant, dict.fromkeys(VARIANT_STATS, 0))
-                per[what] += int(text(value))
+    for key, value in (await sum_hashes(redis, VARIANTS, days)).items():
+        name, variant, what = key.rsplit("|", 2)
+        if (entry is None or name == entry) and what in VARIANT_STATS:
+            per = stats.setdefault(name, {}).setdefault(variant, dict.fromkeys(VARIANT_STATS, 0))
+            per[what] += int(value)
     out = []
     for name, per_variant in sorted(stats.items()):
         names = sorted((v for v in per_variant if v != NONE), key=_variant_order)
@@ -204,20 +261,14 @@ async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date
 
 async def reason_counts(redis: aioredis.Redis, days: list[date], names: Iterable[str] = reason_matrix.COUNTERS
                         ) -> dict[str, dict[str, float]]:
-    """Per contact reason seen (leaves), the `names` counters summed over `days`."""
+    """Per contact reason seen (leaves), the `names` counters summed over `days` (in Redis)."""
     reasons = sorted(text(v) for v in await redis.smembers(DIM.format(dim="reason")))
     names = list(names)
     fields = [f"{m}|{ALL}|{ALL}|{r}" for r in reasons for m in names]
+    totals = await sum_fields(redis, DAY, days, fields)
     out = {r: dict.fromkeys(names, 0.0) for r in reasons}
-    if not fields:
-        return out
-    pipe = redis.pipeline(transaction=False)
-    for day in days:
-        pipe.hmget(DAY.format(day=day.isoformat()), fields)
-    for row in await pipe.execute():
-        for i, raw in enumerate(row):
-            if raw is not None:
-                out[reasons[i // len(names)]][names[i % len(names)]] += float(text(raw))
+    for i, value in enumerate(totals):
+        out[reasons[i // len(names)]][names[i % len(names)]] = value
     return out
 
 

@@ -119,7 +119,7 @@ async def daily(request: Request, agent: Agent, start: str | None = None, end: s
     """Per-day volumes for the charts: conversations, contained, handed off, with a ticket."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         per_day = await report.counters(state.redis, report.day_range(first, last),
-                                        *_filters(channel, lang, reason))
+                                        *_filters(channel, lang, reason), metrics=DAILY_METRICS)
         rows = [{"day": day.isoformat(), **{m: values.get(m, 0) for m in DAILY_METRICS}}
                 for day, values in sorted(per_day.items())]
         return ({"start": str(first), "end": str(last), "days": rows},
