@@ -31,7 +31,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 from handoff.routing import TEXTS
-from ops.local_stack import REPO, stack
+from ops.local_stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, stack
 from ops.redis_server import RedisServer
 from ops.train import train
 
@@ -91,7 +91,7 @@ async def rasa_sender(http: httpx.AsyncClient, url: str, sender: str, questions:
     for text, lang in questions:
         t0 = time.perf_counter()
         try:
-            res = await http.post(f"{url}/webhooks/rest/webhook", json={
+            res = await http.post(f"{url}{CHANNEL_PATH}", headers={CHANNEL_HEADER: RASA_TOKEN}, json={
                 "sender": sender, "message": text, "metadata": {"channel": "web", "lang": lang}})
             res.raise_for_status()
             replies = res.json()

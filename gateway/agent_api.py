@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from handoff.desk import DeskError
 from handoff.login_guard import LoginGuard
@@ -19,7 +20,7 @@ from handoff.transcript import UnknownConversation
 
 from .channels.base import DeliveryRefused
 from .channels.message import MAX_TEXT_CHARS
-from .channels.web import digest, with_html
+from .channels.web import After, CleanText, digest, valid_order_number, with_html
 from .errors import error_response
 from .state import GatewayState, get_state
 
@@ -42,7 +43,7 @@ class Presence(BaseModel):
 
 
 class Reply(BaseModel):
-    text: str = Field(min_length=1)
+    text: CleanText = Field(min_length=1)
 
 
 class Transfer(BaseModel):
@@ -52,9 +53,22 @@ class Transfer(BaseModel):
 class NewTicket(BaseModel):
     conversation_id: str = ""
     email: str = Field(max_length=254)
-    order_number: str = Field(default="", max_length=40)
-    message: str = Field(min_length=1)
+    order_number: str = Field(default="", max_length=40)   # empty or like AL-123456
+    message: CleanText = Field(min_length=1)
     lang: str = Field(default="fr", max_length=5)
+
+    @field_validator("order_number")
+    @classmethod
+    def _order_number(cls, value: str) -> str:
+        return valid_order_number(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"invalid e-mail address: {exc}") from exc
 
 
 async def current_agent(request: Request) -> Any:
@@ -78,18 +92,22 @@ def desk_error(exc: DeskError) -> JSONResponse:
 
 @router.post("/login")
 async def login(request: Request, body: Login) -> JSONResponse:
+    """Limits are keyed on the normalised e-mail and the client address (handoff/login_guard.py):
+    a stranger's failures lock only their own address out, and slow the owner by seconds at most."""
     state = get_state(request)
     guard = LoginGuard(state.redis)
     address = request.client.host if request.client else "unknown"
-    wait = await guard.blocked_for(body.email, address)
+    wait = await guard.admit(body.email, address)
     if wait:
-        return error_response(429, "too many failed logins: try again later",
-                              headers={"Retry-After": str(wait)}, retry_after_s=wait)
+        message = ("too many login attempts on this account: retry in a few seconds"
+                   if wait.reason == "slow_down" else "too many failed logins: try again later")
+        return error_response(429, message, headers={"Retry-After": str(wait.seconds)},
+                              retry_after_s=wait.seconds)
     result = await state.accounts.login(body.email, body.password)
     if result is None:
         await guard.failed(body.email, address)
         return error_response(401, "wrong e-mail or password")
-    await guard.succeeded(body.email)
+    await guard.succeeded(body.email, address)
     token, agent = result
     await state.desk.set_presence(agent.email, "online")
     return JSONResponse({"token": token, "agent": _agent(agent)})
@@ -97,6 +115,8 @@ async def login(request: Request, body: Login) -> JSONResponse:
 
 @router.post("/logout")
 async def logout(request: Request, agent: Agent) -> JSONResponse:
+    """Ends this session; its console sockets, on any gateway, are closed (Accounts.logout
+    publishes the end) and the agent shows offline."""
     state = get_state(request)
     await state.accounts.logout(request.headers["authorization"].partition(" ")[2].strip())
     await state.desk.set_presence(agent.email, "offline")
@@ -160,18 +180,18 @@ async def _claim(request: Request, agent: Any, cid: str) -> JSONResponse:
         return desk_error(exc)
     if got is None:
         return error_response(404, "nobody is waiting")
-    await state.router.agent_joined(got, agent.name or agent.email.split("@")[0])
+    await state.router.agent_joined(got, agent.email, agent.name)
     return JSONResponse({"conversation_id": got, "agent": agent.email})
 
 
 @router.get("/conversations/{cid}")
-async def conversation(request: Request, cid: str, agent: Agent, after: int = 0) -> JSONResponse:
+async def conversation(request: Request, cid: str, agent: Agent, after: After = 0) -> JSONResponse:
     """The whole transcript (bot turns included), the request, and the customer's history."""
     state = get_state(request)
     conv = await state.transcripts.conversation(cid)
     if conv is None:
         return error_response(404, "unknown conversation")
-    messages = await state.transcripts.history(cid, after=max(after, 0), limit=5000)
+    messages = await state.transcripts.history(cid, after=after, limit=5000)
     others = [c for c in await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
               if c != cid]
     tickets = [t for t in await state.desk.tickets() if t.get("conversation_id") in {cid, *others}]

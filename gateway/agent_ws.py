@@ -3,6 +3,11 @@
 The browser cannot set an Authorization header on a WebSocket, so the first frame carries
 the token: `{"type": "auth", "token": "..."}`; nothing is sent before it is checked. Events
 come from Redis pub/sub, so an agent on one gateway sees what arrives through another.
+
+A socket lives no longer than its session: the token is checked again on every frame, at most
+RECHECK_S apart before relaying events, and at once when any process (a gateway's logout, the
+CLI's `passwd` or `remove`) announces on SESSIONS_ENDED that this agent's sessions ended. A dead
+session gets an error frame and close code 4401, sees no further event and never heartbeats.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from handoff.accounts import SESSIONS_ENDED
 from handoff.store import EVENTS
 
 from .feeds import relay
@@ -20,36 +28,111 @@ from .state import GatewayState
 
 router = APIRouter()
 AUTH_TIMEOUT_S = 10
+RECHECK_S = 1.0     # events are relayed at most this long after a session ended without notice
+UNAUTHORIZED = 4401
+
+
+class AgentSession:
+    """One authenticated console socket and the session token it was opened with."""
+
+    def __init__(self, state: GatewayState, ws: WebSocket, token: str, email: str) -> None:
+        self.state, self.ws, self.token, self.email = state, ws, token, email
+        self.ended = asyncio.Event()
+        self.ready = False            # events before "ready" are dropped: the console reloads on it
+        self._checked = time.monotonic()
+
+    async def alive(self, *, force: bool = False) -> bool:
+        """False once the session is gone (logged out, expired, password changed, removed)."""
+        if self.ended.is_set():
+            return False
+        if force or time.monotonic() - self._checked >= RECHECK_S:
+            agent = await self.state.accounts.agent_for_token(self.token)
+            self._checked = time.monotonic()
+            if agent is None or agent.email != self.email:
+                self.ended.set()
+                return False
+        return True
+
+    async def event(self, data: bytes | str) -> None:
+        """A console event from pub/sub, passed on only while the session lives."""
+        if self.ready and await self.alive():
+            await self.ws.send_text(data.decode() if isinstance(data, bytes) else data)
+
+    async def sessions_ended(self, data: bytes | str) -> None:
+        """Some process ended sessions of an agent: if this one's, check the token now."""
+        with contextlib.suppress(ValueError, AttributeError):
+            if json.loads(data).get("email") == self.email:
+                await self.alive(force=True)
+
+    async def frames(self) -> None:
+        """Reads the console's frames until the socket or the session ends; pings keep the
+        agent's presence alive, but only a live session's."""
+        desk = self.state.desk
+        while True:
+            frame = await self.ws.receive_text()
+            if not await self.alive(force=True):
+                return
+            if '"ping"' in frame:
+                await desk.heartbeat(self.email)
+                if not await self.alive(force=True):  # logged out during the heartbeat: undo it
+                    await desk.set_presence(self.email, "offline")
+                    return
+                await self.ws.send_json({"type": "pong"})
 
 
 @router.websocket("/ws/agent")
 async def agent_feed(ws: WebSocket) -> None:
     state: GatewayState = ws.app.state.gateway
     await ws.accept()
+    token, agent = await _authenticate(state, ws)
+    if agent is None:
+        await _refuse(ws, "send {\"type\": \"auth\", \"token\": ...} first")
+        return
+    session = AgentSession(state, ws, token, agent.email)
+    async with relay(state.feeds, SESSIONS_ENDED, session.sessions_ended), \
+            relay(state.feeds, EVENTS, session.event):
+        # subscribed first, then checked again: a logout in between cannot go unnoticed
+        if not await session.alive(force=True):
+            await _refuse(ws, "session ended: sign in again")
+            return
+        await state.desk.heartbeat(agent.email)
+        await ws.send_json({"type": "ready", "agent": agent.email})
+        session.ready = True
+        await _serve(session)
+    if session.ended.is_set():
+        await _refuse(ws, "session ended: sign in again")
+
+
+async def _authenticate(state: GatewayState, ws: WebSocket) -> tuple[str, Any]:
+    """(token, agent) from the first frame; agent None if missing, late or invalid."""
     try:
         first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
         token = first.get("token", "") if isinstance(first, dict) and first.get("type") == "auth" else ""
-        agent = await state.accounts.agent_for_token(token) if isinstance(token, str) and token else None
+        if isinstance(token, str) and token:
+            return token, await state.accounts.agent_for_token(token)
     except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
-        agent = None
-    if agent is None:
-        with contextlib.suppress(Exception):
-            await ws.send_json({"type": "error", "status": 401, "error": "unauthorized",
-                                "message": "send {\"type\": \"auth\", \"token\": ...} first"})
-            await ws.close(code=4401)
-        return
-    await state.desk.heartbeat(agent.email)
-    await ws.send_json({"type": "ready", "agent": agent.email})
-
-    async def deliver(data: bytes | str) -> None:
-        await ws.send_text(data.decode() if isinstance(data, bytes) else data)
-
-    try:
-        async with relay(state.feeds, EVENTS, deliver):
-            while True:  # pings keep the agent's presence alive
-                frame = await ws.receive_text()
-                if '"ping"' in frame:
-                    await state.desk.heartbeat(agent.email)
-                    await ws.send_json({"type": "pong"})
-    except WebSocketDisconnect:
         pass
+    return "", None
+
+
+async def _serve(session: AgentSession) -> None:
+    """Until the console leaves or its session ends, whichever comes first."""
+    frames = asyncio.create_task(session.frames())
+    ended = asyncio.create_task(session.ended.wait())
+    try:
+        await asyncio.wait({frames, ended}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (frames, ended):
+            task.cancel()
+        # wait() never re-raises the tasks' own errors (gather would turn a cancellation of this
+        # handler into a child's CancelledError, which the server's cancel scope cannot recognise)
+        await asyncio.wait({frames, ended})
+        for task in (frames, ended):
+            if not task.cancelled():
+                task.exception()   # retrieved: a disconnect is the normal end
+
+
+async def _refuse(ws: WebSocket, message: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_json({"type": "error", "status": 401, "error": "unauthorized", "message": message})
+        await ws.close(code=UNAUTHORIZED)

@@ -6,8 +6,6 @@ pre-aggregated counters, so the cost does not grow with traffic."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
@@ -21,6 +19,7 @@ from analytics.matrix import MatrixRules
 from handoff.accounts import ANALYTICS_ROLES
 
 from .agent_api import Agent
+from .csv_export import csv_text
 from .errors import error_response
 from .state import get_state
 
@@ -56,11 +55,8 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]], name: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+    """Shoppers' texts end up in these cells: csv_text neutralises spreadsheet formulas."""
+    return Response(csv_text(header, rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 

@@ -136,7 +136,7 @@ def _wire(state: GatewayState) -> None:
     from .channels.meta import MetaSettings
     from .channels.whatsapp import WhatsAppSender
     from .rasa_client import RasaClient
-    from .ratelimit import RateLimit
+    from .ratelimit import ChatLimits
 
     settings = state.settings
     state.shop = load_shop_config(settings.shop_config)
@@ -156,7 +156,7 @@ def _wire(state: GatewayState) -> None:
     state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
                             mailer=Mailer(mail) if mail.enabled else None, recorder=state.recorder,
                             survey_links=state.survey_links, shop_name=state.shop.shop.name)
-    state.rate_limit = RateLimit(state.redis, *settings.chat_rate)
+    state.rate_limit = ChatLimits(state.redis, settings)
     state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
     state.meta = MetaSettings.from_env()
     if state.meta.messenger_enabled or state.meta.whatsapp_enabled:
@@ -176,9 +176,23 @@ def _wire(state: GatewayState) -> None:
     state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,
-        hours=hours, desk=state.desk, orders=DemoOrderSource(settings.orders_file),
-        detector=detector, sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder)
+        hours=hours, desk=state.desk, order_gate=_order_gate(state, DemoOrderSource(settings.orders_file)),
+        detector=detector, sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder,
+        client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
     state.actions = executor(state.action_services)
+
+
+def _order_gate(state: GatewayState, source: Any) -> Any:
+    """Orders only for their owner, within the shop's lookup budgets (config/shop.yml)."""
+    from shop.order_gate import OrderGate
+
+    from .ratelimit import RateLimit
+
+    budget = state.shop.order_lookups
+    window = budget.window_minutes * 60
+    return OrderGate(source, per_conversation=RateLimit(state.redis, budget.per_conversation, window),
+                     per_client=RateLimit(state.redis, budget.per_client, window),
+                     per_order=RateLimit(state.redis, budget.per_order, window))
 
 
 def redis_client(url: str) -> aioredis.Redis:

@@ -6,6 +6,10 @@ now: Redis answers and the FAQ index is loaded; a load balancer sends it
 traffic only then. Its body says which part is missing. Without any Rasa
 server it is still ready (200) but `"status": "degraded"`: FAQ answers and
 tickets go on from the index (handoff.degraded), dialogue does not.
+
+Anyone may read the status (probes and load balancers need no secret); which part is
+missing, the Rasa URLs, errors and model details are for operators: only with
+`Authorization: Bearer <METRICS_TOKEN>`, the token that also opens `/metrics`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from .metrics import operator
 from .state import get_state
 
 router = APIRouter()
@@ -36,7 +41,9 @@ async def readyz(request: Request) -> JSONResponse:
     bot = await state.bot.status() if state.bot is not None else {"ok": False, "servers": {}}
     ready = bool(redis["ok"] and index["ready"])
     status = ("ready" if bot["ok"] else "degraded") if ready else "not_ready"
-    body = {"status": status, "redis": redis, "index": index, "rasa": bot}
+    body: dict[str, Any] = {"status": status}
+    if operator(request):
+        body |= {"redis": redis, "index": index, "rasa": bot}
     return JSONResponse(body, status_code=200 if ready else 503, headers=NO_STORE)
 
 

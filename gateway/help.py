@@ -6,15 +6,26 @@ the order of the KB's `taxonomy.yml`. Pages are server-rendered and work without
 JavaScript; `/static/help/help.js` only adds live suggestions to the search box. Answers
 go through `render.markdown_html` (sanitised) and every page carries the strict CSP.
 
+"Was this helpful?" is a plain form: its POST must carry the signed, expiring token the entry
+page embeds (forged, missing or stale: 403, nothing counted), cross-site posts are refused
+(`Sec-Fetch-Site`), and one visitor (client address, IPv6 /64) counts once per entry per day.
+
 Routes: `GET /help`, `GET /help/{lang}`, `GET /help/{lang}/search?q=`,
 `GET /help/{lang}/{entry_id}`, `POST /help/{lang}/{entry_id}/feedback`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
+import ipaddress
 import logging
+import os
+import secrets
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +58,12 @@ router = APIRouter()
 TEMPLATES = WIDGET_DIR / "help" / "templates"
 FEEDBACK_STREAM = "support:help:feedback"
 FEEDBACK_MAXLEN = 1_000_000  # approximate cap: the stream is read by analytics, never unbounded
+VOTE = "support:help:vote:{digest}"  # set while a visitor's vote on an entry counts for the day
+VOTE_TTL_S = 25 * 3600               # outlives the longest day (DST): the day is part of the digest
+TOKEN_TTL_S = 24 * 3600              # a feedback form stays valid a day (pages are cached 60 s)
+TOKEN_SKEW_S = 300                   # gateways' clocks may differ a little
+CROSS_SITE_OK = ("same-origin", "none")  # Sec-Fetch-Site values our own form can send
+_PROCESS_KEY = secrets.token_bytes(32)   # without SURVEY_SECRET: one gateway process only
 DEFAULT_LANG = "fr"
 RESULTS = 5
 PAGE_CACHE = "public, max-age=60"  # KB edits show within a minute even behind a cache
@@ -113,6 +130,8 @@ TEXT: dict[str, dict[str, str]] = {
         "loading_p": "Le centre d'aide démarre. Réessayez dans quelques secondes.",
         "feedback_error_title": "Retour non enregistré",
         "feedback_error_p": "Votre retour n'a pas pu être enregistré. Réessayez dans un instant.",
+        "feedback_refused_p": "Ce formulaire a expiré ou n'est pas valide. Revenez à l'article "
+                              "et répondez à nouveau.",
         "back_article": "Revenir à l'article",
     },
     "en": {
@@ -166,6 +185,8 @@ TEXT: dict[str, dict[str, str]] = {
         "loading_p": "The help centre is starting. Please try again in a few seconds.",
         "feedback_error_title": "Feedback not saved",
         "feedback_error_p": "Your feedback could not be saved. Please try again in a moment.",
+        "feedback_refused_p": "This form has expired or is not valid. Go back to the article and "
+                              "answer again.",
         "back_article": "Back to the article",
     },
 }
@@ -522,6 +543,65 @@ def _index_page(request: Request, lang: str, cat: Catalogue, **extra: Any) -> HT
                   contact_url=_contact_url(cat, lang), **extra)
 
 
+# ---- feedback form protection -------------------------------------------------------------------
+def _form_key() -> bytes:
+    """The key of the feedback tokens and vote digests: derived from SURVEY_SECRET (set in
+    production and shared by `make run`'s workers), else a random key of this process."""
+    secret = os.environ.get("SURVEY_SECRET", "")
+    if not secret:
+        return _PROCESS_KEY
+    return hmac.new(secret.encode(), b"help-feedback-form", hashlib.sha256).digest()
+
+
+def _sign(article: Article, issued: int) -> str:
+    message = f"help-feedback:{article.lang}/{article.id}:{issued}".encode()
+    digest = hmac.new(_form_key(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def feedback_token(article: Article, now: float | None = None) -> str:
+    """What the entry page's form sends back: when it was issued and a signature of that and
+    the entry, so it works from any cache or gateway for TOKEN_TTL_S and for this entry only."""
+    issued = int(time.time() if now is None else now)
+    return f"{issued}.{_sign(article, issued)}"
+
+
+def valid_token(article: Article, token: str, now: float | None = None) -> bool:
+    """Issued by us for this entry, less than TOKEN_TTL_S ago (a forged or replayed-late form is not)."""
+    issued_text, _, signature = token.partition(".")
+    if not issued_text.isdigit() or len(issued_text) > 12:
+        return False
+    issued, now = int(issued_text), time.time() if now is None else now
+    if not now - TOKEN_TTL_S <= issued <= now + TOKEN_SKEW_S:
+        return False
+    return hmac.compare_digest(signature.encode(), _sign(article, issued).encode())
+
+
+def _visitor(request: Request) -> str:
+    """Who votes: the client address (an IPv6 host owns its whole /64, so it counts once)."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def vote_key(request: Request, article: Article, day: str) -> str:
+    """Keyed digest, so Redis holds no recoverable address (the IPv4 space is small)."""
+    digest = hmac.new(_form_key(), f"{_visitor(request)}|{article.id}|{day}".encode(), hashlib.sha256)
+    return VOTE.format(digest=digest.hexdigest()[:32])
+
+
+def _feedback_refused(request: Request, lang: str, article: Article) -> HTMLResponse:
+    t = TEXT[lang]
+    return render(request, "message.html", lang, status=403, cache="no-store", robots="noindex",
+                  title=t["feedback_error_title"], description=t["feedback_refused_p"],
+                  message=t["feedback_refused_p"], path=article.url, back=(article.url, t["back_article"]))
+
+
 # ---- routes -------------------------------------------------------------------------------------
 @router.get("/help", include_in_schema=False)
 async def help_home(request: Request) -> Response:
@@ -617,7 +697,7 @@ async def help_entry(request: Request, lang: str, entry_id: str) -> Response:
         article=article, answer_html=Markup(markdown_html(article.answer)),  # sanitised by nh3
         group=group, related=cat.related(article), crumbs=crumbs, alternates=alternates,
         thanks=request.query_params.get("feedback") == "thanks", path=article.url,
-        contact_url=_contact_url(cat, lang),
+        contact_url=_contact_url(cat, lang), feedback_token=feedback_token(article),
     )
 
 
@@ -633,6 +713,11 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
     if article is None or article.lang != lang:
         return not_found(request, lang)
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+    fetch_site = request.headers.get("sec-fetch-site")
+    if (fetch_site is not None and fetch_site not in CROSS_SITE_OK) or \
+            not valid_token(article, (form.get("token") or [""])[0]):
+        log.info("help feedback refused", extra={"entry": article.id, "fetch_site": fetch_site})
+        return _feedback_refused(request, lang, article)
     answer = (form.get("helpful") or [""])[0]
     if answer not in ("yes", "no"):
         t = TEXT[lang]
@@ -642,10 +727,18 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
     now = state.clock() if state.clock is not None else datetime.now(UTC)
     fields = {"entry": article.id, "lang": lang, "helpful": "1" if answer == "yes" else "0",
               "at": now.isoformat()}
+    vote = vote_key(request, article, now.date().isoformat())
     try:
         if state.redis is None:
             raise RedisError("no Redis client")
-        await state.redis.xadd(FEEDBACK_STREAM, fields, maxlen=FEEDBACK_MAXLEN, approximate=True)
+        if not await state.redis.set(vote, "1", nx=True, ex=VOTE_TTL_S):
+            log.info("help feedback repeated", extra={"entry": article.id})  # thanked, not counted
+            return RedirectResponse(f"{article.url}?feedback=thanks#feedback", status_code=303)
+        try:
+            await state.redis.xadd(FEEDBACK_STREAM, fields, maxlen=FEEDBACK_MAXLEN, approximate=True)
+        except (RedisError, OSError):
+            await state.redis.delete(vote)  # not counted: the visitor may try again
+            raise
     except (RedisError, OSError):
         log.exception("help feedback not stored", extra={"entry": article.id})
         t = TEXT[lang]

@@ -2,10 +2,15 @@
 
 Index and KB figures are read from the retrieval service at scrape time by a
 custom collector, so they can never drift from what `/readyz` reports.
+
+`/metrics` shows login counts, routes and the model: Prometheus scrapes it with
+`Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 401 (and everyone does while
+METRICS_TOKEN is unset).
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,6 +27,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from .errors import error_response
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SEARCH_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -129,9 +136,22 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def operator(request: Request) -> bool:
+    """The request carries the operators' METRICS_TOKEN as a Bearer token (compared in constant
+    time). No token configured: nobody is an operator, the details stay private."""
+    expected = request.app.state.gateway.settings.metrics_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    if not operator(request):
+        return error_response(401, "send Authorization: Bearer <METRICS_TOKEN>",
+                              headers={"WWW-Authenticate": "Bearer"})
     return Response(request.app.state.gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,8 @@
 """The gateway's client for the Rasa servers: one bot turn, and resuming a paused conversation.
 
-Rasa's REST channel answers a message with the bot's replies (text + buttons); the HTTP API
-(token-protected) appends events such as `resume` when an agent gives a conversation back.
+Rasa's only channel, bot/gateway_channel.py (the REST webhook behind a shared secret, sent in
+`X-Gateway-Token`), answers a message with the bot's replies (text + buttons); the HTTP API
+(same token, as `?token=`) appends events such as `resume` when an agent gives a conversation back.
 
 Several servers may be given (`RASA_URL=http://a:5005,http://b:5005`): they share their
 tracker and lock stores in Redis, so any of them can take any turn. Each has a circuit
@@ -28,6 +29,8 @@ RESUME_EVENTS = [{"event": "resume"}, {"event": "slot", "name": "handoff", "valu
 FAILURES_TO_OPEN = 3
 OPEN_S = 15.0
 TIMEOUT = httpx.Timeout(20.0, connect=2.0)   # a turn takes ~0.1 s; a connect that hangs is a dead host
+CHANNEL_PATH = "/webhooks/gateway/webhook"    # bot/gateway_channel.py (GatewayInput.name() == "gateway")
+CHANNEL_HEADER = "X-Gateway-Token"            # its shared secret: RASA_TOKEN
 
 
 class BotUnavailable(Exception):
@@ -74,7 +77,7 @@ class RasaClient:
         """One bot turn for a shopper message; the replies as outbound messages."""
         payload = {"sender": message.conversation_id, "message": message.text,
                    "metadata": {"channel": message.channel, "lang": message.lang}}
-        res = await self._call("POST", "/webhooks/rest/webhook", json=payload)
+        res = await self._call("POST", CHANNEL_PATH, json=payload, headers={CHANNEL_HEADER: self.token})
         try:
             res.raise_for_status()
             replies: list[dict[str, Any]] = res.json()

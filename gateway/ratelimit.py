@@ -1,12 +1,25 @@
-"""Per-sender flood limit in Redis: shared by every gateway process."""
+"""Flood limits in Redis, shared by every gateway process.
+
+A conversation costs nothing to open, so a budget per conversation alone stops nobody: the
+web channel also counts per client address (messages, new conversations, tickets). Budgets
+are keyed by a keyed digest of the address, never the address itself (no IP in Redis), and an
+IPv6 client counts by its /64, which one machine usually holds whole.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import os
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 
+from analytics.events import pseudonymize
+
 KEY = "support:rate:{key}:{window}"
+CLIENT_PREFIX = "ip_"
 
 
 class RateLimit:
@@ -18,10 +31,60 @@ class RateLimit:
         self.window_s = window_s
 
     async def allow(self, key: str) -> bool:
-        window = int(time.time() // self.window_s)
+        return await self.hit(key) == 0
+
+    async def hit(self, key: str) -> int:
+        """Counts one event for `key`: 0 while within budget, else the seconds until the window
+        ends (the Retry-After). Refused attempts count too, so hammering does not pay."""
+        now = time.time()
+        window = int(now // self.window_s)
         name = KEY.format(key=key, window=window)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, self.window_s * 2)
             used, _ = await pipe.execute()
-        return int(used) <= self.count
+        if int(used) <= self.count:
+            return 0
+        return max(1, math.ceil((window + 1) * self.window_s - now))
+
+
+def client_key(address: str | None, secret: bytes) -> str:
+    """The budget key of a client address: an HMAC of it (of its /64 for IPv6)."""
+    host = address or "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address):
+        host = str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+    return pseudonymize(host, secret, prefix=CLIENT_PREFIX)
+
+
+class ChatLimits:
+    """The web channel's budgets (gateway.settings: CHAT_RATE_LIMIT, CHAT_ADDRESS_RATE_LIMIT,
+    CONVERSATION_RATE_LIMIT, TICKET_RATE_LIMIT, TICKET_ADDRESS_RATE_LIMIT). Each check counts
+    one attempt and returns 0 (go on) or the seconds to wait."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Any, *, secret: bytes | str | None = None):
+        if secret is None:
+            secret = os.environ.get("ANALYTICS_SECRET", "shop-support-analytics")
+        self.secret = secret.encode() if isinstance(secret, str) else secret
+        self.per_conversation = RateLimit(redis, *settings.chat_rate)
+        self.per_address = RateLimit(redis, *settings.chat_address_rate)
+        self.conversations = RateLimit(redis, *settings.conversation_rate)
+        self.tickets = RateLimit(redis, *settings.ticket_rate)
+        self.address_tickets = RateLimit(redis, *settings.ticket_address_rate)
+
+    def client(self, address: str | None) -> str:
+        return client_key(address, self.secret)
+
+    async def message(self, sender: str, client: str) -> int:
+        return (await self.per_conversation.hit(f"web:{sender}")
+                or await self.per_address.hit(f"msg-client:{client}"))
+
+    async def new_conversation(self, client: str) -> int:
+        return await self.conversations.hit(f"conv-client:{client}")
+
+    async def ticket(self, conversation_id: str, client: str) -> int:
+        return (await self.tickets.hit(f"ticket-conv:{conversation_id}")
+                or await self.address_tickets.hit(f"ticket-client:{client}"))

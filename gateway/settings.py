@@ -38,8 +38,14 @@ class Settings:
     shop_config: Path = Path("config/shop.yml")
     orders_file: Path = Path("config/demo_orders.yml")
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = ""                    # Rasa's --auth-token: resuming a conversation after an agent
+    rasa_token: str = ""                    # Rasa's API token (resume after an agent) and channel secret
+    metrics_token: str = ""                 # METRICS_TOKEN: /metrics and /readyz details; empty = refused
     chat_rate: tuple[int, int] = (20, 60)   # per shopper: at most N messages per S seconds
+    # budgets per client address (shoppers behind one address share them) and per conversation
+    chat_address_rate: tuple[int, int] = (60, 60)       # CHAT_ADDRESS_RATE_LIMIT: messages, all conversations
+    conversation_rate: tuple[int, int] = (10, 600)      # CONVERSATION_RATE_LIMIT: new conversations
+    ticket_rate: tuple[int, int] = (3, 3600)            # TICKET_RATE_LIMIT: tickets per conversation
+    ticket_address_rate: tuple[int, int] = (10, 3600)   # TICKET_ADDRESS_RATE_LIMIT: tickets per address
     clock_start: datetime | None = None     # CLOCK_START: the gateway's clock starts there (demos, tests)
 
     @classmethod
@@ -60,6 +66,8 @@ class Settings:
         if log_level not in LOG_LEVELS:
             problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
         chat_rate = _parse_rate(get("CHAT_RATE_LIMIT", "20/60"), problems)
+        rates = {name: _parse_rate(get(name, default), problems, name=name, unit=unit)
+                 for name, default, unit in RATE_LIMITS}
         clock_start = _parse_clock(get("CLOCK_START", ""), problems)
         problems += missing_secrets(env)
         if problems:
@@ -76,7 +84,12 @@ class Settings:
             orders_file=Path(get("ORDERS_FILE", "config/demo_orders.yml")),
             rasa_url=get("RASA_URL", "http://127.0.0.1:5005"),
             rasa_token=get("RASA_TOKEN", ""),
+            metrics_token=get("METRICS_TOKEN", ""),
             chat_rate=chat_rate,
+            chat_address_rate=rates["CHAT_ADDRESS_RATE_LIMIT"],
+            conversation_rate=rates["CONVERSATION_RATE_LIMIT"],
+            ticket_rate=rates["TICKET_RATE_LIMIT"],
+            ticket_address_rate=rates["TICKET_ADDRESS_RATE_LIMIT"],
             clock_start=clock_start,
         )
 
@@ -183,15 +196,25 @@ def _parse_origins(raw: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
-def _parse_rate(raw: str, problems: list[str]) -> tuple[int, int]:
+# the other flood limits, all "count/seconds": (variable, default, what is counted)
+RATE_LIMITS = (
+    ("CHAT_ADDRESS_RATE_LIMIT", "60/60", "messages"),
+    ("CONVERSATION_RATE_LIMIT", "10/600", "conversations"),
+    ("TICKET_RATE_LIMIT", "3/3600", "tickets"),
+    ("TICKET_ADDRESS_RATE_LIMIT", "10/3600", "tickets"),
+)
+
+
+def _parse_rate(raw: str, problems: list[str], *, name: str = "CHAT_RATE_LIMIT",
+                unit: str = "messages") -> tuple[int, int]:
     count, _, window = raw.partition("/")
     try:
         rate = int(count), int(window)
     except ValueError:
         rate = (0, 0)
     if rate[0] < 1 or rate[1] < 1:
-        problems.append(f"CHAT_RATE_LIMIT must look like 20/60 (messages/seconds), not {raw!r}")
-        return (20, 60)
+        problems.append(f"{name} must look like 20/60 ({unit}/seconds), not {raw!r}")
+        return (1, 1)
     return rate
 
 

@@ -28,7 +28,7 @@ class GatewayState:
     router: Any = None                   # handoff.routing.ConversationRouter (also the Inbox)
     tickets: Any = None                  # handoff.tickets.Tickets
     accounts: Any = None                 # handoff.accounts.Accounts
-    rate_limit: Any = None               # gateway.ratelimit.RateLimit (per shopper)
+    rate_limit: Any = None               # gateway.ratelimit.ChatLimits (web channel budgets)
     bot: Any = None                      # gateway.rasa_client.RasaClient
     graph: Any = None                    # gateway.channels.graph.GraphClient (when Meta is configured)
     recorder: Any = None                 # analytics.recorder.Recorder (events, in the background)

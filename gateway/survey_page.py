@@ -2,6 +2,8 @@
 
 Server-rendered, works without JavaScript; the signed token says what is rated and in which
 language (handoff.survey_links). One answer per link: a second one is thanked, not counted.
+The answer is claimed in Redis for as long as a link of that ticket can live, because the
+analytics dedupe it also goes through forgets event ids after 30 days and links may last 366.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "widget" / "survey"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           undefined=jinja2.StrictUndefined)
 MAX_FORM_BYTES = 8 * 1024
+ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
+MAX_LINK_S = 366 * 86400                        # the longest surveys.nps_link_days (shop_config)
 
 TEXT = {
     "fr": {"title": "Votre avis", "question": "Recommanderiez-vous {shop} à un proche ?",
@@ -63,6 +67,19 @@ def _link(state: Any, token: str) -> SurveyLink | HTMLResponse:
         return _page(state, "fr", 410 if key == "expired" else 404, view="message", message=TEXT["fr"][key])
 
 
+async def _claim(state: Any, link: SurveyLink) -> bool:
+    """First answer for this link's ticket/conversation? (atomic: SET NX)"""
+    if state.redis is None:
+        return True
+    key = ANSWERED.format(answer=link.answer_id)
+    return bool(await state.redis.set(key, "1", nx=True, exat=link.expires + MAX_LINK_S))
+
+
+async def _unclaim(state: Any, link: SurveyLink) -> None:
+    if state.redis is not None:
+        await state.redis.delete(ANSWERED.format(answer=link.answer_id))
+
+
 @router.get("/survey/nps/{token}", include_in_schema=False)
 async def survey_form(request: Request, token: str) -> HTMLResponse:
     state = get_state(request)
@@ -87,6 +104,12 @@ async def survey_answer(request: Request, token: str) -> HTMLResponse:
     ref = {link.kind: link.ref}
     event = ev.survey_answered(survey="nps", score=int(score_text), verbatim=why or None,
                                id=link.answer_id, **ref)
-    counted = await state.recorder.log.append(event) if state.recorder and state.recorder.log else True
     t = TEXT[link.lang]
+    if not await _claim(state, link):
+        return _page(state, link.lang, view="message", message=t["already"])
+    try:
+        counted = await state.recorder.log.append(event) if state.recorder and state.recorder.log else True
+    except Exception:
+        await _unclaim(state, link)  # not counted: the customer may send it again
+        raise
     return _page(state, link.lang, view="message", message=t["thanks"] if counted else t["already"])

@@ -4,6 +4,8 @@ Passwords are stored only as argon2id hashes, session tokens only as SHA-256
 digests, so a copy of the Redis data (AOF, backup) lets nobody log in. Creating a
 session and removing an account are single Lua scripts: a login racing a removal
 can never leave a live session behind for a deleted (or later re-created) account.
+Ending sessions (logout, new password, removal) is announced on SESSIONS_ENDED, so every
+gateway closes the console sockets those sessions opened, even when the CLI did it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,11 +25,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 
 from handoff.desk import _decoded
+from handoff.store import PRESENCE
 
 AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
 AGENTS = "support:agents"                          # set of e-mails
 SESSION = "support:session:{digest}"               # string -> e-mail, with a TTL
 AGENT_SESSIONS = "support:agent-sessions:{email}"  # set of session digests, to end them all
+SESSIONS_ENDED = "support:sessions-ended"          # pub/sub: {"email": ...} when sessions end
 
 ROLES = ("agent", "manager", "admin")
 ANALYTICS_ROLES = ("manager", "admin")   # who sees the dashboard and its API
@@ -174,7 +179,10 @@ class Accounts:
         except AccountError:
             return False
         keys = [AGENT.format(email=email), AGENT_SESSIONS.format(email=email), AGENTS]
-        return bool(await self._remove(keys=keys, args=[email, SESSION.format(digest="")]))
+        if not await self._remove(keys=keys, args=[email, SESSION.format(digest="")]):
+            return False
+        await self._ended(email, offline=True)
+        return True
 
     async def set_password(self, email: str, password: str, *, end_sessions: bool = True) -> None:
         """Replace the password; by default also logs the agent out everywhere (a reset after a
@@ -190,6 +198,7 @@ class Accounts:
         if end_sessions:
             await self._end_sessions(keys=[key, AGENT_SESSIONS.format(email=email)],
                                      args=[email, SESSION.format(digest="")])
+            await self._ended(email, offline=True)
 
     async def authenticate(self, email: str, password: str) -> Agent | None:
         """The agent if the password is right, else None. An unknown e-mail costs the same argon2
@@ -237,9 +246,17 @@ class Accounts:
             pipe.delete(key)
             pipe.srem(AGENT_SESSIONS.format(email=_text(email)), digest)
             deleted, _ = await pipe.execute()
+        await self._ended(_text(email))
         return bool(deleted)
 
     # -- internals -----------------------------------------------------------
+
+    async def _ended(self, email: str, *, offline: bool = False) -> None:
+        """Tell every gateway that sessions of `email` ended: its console sockets re-check their
+        token and close if it is dead. `offline`: no session is left, so no presence either."""
+        if offline:
+            await self.redis.zrem(PRESENCE, email)
+        await self.redis.publish(SESSIONS_ENDED, json.dumps({"email": email}))
 
     async def _authenticate(self, email: str, password: str) -> tuple[Agent, str] | None:
         """The agent and its current password hash (rehashed if the parameters changed)."""

@@ -7,11 +7,19 @@ number), and the pseudonyms analytics keeps for them. Erasing deletes every Redi
 after those conversations or tickets (transcripts, queues, Rasa trackers, analytics facts,
 dedupe markers), the stream entries and survey comments that refer to them, and the ticket
 indexes. Day counters stay: they are anonymous sums.
+
+Keys are deleted by their exact names, rebuilt from the key templates and from what the
+transcripts, ticket logs and the analytics stream record (message and event ids), never by a
+pattern built from an id: conversation, sender and ticket ids can come from outside (a Rasa
+sender id, a ticket's conversation id), and `*`, `?` or `[a-z]` in one of them, or an id that is
+a prefix of another, would make a pattern match other customers' keys. The few scans left have
+a fixed prefix, escape the id (`glob_escape`) and check every key they return.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +28,8 @@ import redis.asyncio as aioredis
 
 from analytics.events import CONV as FACTS
 from analytics.events import LAST_CONTACT, SLA_PENDING, STREAM, VERBATIMS, pseudonymize
+from analytics.events import SEEN as EVENT_SEEN
+from analytics.events import TICKET as TICKET_FACTS
 
 from .shop_config import RetentionConfig
 from .store import (
@@ -28,17 +38,51 @@ from .store import (
     BY_SENDER,
     CONV,
     HANDOFF,
+    LOCK,
+    LOG,
+    PENDING,
     PENDING_CONVERSATIONS,
     QUEUE,
+    SEEN,
+    STATUS,
     SURVEYS,
     TICKET,
+    TICKET_IDEMPOTENCY,
     TICKET_LOG,
     TICKETS_OPEN,
     decoded,
     text,
 )
+from .surveys import OFFER, RANGES
 
 SCAN_COUNT = 1000
+# Rasa 3.6's RedisTrackerStore and RedisLockStore with `key_prefix: "rasa"` (bot/endpoints.yml)
+# keep `rasa:tracker:{sender_id}` and `rasa:lock:{conversation_id}`; the gateway's Rasa sender
+# id is our conversation id (gateway/rasa_client.py), a ticket's conversation id is Rasa's.
+RASA_TRACKER = "rasa:tracker:{cid}"
+RASA_LOCK = "rasa:lock:{cid}"
+# Per-conversation keys beside those of the log's messages; a new one must be added here.
+CONVERSATION_KEYS = (CONV, LOG, PENDING, LOCK, HANDOFF, FACTS, RASA_TRACKER, RASA_LOCK)
+TICKET_KEYS = (TICKET, TICKET_LOG, TICKET_FACTS)
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def glob_escape(value: str) -> str:
+    """`value` matched literally inside a Redis MATCH pattern (`*`, `?`, `[`, `]`, `\\` escaped):
+    an id from outside must never act as a wildcard over other customers' keys."""
+    return _GLOB_SPECIAL.sub(r"\\\1", value)
+
+
+def message_keys(message: dict[str, Any]) -> set[str]:
+    """The dedupe, delivery-status and analytics keys named after one transcript message's id
+    (routing.py, surveys.py: `in:`, `out:`, `thumbs:`, `why:`, `{survey}:` events)."""
+    channel, mid = str(message.get("channel", "")), str(message.get("message_id") or "")
+    if not mid:
+        return set()
+    events = {f"in:{channel}:{mid}", f"out:{mid}", f"thumbs:{mid}", f"why:{mid}",
+              *(f"{survey}:{mid}" for survey in RANGES)}
+    return {SEEN.format(channel=channel, mid=mid), STATUS.format(channel=channel, mid=mid),
+            *(EVENT_SEEN.format(eid=eid) for eid in events)}
 
 
 @dataclass
@@ -140,29 +184,31 @@ class Privacy:
         return counts
 
     async def _forget(self, subject: Subject) -> int:
-        """Delete the keys of the subject's conversations and tickets and their index entries."""
+        """Delete the keys of the subject's conversations and tickets and their index entries,
+        each by its exact name."""
         keys: set[str] = set()
         for cid in subject.conversations:
-            keys.update(await self._scan(f"*{cid}*"))          # transcript, Rasa tracker, facts, dedupe...
-        for tid in subject.tickets:   # the ticket, its facts, and keys named after it (event dedupe...)
-            keys.update(await self._scan(f"*:{tid}") + await self._scan(f"*:{tid}:*"))
+            keys.update(await self._conversation_keys(cid))
+        for tid in subject.tickets:
+            keys.update(await self._ticket_keys(tid))
+        keys.update(EVENT_SEEN.format(eid=eid) for eid in await self._event_ids(subject))
         for pseudonym in subject.pseudonyms:
-            keys.update(await self._scan(LAST_CONTACT.format(customer=pseudonym, reason="*")))
+            keys.update(await self._keys_under(LAST_CONTACT.format(customer=pseudonym, reason="")))
         for identity in subject.identities:
             channel, _, sender = identity.partition(":")
             keys.update({BY_SENDER.format(channel=channel, sender=sender),
                          BY_CUSTOMER.format(channel=channel, sender=sender)})
         if subject.tickets:
-            for key in await self._scan("support:tickets:by-request:*"):
+            for key in await self._scan(TICKET_IDEMPOTENCY.format(key="*")):
                 if text(await self.redis.get(key) or b"") in subject.tickets:
                     keys.add(key)
+        ordered = sorted(keys)
         pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
+        for key in ordered:
             pipe.delete(key)
         for cid in subject.conversations:
             pipe.zrem(QUEUE, cid)
             pipe.srem(PENDING_CONVERSATIONS, cid)
-            pipe.delete(HANDOFF.format(cid=cid), FACTS.format(cid=cid))
         for tid in subject.tickets:
             pipe.zrem(TICKETS_OPEN, tid)
             pipe.zrem(SLA_PENDING, tid)
@@ -170,7 +216,33 @@ class Privacy:
             for cid in subject.conversations:
                 pipe.srem(key, cid)
         results = await pipe.execute()
-        return sum(1 for r in results[:len(keys)] if r)
+        return sum(1 for r in results[:len(ordered)] if r)
+
+    async def _conversation_keys(self, cid: str) -> set[str]:
+        keys = {template.format(cid=cid) for template in CONVERSATION_KEYS}
+        keys.update(OFFER.format(cid=cid, survey=survey) for survey in RANGES)
+        for raw in await self.redis.lrange(LOG.format(cid=cid), 0, -1):
+            keys.update(message_keys(_json(raw)))
+        return keys
+
+    async def _ticket_keys(self, tid: str) -> set[str]:
+        keys = {template.format(tid=tid) for template in TICKET_KEYS}
+        events = {f"ticket:{tid}", f"solved:{tid}"}              # tickets.py, desk.py
+        for raw in await self.redis.lrange(TICKET_LOG.format(tid=tid), 0, -1):
+            if mid := _json(raw).get("message_id"):
+                events.add(f"ticket-reply:{mid}")
+        return keys | {EVENT_SEEN.format(eid=eid) for eid in events}
+
+    async def _event_ids(self, subject: Subject) -> set[str]:
+        """Ids of the subject's analytics events, whose `seen:` markers name the conversation
+        or ticket (`handoff:{cid}:{time}`, `faq:{cid}:...`) in ways only the stream records."""
+        return {fields["id"] async for _, fields in self._stream(STREAM)
+                if fields.get("id") and subject.refers(fields)}
+
+    async def _keys_under(self, prefix: str) -> list[str]:
+        """The keys `prefix` + one last segment, `prefix` taken literally."""
+        found = await self._scan(glob_escape(prefix) + "*")
+        return [k for k in found if k.startswith(prefix) and ":" not in k[len(prefix):]]
 
     async def purge(self, retention: RetentionConfig, now: float | None = None) -> dict[str, int]:
         """Delete what is older than the retention periods: conversations idle for longer,
@@ -205,6 +277,14 @@ class Privacy:
         if doomed:
             counts["stream_entries"] += int(await self.redis.xdel(STREAM, *doomed))
         return counts
+
+
+def _json(raw: bytes | str) -> dict[str, Any]:
+    try:
+        value = json.loads(text(raw))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _epoch(value: str | None) -> float | None:

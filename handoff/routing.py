@@ -64,6 +64,7 @@ class Bot(Protocol):
 TEXTS = {
     "fr": {
         "agent_joined": "{agent} a rejoint la conversation.",
+        "advisor_joined": "Un conseiller a rejoint la conversation.",
         "closed": "La conversation avec notre conseiller est terminée. "
                   "Je reste là si vous avez une autre question.",
         "bot_down": "Désolé, je rencontre un problème technique. Vous pouvez réessayer dans un instant "
@@ -71,6 +72,7 @@ TEXTS = {
     },
     "en": {
         "agent_joined": "{agent} has joined the conversation.",
+        "advisor_joined": "An advisor has joined the conversation.",
         "closed": "Your conversation with our advisor has ended. "
                   "I'm still here if you have another question.",
         "bot_down": "Sorry, I'm having a technical problem. Please try again in a moment or leave us "
@@ -275,12 +277,15 @@ class ConversationRouter:
 
     # -- agent side --------------------------------------------------------------------
 
-    async def agent_joined(self, cid: str, agent_name: str) -> None:
+    async def agent_joined(self, cid: str, agent_id: str, display_name: str = "") -> None:
+        """Tells the shopper someone took over: by display name if the agent has one, else as
+        "an advisor"; the agent's e-mail (or a part of it) never reaches a shopper."""
         conv = await self.transcripts.require(cid)
-        await self.transcripts.system(cid, "claimed", agent=agent_name)
-        await self.send(replace(self._bot_message(conv, say(conv.get("lang", ""), "agent_joined",
-                                                            agent=agent_name)), role="system",
-                                author="agent_joined"))
+        await self.transcripts.system(cid, "claimed", agent=agent_id)
+        lang, name = conv.get("lang", ""), display_name.strip()
+        text = say(lang, "agent_joined", agent=name) if name and "@" not in name \
+            else say(lang, "advisor_joined")
+        await self.send(replace(self._bot_message(conv, text), role="system", author="agent_joined"))
         await self.event("claimed", cid, conv)
 
     async def agent_says(self, cid: str, agent_id: str, text: str) -> Message:

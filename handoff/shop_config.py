@@ -105,6 +105,16 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class OrderLookupConfig:
+    """Budgets of order lookups per window (shop/order_gate.py): against guessing numbers or proofs."""
+
+    per_conversation: int = 5            # attempts in one conversation
+    per_client: int = 10                 # from one web client address (or one Messenger/WhatsApp user)
+    per_order: int = 10                  # on one order number, by anybody
+    window_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     shop: ShopInfo
     hours: HoursConfig
@@ -113,6 +123,7 @@ class ShopConfig:
     reasons: ReasonsConfig = field(default_factory=ReasonsConfig)
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    order_lookups: OrderLookupConfig = field(default_factory=OrderLookupConfig)
 
 
 def config_path() -> Path:
@@ -175,11 +186,22 @@ class _Parser:
 
     def config(self, data: Any) -> ShopConfig:
         top = self.mapping(data, "(top level)",
-                           {"shop", "hours", "sla", "contact_reasons", "surveys", "retention"},
+                           {"shop", "hours", "sla", "contact_reasons", "surveys", "retention",
+                            "order_lookups"},
                            {"shop", "hours", "sla"})
         return ShopConfig(self.shop(top["shop"]), self.hours(top["hours"]), self.sla(top["sla"]), self.path,
                           self.reasons(top.get("contact_reasons")), self.surveys(top.get("surveys")),
-                          self.retention(top.get("retention")))
+                          self.retention(top.get("retention")), self.order_lookups(top.get("order_lookups")))
+
+    def order_lookups(self, raw: Any) -> OrderLookupConfig:
+        if raw is None:
+            return OrderLookupConfig()
+        section = self.mapping(raw, "order_lookups", set(OrderLookupConfig.__dataclass_fields__), set())
+        for name, value in section.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
+                raise self.error(f"order_lookups.{name}",
+                                 f"must be a whole number from 1 to 10000, got {value!r}")
+        return OrderLookupConfig(**section)
 
     def retention(self, raw: Any) -> RetentionConfig:
         if raw is None:

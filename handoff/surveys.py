@@ -2,7 +2,10 @@
 follow-up "why?" after any score, whose answer is kept (masked) per contact reason.
 
 A score arrives as a button payload (`/csat{"score": 4}`, `/ces{"score": 6}`, `/nps{"score": 9}`).
-After it the bot asks for the main reason; the shopper's next message, if it comes within
+Anyone can type such a payload, so a score counts only for a survey this conversation was
+actually offered (recorded in Redis when asked, for OFFER_TTL_S) and only once: taking the score
+deletes the offer. Any other score payload is dropped (nothing recorded, the bot never sees it).
+After a score the bot asks for the main reason; the shopper's next message, if it comes within
 WHY_WINDOW_S and is not a button, is that reason. Anything else (a button, a late message) is
 routed as usual, so a shopper who ignores the question is never stuck in a survey.
 """
@@ -10,6 +13,7 @@ routed as usual, so a shopper who ignores the question is never stuck in a surve
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +27,9 @@ from handoff.shop_config import SurveysConfig
 from .store import SURVEYS
 from .transcript import Transcripts
 
+log = logging.getLogger("handoff.surveys")
+OFFER = "support:conv:{cid}:survey-offer:{survey}"   # string, set while that survey awaits its score
+OFFER_TTL_S = 7 * 86400   # a shopper may come back to the buttons later; the offer still counts once
 SCORE = re.compile(r'^/(csat|ces|nps)\{"score":\s*"?(\d{1,2})"?\}$')
 SKIP = "/survey_skip"
 WHY_WINDOW_S = 15 * 60
@@ -73,7 +80,15 @@ class SurveyFlow:
         self.clock = clock
 
     async def ask(self, conv: dict[str, str], survey: str) -> None:
+        """Offer a survey: its score is accepted once from now on (recorded before the buttons go
+        out, so even an instant click finds the offer)."""
+        await self.redis.set(OFFER.format(cid=conv["id"], survey=survey), str(self.clock()), ex=OFFER_TTL_S)
         await self.send_bot(conv, text_for(conv.get("lang", ""), survey), score_buttons(survey))
+
+    async def _take_offer(self, cid: str, survey: str) -> bool:
+        """Consume the pending offer of this survey: True for exactly one caller (DEL is atomic,
+        so a double click or a redelivery through another gateway counts once)."""
+        return bool(await self.redis.delete(OFFER.format(cid=cid, survey=survey)))
 
     async def ask_effort_once(self, conv: dict[str, str]) -> None:
         """CES after the shopper said the bot's answer helped: once per conversation."""
@@ -84,14 +99,17 @@ class SurveyFlow:
 
     async def handle(self, message: Message, conv: dict[str, str]) -> bool:
         """Take the message if it is a survey turn (a score, the skip button, or the answer to
-        "why?"); False to route it as usual."""
+        "why?"); False to route it as usual. A score payload is always taken: recorded if it
+        answers the pending offer, else dropped (typed by hand, out of range, or a second click)."""
         body = message.text.strip()
         if m := SCORE.match(body):
             survey, score = m.group(1), int(m.group(2))
-            if score in RANGES[survey]:
+            if score in RANGES[survey] and await self._take_offer(conv["id"], survey):
                 await self._score(message, conv, survey, score)
-                return True
-            return False
+            else:
+                log.info("survey score not offered: dropped",
+                         extra={"conversation": conv["id"], "survey": survey})
+            return True
         pending = conv.get("survey_why")
         if not pending:
             return False

@@ -57,8 +57,10 @@ class Transcripts:
         self._append = redis.register_script(_APPEND)
         self._done = redis.register_script(_DONE)
 
-    async def open(self, channel: str, sender: str, *, lang: str = "", cid: str | None = None) -> str:
-        """The sender's current conversation on this channel, created if it has none."""
+    async def open(self, channel: str, sender: str, *, lang: str = "", cid: str | None = None,
+                   client: str = "") -> str:
+        """The sender's current conversation on this channel, created if it has none. `client`: a
+        digest of who opened it (the web client's address), for per-client limits."""
         key = BY_SENDER.format(channel=channel, sender=sender)
         existing = await self.redis.get(key)
         if existing:
@@ -66,17 +68,23 @@ class Transcripts:
         cid = cid or new_conversation_id()
         now = time.time()
         if not await self.redis.set(key, cid, nx=True):  # another process created it first
-            return await self.open(channel, sender, lang=lang)
+            return await self.open(channel, sender, lang=lang, client=client)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(CONV.format(cid=cid), mapping={
                 "id": cid, "channel": channel, "sender": sender, "state": "bot", "agent": "",
-                "lang": lang, "created_at": now, "updated_at": now})
+                "lang": lang, "created_at": now, "updated_at": now, "client": client})
             pipe.zadd(BY_CUSTOMER.format(channel=channel, sender=sender), {cid: now})
             await pipe.execute()
         return cid
 
     async def conversation(self, cid: str) -> dict[str, str] | None:
         return decoded(await self.redis.hgetall(CONV.format(cid=cid)))
+
+    async def client_of(self, cid: str) -> str:
+        """Who is behind a conversation, for per-client budgets: the client digest stored when it
+        was opened (web), else the channel identity (a Messenger or WhatsApp user)."""
+        conv = await self.conversation(cid) or {}
+        return conv.get("client") or f"{conv.get('channel', '')}:{conv.get('sender', cid)}"
 
     async def require(self, cid: str) -> dict[str, str]:
         conv = await self.conversation(cid)

@@ -14,12 +14,19 @@ import httpx
 
 from ops import proc
 from ops.ports import free_port
-from ops.run import RASA_QUIET, rasa_env
+from ops.run import RASA_QUIET, gateway_server_options, rasa_command, rasa_env
 
 REPO = Path(__file__).resolve().parents[1]
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
 MODEL = REPO / "bot" / "models" / "bot.tar.gz"
-RASA_TOKEN = "rasa-test-token"  # the --auth-token every rasa() server is started with
+RASA_TOKEN = "rasa-test-token"  # RASA_TOKEN of every rasa() server: its API token and channel secret
+METRICS_TOKEN = "metrics-test-token"  # METRICS_TOKEN of every gateway(): /metrics, /readyz details
+CHANNEL_PATH = "/webhooks/gateway/webhook"  # bot/gateway_channel.py, the gateway's only way in
+CHANNEL_HEADER = "X-Gateway-Token"
+# Every simulated shopper of a test or benchmark comes from 127.0.0.1: the per-address budgets
+# (gateway.ratelimit) get a crowd's size; the per-conversation ones keep their defaults.
+LOOPBACK_LIMITS = {"CHAT_ADDRESS_RATE_LIMIT": "100000/60", "CONVERSATION_RATE_LIMIT": "100000/60",
+                   "TICKET_ADDRESS_RATE_LIMIT": "100000/60"}
 
 
 def wait_http(url: str, timeout: float, proc_handle=None, log: Path | None = None) -> None:
@@ -43,23 +50,32 @@ class Gateway:
     url: str
     token: str
     process: object
+    metrics_token: str = METRICS_TOKEN
+
+    @property
+    def metrics_auth(self) -> dict[str, str]:
+        """Headers for /metrics and the details of /readyz."""
+        return {"Authorization": f"Bearer {self.metrics_token}"}
 
 
 @contextmanager
 def gateway(redis_url: str, tmp: Path, *, shop_config: Path, token: str = "integration-token",
             kb_dir: Path = REPO / "kb_content", index_dir: Path | None = None,
-            extra_env: Mapping[str, str] | None = None) -> Iterator[Gateway]:
+            extra_env: Mapping[str, str] | None = None, forwarded_allow_ips: str = "") -> Iterator[Gateway]:
+    """A gateway server with the options `make run` gives it (ops.run.gateway_server_options)."""
     port = free_port()
     log = tmp / f"gateway-{port}.log"
     env = {**os.environ, "REDIS_URL": redis_url, "KB_DIR": str(kb_dir),
            "INDEX_DIR": str(index_dir or tmp / "index"), "ACTION_TOKEN": token,
-           "SHOP_CONFIG": str(shop_config), "HF_HUB_OFFLINE": "1", **(extra_env or {})}
+           "METRICS_TOKEN": METRICS_TOKEN, "SHOP_CONFIG": str(shop_config), "HF_HUB_OFFLINE": "1",
+           **LOOPBACK_LIMITS, **(extra_env or {})}
     with log.open("wb") as out:
         p = proc.spawn([sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
-                        "--port", str(port)], env=env, cwd=REPO, stdout=out, stderr=out)
+                        "--port", str(port), *gateway_server_options(forwarded_allow_ips)],
+                       env=env, cwd=REPO, stdout=out, stderr=out)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", 240, p, log)
-        yield Gateway(f"http://127.0.0.1:{port}", token, p)
+        yield Gateway(f"http://127.0.0.1:{port}", token, p, env["METRICS_TOKEN"])
     finally:
         proc.terminate(p)
 
@@ -76,7 +92,8 @@ class Rasa:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
 
     def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
-        res = self.http.post(f"{self.url}/webhooks/rest/webhook",
+        """One turn through the gateway's channel, as the gateway sends it."""
+        res = self.http.post(f"{self.url}{CHANNEL_PATH}", headers={CHANNEL_HEADER: self.token},
                              json={"sender": sender, "message": text, "metadata": metadata or {}})
         res.raise_for_status()
         return res.json()
@@ -101,12 +118,10 @@ def rasa(redis_url: str, gateway_url: str, action_token: str, tmp: Path,
     token = RASA_TOKEN
     log = tmp / f"rasa-{port}.log"
     env = {**os.environ, **rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{gateway_url}/webhook",
-           "ACTION_TOKEN": action_token, **RASA_QUIET}
+           "ACTION_TOKEN": action_token, "RASA_TOKEN": token, **RASA_QUIET}
     with log.open("wb") as out:
-        p = proc.spawn([str(RASA), "run", "--enable-api", "--auth-token", token, "--interface",
-                        "127.0.0.1", "--port", str(port), "--model", str(MODEL), "--endpoints",
-                        "endpoints.yml", "--credentials", "credentials.yml"],
-                       env=env, cwd=REPO / "bot", stdout=out, stderr=out)
+        p = proc.spawn(rasa_command(REPO, port, model=str(MODEL)), env=env, cwd=REPO / "bot",
+                       stdout=out, stderr=out)
     bot = Rasa(f"http://127.0.0.1:{port}", token, p, log)
     try:
         wait_http(f"http://127.0.0.1:{port}/", 300, p, log)

@@ -10,6 +10,7 @@ more children (e.g. the Rasa server from `.venv-rasa`) there.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import secrets as secrets_module
 import sys
@@ -27,6 +28,9 @@ from ops.supervisor import Child, HttpReady, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCH_EXAMPLE = "/api/search?q=ou+est+mon+colis"
+# uvicorn reads whole WebSocket messages up to 16 MiB by default before the app's 8 KiB frame
+# check sees them: cap what the server buffers, with room above the app's own limit.
+WS_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,13 @@ class Config:
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     workers: int = 1   # gateway worker processes sharing the port (WORKERS)
     rasas: int = 1     # Rasa servers on rasa_port, rasa_port + 1, ... (RASA)
+    forwarded_allow_ips: str = ""   # proxies trusted for X-Forwarded-For (FORWARDED_ALLOW_IPS): none
+    metrics_token_set: bool = False  # METRICS_TOKEN given: /metrics readable (the gateway reads it)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
-        """Read KB_DIR, GATEWAY_HOST, GATEWAY_PORT, REDIS_URL (ValueError if malformed)."""
+        """Read KB_DIR, GATEWAY_HOST, GATEWAY_PORT, REDIS_URL, WORKERS, RASA, FORWARDED_ALLOW_IPS
+        (ValueError if malformed)."""
         raw_port = environ.get("GATEWAY_PORT") or "8000"
         try:
             port = int(raw_port)
@@ -64,6 +71,8 @@ class Config:
             redis_url=environ.get("REDIS_URL") or None,
             workers=_count(environ, "WORKERS"),
             rasas=_count(environ, "RASA"),
+            forwarded_allow_ips=trusted_proxies(environ.get("FORWARDED_ALLOW_IPS") or ""),
+            metrics_token_set=bool((environ.get("METRICS_TOKEN") or "").strip()),
         )
 
     @property
@@ -98,6 +107,41 @@ def _count(environ: Mapping[str, str], name: str, maximum: int = 16) -> int:
     return int(raw)
 
 
+def trusted_proxies(raw: str) -> str:
+    """FORWARDED_ALLOW_IPS as uvicorn wants it: addresses or networks, comma-separated.
+
+    uvicorn takes anything it cannot parse as a literal host name and `*` as "trust everyone",
+    both silent ways to let any client choose its own address: refuse them here."""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise ValueError(f"FORWARDED_ALLOW_IPS must list the proxy's IP addresses or networks "
+                             f"(e.g. 10.0.0.5,10.1.0.0/16), not {item!r}") from None
+    return ",".join(items)
+
+
+def gateway_server_options(forwarded_allow_ips: str = "") -> list[str]:
+    """uvicorn options every gateway server gets (make run, tests, bench): a WebSocket message cap,
+    and X-Forwarded-For honoured only from the configured proxies (none: the header is ignored,
+    so a client cannot pick the address its failed logins and rate limits are counted under)."""
+    if forwarded_allow_ips:
+        proxies = ["--proxy-headers", "--forwarded-allow-ips", forwarded_allow_ips]
+    else:
+        proxies = ["--no-proxy-headers"]
+    return ["--ws-max-size", str(WS_MAX_BYTES), *proxies]
+
+
+def rasa_command(root: Path, port: int, *, interface: str = "127.0.0.1",
+                 model: str = "models/bot.tar.gz") -> list[str]:
+    """A Rasa server through bot/serve.py, which reads the API token from RASA_TOKEN: a token in
+    argv would be readable by every local user (`ps`). Run with cwd=bot/."""
+    return [str(root / ".venv-rasa" / "bin" / "python"), str(root / "bot" / "serve.py"), "run",
+            "--enable-api", "--interface", interface, "--port", str(port), "--model", model,
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+
+
 ChildFactory = Callable[[Config, str], list[Child]]
 
 
@@ -124,7 +168,6 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
     env = {"REDIS_URL": redis_url, "KB_DIR": str(config.kb_dir), "RASA_URL": ",".join(config.rasa_urls),
            **tokens, "PUBLIC_URL": os.environ.get("PUBLIC_URL") or config.gateway_url}
     python = sys.executable
-    rasa = str(config.root / ".venv-rasa" / "bin" / "rasa")
     return [
         Child(
             "index",
@@ -149,6 +192,7 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
                 "--timeout-graceful-shutdown",
                 "5",  # finish before our SIGKILL deadline
                 *(["--workers", str(config.workers)] if config.workers > 1 else []),
+                *gateway_server_options(config.forwarded_allow_ips),
             ],  # fmt: skip
             env={**env, "GATEWAY_PORT": str(config.gateway_port)},
             cwd=config.root,
@@ -157,11 +201,9 @@ def build_children(config: Config, redis_url: str) -> list[Child]:
         ),
         *(Child(
             "rasa" if i == 0 else f"rasa-{i + 1}",
-            [rasa, "run", "--enable-api", "--auth-token", tokens["RASA_TOKEN"], "--interface", "127.0.0.1",
-             "--port", str(config.rasa_port + i), "--model", "models/bot.tar.gz", "--endpoints",
-             "endpoints.yml", "--credentials", "credentials.yml"],
+            rasa_command(config.root, config.rasa_port + i),
             env={**rasa_env(redis_url), "ACTION_ENDPOINT_URL": f"{config.gateway_url}/webhook",
-                 "ACTION_TOKEN": tokens["ACTION_TOKEN"], **RASA_QUIET},
+                 "ACTION_TOKEN": tokens["ACTION_TOKEN"], "RASA_TOKEN": tokens["RASA_TOKEN"], **RASA_QUIET},
             cwd=config.root / "bot",
             ready=HttpReady(f"{url}/"),
             timeout=max(config.ready_timeout, 180.0),  # TensorFlow takes a while to load
@@ -181,11 +223,11 @@ def banner(config: Config, redis: RedisServer) -> str:
         f"  help      {url}/help",
         f"  gateway   {url}",
         f"  search    {url}{SEARCH_EXAMPLE}",
-        f"  health    {url}/healthz   (readiness: {url}/readyz)",
-        f"  metrics   {url}/metrics",
-        f"  rasa      {', '.join(config.rasa_urls)}   (talk to the bot:)",
-        f"            curl -s http://127.0.0.1:{config.rasa_port}/webhooks/rest/webhook "
-        """-d '{"sender": "me", "message": "Bonjour, où est mon colis ?"}'""",
+        f"  health    {url}/healthz   (readiness: {url}/readyz; details with the metrics token)",
+        f"  metrics   {url}/metrics   " + ('(curl -H "Authorization: Bearer $METRICS_TOKEN" ...)'
+                                           if config.metrics_token_set else
+                                           "(refused: set METRICS_TOKEN, then send it as a Bearer token)"),
+        f"  rasa      {', '.join(config.rasa_urls)}   (only the gateway talks to it: X-Gateway-Token)",
         f"  chat      ws{url.removeprefix('http')}/ws/chat   (widget WebSocket; HTTP: {url}/api/chat/...)",
         f"  redis     {redact_url(redis.url)}   ({where})",
         f"  layout    {config.workers} gateway worker(s), {config.rasas} Rasa server(s) (WORKERS=, RASA=)",
@@ -209,7 +251,8 @@ def main(
         description="Start Redis, build the FAQ index, start the gateway; Ctrl-C stops all.",
         epilog="Configured by environment: GATEWAY_PORT (8000), GATEWAY_HOST (127.0.0.1), "
         "KB_DIR (kb_content), REDIS_URL (unset: embedded Redis in var/redis), WORKERS (1 gateway "
-        "worker process), RASA (1 Rasa server).",
+        "worker process), RASA (1 Rasa server), FORWARDED_ALLOW_IPS (proxies trusted for "
+        "X-Forwarded-For: none), METRICS_TOKEN (unset: /metrics and /readyz details refused).",
     ).parse_args(argv or [])
     console = Console()
     try:

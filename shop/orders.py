@@ -1,7 +1,8 @@
 """Order lookup behind `OrderSource`, with a demo source reading `config/demo_orders.yml`.
 
 A real shop plugs its back office in by implementing `lookup`; the bot only needs a
-status, a carrier and a tracking link, in the shopper's language.
+status, a carrier and a tracking link, in the shopper's language, plus the buyer's e-mail and
+delivery postcode, which `shop.order_gate` checks before showing anything.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Order:
     carrier: str = ""
     tracking_url: str = ""
     eta: str = ""          # ISO date, when known
+    email: str = ""        # the buyer's e-mail: proof of ownership (shop.order_gate)
+    postcode: str = ""     # the delivery postcode: the other accepted proof
 
 
 STATUS_LABELS = {
@@ -62,7 +65,8 @@ class OrderSource(Protocol):
 
 
 class DemoOrderSource:
-    """Orders from a YAML file: `orders: {AL-123456: {status, carrier, tracking_url, eta}}`."""
+    """Orders from a YAML file: `orders: {AL-123456: {status, carrier, tracking_url, eta, email,
+    postcode}}`. Read it through `shop.order_gate.OrderGate`, never directly."""
 
     def __init__(self, path: str | Path = DEFAULT_PATH):
         self.path = Path(path)
@@ -75,7 +79,8 @@ class DemoOrderSource:
         self.orders = {normalise_order_number(str(k)) or str(k): Order(
             number=normalise_order_number(str(k)) or str(k), status=v["status"],
             carrier=str(v.get("carrier") or ""), tracking_url=str(v.get("tracking_url") or ""),
-            eta=str(v.get("eta") or "")) for k, v in orders.items()}
+            eta=str(v.get("eta") or ""), email=str(v.get("email") or ""),
+            postcode=str(v.get("postcode") or "")) for k, v in orders.items()}
 
     def lookup(self, number: str) -> Order | None:
         key = normalise_order_number(number)

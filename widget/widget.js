@@ -58,7 +58,10 @@
       tkSend: "Envoyer la demande", tkSending: "Envoi…", emailBad: "Saisissez une adresse e-mail valide, par ex. nom@exemple.fr.",
       msgMissing: "Écrivez votre message.", tkError: "L'envoi a échoué. Vérifiez votre connexion et réessayez.",
       tkDone: "Merci ! Votre demande {id} est bien enregistrée.", tkPromise: "Nous vous répondrons par e-mail au plus tard {p}.",
-      greetClose: "Masquer ce message", agentJoined: "Un conseiller a rejoint la conversation"
+      greetClose: "Masquer ce message", agentJoined: "Un conseiller a rejoint la conversation",
+      limited: "Trop de nouvelles conversations depuis votre connexion. Réessayez dans {x}.",
+      tkLimited: "Vous nous avez déjà laissé plusieurs messages : nous vous répondrons par e-mail. Réessayez dans {x} si besoin.",
+      orderBad: "Un numéro de commande ressemble à AL-123456 (ou laissez vide)."
     },
     en: {
       open: "Open the support chat", close: "Close the chat", title: "Customer service",
@@ -80,7 +83,10 @@
       tkSend: "Send the request", tkSending: "Sending…", emailBad: "Enter a valid e-mail address, e.g. name@example.com.",
       msgMissing: "Write your message.", tkError: "Sending failed. Check your connection and try again.",
       tkDone: "Thank you! Your request {id} is registered.", tkPromise: "We will reply by e-mail by {p} at the latest.",
-      greetClose: "Hide this message", agentJoined: "An advisor joined the conversation"
+      greetClose: "Hide this message", agentJoined: "An advisor joined the conversation",
+      limited: "Too many new conversations from your connection. Please try again in {x}.",
+      tkLimited: "You have already left us several messages: we will reply by e-mail. Try again in {x} if needed.",
+      orderBad: "An order number looks like AL-123456 (or leave it empty)."
     }
   }[LANG];
 
@@ -345,7 +351,7 @@
     unread: +LS.get("unread", 0) || 0,
     queue: LS.get("queue", []),          // [{id, text, display, ts}]: typed, not yet acknowledged
     ws: null, serial: 0, connected: false, wanted: false, everOpened: false, attempts: 0,
-    retryTimer: 0, pingTimer: 0, pongTimer: 0, polling: 0, inflight: {},
+    retryTimer: 0, pingTimer: 0, pongTimer: 0, polling: 0, inflight: {}, limitedUntil: 0, limitTimer: 0,
     histCount: 0, historyLoaded: false, convState: "bot",
     seen: {}, titles: {}, groups: [], typingTimer: 0,
     avail: null, availAt: 0, sugTimer: 0, sugSeq: 0, greeting: "", ticket: LS.get("ticket", null)
@@ -627,7 +633,10 @@
       } else if (S.polling && S.cid) {
         S.inflight[item.id] = "http";
         postJSON(apiUrl("api/chat/conversations/" + S.cid + "/messages"), {text: item.text, message_id: item.id, lang: LANG})
-          .then(function (ack) { onAck(ack); }, function (e) { delete S.inflight[item.id]; if (e.status) onRefused(item.id, e.status); });
+          .then(function (ack) { onAck(ack); }, function (e) {
+            delete S.inflight[item.id];
+            if (e.status) onRefused(item.id, e.status, e.body && e.body.retry_after_s);
+          });
       }
       var li = S.seen[item.id];
       if (li && li.classList.contains("pending")) status(li, S.connected || S.polling ? t("sending") : t("queued"));
@@ -644,12 +653,12 @@
     if (!ack.duplicate) showTyping();
   }
 
-  function onRefused(id, code) {
+  function onRefused(id, code, wait) {
     delete S.inflight[id];
     var li = S.seen[id];
-    if (code === 429) {                                        // rate limited: same id, later
+    if (code === 429) {                                        // rate limited: same id, when the server says
       if (li) status(li, t("retry"));
-      setTimeout(flush, 10000);
+      setTimeout(flush, Math.min(Math.max(+wait || 10, 1), 3600) * 1000);
       return;
     }
     S.queue = S.queue.filter(function (q) { return q.id !== id; });
@@ -692,6 +701,12 @@
 
   function scheduleRetry() {
     if (!S.wanted) return;
+    var left = S.limitedUntil - Date.now();
+    if (left > 0) {                                            // told to come back later: not sooner
+      clearTimeout(S.retryTimer);
+      S.retryTimer = setTimeout(connect, left + Math.random() * 5000);
+      return;
+    }
     S.attempts++;
     var cap = Math.min(30000, 500 * Math.pow(2, S.attempts));   // 1 s, 2 s, 4 s ... 30 s
     clearTimeout(S.retryTimer);
@@ -699,7 +714,19 @@
     if (!S.everOpened && S.attempts >= 3) startPolling();      // sockets blocked here: HTTP fallback
   }
 
-  function renderConn() { conn.hidden = S.connected || !S.everOpened || !S.wanted; }
+  function renderConn() {
+    var left = (S.limitedUntil - Date.now()) / 1000;
+    conn.textContent = left > 0 ? t("limited", {x: waitText(left)}) : t("offline");
+    conn.hidden = left > 0 ? !S.wanted : S.connected || !S.everOpened || !S.wanted;
+  }
+
+  // The gateway refused a new conversation (429, too many from this address): say so, wait.
+  function limited(seconds) {
+    S.limitedUntil = Date.now() + Math.min(Math.max(+seconds || 60, 1), 3600) * 1000;
+    renderConn();
+    clearTimeout(S.limitTimer);
+    S.limitTimer = setTimeout(renderConn, S.limitedUntil - Date.now() + 100);
+  }
 
   function onFrame(f, ws) {
     if (f.type === "welcome") {
@@ -708,6 +735,7 @@
       S.connected = true;
       S.everOpened = true;
       S.attempts = 0;
+      S.limitedUntil = 0;
       S.convState = f.state || "bot";
       stopPolling();
       renderConn();
@@ -727,7 +755,9 @@
     } else if (f.type === "ack") {
       onAck(f);
     } else if (f.type === "error" && f.message_id) {
-      onRefused(f.message_id, f.status);
+      onRefused(f.message_id, f.status, f.retry_after_s);
+    } else if (f.type === "error" && f.status === 429) {       // no budget for a new conversation
+      limited(f.retry_after_s);
     } else if (f.type === "pong") {
       clearTimeout(S.pongTimer);
     }
@@ -762,6 +792,7 @@
       return getJSON(apiUrl("api/chat/conversations/" + cid + "/messages?after=" + S.histCount));
     }).then(function (r) { onHistory(r); flush(); }, function (e) {
       if (e.status === 404) { setCid(""); clearConversation(); }
+      if (e.status === 429 && !S.cid) { stopPolling(); limited(e.body && e.body.retry_after_s); scheduleRetry(); }
     });
   }
   function conversationId() {
@@ -857,9 +888,14 @@
       }, function (err) {
         submit.disabled = false;
         submit.textContent = t("tkSend");
-        var f = err.body && err.body.field === "email" ? email : err.body && err.body.field === "message" ? message : null;
-        if (f) { validate(f.control, f.err, f === email ? t("emailBad") : t("msgMissing")); f.control.focus(); }
-        else formStatus.textContent = t("tkError");
+        var bad = err.body && err.body.field, wait = waitText(err.body && err.body.retry_after_s);
+        var f = bad === "email" ? email : bad === "message" ? message : bad === "order_number" ? order : null;
+        if (f) {
+          validate(f.control, f.err, f === email ? t("emailBad") : f === order ? t("orderBad") : t("msgMissing"));
+          f.control.focus();
+        } else if (err.status === 429) {                       // no new conversation, or no more tickets
+          formStatus.textContent = S.cid ? t("tkLimited", {x: wait}) : t("limited", {x: wait});
+        } else formStatus.textContent = t("tkError");
       });
     });
     ticketBox.textContent = "";

@@ -10,6 +10,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from gateway.channels.message import clean_text
 from handoff.desk import HandoffRequest
 from shop.orders import normalise_order_number
 
@@ -18,6 +19,15 @@ from .common import ServiceAction, lang_of
 NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande", "no order", "nope", "n/a"}
 MAX_MESSAGE_CHARS = 4000
 SUMMARY_TURNS = 3
+# Said instead of opening a ticket once the conversation's (or its client's) ticket budget is spent
+# (gateway.ratelimit: TICKET_RATE_LIMIT, TICKET_ADDRESS_RATE_LIMIT). TODO(domain.yml): move to a
+# `utter_ticket_limited` response with the other texts.
+TICKET_LIMITED = {
+    "fr": "Nous avons déjà bien reçu plusieurs demandes de votre part : nous vous répondrons par e-mail. "
+          "Pour en laisser une autre, réessayez un peu plus tard.",
+    "en": "We have already received several requests from you: we will reply by e-mail. "
+          "To leave another one, please try again a little later.",
+}
 
 
 def summary(tracker: Tracker) -> str:
@@ -82,7 +92,7 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_ticket_message(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "").strip()
+        text = clean_text(str(value or "")).strip()
         return {"ticket_message": text[:MAX_MESSAGE_CHARS] if text else None}
 
 
@@ -99,16 +109,28 @@ class ActionSubmitTicket(ServiceAction):
         lang = lang_of(tracker)
         email = tracker.get_slot("ticket_email")
         channel = channel_of(tracker)
+        cid = tracker.sender_id
+        done = [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
+                SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None)]
+        if await self.services.ticket_wait(cid, await self.services.client_of(cid)):
+            dispatcher.utter_message(text=TICKET_LIMITED[lang])
+            return done
         # one ticket per submitted form, even if Rasa retries this action
-        request_key = f"{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
+        request_key = f"{cid}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
         ticket = await self.services.tickets.open_ticket(
-            conversation_id=tracker.sender_id, channel=channel, email=email,
-            order_number=tracker.get_slot("ticket_order") or "",
-            message=tracker.get_slot("ticket_message") or "", lang=lang,
+            conversation_id=cid, channel=channel, email=email,
+            order_number=_order_slot(tracker.get_slot("ticket_order")),
+            message=clean_text(str(tracker.get_slot("ticket_message") or "")), lang=lang,
             reason=tracker.get_slot("contact_reason") or "", source="bot", request_key=request_key)
         hours = self.services.sla_hours
         dispatcher.utter_message(
             response="utter_ticket_created", ticket_id=ticket["ticket_id"], email=email,
             sla_hours=int(hours) if float(hours).is_integer() else hours, deadline=ticket["promise"])
-        return [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
-                SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None)]
+        return done
+
+
+def _order_slot(value: Any) -> str:
+    """The form's order number again ("-" = none): a slot can also be set outside the form's
+    validation (an entity in a hand-written `/intent{...}`), and agents must see a real number."""
+    text = str(value or "").strip()
+    return text if text == "-" else normalise_order_number(text) or ""

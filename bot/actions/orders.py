@@ -1,4 +1,4 @@
-"""Order status: ask for the number if needed, then look it up in the shop's system."""
+"""Order status: ask for the number and a proof of ownership, then look it up through the gate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from shop.order_gate import parse_proof
 from shop.orders import describe, normalise_order_number
 
 from .common import ServiceAction, lang_of
@@ -26,6 +27,15 @@ class ValidateOrderForm(FormValidationAction):
             return {"order_number": None}
         return {"order_number": number}
 
+    def validate_order_proof(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        """Keeps what was typed (the gate normalises it again); asks again if it is neither an
+        e-mail address nor a postcode."""
+        if parse_proof(str(value or "")) is None:
+            dispatcher.utter_message(response="utter_invalid_order_proof")
+            return {"order_proof": None}
+        return {"order_proof": str(value).strip()}
+
 
 class ActionOrderStatus(ServiceAction):
     NAME = "action_order_status"
@@ -33,11 +43,16 @@ class ActionOrderStatus(ServiceAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         number = tracker.get_slot("order_number") or ""
-        order = self.services.orders.lookup(number)
-        if order is None:
+        proof = tracker.get_slot("order_proof") or ""
+        cid = tracker.sender_id
+        found = await self.services.order_gate.lookup(number, proof, conversation=cid,
+                                                      client=await self.services.client_of(cid))
+        if found.outcome == "limited":
+            dispatcher.utter_message(response="utter_order_lookup_limited")
+        elif found.order is None:
             dispatcher.utter_message(response="utter_order_unknown", order_number=number)
         else:
-            status, details = describe(order, lang_of(tracker))
-            dispatcher.utter_message(response="utter_order_status", order_number=order.number,
+            status, details = describe(found.order, lang_of(tracker))
+            dispatcher.utter_message(response="utter_order_status", order_number=found.order.number,
                                      status=status, details=details)
-        return [SlotSet("order_number", None)]
+        return [SlotSet("order_number", None), SlotSet("order_proof", None)]

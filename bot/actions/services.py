@@ -6,7 +6,7 @@ tests) can run side by side with their own retriever, calendar, desk and orders.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -15,7 +15,7 @@ from analytics.recorder import NULL, Recorder
 from handoff.desk import HelpDesk
 from handoff.hours import BusinessHours
 from handoff.tickets import Tickets
-from shop.orders import OrderSource
+from shop.order_gate import OrderGate
 
 
 class Retriever(Protocol):
@@ -29,11 +29,15 @@ class Services:
     retriever: Callable[[], Retriever | None]   # None while the index is loading
     hours: BusinessHours
     desk: HelpDesk
-    orders: OrderSource
+    order_gate: OrderGate                       # the only way to read an order (proof + limits)
     detector: Any = None                        # retrieval.text.LanguageDetector (FR/EN)
     sla_hours: float = 8
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     recorder: Recorder = field(default=NULL)    # analytics events (background, never blocking)
+    # who is behind a conversation, for per-client limits: conversation id -> a stable key
+    client_of: Callable[[str], Awaitable[str]] = field(default=lambda cid: _same(cid))
+    # (conversation id, client) -> seconds before it may open another ticket, 0 = now (counts one)
+    ticket_wait: Callable[[str, str], Awaitable[int]] = field(default=lambda cid, client: _no_wait())
 
     @property
     def tickets(self) -> Tickets:
@@ -50,3 +54,11 @@ class Services:
     def next_opening(self, lang: str) -> str:
         text = self.hours.describe_next_opening(self.clock(), "en" if lang == "en" else "fr")
         return text or ("soon" if lang == "en" else "bientôt")
+
+
+async def _same(cid: str) -> str:
+    return cid
+
+
+async def _no_wait() -> int:
+    return 0

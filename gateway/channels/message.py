@@ -6,6 +6,7 @@ adapters translate webhooks into it and it back into each platform's send format
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,22 @@ Channel = Literal["web", "messenger", "whatsapp"]
 Role = Literal["shopper", "bot", "agent", "system"]
 CHANNELS: tuple[str, ...] = ("web", "messenger", "whatsapp")
 MAX_TEXT_CHARS = 2000
+MAX_HISTORY_AFTER = 1_000_000_000   # beyond any transcript; keeps Redis list ranges within int64
+
+_LINE_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
+# What people never mean to type but attackers do: C0/C1 controls (tab and newline kept), bidi
+# embeddings, overrides, isolates and marks (text that displays in another order than it reads,
+# "Trojan Source"), zero-width and other invisible format characters, and lone surrogates (not
+# storable as UTF-8). ZWJ/ZWNJ stay: emoji sequences and some scripts need them.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text as people meant it: line breaks as \\n, no control, bidi or invisible characters.
+    Applied to every message (Message itself), ticket fields and agent replies."""
+    return _INVISIBLE.sub("", _LINE_BREAKS.sub("\n", text))
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,11 @@ class Message:
     message_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the platform's id when it has one
     timestamp: float = field(default_factory=time.time)
     author: str = ""                  # agent id for role=agent, event name for role=system
+
+    def __post_init__(self) -> None:
+        # the one place every channel's text passes (in and out, stored and re-read)
+        if self.text and isinstance(self.text, str):
+            object.__setattr__(self, "text", clean_text(self.text))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -27,7 +27,7 @@ from ..errors import error_response
 from ..state import get_state
 from .base import DeliveryRefused
 from .graph import GraphClient, GraphError
-from .message import MAX_TEXT_CHARS, Button, Message
+from .message import MAX_TEXT_CHARS, Button, Message, clean_text
 from .meta import (
     MetaSettings,
     WebhookRejected,
@@ -130,6 +130,7 @@ def event_to_message(event: dict[str, Any]) -> Message | None:
         message_id = as_str(postback.get("mid")) or _event_id("postback", psid, event.get("timestamp"))
     else:
         return None  # delivery, read, reaction, optin, referral, ...
+    text = clean_text(text)   # (Message cleans too: here so that nothing-but-controls is no message)
     if not text and not attachments:
         return None
     if len(text) > MAX_TEXT_CHARS:

@@ -29,7 +29,7 @@ from ..errors import error_response
 from ..state import get_state
 from .base import DeliveryRefused
 from .graph import GraphClient, GraphError
-from .message import MAX_TEXT_CHARS, Button, Message
+from .message import MAX_TEXT_CHARS, Button, Message, clean_text
 from .meta import (
     MetaSettings,
     WebhookRejected,
@@ -158,6 +158,7 @@ def item_to_message(item: dict[str, Any]) -> Message | None:
     else:
         log.info("WhatsApp message %s of type %r skipped", message_id, kind[:40])
         return None
+    text = clean_text(text)   # (Message cleans too: here so that nothing-but-controls is no message)
     if not text:
         return None
     if len(text) > MAX_TEXT_CHARS:

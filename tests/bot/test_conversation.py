@@ -55,6 +55,23 @@ def test_a_rasa_restart_keeps_the_conversation(closed_stack: tuple[Gateway, Rasa
     # a second Rasa server on the same Redis takes over the conversation mid-form
     with rasa(redis_server.url, gw.url, gw.token, tmp_path) as other:
         replies = other.say(sender, "AL-482913")
+        assert "code postal" in texts(replies) and "Colissimo" not in texts(replies)   # proof first
+        replies = other.say(sender, "marie.dupont@exemple.fr")
         assert "Colissimo" in texts(replies)
         assert other.tracker(sender)["active_loop"] in ({}, None) or \
             other.tracker(sender)["active_loop"].get("name") is None
+
+
+def test_an_order_is_shown_only_with_its_email_or_postcode(closed_stack: tuple[Gateway, Rasa]) -> None:
+    """Issue 14: the number alone (printed on parcels, guessable) proves nothing."""
+    _, bot = closed_stack
+    stranger = f"order-{uuid.uuid4().hex}"
+    replies = bot.say(stranger, "où est ma commande AL-482913 ?")
+    assert "code postal" in texts(replies) and "Colissimo" not in texts(replies)
+    replies = bot.say(stranger, "curieux@ailleurs.example")
+    assert "Je ne trouve pas de commande AL-482913" in texts(replies)
+    assert "Colissimo" not in texts(replies) and "expédiée" not in texts(replies)
+    owner = f"order-{uuid.uuid4().hex}"
+    bot.say(owner, "where is my order AL-482913?")
+    replies = bot.say(owner, "69003")
+    assert "Colissimo" in texts(replies) and "shipped" in texts(replies)

@@ -127,7 +127,7 @@ def test_rasa_killed_then_back_faq_goes_on_in_degraded_mode(cluster: Cluster) ->
     answer = shopper.wait_message("bot", "retour", timeout=30)   # straight from the FAQ index
     assert "Mon compte" in answer["text"] or "30 jours" in answer["text"]
     shopper.wait_message("bot", "mode réduit", timeout=30)
-    ready = httpx.get(f"{cluster.b.url}/readyz", timeout=10).json()
+    ready = httpx.get(f"{cluster.b.url}/readyz", headers=cluster.b.metrics_auth, timeout=10).json()
     assert ready["status"] == "degraded" and not ready["rasa"]["ok"]
 
     cluster.start_rasa()                                    # Rasa is back (same port)

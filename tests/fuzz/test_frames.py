@@ -31,7 +31,8 @@ ANSWERS = {"ack", "history", "pong", "error"}
 
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:  # noqa: F811
-    return make_client(chat_rate=(10_000, 60))
+    # every example opens a conversation from the one test address: budgets for a crowd
+    return make_client(chat_rate=(10_000, 60), chat_address_rate=(10_000, 60), conversation_rate=(10_000, 60))
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, database=None,

@@ -20,7 +20,7 @@ from ops.ports import free_port  # noqa: E402
 from ops.redis_server import RedisServer  # noqa: E402
 from retrieval.service import RetrievalService  # noqa: E402
 
-from .helpers import KB_SMALL  # noqa: E402
+from .helpers import KB_SMALL, METRICS_TOKEN  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +45,7 @@ def gateway_settings(redis_server: RedisServer, gateway_index_dir: Path) -> Call
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "redis_url": redis_server.url, "kb_dir": KB_SMALL, "index_dir": gateway_index_dir,
+            "metrics_token": METRICS_TOKEN,
         }  # fmt: skip
         return Settings(**{**values, **overrides})
 

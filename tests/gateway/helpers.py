@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from retrieval.service import RetrievalService
 
 KB_SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "kb_small"
+METRICS_TOKEN = "metrics-test-token"   # gateway_settings' METRICS_TOKEN: /metrics and /readyz details
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 class GatedService(RetrievalService):

@@ -201,13 +201,17 @@ def test_a_submitted_ticket_is_saved_and_promises_business_hours(bot: TestClient
     assert redis_client.zcard(TICKETS_OPEN) == 1
 
 
-@pytest.mark.parametrize(("number", "found"), [("AL-482913", True), ("al482913", True), ("AL-000000", False)])
-def test_order_status(bot: TestClient, number: str, found: bool) -> None:
-    res = call(bot, "action_order_status", number, intent="order_status", slots={"order_number": number})
+@pytest.mark.parametrize(("number", "proof", "found"), [
+    ("AL-482913", "marie.dupont@exemple.fr", True), ("al482913", " 69003 ", True),
+    ("AL-482913", "Marie.Dupont@EXEMPLE.fr", True), ("AL-000000", "marie.dupont@exemple.fr", False)])
+def test_order_status(bot: TestClient, number: str, proof: str, found: bool) -> None:
+    res = call(bot, "action_order_status", proof, intent="faq",
+               slots={"order_number": number, "order_proof": proof})
     (msg,) = responses(res)
     assert msg["response"] == ("utter_order_status" if found else "utter_order_unknown")
     if found:
         assert msg["order_number"] == "AL-482913" and "Colissimo" in msg["details"]
+    assert slots(res) == {"order_number": None, "order_proof": None}   # nothing kept for the next lookup
 
 
 def test_a_wrong_token_is_refused(bot: TestClient) -> None:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from ops.ports import free_port
 from retrieval.service import RetrievalService
 
+from .helpers import METRICS_AUTH
 from .test_web_channel import new_conversation, wait_history
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,7 +75,7 @@ def test_the_breaker_opens_and_readyz_says_degraded(client: TestClient) -> None:
     state = client.app.state.gateway
     assert state.router.degraded_turns == 4
     started = time.monotonic()
-    body = client.get("/readyz").json()
+    body = client.get("/readyz", headers=METRICS_AUTH).json()
     assert time.monotonic() - started < 5
     assert body["status"] == "degraded" and body["index"]["ready"] and body["redis"]["ok"]
     assert [s["circuit"] for s in body["rasa"]["servers"].values()] == ["opened", "opened"]
@@ -84,7 +85,7 @@ def test_metrics_count_messages_stages_errors_and_events(client: TestClient) -> 
     cid = new_conversation(client, lang="fr")
     say(client, cid, "Où est mon colis ?")
     wait_history(client, cid, 3)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=METRICS_AUTH).text
     def value(line_start: str) -> float:
         line = next(ln for ln in text.splitlines() if ln.startswith(line_start))
         return float(line.rsplit(" ", 1)[1])

@@ -46,6 +46,12 @@ def links(page: str) -> list[str]:
     return re.findall(r'href="(/help/[^"#?]+)"', page)
 
 
+def form_token(client: TestClient, page_path: str) -> str:
+    """The feedback form's token, as a browser gets it: from the entry page."""
+    [token] = re.findall(r'<input type="hidden" name="token" value="([^"]+)">', client.get(page_path).text)
+    return token
+
+
 # ---- index ---------------------------------------------------------------------------------------
 def test_index_groups_entries_by_reason_in_taxonomy_order_in_both_languages(client: TestClient) -> None:
     for lang, tracking in (("fr", "Suivi de colis"), ("en", "Parcel tracking")):
@@ -110,6 +116,7 @@ def test_entry_page_semantics_answer_csp_and_widget(client: TestClient,
     assert "<style" not in page and " style=" not in page
     # the feedback form works without JavaScript
     assert '<form method="post" action="/help/fr/track-fr/feedback">' in page
+    assert re.search(r'<input type="hidden" name="token" value="\d+\.[\w-]{43}">', page)  # signed
     assert 'name="helpful" value="yes"' in page and 'name="helpful" value="no"' in page
 
 
@@ -235,7 +242,9 @@ def test_overlong_search_is_refused_cleanly(client: TestClient) -> None:
 
 # ---- feedback ------------------------------------------------------------------------------------
 def test_feedback_is_stored_and_redirects_with_thanks(client: TestClient, redis_client: redis.Redis) -> None:
-    response = client.post("/help/fr/track-fr/feedback", data={"helpful": "no"}, follow_redirects=False)
+    token = form_token(client, "/help/fr/track-fr")
+    response = client.post("/help/fr/track-fr/feedback", data={"helpful": "no", "token": token},
+                           follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/help/fr/track-fr?feedback=thanks#feedback"
     [(_, fields)] = redis_client.xrange(FEEDBACK_STREAM)
@@ -243,7 +252,8 @@ def test_feedback_is_stored_and_redirects_with_thanks(client: TestClient, redis_
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", fields["at"])
     thanks = client.get(response.headers["location"])
     assert "Merci pour votre retour" in thanks.text and "/feedback" not in thanks.text
-    client.post("/help/en/track-en/feedback", data={"helpful": "yes"})
+    token = form_token(client, "/help/en/track-en")
+    client.post("/help/en/track-en/feedback", data={"helpful": "yes", "token": token})
     assert redis_client.xrange(FEEDBACK_STREAM)[-1][1]["helpful"] == "1"
 
 
@@ -252,9 +262,11 @@ def test_feedback_is_stored_and_redirects_with_thanks(client: TestClient, redis_
     ("/help/de/track-fr/feedback", {"helpful": "yes"}, 404),
     ("/help/fr/track-fr/feedback", {"helpful": "maybe"}, 422),
     ("/help/fr/track-fr/feedback", {}, 422),
+    ("/help/fr/track-fr/feedback", {"helpful": "yes", "token": ""}, 403),
 ])
 def test_bad_feedback_is_refused_and_not_stored(client: TestClient, redis_client: redis.Redis, path: str,
                                                 data: dict[str, str], status: int) -> None:
+    data = {"token": form_token(client, "/help/fr/track-fr"), **data}
     assert client.post(path, data=data, follow_redirects=False).status_code == status
     assert redis_client.xlen(FEEDBACK_STREAM) == 0
 

@@ -78,7 +78,7 @@ def test_invalid_content_length_is_400(client: TestClient) -> None:
         ("GET", "/api/search", 422),
         ("GET", "/nope", 404),
         ("POST", "/healthz", 405),
-        ("GET", "/metrics", 200),
+        ("GET", "/metrics", 401),   # without the operators' token
     ],
 )
 def test_security_headers_on_every_response(client: TestClient, method: str, path: str, status: int) -> None:

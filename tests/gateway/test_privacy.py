@@ -73,9 +73,12 @@ def customer_history(client: TestClient) -> tuple[str, str]:
         client.post(f"/api/chat/conversations/{cid}/messages", json={"text": text})
     messages = wait_history(client, cid, 9)
     tid = messages[-1]["text"].split("demande ", 1)[1].split(" ", 1)[0]
+    router, portal = client.app.state.gateway.router, client.portal
+    assert portal is not None  # a score counts only for an offered survey: offer it
+    portal.call(router.surveys.ask, portal.call(router.transcripts.require, cid), "csat")
     for text in ('/csat{"score": 2}', "Trop lent"):
         client.post(f"/api/chat/conversations/{cid}/messages", json={"text": text})
-    wait_history(client, cid, 13)
+    wait_history(client, cid, 14)
     other = new_conversation(client, lang="fr")
     client.post(f"/api/chat/conversations/{other}/messages", json={"text": "Où est mon colis ?"})
     wait_history(client, other, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -12,7 +13,8 @@ import redis
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
-from handoff.accounts import AGENTS, AccountError, Accounts, Agent, token_digest
+from handoff.accounts import AGENTS, SESSIONS_ENDED, AccountError, Accounts, Agent, token_digest
+from handoff.store import PRESENCE
 from ops.redis_server import RedisServer
 
 T = TypeVar("T")
@@ -237,3 +239,31 @@ def test_set_password_replaces_it_and_ends_sessions(redis_server: RedisServer,
 
     session, old, new = run(redis_server, scenario)
     assert session is None and old is None and new is not None
+
+
+def test_ending_sessions_is_announced_to_every_gateway(redis_server: RedisServer) -> None:
+    """Logout, a new password and removal publish on SESSIONS_ENDED (the consoles' sockets close
+    on it, in every gateway); the last two also take the agent off the presence list."""
+    async def scenario(accounts: Accounts) -> tuple:
+        await accounts.redis.flushdb()
+        pubsub = accounts.redis.pubsub()
+        await pubsub.subscribe(SESSIONS_ENDED)
+        assert (await pubsub.get_message(timeout=5.0) or {}).get("type") == "subscribe"
+        await accounts.add("alice@example.com", PASSWORD)
+        token, _ = await accounts.login("alice@example.com", PASSWORD)
+        await accounts.logout(token)
+        await accounts.logout(token)                                   # not active: no notice
+        await accounts.redis.zadd(PRESENCE, {"alice@example.com": time.time()})
+        await accounts.set_password("alice@example.com", "a brand new secret")
+        online_after_reset = await accounts.redis.zscore(PRESENCE, "alice@example.com")
+        await accounts.redis.zadd(PRESENCE, {"alice@example.com": time.time()})
+        await accounts.remove("alice@example.com")
+        notices = []
+        while (item := await pubsub.get_message(timeout=1.0)) is not None:   # in order, then none
+            notices.append(json.loads(item["data"]))
+        await pubsub.aclose()
+        return notices, online_after_reset, await accounts.redis.zscore(PRESENCE, "alice@example.com")
+
+    notices, online_after_reset, online_after_removal = run(redis_server, scenario)
+    assert notices == [{"email": "alice@example.com"}] * 3
+    assert online_after_reset is None and online_after_removal is None

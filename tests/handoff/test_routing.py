@@ -208,6 +208,7 @@ def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisSe
         router = make_router(client, bot)
         cid = await router.transcripts.open(CHANNEL, "psid-1", lang="en")
         await router.transcripts.update(cid, last_agent="marie@shop.example")
+        await router.surveys.ask(await router.transcripts.require(cid), "csat")  # as `closed` does
         await router.submit(shopper(cid, '/csat{"score": 4}'))
         await router.idle()
         return cid, await router.transcripts.history(cid)
@@ -220,6 +221,7 @@ def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisSe
     assert {"kind": "csat", "score": "4", "conversation": cid, "channel": CHANNEL,
             "agent": "marie@shop.example"}.items() <= survey.items()
     assert roles_texts(history) == [  # then "why?" (see test_surveys.py)
+        ("bot", "How would you rate the help you received?"),
         ("shopper", '/csat{"score": 4}'),
         ("bot", "Thank you! In a few words, what is the main reason for your score? (optional)")]
 

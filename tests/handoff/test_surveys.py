@@ -1,6 +1,7 @@
 """Hot surveys through the real router and Redis: the "why?" after a score (kept, masked, per
 reason), skipping it, ignoring it, and the effort score after a "yes, that helped" (once), with
-the question kept for the editors when the answer did not help."""
+the question kept for the editors when the answer did not help. Scores count only for offered
+surveys (tests/security/test_survey_scores.py covers the unsolicited ones)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from gateway.channels.message import Button, Message
 from handoff.desk import HelpDesk
 from handoff.routing import ConversationRouter
 from handoff.shop_config import SurveysConfig
+from handoff.store import SURVEYS
 from handoff.surveys import SKIP, WHY_WINDOW_S
 from handoff.transcript import Transcripts
 from ops.redis_server import RedisServer
@@ -64,6 +66,12 @@ async def _setup(client: aioredis.Redis, config: SurveysConfig | None = None
     return router, cid
 
 
+async def _offer(router: ConversationRouter, cid: str, *surveys: str) -> None:
+    """What the router does when it asks (after an agent closes, after a "yes, that helped")."""
+    for survey in surveys:
+        await router.surveys.ask(await router.transcripts.require(cid), survey)
+
+
 async def _say(router: ConversationRouter, cid: str, *texts: str) -> None:
     for i, text in enumerate(texts):
         await router.submit(shopper(cid, text, mid=f"m.{id(text)}.{i}.{asyncio.get_running_loop().time()}"))
@@ -74,18 +82,20 @@ async def _say(router: ConversationRouter, cid: str, *texts: str) -> None:
 def test_the_why_after_a_score_is_kept_masked_per_reason(redis_server: RedisServer) -> None:
     async def scenario(client: aioredis.Redis) -> Any:
         router, cid = await _setup(client)
+        await _offer(router, cid, "csat")
         await _say(router, cid, '/csat{"score": 2}', "Too slow, call me on +33 6 12 34 56 78", "where is it?")
         events = await EventLog(client).read()
         comments = await report.verbatims(client, "2000-01-01", "2100-01-01")
         return router.bot.seen, await router.transcripts.history(cid), events, comments  # type: ignore[attr-defined]
 
     seen, history, events, comments = run(redis_server, scenario)
-    assert roles_texts(history)[:4] == [
+    assert roles_texts(history)[:5] == [
+        ("bot", "How would you rate the help you received?"),
         ("shopper", '/csat{"score": 2}'),
         ("bot", "Thank you! In a few words, what is the main reason for your score? (optional)"),
         ("shopper", "Too slow, call me on +33 6 12 34 56 78"),
         ("bot", "Thank you for your feedback!")]
-    assert [b.payload for b in history[1].buttons] == [SKIP]
+    assert [b.payload for b in history[2].buttons] == [SKIP]
     assert seen == ["where is it?"]                       # the bot saw neither the score nor the why
     kinds = [e.kind for e in events]
     assert kinds.count(EventKind.SURVEY_ANSWERED) == 1 and kinds.count(EventKind.SURVEY_COMMENT) == 1
@@ -100,8 +110,11 @@ def test_skipping_ignoring_or_answering_late_routes_to_the_bot(redis_server: Red
     async def scenario(client: aioredis.Redis) -> Any:
         router, cid = await _setup(client)
         router.surveys.clock = clock
-        await _say(router, cid, '/nps{"score": 9}', SKIP, "question one")        # skipped
+        await _offer(router, cid, "csat")
+        await _say(router, cid, '/csat{"score": 4}', SKIP, "question one")       # skipped
+        await _offer(router, cid, "ces")
         await _say(router, cid, '/ces{"score": 6}', "/affirm")                  # a button instead
+        await _offer(router, cid, "csat")
         await _say(router, cid, '/csat{"score": 5}')
         clock.now += WHY_WINDOW_S + 1
         await _say(router, cid, "question two")                                 # too late for a why
@@ -112,14 +125,17 @@ def test_skipping_ignoring_or_answering_late_routes_to_the_bot(redis_server: Red
     assert comments == []
 
 
-def test_out_of_range_scores_go_to_the_bot_and_why_can_be_turned_off(redis_server: RedisServer) -> None:
+def test_out_of_range_scores_are_dropped_and_why_can_be_turned_off(redis_server: RedisServer) -> None:
     async def scenario(client: aioredis.Redis) -> Any:
         router, cid = await _setup(client, SurveysConfig(ask_why=False))
+        await _offer(router, cid, "csat")
         await _say(router, cid, '/csat{"score": 9}', '/csat{"score": 5}', "hello")
-        return router.bot.seen, roles_texts(await router.transcripts.history(cid))  # type: ignore[attr-defined]
+        answers = await client.xrange(SURVEYS)
+        return router.bot.seen, roles_texts(await router.transcripts.history(cid)), answers  # type: ignore[attr-defined]
 
-    seen, history = run(redis_server, scenario)
-    assert seen[0] == '/csat{"score": 9}' and seen[-1] == "hello"
+    seen, history, answers = run(redis_server, scenario)
+    assert seen == ["hello"]                              # the bot never sees a score payload
+    assert [fields[b"score"] for _, fields in answers] == [b"5"]   # 9 neither counted nor used the offer
     assert ("bot", "Thank you for your feedback!") in history
     assert not any("main reason" in text for _, text in history)
 

@@ -3,12 +3,15 @@ Dockerfiles are parsed and cross-checked against the code (not run: no Docker in
 
 from __future__ import annotations
 
+import json
 import re
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import yaml
 
 from gateway.app import all_routes, create_app
+from ops.run import WS_MAX_BYTES, trusted_proxies
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -79,3 +82,47 @@ def test_dockerfiles_copy_what_exists() -> None:
                     if source.endswith("bot.tar.gz"):
                         continue                              # built by `make train`
                     assert (REPO / source).exists(), f"{name}: COPY {source}: no such path"
+
+
+def dockerfile_cmd(name: str) -> list[str]:
+    text = (DEPLOY / name).read_text(encoding="utf-8").replace("\\\n", " ")
+    [cmd] = [line for line in text.splitlines() if line.startswith("CMD ")]
+    return json.loads(cmd.removeprefix("CMD "))
+
+
+def test_rasa_gets_its_token_from_the_environment_never_argv() -> None:
+    """`ps` shows argv to every user: every way deploy/ starts Rasa goes through bot/serve.py."""
+    k8s = next(d for d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "rasa")
+    [container] = k8s["spec"]["template"]["spec"]["containers"]
+    rasa = compose()["x-rasa"]
+    for argv in (dockerfile_cmd("Dockerfile.rasa"), rasa["command"], container["args"]):
+        assert argv[:3] == ["python", "serve.py", "run"], argv
+        assert not any("auth-token" in a or "RASA_TOKEN" in a for a in argv), argv
+        assert argv[argv.index("--credentials") + 1] == "credentials.yml"
+    assert str(rasa["environment"]["RASA_TOKEN"]).startswith("${")
+    assert "RASA_TOKEN" in {e["name"] for e in container["env"]}
+    assert "serve.py" in (DEPLOY / "Dockerfile.rasa").read_text(encoding="utf-8")
+    assert "gateway_channel.py" in (DEPLOY / "Dockerfile.rasa").read_text(encoding="utf-8")
+
+
+def test_gateways_trust_only_their_proxy_and_cap_websocket_messages() -> None:
+    cmd = dockerfile_cmd("Dockerfile.gateway")
+    assert cmd[cmd.index("--ws-max-size") + 1] == str(WS_MAX_BYTES)
+    # uvicorn reads FORWARDED_ALLOW_IPS itself; the image's default trusts nobody
+    assert 'ENV FORWARDED_ALLOW_IPS=""' in (DEPLOY / "Dockerfile.gateway").read_text(encoding="utf-8")
+    services = compose()["services"]
+    proxy_ip = services["proxy"]["networks"]["default"]["ipv4_address"]
+    assert services["gateway-1"]["environment"]["FORWARDED_ALLOW_IPS"] == proxy_ip
+    [pool] = compose()["networks"]["default"]["ipam"]["config"]
+    assert ip_address(proxy_ip) in ip_network(pool["subnet"])
+    assert ip_address(proxy_ip) not in ip_network(pool["ip_range"])   # never handed to another container
+    k8s = next(d for d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway")
+    [container] = k8s["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert trusted_proxies(env["FORWARDED_ALLOW_IPS"]) == env["FORWARDED_ALLOW_IPS"]
+
+
+def test_metrics_token_is_a_documented_secret() -> None:
+    documented = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "--from-literal=METRICS_TOKEN=" in documented
+    assert str(compose()["services"]["gateway-1"]["environment"]["METRICS_TOKEN"]).startswith("${")

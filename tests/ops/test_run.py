@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ops.redis_server import RedisServer
-from ops.run import ROOT, Config, banner, build_children
+from ops.run import ROOT, WS_MAX_BYTES, Config, banner, build_children, gateway_server_options
 from ops.supervisor import HttpReady
 
 
@@ -45,17 +45,35 @@ def test_real_children_use_the_real_commands() -> None:
     assert isinstance(gateway.ready, HttpReady)
     assert gateway.ready.url == "http://127.0.0.1:8123/readyz"
     assert index.cwd == gateway.cwd == ROOT
+    # the gateway: no proxy trusted by default, WebSocket messages capped by the server
+    assert gateway.argv[gateway.argv.index("--ws-max-size") + 1] == str(WS_MAX_BYTES)
+    assert "--no-proxy-headers" in gateway.argv and "--forwarded-allow-ips" not in gateway.argv
     # Rasa: API on loopback with a token, Redis split for endpoints.yml, actions at the gateway
-    assert rasa.argv[0] == str(ROOT / ".venv-rasa" / "bin" / "rasa")
+    assert rasa.argv[:3] == [str(ROOT / ".venv-rasa" / "bin" / "python"), str(ROOT / "bot" / "serve.py"),
+                             "run"]
     assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
-    token = rasa.argv[rasa.argv.index("--auth-token") + 1]
+    token = rasa.env["RASA_TOKEN"]           # through the environment: argv is public (`ps`)
     assert token and token == gateway.env["RASA_TOKEN"]
+    assert "--auth-token" not in rasa.argv and not any(token in arg for arg in rasa.argv)
     assert (rasa.env["REDIS_HOST"], rasa.env["REDIS_PORT"], rasa.env["REDIS_DB"],
             rasa.env["REDIS_PASSWORD"]) == ("127.0.0.1", "7777", "2", "pw")
     assert rasa.env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:8123/webhook"
     assert rasa.env["ACTION_TOKEN"] == gateway.env["ACTION_TOKEN"]
     assert rasa.env["RASA_TELEMETRY_ENABLED"] == "false"
     assert rasa.cwd == ROOT / "bot"
+
+
+def test_forwarded_for_is_trusted_only_from_the_configured_proxies() -> None:
+    assert Config.from_env({}).forwarded_allow_ips == ""
+    config = Config.from_env({"FORWARDED_ALLOW_IPS": " 10.0.0.5, 10.1.0.0/16 ", "GATEWAY_PORT": "8123"})
+    assert config.forwarded_allow_ips == "10.0.0.5,10.1.0.0/16"
+    gateway = next(c for c in build_children(config, "redis://127.0.0.1:7777/0") if c.name == "gateway")
+    assert gateway.argv[gateway.argv.index("--forwarded-allow-ips") + 1] == "10.0.0.5,10.1.0.0/16"
+    assert "--no-proxy-headers" not in gateway.argv
+    assert gateway_server_options("") == ["--ws-max-size", str(WS_MAX_BYTES), "--no-proxy-headers"]
+    for bad in ("*", "proxy.example", "10.0.0.300", "10.0.0.0/40"):   # uvicorn would take them silently
+        with pytest.raises(ValueError, match="FORWARDED_ALLOW_IPS"):
+            Config.from_env({"FORWARDED_ALLOW_IPS": bad})
 
 
 def test_workers_and_rasa_scale_the_layout() -> None:
@@ -81,8 +99,10 @@ def test_banner_lists_the_useful_urls() -> None:
         "http://127.0.0.1:8123/api/search?q=ou+est+mon+colis",
         "http://127.0.0.1:8123/healthz",
         "http://127.0.0.1:8123/metrics",
+        "METRICS_TOKEN",
         "redis://:***@10.0.0.5:6379/0",
         "Ctrl-C to stop",
     ):
         assert expected in text
     assert "secret" not in text
+    assert "/webhooks/rest/" not in text      # Rasa has no open channel left to advertise
