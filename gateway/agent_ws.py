@@ -23,6 +23,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from handoff.accounts import SESSIONS_ENDED
 from handoff.store import EVENTS
 
+from .channels.web import FrameError, load_frame
 from .feeds import relay
 from .state import GatewayState
 
@@ -106,11 +107,11 @@ async def agent_feed(ws: WebSocket) -> None:
 async def _authenticate(state: GatewayState, ws: WebSocket) -> tuple[str, Any]:
     """(token, agent) from the first frame; agent None if missing, late or invalid."""
     try:
-        first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
-        token = first.get("token", "") if isinstance(first, dict) and first.get("type") == "auth" else ""
+        first = load_frame(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
+        token = first.get("token", "") if first.get("type") == "auth" else ""
         if isinstance(token, str) and token:
             return token, await state.accounts.agent_for_token(token)
-    except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
+    except (TimeoutError, FrameError, WebSocketDisconnect, KeyError):
         pass
     return "", None
 

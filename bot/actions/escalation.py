@@ -19,15 +19,6 @@ from .common import ServiceAction, lang_of
 NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande", "no order", "nope", "n/a"}
 MAX_MESSAGE_CHARS = 4000
 SUMMARY_TURNS = 3
-# Said instead of opening a ticket once the conversation's (or its client's) ticket budget is spent
-# (gateway.ratelimit: TICKET_RATE_LIMIT, TICKET_ADDRESS_RATE_LIMIT). TODO(domain.yml): move to a
-# `utter_ticket_limited` response with the other texts.
-TICKET_LIMITED = {
-    "fr": "Nous avons déjà bien reçu plusieurs demandes de votre part : nous vous répondrons par e-mail. "
-          "Pour en laisser une autre, réessayez un peu plus tard.",
-    "en": "We have already received several requests from you: we will reply by e-mail. "
-          "To leave another one, please try again a little later.",
-}
 
 
 def summary(tracker: Tracker) -> str:
@@ -113,7 +104,7 @@ class ActionSubmitTicket(ServiceAction):
         done = [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
                 SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None)]
         if await self.services.ticket_wait(cid, await self.services.client_of(cid)):
-            dispatcher.utter_message(text=TICKET_LIMITED[lang])
+            dispatcher.utter_message(response="utter_ticket_limited")
             return done
         # one ticket per submitted form, even if Rasa retries this action
         request_key = f"{cid}:{tracker.latest_message.get('message_id') or len(tracker.events)}"

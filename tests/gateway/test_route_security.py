@@ -22,7 +22,7 @@ from .helpers import PASSWORD, add_accounts
 
 # Public on purpose, with the reason. Anything else is protected.
 PUBLIC = {
-    "/healthz", "/readyz", "/metrics",                      # probes and Prometheus (scraped in-cluster)
+    "/healthz", "/readyz",                                  # probes: status only (details need METRICS_TOKEN)
     "/openapi.json", "/api/search",                         # FAQ search: the FAQ is public
     "/api/chat/availability", "/api/chat/conversations",    # the widget: shoppers have no account
     "/api/chat/conversations/{cid}/messages",               # ... guarded by the unguessable id
@@ -33,7 +33,8 @@ PUBLIC = {
     "/survey/nps/{token}",                                  # guarded by the signed token
     "/api/agent/login",
 }
-TOKEN_GUARDED = {"/webhook"}                                # Rasa's action calls: ACTION_TOKEN
+TOKEN_GUARDED = {"/webhook",                               # Rasa's action calls: ACTION_TOKEN
+                 "/metrics"}                                # Prometheus: METRICS_TOKEN
 SIGNED = {"/webhooks/messenger", "/webhooks/whatsapp"}      # Meta: X-Hub-Signature-256
 AGENT_PREFIX, ADMIN_PREFIX = "/api/agent/", "/api/admin/"
 

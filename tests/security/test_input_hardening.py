@@ -85,6 +85,19 @@ def test_a_hostile_frame_gets_an_error_frame_and_the_socket_lives(client: TestCl
         assert sock.reply({"type": "message", "text": "still here", "message_id": "m1"})["type"] == "ack"
 
 
+@pytest.mark.parametrize("frame", [
+    "[" * 1000 + "]" * 1000, '{"type": "auth", "token": ' + "[" * 3000 + "]" * 3000 + "}", "x" * 20000])
+def test_a_hostile_first_frame_on_the_agent_socket_is_refused_with_a_close_frame(client: TestClient,
+                                                                                 frame: str) -> None:
+    """Before: RecursionError escaped /ws/agent's auth and dropped the socket without a close frame."""
+    with client.websocket_connect("/ws/agent") as ws:
+        ws.send_text(frame)
+        refusal = ws.receive_json()
+        assert (refusal["type"], refusal["status"]) == ("error", 401)
+        closed = ws.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 4401
+
+
 # -- control and bidi characters ----------------------------------------------------------------------
 
 
