@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = agents.add_parser("add", help="create an account (prompts for the password)")
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--name", default="", help="display name shown to colleagues")
+    add.add_argument("--name", default="",
+                     help="display name shown to colleagues and shoppers (else 'Conseiller' / 'Advisor')")
     add.add_argument("--max-conversations", type=int, default=3, metavar="N",
                      help="conversations handled at once (default 3)")
     add.add_argument("--password-stdin", action="store_true",

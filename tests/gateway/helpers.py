@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +33,33 @@ class GatedService(RetrievalService):
 PASSWORD = "correct horse battery"
 
 
-def add_accounts(redis_url: str, **roles: str) -> None:
-    """Agent accounts with the test PASSWORD: add_accounts(url, ana="agent", boss="admin") creates
-    ana@shop.example and boss@shop.example."""
+def on_redis(redis_url: str, job: Callable[[Any], Awaitable[Any]]) -> Any:
+    """`job(conn)` on its own Redis connection and event loop: another process, as far as an app
+    under test knows (CLI actions, a second gateway)."""
     import asyncio
 
     import redis.asyncio as aioredis
 
+    async def go() -> Any:
+        conn = aioredis.Redis.from_url(redis_url)
+        try:
+            return await job(conn)
+        finally:
+            await conn.aclose()
+
+    return asyncio.run(go())
+
+
+def add_accounts(redis_url: str, **roles: str) -> None:
+    """Agent accounts with the test PASSWORD: add_accounts(url, ana="agent", boss="admin") creates
+    ana@shop.example and boss@shop.example."""
     from handoff.accounts import Accounts
 
-    async def add() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        try:
-            for name, role in roles.items():
-                await Accounts(client).add(f"{name}@shop.example", PASSWORD, role)
-        finally:
-            await client.aclose()
+    async def add(conn: Any) -> None:
+        for name, role in roles.items():
+            await Accounts(conn).add(f"{name}@shop.example", PASSWORD, role)
 
-    asyncio.run(add())
+    on_redis(redis_url, add)
 
 
 def wait_until_ready(client: TestClient, timeout: float = 60.0) -> dict[str, Any]:

@@ -3,22 +3,20 @@ agents and back to the queue, roles, messages limits, agent-made tickets, logout
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
 
+from .helpers import PASSWORD, on_redis
 from .test_web_channel import make_client, new_conversation  # noqa: F401  (make_client: a fixture)
 
 pytestmark = pytest.mark.timeout(60)
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -26,14 +24,7 @@ def api(make_client: Callable[..., TestClient]) -> TestClient:  # noqa: F811
     return make_client()
 
 
-def run(redis_url: str, job: Callable[[aioredis.Redis], Any]) -> Any:
-    async def go() -> Any:
-        conn = aioredis.Redis.from_url(redis_url)
-        try:
-            return await job(conn)
-        finally:
-            await conn.aclose()
-    return asyncio.run(go())
+run = on_redis
 
 
 def add(redis_url: str, email: str, role: str = "agent") -> None:

@@ -5,19 +5,17 @@ senders in place of the Graph API) show a neutral advisor, never the e-mail or a
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
 from handoff.transcript import Transcripts
-from tests.gateway.helpers import PASSWORD
+from tests.gateway.helpers import PASSWORD, on_redis
 from tests.gateway.test_web_channel import Socket, make_client  # noqa: F401  (make_client: a fixture)
 from tests.handoff.test_routing import RecordingSender
 
@@ -26,14 +24,7 @@ NAMELESS = "jeanne.martin@shop.example"
 LEAKS = ("jeanne", "martin", "shop.example")   # the e-mail, its local part, or its parts
 
 
-def run(redis_url: str, job: Callable[[aioredis.Redis], Any]) -> Any:
-    async def go() -> Any:
-        conn = aioredis.Redis.from_url(redis_url)
-        try:
-            return await job(conn)
-        finally:
-            await conn.aclose()
-    return asyncio.run(go())
+run = on_redis
 
 
 @pytest.fixture

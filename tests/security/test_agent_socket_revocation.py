@@ -8,35 +8,25 @@ ended through the other or through Accounts on a separate Redis connection."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
-from tests.gateway.helpers import PASSWORD, add_accounts
+from tests.gateway.helpers import PASSWORD, add_accounts, on_redis
 from tests.gateway.test_web_channel import make_client, new_conversation  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(60)
 ANN = "ann@shop.example"
 
 
-def run(redis_url: str, job: Callable[[aioredis.Redis], Any]) -> Any:
-    """`job` on its own Redis connection and event loop: another process, as far as the app knows."""
-    async def go() -> Any:
-        conn = aioredis.Redis.from_url(redis_url)
-        try:
-            return await job(conn)
-        finally:
-            await conn.aclose()
-    return asyncio.run(go())
+run = on_redis
 
 
 @pytest.fixture

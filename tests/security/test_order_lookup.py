@@ -8,7 +8,7 @@ get one reply, and attempts are budgeted per conversation, client and order numb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +17,12 @@ import redis
 from fastapi.testclient import TestClient
 
 from gateway.ratelimit import RateLimit
-from retrieval.service import RetrievalService
 from shop.order_gate import OrderGate, parse_proof
 from shop.orders import DemoOrderSource
-from tests.gateway.test_actions_webhook import FRIDAY_EVENING, TOKEN, call, responses
+from tests.gateway.test_actions_webhook import call, responses
 
 REPO = Path(__file__).resolve().parents[2]
 ORDERS = DemoOrderSource(REPO / "config" / "demo_orders.yml")
-
-
-@pytest.fixture
-def bot(app_factory: Callable[..., Any], retrieval_service: RetrievalService,
-        redis_client: redis.Redis) -> Iterator[TestClient]:
-    app = app_factory(retrieval=retrieval_service, action_token=TOKEN,
-                      shop_config=REPO / "config" / "shop.yml")
-    with TestClient(app) as client:
-        client.app.state.gateway.action_services.clock = lambda: FRIDAY_EVENING
-        yield client
 
 
 def ask(bot: TestClient, number: str, proof: str, sender: str) -> dict[str, Any]:
