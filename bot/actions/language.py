@@ -16,14 +16,14 @@ MIN_LETTERS = 4
 
 
 class ActionDetectLanguage(ServiceAction):
-    """Sets `lang` when the text is clearly French or English; "ok", an order number or a
-    button payload leave it alone, so the bot keeps the shopper's language."""
+    """Sets `lang` when the text is clearly French or English; "ok", an order number, an
+    e-mail address or a button payload leave it alone, so the bot keeps the shopper's language."""
 
     NAME = "action_detect_language"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
+        text = words_only(tracker.latest_message.get("text") or "")
         detector = self.services.detector
         if detector is None or text.startswith("/") or sum(c.isalpha() for c in text) < MIN_LETTERS:
             return []
@@ -31,3 +31,9 @@ class ActionDetectLanguage(ServiceAction):
         if lang not in ("fr", "en") or confidence < MIN_CONFIDENCE or lang == tracker.get_slot("lang"):
             return []
         return [SlotSet("lang", lang)]
+
+
+def words_only(text: str) -> str:
+    """The text without e-mail addresses and links: they are in no language (an address typed to
+    prove an order is yours must not switch a French conversation to English)."""
+    return " ".join(w for w in text.split() if "@" not in w and "://" not in w and not w.startswith("www."))

@@ -226,3 +226,14 @@ def test_a_malformed_call_is_a_400(bot: TestClient) -> None:
 
 def test_an_unknown_action_is_a_404(bot: TestClient) -> None:
     assert call(bot, "action_does_not_exist", "x").status_code == 404
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("pirate@evil.example", None),                      # a proof of ownership is in no language
+    ("https://www.example.com/order/tracking", None),
+    ("my e-mail is marie@exemple.fr, where is my parcel please?", "en"),
+])
+def test_addresses_and_links_do_not_switch_the_language(bot: TestClient, text: str, lang: str | None) -> None:
+    res = call(bot, "action_detect_language", text, lang="fr")
+    assert res.status_code == 200
+    assert slots(res).get("lang") == lang
