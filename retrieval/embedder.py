@@ -72,8 +72,8 @@ class Embedder:
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """L2-normalised float32 embeddings, one row per text."""
+    def encode(self, texts: list[str], progress: bool = False, kind: str = "query") -> np.ndarray:
+        """L2-normalised float32 embeddings, one row per text (`kind` matters to E5 models only)."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:

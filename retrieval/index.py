@@ -13,7 +13,7 @@ import logging
 import math
 import pickle
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import bm25s
@@ -57,13 +57,20 @@ class Signals:
     oov: float             # share of query words absent from the questions
     n_tokens: int
     unknown: float         # share of query words the KB never uses, even misspelt
+    # with several embedders, each one's own (dense, centroid, answer) cosines, in that order
+    per_model: tuple[np.ndarray, ...] = ()
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.dense, self.centroid, self.answer, self.char, self.bm25, self.bm25_answer,
-                self.char_answer, self.clf, self.clf_emb, self.wv_mean, self.wv_soft)
+                self.char_answer, self.clf, self.clf_emb, self.wv_mean, self.wv_soft, *self.per_model)
 
     def copy(self) -> Signals:
-        return Signals(*(a.copy() for a in self.arrays()), self.oov, self.n_tokens, self.unknown)
+        return replace(self, **{name: getattr(self, name).copy() for name in ARRAY_FIELDS},
+                       per_model=tuple(a.copy() for a in self.per_model))
+
+
+ARRAY_FIELDS = ("dense", "centroid", "answer", "char", "bm25", "bm25_answer", "char_answer", "clf",
+                "clf_emb", "wv_mean", "wv_soft")
 
 
 class _Bm25Partition:
@@ -136,13 +143,14 @@ class _Vocabulary:
 class HybridIndex:
     """Immutable once built; a rebuilt KB yields a new instance (atomic swap)."""
 
-    FORMAT = 6
+    FORMAT = 7
 
     def __init__(self, entries: list[Entry], unit_entry: np.ndarray, unit_text: list[str],
                  unit_emb: np.ndarray, answer_emb: np.ndarray, vectorizer: TfidfVectorizer,
                  unit_char: sparse.csr_matrix, answer_char: sparse.csr_matrix,
                  classifiers: dict[tuple[str, str], LinearSVC | None], model_name: str, model_id: str,
-                 word_vectors: dict[str, str] | None = None):
+                 word_vectors: dict[str, str] | None = None,
+                 slices: list[tuple[int, int]] | None = None):
         self.entries = entries
         self.unit_entry = unit_entry
         self.unit_text = unit_text
@@ -160,6 +168,8 @@ class HybridIndex:
         self.unit_fold = np.arange(len(unit_text)) % CLF_FOLDS
         self.model_name = model_name
         self.model_id = model_id
+        # each embedder's columns in the joined vectors (retrieval.embedders.MultiEmbedder)
+        self.slices = [tuple(s) for s in (slices or [(0, unit_emb.shape[1])])]
         self.word_vector_packages = dict(word_vectors or {})
         self.entry_lang = np.array([e.lang for e in entries])
         self.langs = sorted(set(self.entry_lang.tolist()))
@@ -201,7 +211,7 @@ class HybridIndex:
             unit_entry.extend([i] * len(texts))
             unit_text.extend(texts)
         unit_emb = embedder.encode(unit_text, progress=progress)
-        answer_emb = embedder.encode([_answer_text(e) for e in entries], progress=progress)
+        answer_emb = embedder.encode([_answer_text(e) for e in entries], progress=progress, kind="passage")
         answers = [e.answer for e in entries]
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                      preprocessor=fold, dtype=np.float32, max_features=MAX_CHAR_FEATURES)
@@ -210,7 +220,8 @@ class HybridIndex:
         answer_char = vectorizer.transform(answers).tocsr()
         unit_entry_arr = np.asarray(unit_entry, dtype=np.int64)
         index = cls(entries, unit_entry_arr, unit_text, unit_emb, answer_emb, vectorizer, unit_char,
-                    answer_char, {}, embedder.name, embedder.id, word_vectors)
+                    answer_char, {}, embedder.name, embedder.id, word_vectors,
+                    getattr(embedder, "slices", None))
         # Both classifiers learn from each question and a shopper-like copy of it.
         copies = [shopper_copy(t) for t in unit_text]
         copy_char = vectorizer.transform(copies).tocsr()
@@ -281,6 +292,7 @@ class HybridIndex:
         centroid = (centroid_sum @ qvec.ravel()) / np.maximum(norms, 1e-6)
         centroid[counts <= 0] = NEG
         outside = self.entry_lang != lang
+        per_model = self._per_model(qvec.ravel(), exclude_units, centroid_sum)
         sig = Signals(
             dense=self._per_entry_max(dense_units),
             centroid=centroid.astype(np.float32),
@@ -296,10 +308,33 @@ class HybridIndex:
             oov=oov,
             n_tokens=len(qtok),
             unknown=self.unknown(qtok, lang, exclude_units),
+            per_model=per_model,
         )
         for arr in sig.arrays():
             arr[outside] = NEG
         return sig
+
+    def _per_model(self, q: np.ndarray, exclude_units: np.ndarray | None,
+                   centroid_sum: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each embedder's own cosines (the joined vector only gives their mean). Slices of
+        normalised-then-scaled vectors: cosine = slice dot / scale^2, and centroids normalise
+        per slice."""
+        if len(self.slices) < 2:
+            return ()
+        inv_scale2 = float(len(self.slices))
+        out: list[np.ndarray] = []
+        for a, b in self.slices:
+            units = (self.unit_emb[:, a:b] @ q[a:b]) * inv_scale2
+            if exclude_units is not None and len(exclude_units):
+                units[exclude_units] = NEG
+            part = centroid_sum[:, a:b]
+            centroid = (part @ q[a:b]) / np.maximum(np.linalg.norm(part, axis=1), 1e-6)
+            centroid = centroid * np.sqrt(inv_scale2)
+            centroid[np.linalg.norm(part, axis=1) <= 1e-6] = NEG
+            answer = (self.answer_emb[:, a:b] @ q[a:b]) * inv_scale2
+            out += [self._per_entry_max(units.astype(np.float32)), centroid.astype(np.float32),
+                    answer.astype(np.float32)]
+        return tuple(out)
 
     def emb_features(self, emb: np.ndarray, texts: list[str], lang: str) -> np.ndarray:
         """Sentence embeddings, joined by mean word vectors where the language has them."""
@@ -336,6 +371,7 @@ class HybridIndex:
                          "answer_char": self.answer_char, "classifiers": self.classifiers}, f)
         (folder / "entries.json").write_text(json.dumps({
             "format": self.FORMAT, "model_name": self.model_name, "model_id": self.model_id,
+            "slices": self.slices,
             "word_vectors": self.word_vector_packages,
             "unit_text": self.unit_text, "entries": [asdict(e) for e in self.entries],
         }, ensure_ascii=False), encoding="utf-8")
@@ -352,7 +388,8 @@ class HybridIndex:
                    for e in meta["entries"]]
         return cls(entries, arrays["unit_entry"], meta["unit_text"], arrays["unit_emb"],
                    arrays["answer_emb"], lex["vectorizer"], lex["unit_char"], lex["answer_char"],
-                   lex["classifiers"], meta["model_name"], meta["model_id"], meta["word_vectors"])
+                   lex["classifiers"], meta["model_name"], meta["model_id"], meta["word_vectors"],
+                   meta.get("slices"))
 
 
 class CentroidClassifier:

@@ -22,6 +22,14 @@ FEATURES = (
     "wv_mean", "wv_soft", "dense_margin", "char_margin", "bm25_margin", "centroid_margin",
     "clf_margin", "clf_emb_margin", "wv_soft_margin", "oov", "short_query", "unknown",
 )
+PER_MODEL = ("dense", "centroid", "answer", "dense_margin", "centroid_margin")
+
+
+def feature_names(n_models: int) -> tuple[str, ...]:
+    """Column names of `features`: the shared ones, then each embedder's own (with 2+ embedders)."""
+    if n_models < 2:
+        return FEATURES
+    return FEATURES + tuple(f"{name}@{m}" for m in range(n_models) for name in PER_MODEL)
 
 
 def _margin(values: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -45,9 +53,10 @@ def candidates(sig: Signals, k: int = N_CANDIDATES) -> np.ndarray:
     top = valid[np.argpartition(-score[valid], k - 1)[:k]]
     top = top[np.argsort(-score[top])]
     # the classifier sees what the unit-level signals miss: add its own top 3
+    own = [valid[np.argsort(-sig.per_model[i][valid])[:3]] for i in range(0, len(sig.per_model), 3)]
     by_clf = np.concatenate([valid[np.argsort(-sig.clf[valid])[:3]],
                              valid[np.argsort(-sig.clf_emb[valid])[:3]],
-                             valid[np.argsort(-sig.wv_soft[valid])[:3]]])
+                             valid[np.argsort(-sig.wv_soft[valid])[:3]], *own])
     extra = np.unique(by_clf[~np.isin(by_clf, top)])
     return np.concatenate([top, extra]) if len(extra) else top
 
@@ -63,7 +72,10 @@ def features(sig: Signals, cand: np.ndarray) -> np.ndarray:
         np.full(len(cand), sig.oov), np.full(len(cand), 1.0 / (1 + sig.n_tokens)),
         np.full(len(cand), sig.unknown),
     ]
-    assert len(cols) == len(FEATURES)  # FEATURES names the columns, in order
+    for i in range(0, len(sig.per_model), 3):   # each embedder's own dense, centroid, answer
+        dense, centroid, answer = sig.per_model[i:i + 3]
+        cols += [dense[cand], centroid[cand], answer[cand], _margin(dense, cand), _margin(centroid, cand)]
+    assert len(cols) == len(feature_names(len(sig.per_model) // 3))  # names the columns, in order
     return np.stack(cols, axis=1).astype(np.float32)
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from retrieval.calibration import Targets, Thresholds, choose_thresholds
 from retrieval.config import load_config, save_thresholds
+from retrieval.embedders import make_embedder
 from retrieval.store import build_engine
 
 from .helpers import KB_SMALL, REPO, run_cli
@@ -218,13 +219,14 @@ def test_calibrate_cli_writes_thresholds_used_by_later_builds(
     assert yaml.safe_load(original)["language"] == data["language"]
     t = data["thresholds"]
     assert 0 <= t["suggest"] <= t["answer"]
-    assert t["model_id"] == embedder.id
+    configured = make_embedder(load_config(cfg_path).embedders)   # what the CLI used
+    assert t["model_id"] == configured.id
     assert (t["n_in_scope"], t["n_out_of_scope"]) == (9, 4)
     assert not (tmp_path / "var").exists()
 
     # a later build (default config from RETRIEVAL_CONFIG) serves with them
     monkeypatch.setenv("RETRIEVAL_CONFIG", str(cfg_path))
-    engine = build_engine(KB_SMALL, embedder, cache_root=tmp_path / "idx")
+    engine = build_engine(KB_SMALL, configured, cache_root=tmp_path / "idx")
     assert engine.thresholds.source == "eval"
     assert engine.thresholds.answer == pytest.approx(t["answer"])
     assert engine.thresholds.suggest == pytest.approx(t["suggest"])

