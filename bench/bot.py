@@ -44,7 +44,7 @@ def held_out(path: Path) -> list[tuple[str, str]]:
 
 def faq_questions(path: Path) -> list[str]:
     with path.open(encoding="utf-8") as f:
-        return [row["query"] for row in csv.DictReader(f) if row["expected_id"]]
+        return [row["query"] for row in csv.DictReader(f) if row["expected_id"] and not row.get("context")]
 
 
 def pct(values: list[float], q: float) -> float:

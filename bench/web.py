@@ -45,7 +45,8 @@ def log(*parts: object) -> None:
 
 def faq_questions(path: Path) -> list[tuple[str, str]]:
     with path.open(encoding="utf-8") as f:
-        return [(row["query"], row["lang"]) for row in csv.DictReader(f) if row["expected_id"]]
+        return [(row["query"], row["lang"]) for row in csv.DictReader(f)
+                if row["expected_id"] and not row.get("context")]
 
 
 def pct(values: list[float], q: float) -> float:

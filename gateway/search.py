@@ -38,8 +38,22 @@ async def search(
     ],
     lang: Annotated[Lang | None, Query(description="Language hint (e.g. the widget's).")] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many entries to return.")] = 3,
+    context: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_QUERY_CHARS,
+            description="The conversation's previous FAQ question, or its entry id, up to 1000 "
+            "characters. Used only when `q` alone is weak (band not `answer`), to read a short "
+            "follow-up such as \"and for Switzerland?\"; `context_used` says whether it was.",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """Best FAQ entries for `q` with a confidence band (`answer`, `suggest`, `none`)."""
+    """Best FAQ entries for `q` with a confidence band (`answer`, `suggest`, `none`).
+
+    With `context`, a weak follow-up is searched again together with the previous question
+    and that result is kept when it is more confident (`context_used: true`); a question that
+    is strong on its own is never changed by its context.
+    """
     if not q.strip():
         return error_response(
             422,
@@ -56,7 +70,7 @@ async def search(
             headers={"Retry-After": "5"},
         )
     start = time.perf_counter()
-    result = await run_in_threadpool(service.search, q, lang, k)
+    result = await run_in_threadpool(service.search, q, lang, k, (context or "").strip() or None)
     state.metrics.search_duration.observe(time.perf_counter() - start)
     state.metrics.searches.labels(result.band, result.lang or "none").inc()
     body: dict[str, Any] = result.to_dict()
@@ -65,5 +79,6 @@ async def search(
         "q_len": len(q), "lang_hint": lang, "query_lang": result.query_lang, "lang": result.lang,
         "band": result.band, "top_id": result.best.id if result.best else None,
         "score": body["score"], "fallback": result.fallback, "took_ms": result.took_ms,
+        "context_len": len(context or ""), "context_used": result.context_used,
     })  # fmt: skip
     return JSONResponse(body)

@@ -32,12 +32,13 @@ def _load_or_exit(kb_dir: str) -> KnowledgeBase:
 
 def _engine(kb: KnowledgeBase, args: argparse.Namespace, cache: Path | None = None,
             mode: str = "hybrid", use_config_thresholds: bool = True):
-    from .embedder import Embedder
+    from .config import load_config
+    from .embedders import make_embedder
     from .store import build_engine
 
     t0 = time.perf_counter()
-    _err("loading the embedding model...")
-    embedder = Embedder(getattr(args, "model", None))
+    embedder = make_embedder(load_config().embedders, getattr(args, "model", None))
+    _err(f"embedding models: {embedder.name}")
     _err(f"building/loading the index for {len(kb.entries)} entries...")
     engine = build_engine(kb, embedder, cache_root=cache, mode=mode, progress=sys.stderr.isatty(),
                           use_config_thresholds=use_config_thresholds)
@@ -104,23 +105,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     unknown = sorted({q.expected_id for q in queries if q.expected_id and q.expected_id not in known})
     if unknown:
         _err(f"warning: {len(unknown)} expected ids are not in the KB: {', '.join(unknown[:10])}")
-    outcomes = evaluate.run(engine, queries, progress=sys.stderr.isatty())
+    outcomes = evaluate.run(engine, queries, progress=sys.stderr.isatty(), use_context=not args.no_context)
     result = evaluate.metrics(outcomes)
     result.update({"model": engine.info["model"], "index_build_s": build_s, "mode": args.mode,
+                   "embedders": [b.name for b in getattr(engine.embedder, "backends", [engine.embedder])],
+                   "tuned": bool(engine.info.get("tuned")),
                    "thresholds": engine.info["thresholds"], "by_lang": evaluate.by_lang(outcomes)})
+    result.update(evaluate.followups(outcomes))  # rows with a `context` (follow-ups), if any
     if args.errors:
         for o in outcomes:
             wrong = o.ranked[:1] != [o.query.expected_id] if o.query.expected_id else o.band == "answer"
             if wrong:
                 _err(f"{o.band:7} {o.top_score:.3f} expected={o.query.expected_id or '-':28} "
-                     f"got={(o.ranked or ['-'])[0]:28} {o.query.text}")
+                     f"got={(o.ranked or ['-'])[0]:28} {o.query.text}"
+                     + (f"  (after: {o.query.context})" if o.query.context else ""))
     if not args.json:
         for k, v in result.items():
-            if k != "by_lang":
+            if k not in ("by_lang", "followup", "standalone"):
                 print(f"{k:18} {v}")
         for lg, m in result["by_lang"].items():
             print(f"[{lg}] top1={m['top1']} answered_wrong={m['answered_wrong']} "
                   f"oos_false_accept={m['oos_false_accept']}")
+        for name in ("followup", "standalone"):
+            if name in result:
+                m = result[name]
+                print(f"[{name}] n={m['n_in_scope']}+{m['n_out_of_scope']} top1={m['top1']} "
+                      f"answered_correct={m['answered_correct']} answered_wrong={m['answered_wrong']} "
+                      f"oos_false_accept={m['oos_false_accept']}"
+                      + (f" context_used={m['context_used']}" if "context_used" in m else ""))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
@@ -179,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--lang", default=None, help="language hint (fr, en)")
     sp.add_argument("--json", action="store_true")
     add("build", cmd_build, "build the index (or reuse it when the KB is unchanged)")
-    sp = add("eval", cmd_eval, "score the engine on a labelled CSV (query,expected_id,lang)")
+    sp = add("eval", cmd_eval, "score the engine on a labelled CSV (query,expected_id,lang[,context])")
     sp.add_argument("--queries", required=True)
+    sp.add_argument("--no-context", action="store_true",
+                    help="ask follow-up rows without their context (to measure what it adds)")
     sp.add_argument("--json", action="store_true", help="only the JSON line on stdout")
     sp.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25"))
     sp.add_argument("--errors", action="store_true", help="list misses on stderr")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from .calibration import Thresholds
 from .embedder import Embedder
 from .index import HybridIndex
 from .scorer import Scorer
-from .text import LanguageDetector, strip_courtesy
+from .text import LanguageDetector, strip_courtesy, tokens
 
 MAX_QUERY_CHARS = 1000
 BAND_RANK = {"none": 0, "suggest": 1, "answer": 2}
@@ -38,6 +38,7 @@ class SearchResult:
     fallback: bool = False      # True when the answer comes from another language
     index_version: str = ""
     took_ms: float = 0.0
+    context_used: bool = False  # True when a weak message was read as a follow-up of `context`
 
     @property
     def best(self) -> Hit | None:
@@ -62,6 +63,7 @@ class SearchEngine:
         self.min_lang_confidence = min_lang_confidence
         self.default_lang = default_lang
         self.info = info or {}
+        self._ids = {e.id for e in index.entries}
 
     def entry(self, entry_id: str) -> Hit | None:
         """An entry by id, as a sure hit (a shopper clicked it among the suggestions)."""
@@ -69,6 +71,11 @@ class SearchEngine:
             if e.id == entry_id:
                 return Hit(e.id, 1.0, e.lang, e.reason, e.title, e.answer, "answer")
         return None
+
+    def _translated(self, hit: Hit, lang: str) -> bool:
+        """Does the KB have this entry in `lang` too? By the id convention `topic-fr` / `topic-en`."""
+        stem = hit.id.removesuffix(f"-{hit.lang}")
+        return stem != hit.id and f"{stem}-{lang}" in self._ids
 
     def variants(self, entry_id: str) -> dict[str, str]:
         """The entry's A/B answer variants (name -> answer), empty when it has none."""
@@ -93,12 +100,14 @@ class SearchEngine:
                             entry.answer, self.thresholds.band(float(s))))
         return hits
 
-    def search(self, query: str, lang: str | None = None, k: int = 3) -> SearchResult:
+    def search(self, query: str, lang: str | None = None, k: int = 3,
+               context: str | None = None) -> SearchResult:
         """Best entries for a shopper's message, preferring its language.
 
         `lang` is a hint (e.g. the widget's language) used when the text is too
         short to tell. Entries in the other language are used only when nothing
-        fits in the shopper's own.
+        fits in the shopper's own. `context` is the conversation's previous FAQ
+        question (or its entry id): used only when the message alone is weak.
         """
         start = time.perf_counter()
         text = " ".join((query or "").split())[:MAX_QUERY_CHARS]
@@ -117,12 +126,47 @@ class SearchEngine:
         for i, lg in enumerate(order):
             hits = self._rank_in(text_to_match, qvec, lg, k)
             band = hits[0].band if hits else "none"
-            # another language wins only with a confident answer: a parallel FR/EN KB
-            # would otherwise offer the shopper the right topic in the wrong language
-            if i == 0 or (band == "answer" and result.band != "answer"):
+            # another language wins only with a confident answer on a topic the shopper's own
+            # language lacks: a parallel FR/EN KB would otherwise answer in the wrong language
+            if i == 0 or (band == "answer" and result.band != "answer"
+                          and not self._translated(hits[0], order[0])):
                 result.hits, result.band, result.lang = hits, band, lg
                 result.fallback = lg != query_lang
             if result.band == "answer":
                 break
+        if context and result.band != "answer":
+            result = self._follow_up(result, context, k)
         result.took_ms = round((time.perf_counter() - start) * 1000, 2)
         return result
+
+    def _follow_up(self, alone: SearchResult, context: str, k: int) -> SearchResult:
+        """A weak message read as a follow-up of the previous question ("et en Belgique ?").
+
+        The previous question and the message are searched as one text; that result replaces
+        the message's own only when it is more confident, so a message that fits better on
+        its own keeps its own result. The context cannot vouch for words the KB never uses
+        ("et vous recrutez ?"): then the contextual hits are only suggested.
+        """
+        # the message goes last and whole: the joined text is cut to MAX_QUERY_CHARS like any query
+        previous = self._context_text(context)[:max(0, MAX_QUERY_CHARS - len(alone.query) - 1)]
+        if not previous:
+            return alone
+        joined = self.search(f"{previous} {alone.query}", lang=alone.query_lang, k=k)
+        if not joined.best or not joined.lang or (alone.best and joined.best.score <= alone.best.score):
+            return alone
+        if joined.band == "answer" and self._unknown_share(alone.query, joined.lang) > 0:
+            joined.band = "suggest"
+            joined.hits = [replace(h, band="suggest") if h.band == "answer" else h for h in joined.hits]
+        joined.query, joined.query_lang, joined.context_used = alone.query, alone.query_lang, True
+        joined.fallback = joined.lang != alone.query_lang
+        return joined
+
+    def _unknown_share(self, text: str, lang: str) -> float:
+        """Share of the message's words that the KB never uses, even misspelt."""
+        return self.index.unknown(tokens(strip_courtesy(text), lang), lang)
+
+    def _context_text(self, context: str) -> str:
+        """An entry id stands for that entry's title; any other text is the previous question."""
+        text = " ".join(context.split())[:MAX_QUERY_CHARS]
+        hit = self.entry(text) if text else None
+        return hit.title if hit is not None else text

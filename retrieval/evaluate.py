@@ -21,10 +21,13 @@ class Query:
     text: str
     expected_id: str  # "" = out of scope
     lang: str
+    context: str = ""  # the conversation's previous FAQ question (a follow-up); "" = none
 
 
 def read_queries(path: str | Path) -> list[Query]:
-    """Read `query,expected_id,lang`; errors name the file and line."""
+    """Read `query,expected_id,lang[,context]`; errors name the file and line.
+
+    `context` is optional (a missing column or an empty cell = a standalone question)."""
     path = Path(path)
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
@@ -38,7 +41,7 @@ def read_queries(path: str | Path) -> list[Query]:
             if not text:
                 raise ValueError(f"{path}:{reader.line_num}: empty query")
             out.append(Query(text, (row.get("expected_id") or "").strip(),
-                             (row.get("lang") or "").strip()))
+                             (row.get("lang") or "").strip(), " ".join((row.get("context") or "").split())))
     return out
 
 
@@ -49,18 +52,23 @@ class Outcome:
     top_score: float
     band: str
     ms: float
+    context_used: bool = False
 
 
-def run(engine: SearchEngine, queries: list[Query], progress: bool = False) -> list[Outcome]:
-    """Ask every query through the public search API, timing each one (warm)."""
+def run(engine: SearchEngine, queries: list[Query], progress: bool = False,
+        use_context: bool = True) -> list[Outcome]:
+    """Ask every query through the public search API, timing each one (warm).
+
+    `use_context=False` asks follow-ups without their context (to measure what it adds)."""
     engine.search("warm-up")
     outcomes = []
     for q in tqdm(queries, desc="eval", unit="q", disable=not progress):
         t0 = time.perf_counter()
-        res = engine.search(q.text, lang=q.lang or None, k=10)
+        res = engine.search(q.text, lang=q.lang or None, k=10,
+                            context=(q.context or None) if use_context else None)
         ms = (time.perf_counter() - t0) * 1000
-        outcomes.append(Outcome(q, [h.id for h in res.hits],
-                                res.hits[0].score if res.hits else 0.0, res.band, ms))
+        outcomes.append(Outcome(q, [h.id for h in res.hits], res.hits[0].score if res.hits else 0.0,
+                                res.band, ms, res.context_used))
     return outcomes
 
 
@@ -97,3 +105,18 @@ def metrics(outcomes: list[Outcome]) -> dict:
 def by_lang(outcomes: list[Outcome]) -> dict[str, dict]:
     langs = sorted({o.query.lang for o in outcomes if o.query.lang})
     return {lg: metrics([o for o in outcomes if o.query.lang == lg]) for lg in langs}
+
+
+def followups(outcomes: list[Outcome]) -> dict:
+    """Figures over the rows with a context (follow-ups) and over the others; empty when the
+    file has no context column or none is filled."""
+    with_ctx = [o for o in outcomes if o.query.context]
+    if not with_ctx:
+        return {}
+    fu = metrics(with_ctx)
+    return {
+        "followup_top1": fu["top1"],
+        "followup": {**fu, "context_used": round(sum(o.context_used for o in with_ctx) / len(with_ctx), 4),
+                     "by_lang": by_lang(with_ctx)},
+        "standalone": metrics([o for o in outcomes if not o.query.context]),
+    }

@@ -6,6 +6,11 @@ reference: queries never wait and never see a half-built index. A KB with
 errors is rejected (errors logged and exposed in `status()`) and the previous
 engine keeps serving. `var/index/CURRENT` remembers the last good index so a
 restart with a broken KB still serves the last good content.
+
+With `tuning.enabled`, an edit is served within seconds by the tuned encoder already in use
+(only changed texts are encoded); the encoder is re-tuned for the new questions in a background
+thread, which then builds the engine with it and swaps it in the same way. A newer edit cancels
+an older re-tune, or takes it over when the questions (the tuning key) did not change.
 """
 
 from __future__ import annotations
@@ -13,15 +18,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import tuning
 from .config import RetrievalConfig, load_config
 from .embedder import Embedder
+from .embedders import make_embedder
 from .engine import Hit, SearchEngine, SearchResult
-from .kb import TAXONOMY_FILE, KBError, content_hash, load_kb
+from .kb import TAXONOMY_FILE, KBError, KnowledgeBase, content_hash, load_kb
 from .store import build_engine, default_cache_root
 
 log = logging.getLogger("retrieval.service")
+
+
+@dataclass
+class _Retune:
+    """A background re-tune: the model it makes (`key`) and the newest KB with those questions."""
+
+    key: str
+    kb: KnowledgeBase
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class RetrievalService:
@@ -42,12 +59,15 @@ class RetrievalService:
         self.last_errors: list[str] = []
         self.last_reload_at: float | None = None
         self._last_tried_hash: str | None = None
+        self._swap_lock = threading.Lock()   # short: guards the engine swap and the re-tune job
+        self._generation = 0                 # +1 per swap by reload(): a re-tune built before is stale
+        self._retune: _Retune | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder()
+            self._embedder = make_embedder(self.config.embedders)
         return self._embedder
 
     def start(self) -> RetrievalService:
@@ -61,6 +81,10 @@ class RetrievalService:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._swap_lock:
+            if self._retune is not None:
+                self._retune.cancel.set()
+                self._retune = None
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -83,8 +107,10 @@ class RetrievalService:
     def ready(self) -> bool:
         return self._engine is not None
 
-    def search(self, query: str, lang: str | None = None, k: int = 3) -> SearchResult:
-        return self.engine.search(query, lang=lang, k=k)
+    def search(self, query: str, lang: str | None = None, k: int = 3,
+               context: str | None = None) -> SearchResult:
+        """`context`: the conversation's previous FAQ question or entry id (see SearchEngine.search)."""
+        return self.engine.search(query, lang=lang, k=k, context=context)
 
     def entry(self, entry_id: str) -> Hit | None:
         """The entry with this id in the current index (None if it no longer exists)."""
@@ -104,6 +130,8 @@ class RetrievalService:
             "reloads": self.reloads,
             "last_reload_at": self.last_reload_at,
             "kb_errors": list(self.last_errors),
+            "tuned": bool(engine.info.get("tuned")) if engine else False,
+            "retuning": self._retune is not None,
         }
 
     # ---- reloads -----------------------------------------------------------------------------
@@ -112,7 +140,10 @@ class RetrievalService:
         with self._build_lock:
             try:
                 kb = load_kb(self.kb_dir)
-                engine = build_engine(kb, self.embedder, self.config, cache_root=self.cache_root)
+                current = self._engine.embedder if self._engine is not None else None
+                embedder, retune = tuning.serving(kb, self.embedder, tuning.load_params(self.config),
+                                                  self.cache_root, current)
+                engine = build_engine(kb, embedder, self.config, cache_root=self.cache_root, tune="off")
             except KBError as exc:
                 self.last_errors = [str(p) for p in exc.problems]
                 for p in exc.problems:
@@ -122,13 +153,69 @@ class RetrievalService:
                 self.last_errors = [f"index build failed: {exc!r}"]
                 log.exception("index build failed, still serving the previous index")
                 return False
-            self._engine = engine  # atomic reference swap
-            self.last_errors = []
-            self.reloads += 1
-            self.last_reload_at = time.time()
-            self._remember(engine.version)
-            log.info("FAQ index %s serving %s entries", engine.version, engine.info["entries"])
+            with self._swap_lock:
+                self._generation += 1
+                self._install(engine)
+                self._schedule_retune(kb if retune else None)
             return True
+
+    def _install(self, engine: SearchEngine) -> None:
+        """Serve `engine` (caller holds the swap lock)."""
+        self._engine = engine  # atomic reference swap
+        self.last_errors = []
+        self.reloads += 1
+        self.last_reload_at = time.time()
+        self._remember(engine.version)
+        log.info("FAQ index %s serving %s entries (model %s)", engine.version, engine.info["entries"],
+                 engine.info.get("model"))
+
+    # ---- background re-tune ------------------------------------------------------------------
+    def _schedule_retune(self, kb: KnowledgeBase | None) -> None:
+        """Start (or keep, or cancel) the re-tune for the KB just served (caller holds the swap lock)."""
+        job = self._retune
+        if kb is None:  # served with its own tuned model, or tuning off
+            if job is not None:
+                job.cancel.set()
+                self._retune = None
+            return
+        key = tuning.key_for(kb, self.embedder, tuning.load_params(self.config))
+        if job is not None and job.key == key:
+            job.kb = kb  # same questions (an answer edit): the running tune still fits
+            return
+        if job is not None:
+            job.cancel.set()
+        self._retune = job = _Retune(key, kb)
+        threading.Thread(target=self._retune_run, args=(job,), name="kb-retune", daemon=True).start()
+
+    def _retune_run(self, job: _Retune) -> None:
+        """Tune for the job's questions, build the engine with that model, swap it in unless a
+        newer edit was served meanwhile (then build again for it, or give up if cancelled)."""
+        base = tuning.sentence_backend(self.embedder)
+        try:
+            result = tuning.tuned_model(job.kb, Path(base.path), tuning.load_params(self.config),
+                                        self.cache_root, cancel=job.cancel)
+            if result is None:
+                return
+            embedder = tuning.with_backend(self.embedder, base, tuning.load_tuned(result.path))
+            while not job.cancel.is_set():
+                with self._swap_lock:
+                    kb, generation = job.kb, self._generation
+                engine = build_engine(kb, embedder, self.config, cache_root=self.cache_root, tune="off")
+                with self._swap_lock:
+                    if job.cancel.is_set() or self._retune is not job:
+                        return
+                    if generation == self._generation:
+                        self._install(engine)
+                        log.info("re-tuned encoder serving (tuned in %.0f s)", result.seconds)
+                        return
+        except tuning.TuningCancelled:
+            log.info("re-tune superseded by a newer KB edit")
+        except Exception:  # the previous engine keeps serving; the next edit tries again
+            log.exception("background re-tune failed; still serving the previous encoder")
+        finally:
+            with self._swap_lock:
+                if self._retune is job:
+                    self._retune = None
 
     def _remember(self, key: str) -> None:
         self.cache_root.mkdir(parents=True, exist_ok=True)
@@ -144,8 +231,13 @@ class RetrievalService:
         if not current.exists():
             return
         try:
-            self._engine = load_engine_folder(self.cache_root / current.read_text().strip(),
-                                              self.embedder, self.config)
+            from .index import HybridIndex
+
+            folder = self.cache_root / current.read_text().strip()
+            # built with a tuned encoder, perhaps: load the one its model id names
+            embedder = tuning.embedder_for(HybridIndex.load(folder).model_id, self.embedder,
+                                           self.cache_root)
+            self._engine = load_engine_folder(folder, embedder, self.config)
             log.warning("KB has errors; serving the last good index %s", self._engine.version)
         except Exception:
             log.exception("could not load the last good index")

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from . import tuning
 from .calibration import Thresholds, fit_self
 from .config import RetrievalConfig, load_config
 from .embedder import Embedder
@@ -74,12 +75,17 @@ def detector() -> LanguageDetector:
 def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
                  config: RetrievalConfig | None = None, cache_root: Path | None = None,
                  mode: str = "hybrid", progress: bool = False,
-                 use_config_thresholds: bool = True) -> SearchEngine:
-    """Engine for a KB, reusing the persisted index when its key matches."""
+                 use_config_thresholds: bool = True, tune: str = "auto") -> SearchEngine:
+    """Engine for a KB, reusing the persisted index when its key matches.
+
+    With `tuning.enabled` in the config, the sentence-transformers encoder is first replaced by
+    its copy tuned on this KB (cached; `tune` is the policy of `tuning.prepare`: `off` when the
+    caller already chose the embedder, as the service does)."""
     if not isinstance(kb, KnowledgeBase):
         kb = load_kb(kb)
     config = config or load_config()
     root = cache_root if cache_root is not None else default_cache_root()
+    embedder, tuning_state = tuning.prepare(kb, embedder, config, root, tune, progress)
     key = cache_key(kb, embedder, config, mode)
     folder = root / key
     t0 = time.perf_counter()
@@ -99,7 +105,8 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
         _write_atomically(folder, index, saved)
         _prune(root, keep=folder)
     engine = _assemble(index, saved, key, embedder, config, use_config_thresholds)
-    engine.info.update(built=built, load_s=round(time.perf_counter() - t0, 2))
+    engine.info.update(built=built, load_s=round(time.perf_counter() - t0, 2),
+                       tuned=tuning.is_tuned(embedder), tuning=tuning_state)
     return engine
 
 
@@ -110,7 +117,7 @@ def load_engine_folder(folder: Path, embedder: Embedder,
     if index.model_id != embedder.id:
         raise ValueError(f"index {folder} was built with model {index.model_id}, not {embedder.id}")
     engine = _assemble(index, saved, folder.name, embedder, config or load_config(), True)
-    engine.info["built"] = False
+    engine.info.update(built=False, tuned=tuning.is_tuned(embedder))
     return engine
 
 
@@ -153,7 +160,8 @@ def _write_atomically(folder: Path, index: HybridIndex, saved: dict) -> None:
 
 def _prune(root: Path, keep: Path) -> None:
     """Keep the few most recent indexes (another process may still be loading one)."""
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+    folders = sorted((p for p in root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and p.name != tuning.TUNED_DIR),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in folders[KEEP_INDEXES:]:
         if old != keep:

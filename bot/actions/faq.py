@@ -18,6 +18,7 @@ from .services import Services
 
 MISSES_BEFORE_ESCALATION = 2
 MAX_SUGGESTIONS = 3
+FOLLOW_UP_WINDOW = 3  # shopper messages (this one included) over which an FAQ answer is followed up
 
 
 def variant_of(retriever: Any, tracker: Tracker, hit: Any) -> str | None:
@@ -33,6 +34,27 @@ def _answered(dispatcher: CollectingDispatcher, hit: Any, retriever: Any = None,
     dispatcher.utter_message(response="utter_did_that_help")
     return [SlotSet("faq_band", "answer"), SlotSet("escalate", False), SlotSet("faq_misses", 0),
             SlotSet("faq_entry", hit.id), SlotSet("contact_reason", hit.reason)]
+
+
+def previous_faq_question(tracker: Tracker) -> str | None:
+    """The question behind the conversation's last FAQ answer, if recent (e.g. before "did that
+    help?" / "yes"): the shopper's text, or the entry id when they clicked a suggestion (the text
+    is then a button payload). It lets the engine read "et pour la Suisse ?" as a follow-up."""
+    entry: str | None = None
+    seen = 0
+    for event in reversed(tracker.events):  # newest first: the current message comes first
+        if event.get("event") == "slot" and event.get("name") == "faq_entry" and seen and entry is None:
+            entry = event.get("value") or ""
+            if not entry:  # the slot was cleared: nothing to follow up
+                return None
+        elif event.get("event") == "user":
+            if entry is not None:
+                text = (event.get("text") or "").strip()
+                return entry if not text or text.startswith("/") else text
+            seen += 1
+            if seen > FOLLOW_UP_WINDOW:
+                return None
+    return None
 
 
 def _event_id(tracker: Tracker, kind: str) -> str:
@@ -59,7 +81,8 @@ class ActionAnswerFaq(ServiceAction):
                                             id=_event_id(tracker, "click"))
                 return _answered(dispatcher, hit, retriever, variant)
         text = tracker.latest_message.get("text") or ""
-        result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS)
+        context = previous_faq_question(tracker)
+        result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS, context)
         best = result.hits[0] if result.hits else None
         answered = best is not None and result.band == "answer"
         variant = variant_of(retriever, tracker, best) if answered else None
@@ -68,6 +91,8 @@ class ActionAnswerFaq(ServiceAction):
             entry=best.id if answered else None, variant=variant, query=text, lang=lang,
             reason=best.reason if best and result.band != "none" else None, id=_event_id(tracker, "faq"))
         if answered:
+            if best.lang != lang and best.lang in ("fr", "en"):   # the KB has it in another language only
+                dispatcher.utter_message(response=f"utter_answer_in_{best.lang}")
             return _answered(dispatcher, best, retriever, variant)
         if result.band == "suggest":
             buttons = [{"title": h.title, "payload": "/faq_choice" + json.dumps({"faq_id": h.id})}

@@ -237,3 +237,23 @@ def test_addresses_and_links_do_not_switch_the_language(bot: TestClient, text: s
     res = call(bot, "action_detect_language", text, lang="fr")
     assert res.status_code == 200
     assert slots(res).get("lang") == lang
+
+
+def test_an_answer_found_in_another_language_says_so(bot: TestClient) -> None:
+    """Cross-lingual (issue 15): an English question answered from a French-only entry."""
+    service = bot.app.state.gateway.index.service
+    real_search = service.search
+
+    def french_only(text: str, lang: str | None = None, k: int = 3, context: str | None = None) -> Any:
+        result = real_search("Où est mon colis ?", "fr", k)
+        result.query_lang, result.fallback = "en", True
+        return result
+
+    bot.app.state.gateway.action_services.retriever = lambda: type(
+        "FrenchOnly", (), {"search": staticmethod(french_only), "entry": service.entry,
+                           "variants": service.variants})()
+    out = responses(call(bot, "action_answer_faq", "Where is my parcel?", lang="en"))
+    assert out[0]["response"] == "utter_answer_in_fr"            # "This answer is only available in French:"
+    assert "suivi" in out[1]["text"].lower()
+    same = responses(call(bot, "action_answer_faq", "Où est mon colis ?", lang="fr", sender="conv-2"))
+    assert all(m.get("response") != "utter_answer_in_fr" for m in same)

@@ -135,3 +135,22 @@ def test_build_engine_accepts_a_loaded_kb(embedder, tmp_path: Path) -> None:
 
     engine = build_engine(load_kb(KB_SMALL), embedder, cache_root=tmp_path, use_config_thresholds=False)
     assert engine.search("Where is my parcel?").best.id == "track-en"
+
+
+@pytest.mark.parametrize(("english_winner", "falls_back"), [("track-en", False), ("klarna-en", True)])
+def test_a_confident_answer_in_another_language_is_used_only_for_an_untranslated_topic(
+        mixed_engine, monkeypatch: pytest.MonkeyPatch, english_winner: str, falls_back: bool) -> None:
+    """Issue 15: "en combien de temps je suis livrée à Lyon ?" got the English showroom entry,
+    confidently, while the French one exists. The other language may answer only a topic the
+    shopper's language lacks (ids `topic-fr` / `topic-en`)."""
+    from retrieval.engine import Hit
+
+    def rank(text: str, qvec, lang: str, k: int) -> list[Hit]:
+        if lang == "fr":
+            return [Hit("track-fr", 0.3, "fr", "delivery/tracking", "Suivi", "...", "suggest")]
+        return [Hit(english_winner, 0.95, "en", "delivery/tracking", "Tracking", "...", "answer")]
+
+    monkeypatch.setattr(mixed_engine, "_rank_in", rank)
+    res = mixed_engine.search("en combien de temps je suis livrée à Lyon ?")
+    assert (res.lang, res.fallback) == (("en", True) if falls_back else ("fr", False))
+    assert res.band == ("answer" if falls_back else "suggest")
