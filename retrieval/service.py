@@ -62,6 +62,7 @@ class RetrievalService:
         self._swap_lock = threading.Lock()   # short: guards the engine swap and the re-tune job
         self._generation = 0                 # +1 per swap by reload(): a re-tune built before is stale
         self._retune: _Retune | None = None
+        self._retune_thread: threading.Thread | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     @property
@@ -85,6 +86,9 @@ class RetrievalService:
             if self._retune is not None:
                 self._retune.cancel.set()
                 self._retune = None
+            retune_thread = self._retune_thread
+        if retune_thread is not None:
+            retune_thread.join(timeout=3)  # a tune stops within a step; a build may outlive this
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -185,7 +189,9 @@ class RetrievalService:
         if job is not None:
             job.cancel.set()
         self._retune = job = _Retune(key, kb)
-        threading.Thread(target=self._retune_run, args=(job,), name="kb-retune", daemon=True).start()
+        self._retune_thread = threading.Thread(target=self._retune_run, args=(job,), name="kb-retune",
+                                               daemon=True)
+        self._retune_thread.start()
 
     def _retune_run(self, job: _Retune) -> None:
         """Tune for the job's questions, build the engine with that model, swap it in unless a

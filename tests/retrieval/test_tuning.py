@@ -143,6 +143,21 @@ def test_batches_never_pair_an_entry_against_itself() -> None:
                                                                         strict=True))
 
 
+def test_every_second_phrasing_is_held_out_of_tuning(kb: Path, embedder, tmp_path: Path) -> None:
+    """Self-calibration asks the KB's questions back; those the model never saw look like a
+    shopper's, so entries with 3+ phrasings keep every second one out of tuning."""
+    loaded = load_kb(kb)
+    track = next(e for e in loaded.entries if e.id == "track-en")
+    texts = list(dict.fromkeys([*track.questions, track.title]))
+    assert len(texts) == 4
+    trained = {t for g in tuning.groups(loaded, 2) for t in g}
+    assert [t for t in texts if t not in trained] == texts[1::2]
+    assert set(texts) <= {t for g in tuning.groups(loaded, 0) for t in g}
+    result = tuning.tuned_model(loaded, embedder.path, tuning.TuningParams(**TINY), tmp_path)
+    assert tuning.trained_texts(result.path) == frozenset(
+        t for g in tuning.groups(loaded, tuning.TuningParams().holdout) for t in g)
+
+
 def test_unknown_tuning_setting_is_named(config_path: Path, tmp_path: Path) -> None:
     path = tuned_config(config_path, tmp_path, max_stepz=3)
     with pytest.raises(ValueError, match=r"max_stepz.*known"):
@@ -240,16 +255,18 @@ def test_newer_edit_supersedes_an_older_retune(embedder, config, kb: Path, tmp_p
     svc.start()
     suivi = kb / "fr" / "suivi.md"
     replace_in(suivi, '"Où est mon colis ?"', '"Où se trouve mon paquet ?"')
+    superseded = load_kb(kb)
     assert svc.reload() and svc.status()["retuning"]        # first re-tune, held at the gate
     replace_in(suivi, '"Où se trouve mon paquet ?"', '"Mon paquet est où ?"')
     assert svc.reload()                                      # supersedes it
     gate.set()
     assert wait_for(lambda: not svc.status()["retuning"], RETUNE_WITHIN_S), svc.status()
     final = load_kb(kb)
-    assert calls[-1] == tuning.questions_hash(final) and len(calls) == 2
+    assert calls == [tuning.questions_hash(superseded), tuning.questions_hash(final)]
+    params = tuning.load_params(config)
+    assert tuning.cached(superseded, embedder.path, params, cache) is None  # cancelled, not finished
     assert svc.engine.info["kb_hash"] == final.content_hash
-    assert model_of(svc.engine) == tuning.cached(final, embedder.path, tuning.load_params(config),
-                                                 cache).path
+    assert model_of(svc.engine) == tuning.cached(final, embedder.path, params, cache).path
     assert svc.search("Mon paquet est où ?").best.id == "track-fr"
 
 
