@@ -62,6 +62,10 @@ def _event_id(tracker: Tracker, kind: str) -> str:
     return f"{kind}:{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
 
 
+# "This answer is only available in French:", said before an answer from another language
+ANSWER_IN = {"fr": "utter_answer_in_fr", "en": "utter_answer_in_en"}
+
+
 class ActionAnswerFaq(ServiceAction):
     NAME = "action_answer_faq"
 
@@ -91,8 +95,8 @@ class ActionAnswerFaq(ServiceAction):
             entry=best.id if answered else None, variant=variant, query=text, lang=lang,
             reason=best.reason if best and result.band != "none" else None, id=_event_id(tracker, "faq"))
         if answered:
-            if best.lang != lang and best.lang in ("fr", "en"):   # the KB has it in another language only
-                dispatcher.utter_message(response=f"utter_answer_in_{best.lang}")
+            if best.lang != lang and best.lang in ANSWER_IN:   # the KB has it in another language only
+                dispatcher.utter_message(response=ANSWER_IN[best.lang])
             return _answered(dispatcher, best, retriever, variant)
         if result.band == "suggest":
             buttons = [{"title": h.title, "payload": "/faq_choice" + json.dumps({"faq_id": h.id})}
