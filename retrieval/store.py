@@ -14,12 +14,12 @@ import logging
 import os
 import pickle
 import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from . import tuning
+from .atomic import write_folder
 from .calibration import Thresholds, fit_self
 from .config import RetrievalConfig, load_config
 from .embedder import Embedder
@@ -144,18 +144,12 @@ def _assemble(index: HybridIndex, saved: dict, key: str, embedder: Embedder,
 
 
 def _write_atomically(folder: Path, index: HybridIndex, saved: dict) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    def fill(tmp: Path) -> None:
         index.save(tmp)
         with open(tmp / "scorer.pkl", "wb") as f:
             pickle.dump(saved, f)
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_folder(folder, fill)
 
 
 def _prune(root: Path, keep: Path) -> None:

@@ -23,13 +23,13 @@ import math
 import os
 import random
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .atomic import write_folder
 from .kb import KnowledgeBase
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -377,17 +377,11 @@ def _torch_threads(threads: int) -> Iterator[None]:
 
 
 def _save_atomically(model, folder: Path, meta: dict) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    def fill(tmp: Path) -> None:
         model.save(str(tmp), create_model_card=False)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_folder(folder, fill)
 
 
 # ---- the tuned encoder among the configured embedders -----------------------------------------------

@@ -104,3 +104,13 @@ def cli(guard_dir: Path, config_path: Path, tmp_path: Path) -> dict[str, str]:
     return cli_env(base, [guard_dir, REPO], HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TMPDIR=tmpdir,
                    RETRIEVAL_CONFIG=config_path, INDEX_DIR=tmp_path / "cli-index",
                    **{NET_LOG_ENV: tmp_path / "net-attempts.log"})
+
+
+@pytest.fixture
+def services() -> Iterator[list]:
+    """Started RetrievalServices, all stopped at the end of the test."""
+    started: list = []
+    yield started
+    for svc in started:
+        svc.stop()
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ def kb(tmp_path: Path) -> Path:
     return copy_kb_small(tmp_path / "kb")
 
 
-@pytest.fixture
-def services() -> Iterator[list[RetrievalService]]:
-    """Started services, all stopped at the end of the test."""
-    started: list[RetrievalService] = []
-    yield started
-    for svc in started:
-        svc.stop()
 
 
 def start(services: list, kb: Path, cache: Path, embedder, watch: bool = True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,12 +47,6 @@ def kb(tmp_path: Path) -> Path:
     return copy_kb_small(tmp_path / "kb")
 
 
-@pytest.fixture
-def services() -> Iterator[list[RetrievalService]]:
-    started: list[RetrievalService] = []
-    yield started
-    for svc in started:
-        svc.stop()
 
 
 def tuned_folders(cache: Path) -> list[Path]:
