@@ -115,10 +115,22 @@ def screenshot(page: Page, name: str, **kwargs: Any) -> Path:
     return path
 
 
+SETTLE_ANIMATIONS = """() => {
+  const roots = [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)];
+  const all = new Set(roots.flatMap(r => r.getAnimations()));
+  return Promise.all([...all]
+    .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+    .map(a => a.finished.catch(() => null)));
+}"""
+
+
 def axe_violations(page: Page, context: str | None = None) -> list[dict[str, Any]]:
     """Serious and critical axe-core violations on the page (or inside `context` selector).
     axe-core is evaluated through the DevTools protocol, not a script tag: pages with a strict
     CSP (console, help) rightly refuse inline scripts."""
+    # a panel that is still fading in has a lower contrast than the one a shopper reads: let every
+    # finite animation (including those inside the widget's shadow root) end first
+    page.evaluate(SETTLE_ANIMATIONS)
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
     result = page.evaluate(
         "async (ctx) => (await axe.run(ctx ? document.querySelector(ctx) : document, "
