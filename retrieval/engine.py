@@ -90,6 +90,13 @@ class SearchEngine:
             return detected
         return hint or detected or self.default_lang
 
+    def _gibberish(self, text: str) -> bool:
+        """One word that the KB never uses in any of its languages, even misspelt ("zzzz",
+        "qsdfgh", a bare "thanks"): nothing worth suggesting. A sentence always goes through the
+        encoders, so an English question to a French-only KB still finds its French answer."""
+        words = tokens(text, self.index.langs[0])
+        return len(words) == 1 and all(self._unknown_share(text, lg) >= 1.0 for lg in self.index.langs)
+
     def _rank_in(self, text: str, qvec: np.ndarray, lang: str, k: int) -> list[Hit]:
         sig = self.index.signals(text, qvec, lang)
         order, scores = self.scorer.rank(sig, lang)
@@ -114,10 +121,12 @@ class SearchEngine:
         query_lang = self._query_lang(text, lang) if text else (lang or self.default_lang)
         result = SearchResult(query=text, query_lang=query_lang, lang=None, band="none",
                               index_version=self.version)
-        if not text:
-            return result
         # greetings and "please" carry no topic but would count as unknown words
         text_to_match = strip_courtesy(text)
+        if not text or self._gibberish(text_to_match):
+            result.took_ms = round((time.perf_counter() - start) * 1000, 2)
+            return result
+        text_to_match = self.index.respell(text_to_match)
         qvec = self.embedder.encode_query(text_to_match)
         langs = self.index.langs
         preferred = query_lang if query_lang in langs else (

@@ -14,6 +14,7 @@ import math
 import pickle
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -27,7 +28,7 @@ from sklearn.svm import LinearSVC
 
 from .embedder import Embedder
 from .kb import Entry, KnowledgeBase
-from .text import fold, shopper_copy, tokens
+from .text import Respeller, fold, shopper_copy, tokens
 from .wordvec import WordVectorIndex, load_table
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it forces DEBUG on import
@@ -348,6 +349,11 @@ class HybridIndex:
         if model is not None:
             out[model.classes_] = _decision(model, x)
         return out
+
+    @cached_property
+    def respell(self) -> Respeller:
+        """The KB's own spelling of an unaccented word (text.Respeller)."""
+        return Respeller(self.unit_text + [t for e in self.entries for t in (e.title, e.answer)])
 
     def unknown(self, qtok: list[str], lang: str, exclude_units: np.ndarray | None = None,
                 exclude_entry: int | None = None) -> float:

@@ -9,8 +9,8 @@ measure what the fusion adds (bench and tests compare them).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from scipy.optimize import minimize
+from scipy.special import expit, log_expit
 from sklearn.preprocessing import StandardScaler
 
 from .index import NEG, Signals
@@ -23,6 +23,50 @@ FEATURES = (
     "clf_margin", "clf_emb_margin", "wv_soft_margin", "oov", "short_query", "unknown",
 )
 PER_MODEL = ("dense", "centroid", "answer", "dense_margin", "centroid_margin")
+# Signals whose weight may only lower the score (words the KB never uses); the query length is
+# free; every other column is a similarity or a margin, which may only raise it
+DECREASING = ("oov", "unknown")
+FREE = ("short_query",)
+
+
+def monotone_signs(names: tuple[str, ...]) -> np.ndarray:
+    """+1: the weight is >= 0, -1: <= 0, 0: free."""
+    return np.array([0 if n in FREE else -1 if n in DECREASING else 1 for n in names])
+
+
+class MonotoneLogistic:
+    """L2-regularised logistic regression whose weights keep the sign each signal implies.
+
+    An unconstrained fit learns negative weights for raw similarity (collinear with the
+    margins, and the held-out questions it trains on never match a KB phrasing exactly), so
+    a question typed word for word as the KB has it scored *lower* than a rephrasing. With
+    the signs fixed, more similar can never mean less confident."""
+
+    def __init__(self, signs: np.ndarray, C: float = 0.1):
+        self.signs, self.C = signs, C
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
+        self.scaler = StandardScaler().fit(X)
+        Z = self.scaler.transform(X)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        s = np.where(y > 0, 1.0, -1.0)
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            coef, b = theta[:-1], theta[-1]
+            m = s * (Z @ coef + b)
+            value = -np.sum(w * log_expit(m)) + 0.5 * coef @ coef / self.C
+            g = -w * s * expit(-m)
+            return value, np.append(Z.T @ g + coef / self.C, g.sum())
+
+        bounds = [(0, None) if sg > 0 else (None, 0) if sg < 0 else (None, None) for sg in self.signs]
+        res = minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B",
+                       bounds=bounds + [(None, None)], options={"maxiter": 2000})
+        self.coef_, self.intercept_ = res.x[:-1], res.x[-1]
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = expit(self.scaler.transform(X) @ self.coef_ + self.intercept_)
+        return np.stack([1 - p, p], axis=1)
 
 
 def feature_names(n_models: int) -> tuple[str, ...]:
@@ -91,9 +135,8 @@ class Scorer:
 
     @staticmethod
     def fit_model(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-        model.fit(X, y, logisticregression__sample_weight=sample_weight)
-        return model
+        names = feature_names(max(1, (X.shape[1] - len(FEATURES)) // len(PER_MODEL)))
+        return MonotoneLogistic(monotone_signs(names)).fit(X, y, sample_weight)
 
     def model_for(self, lang: str):
         return self.models.get(lang) or self.models["*"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +35,36 @@ def split_elisions(text: str) -> str:
 def fold(text: str) -> str:
     """Lower-case, accent-free form used by the lexical indexes."""
     return unidecode(split_elisions(text)).lower()
+
+
+_SPELLED_RE = re.compile(r"[^\W\d_]+")
+
+
+class Respeller:
+    """Puts back the accents a shopper left out, as the KB spells the word ("colis abime" ->
+    "colis abîmé"): the sentence encoders read "abime" and "abîmé" as different words, so an
+    unaccented question scored far below the same question typed with its accents. A word the
+    KB itself uses is left alone ("arrive" stays when the KB has both "arrive" and "arrivé")."""
+
+    def __init__(self, texts: list[str]):
+        counts = Counter(w for t in texts for w in _SPELLED_RE.findall(t.lower()))
+        self.known = set(counts)
+        by_fold: dict[str, tuple[int, str]] = {}
+        for word, n in counts.items():
+            plain = unidecode(word)
+            if plain != word and n > by_fold.get(plain, (0, ""))[0]:
+                by_fold[plain] = (n, word)
+        self.spelling = {plain: word for plain, (_, word) in by_fold.items()}
+
+    def __call__(self, text: str) -> str:
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if lower in self.known:
+                return word
+            return self.spelling.get(unidecode(lower), word)
+
+        return _SPELLED_RE.sub(fix, text) if self.spelling else text
 
 
 @lru_cache(maxsize=16)

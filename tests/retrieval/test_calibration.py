@@ -18,7 +18,8 @@ from .helpers import KB_SMALL, REPO, run_cli
 
 PROBES = ["Où est mon colis ?", "ou est mon colis", "Where is my parcel?", "paypal", "promo",
           "Quelle est la météo demain ?", "Are you hiring?", "bonjour", "thanks", "colis",
-          "Je voudrais parler à un conseiller", "Can I pay with bitcoin?", "retour"]
+          "Je voudrais parler à un conseiller", "Can I pay with bitcoin?", "retour", "zzzz"]
+NOTHING_TO_SUGGEST = {"bonjour", "thanks", "zzzz"}   # one word the KB never uses, even misspelt
 
 
 def rates(in_top, in_ok, oos_top, t: float) -> tuple[float, float]:
@@ -110,6 +111,9 @@ def test_correctness_given_as_zero_one_integers() -> None:
 def assert_bands_follow(engine, thresholds: Thresholds) -> None:
     for q in PROBES:
         res = engine.search(q, k=8)
+        if q in NOTHING_TO_SUGGEST:
+            assert res.hits == [] and res.band == "none", (q, res)
+            continue
         assert res.hits, q
         assert res.band == res.hits[0].band
         scores = [h.score for h in res.hits]

@@ -93,7 +93,7 @@ def test_an_english_question_finds_a_french_only_entry(both: MultiEmbedder, tmp_
                                ("Can I pay with PayPal?", "paiement-fr"),
                                ("Where is my parcel?", "suivi-fr")):
         result = engine.search(question)
-        assert result.best.id == expected, (question, result.to_dict())
+        assert result.best and result.best.id == expected, (question, result.to_dict())
         assert result.query_lang == "en" and result.lang == "fr" and result.fallback
 
 
