@@ -11,7 +11,9 @@ config/retrieval.yml, so nothing is tuned to one shop's content.
 
 from __future__ import annotations
 
+import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,12 +144,14 @@ def _fit_fusion(train: list[_Record]) -> Scorer:
         w = np.concatenate([np.full(len(r.cand), 1.0 if r.target >= 0 else 0.5) for r in records])
         return Scorer.fit_model(X, y, w)
 
-    models = {"*": fit(train)}
+    groups = {"*": train}
     for lang in sorted({r.lang for r in train}):
         mine = [r for r in train if r.lang == lang]
         if sum(1 for r in mine if r.target >= 0) >= MIN_QUESTIONS_PER_FUSION:
-            models[lang] = fit(mine)
-    return Scorer("hybrid", models)
+            groups[lang] = mine
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # numpy frees the GIL
+        jobs = {name: pool.submit(fit, records) for name, records in groups.items()}
+        return Scorer("hybrid", {name: job.result() for name, job in jobs.items()})
 
 
 def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str = "hybrid",
@@ -160,9 +164,10 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
     in_recs: list[_Record] = []
     oos_recs: list[_Record] = []
     known_recs: list[_Record] = []
-    for s, v in tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
-                     disable=not progress, unit="q"):
-        sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold)
+    chars = index.vectorizer.transform([s.text for s in samples]).tocsr()
+    for i, (s, v) in enumerate(tqdm(list(zip(samples, vecs, strict=True)), desc="self-calibration",
+                                    disable=not progress, unit="q")):
+        sig = index.signals(s.text, v, s.lang, exclude_units=s.exclude, fold=s.fold, qchar=chars[i])
         in_recs.append(_record(sig, s.target, mode, s.lang))
         oos = drop_entry(sig, s.target)
         oos.unknown = index.unknown(tokens(s.text, s.lang), s.lang, s.exclude, exclude_entry=s.target)
@@ -170,7 +175,8 @@ def fit_self(index: HybridIndex, embedder: Embedder, targets: Targets, mode: str
         if mode == "hybrid" and s.text != index.unit_text[s.exclude[0]]:
             # a shopper retyping a question the KB has: teaches the fusion what a known
             # phrasing looks like (never seen in leave-one-out); training only
-            known_recs.append(_record(index.signals(s.text, v, s.lang), s.target, mode, s.lang))
+            known_recs.append(_record(index.signals(s.text, v, s.lang, qchar=chars[i]), s.target,
+                                      mode, s.lang))
     generic = generic_out_of_scope(index.langs)
     generic_vecs = embedder.encode([t for t, _ in generic]) if generic else []
     for (text, lang), v in zip(generic, generic_vecs, strict=True):

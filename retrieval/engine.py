@@ -90,10 +90,12 @@ class SearchEngine:
             return detected
         return hint or detected or self.default_lang
 
-    def _gibberish(self, text: str) -> bool:
+    def _nothing_known(self, text: str) -> bool:
         """One word that the KB never uses in any of its languages, even misspelt ("zzzz",
         "qsdfgh", a bare "thanks"): nothing worth suggesting. A sentence always goes through the
-        encoders, so an English question to a French-only KB still finds its French answer."""
+        encoders: its words may be unknown and its meaning still close ("en combien de temps je
+        suis livrée ?" to a KB that only says "délais de livraison"), and an English question
+        to a French-only KB finds its French answer."""
         words = tokens(text, self.index.langs[0])
         return len(words) == 1 and all(self._unknown_share(text, lg) >= 1.0 for lg in self.index.langs)
 
@@ -123,7 +125,7 @@ class SearchEngine:
                               index_version=self.version)
         # greetings and "please" carry no topic but would count as unknown words
         text_to_match = strip_courtesy(text)
-        if not text or self._gibberish(text_to_match):
+        if not text or self._nothing_known(text_to_match):
             result.took_ms = round((time.perf_counter() - start) * 1000, 2)
             return result
         text_to_match = self.index.respell(text_to_match)

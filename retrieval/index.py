@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import pickle
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -228,6 +230,7 @@ class HybridIndex:
         copy_char = vectorizer.transform(copies).tocsr()
         copy_emb = embedder.encode(copies, progress=progress)
         classifiers, folds = {}, {}
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="index-clf")
         for lang in index.langs:
             units = np.flatnonzero(index.entry_lang[unit_entry_arr] == lang)
             labels, fold_of = unit_entry_arr[units], index.unit_fold[units]
@@ -237,12 +240,15 @@ class HybridIndex:
                         index.emb_features(copy_emb[units], [copies[u] for u in units], lang)),
             }
             for kind, (clean, noisy_x) in features.items():
-                classifiers[kind, lang] = _train_classifier(clean, noisy_x, labels)
+                classifiers[kind, lang] = pool.submit(_train_classifier, clean, noisy_x, labels)
                 folds[kind, lang] = [
-                    _train_classifier(clean[fold_of != k], noisy_x[fold_of != k], labels[fold_of != k])
+                    pool.submit(_train_classifier, clean[fold_of != k], noisy_x[fold_of != k],
+                                labels[fold_of != k])
                     for k in range(CLF_FOLDS)]
-        index.classifiers = classifiers
-        index.fold_classifiers = folds
+        # liblinear runs without the GIL: the classifiers train side by side
+        index.classifiers = {key: job.result() for key, job in classifiers.items()}
+        index.fold_classifiers = {key: [job.result() for job in jobs] for key, jobs in folds.items()}
+        pool.shutdown()
         return index
 
     # ---- scoring ------------------------------------------------------------------------------
@@ -250,7 +256,8 @@ class HybridIndex:
         return np.maximum.reduceat(unit_scores, self.starts)
 
     def signals(self, query: str, qvec: np.ndarray, lang: str,
-                exclude_units: np.ndarray | None = None, fold: int | None = None) -> Signals:
+                exclude_units: np.ndarray | None = None, fold: int | None = None,
+                qchar: sparse.csr_matrix | None = None) -> Signals:
         """Per-entry signals for entries in `lang`'s partition (others get NEG).
 
         `exclude_units` and `fold` serve self-calibration: the held-out question is
@@ -261,7 +268,8 @@ class HybridIndex:
         sims, ids = self.faiss.search(qvec.reshape(1, -1), k)
         dense_units = np.full(n_units, sims[0, -1], dtype=np.float32)
         dense_units[ids[0]] = sims[0]
-        qchar = self.vectorizer.transform([query])
+        if qchar is None:  # calibration passes the rows of one batched transform
+            qchar = self.vectorizer.transform([query])
         char_units = _sparse_dot(qchar, self._unit_char_t)
         char_answer = _sparse_dot(qchar, self._answer_char_t)
         clf = self._classify("char", lang, qchar, fold)
@@ -445,7 +453,10 @@ def _sparse_dot(row: sparse.csr_matrix, matrix_t: sparse.csr_matrix) -> np.ndarr
 
 
 def _decision(model: LinearSVC | CentroidClassifier, x) -> np.ndarray:
-    scores = np.asarray(model.decision_function(x), dtype=np.float32).ravel()
+    if isinstance(model, LinearSVC):  # decision_function's input checks cost more than the product
+        scores = np.asarray(x @ model.coef_.T, dtype=np.float32).ravel() + model.intercept_
+    else:
+        scores = np.asarray(model.decision_function(x), dtype=np.float32).ravel()
     if len(model.classes_) == 2 and len(scores) == 1:  # sklearn returns one column for two classes
         return np.array([-scores[0], scores[0]], dtype=np.float32)
     return scores

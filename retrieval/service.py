@@ -27,7 +27,7 @@ from .embedder import Embedder
 from .embedders import make_embedder
 from .engine import Hit, SearchEngine, SearchResult
 from .kb import TAXONOMY_FILE, KBError, KnowledgeBase, content_hash, load_kb
-from .store import build_engine, default_cache_root
+from .store import build_engine, default_cache_root, provisional_engine
 
 log = logging.getLogger("retrieval.service")
 
@@ -147,7 +147,15 @@ class RetrievalService:
                 current = self._engine.embedder if self._engine is not None else None
                 embedder, retune = tuning.serving(kb, self.embedder, tuning.load_params(self.config),
                                                   self.cache_root, current)
-                engine = build_engine(kb, embedder, self.config, cache_root=self.cache_root, tune="off")
+                quick = None
+                if self._engine is not None:
+                    quick = provisional_engine(kb, embedder, self.config, self._engine, self.cache_root)
+                if quick is not None:
+                    with self._swap_lock:
+                        self._generation += 1
+                        self._install(quick, provisional=True)
+                engine = build_engine(kb, embedder, self.config, cache_root=self.cache_root, tune="off",
+                                      prebuilt=quick.index if quick is not None else None)
             except KBError as exc:
                 self.last_errors = [str(p) for p in exc.problems]
                 for p in exc.problems:
@@ -163,10 +171,15 @@ class RetrievalService:
                 self._schedule_retune(kb if retune else None)
             return True
 
-    def _install(self, engine: SearchEngine) -> None:
-        """Serve `engine` (caller holds the swap lock)."""
+    def _install(self, engine: SearchEngine, provisional: bool = False) -> None:
+        """Serve `engine` (caller holds the swap lock); a provisional one is neither counted
+        nor remembered as the last good index (it has no folder yet)."""
         self._engine = engine  # atomic reference swap
         self.last_errors = []
+        if provisional:
+            log.info("FAQ index %s serving %s entries while it calibrates", engine.version,
+                     engine.info["entries"])
+            return
         self.reloads += 1
         self.last_reload_at = time.time()
         self._remember(engine.version)

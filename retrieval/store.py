@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import tuning
+from . import encodings, tuning
 from .atomic import write_folder
 from .calibration import Thresholds, fit_self
 from .config import RetrievalConfig, load_config
@@ -75,8 +75,10 @@ def detector() -> LanguageDetector:
 def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
                  config: RetrievalConfig | None = None, cache_root: Path | None = None,
                  mode: str = "hybrid", progress: bool = False,
-                 use_config_thresholds: bool = True, tune: str = "auto") -> SearchEngine:
-    """Engine for a KB, reusing the persisted index when its key matches.
+                 use_config_thresholds: bool = True, tune: str = "auto",
+                 prebuilt: HybridIndex | None = None) -> SearchEngine:
+    """Engine for a KB, reusing the persisted index when its key matches (or `prebuilt`, this
+    KB's index already built by `provisional_engine`).
 
     With `tuning.enabled` in the config, the sentence-transformers encoder is first replaced by
     its copy tuned on this KB (cached; `tune` is the policy of `tuning.prepare`: `off` when the
@@ -97,16 +99,41 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
             log.warning("cached index %s unusable (%s); rebuilding", folder, exc)
     built = index is None
     if index is None:
-        index = HybridIndex.build(kb, embedder, progress=progress, word_vectors=config.word_vectors)
+        encodings.restore(embedder, root)  # a restarted process encodes only what changed
+        if prebuilt is not None and prebuilt.model_id == embedder.id:
+            index = prebuilt
+        else:
+            index = HybridIndex.build(kb, embedder, progress=progress, word_vectors=config.word_vectors)
         calib = fit_self(index, embedder, config.targets, mode=mode, progress=progress)
         saved = {"scorer": calib.scorer, "thresholds": calib.thresholds, "stats": calib.stats,
                  "build_s": round(time.perf_counter() - t0, 2), "kb_hash": kb.content_hash,
                  "mode": mode}
         _write_atomically(folder, index, saved)
         _prune(root, keep=folder)
+        encodings.persist(embedder, root)
     engine = _assemble(index, saved, key, embedder, config, use_config_thresholds)
     engine.info.update(built=built, load_s=round(time.perf_counter() - t0, 2),
                        tuned=tuning.is_tuned(embedder), tuning=tuning_state)
+    return engine
+
+
+def provisional_engine(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig,
+                       previous: SearchEngine, cache_root: Path) -> SearchEngine | None:
+    """The edited KB's new index served with the fusion and thresholds of the engine it
+    replaces, while its own self-calibration runs (most of a rebuild's time): a one-file edit
+    is answered within seconds. None when a full engine is as quick (cached) or the previous
+    engine cannot lend its fusion (another encoder or mode)."""
+    key = cache_key(kb, embedder, config, "hybrid")
+    if (previous.info.get("mode") != "hybrid" or previous.index.model_id != embedder.id
+            or (cache_root / key / "scorer.pkl").exists()):
+        return None
+    encodings.restore(embedder, cache_root)
+    index = HybridIndex.build(kb, embedder, word_vectors=config.word_vectors)
+    engine = SearchEngine(index, previous.scorer, previous.thresholds, embedder, detector(),
+                          version=key, min_lang_confidence=config.min_lang_confidence,
+                          default_lang=config.default_lang, info=dict(previous.info))
+    engine.info.update(key=key, kb_hash=kb.content_hash, entries=len(index.entries),
+                       units=len(index.unit_text), built=True, provisional=True)
     return engine
 
 
@@ -155,7 +182,8 @@ def _write_atomically(folder: Path, index: HybridIndex, saved: dict) -> None:
 def _prune(root: Path, keep: Path) -> None:
     """Keep the few most recent indexes (another process may still be loading one)."""
     folders = sorted((p for p in root.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and p.name != tuning.TUNED_DIR),
+                      if p.is_dir() and not p.name.startswith(".")
+                      and p.name not in (tuning.TUNED_DIR, encodings.DIR)),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in folders[KEEP_INDEXES:]:
         if old != keep:

@@ -30,8 +30,8 @@ def test_a_kb_question_typed_word_for_word_is_answered(small_engine) -> None:
         assert (res.band, res.best.id) == ("answer", entry), (question, res.best)
 
 
-def test_gibberish_gets_no_suggestions(small_engine) -> None:
-    for text in ("zzzz", "qsdfghjk", "xkcdq"):
+def test_a_word_the_kb_never_uses_gets_no_suggestions(small_engine) -> None:
+    for text in ("zzzz", "qsdfghjk", "xkcdq", "xylophone"):
         res = small_engine.search(text)
         assert res.band == "none" and res.hits == [], (text, res.hits)
     # a real sentence in a language the KB lacks still goes through the encoders

@@ -167,9 +167,10 @@ def test_edit_is_served_at_once_with_the_current_tuned_model_then_retuned(
     installed: list[tuple[str, Path]] = []  # (kb hash, model) of every engine swapped in
     install = svc._install
 
-    def recording(engine) -> None:
-        installed.append((engine.info["kb_hash"], model_of(engine)))
-        install(engine)
+    def recording(engine, provisional: bool = False) -> None:
+        if not provisional:  # an edit's provisional engine (previous fusion) comes first
+            installed.append((engine.info["kb_hash"], model_of(engine)))
+        install(engine, provisional)
 
     svc._install = recording
     svc.start()
