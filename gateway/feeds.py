@@ -27,14 +27,6 @@ Deliver = Callable[[Any], Awaitable[None]]
 class FeedHub:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
-        pool = redis.connection_pool
-        # The pub/sub connection gets its own pool, without health checks: the reader task reads
-        # it at all times, so a PING sent from subscribe() after an idle spell read concurrently
-        # ("readuntil() called while another coroutine is already waiting"), and a connection
-        # left half-read must never be handed to another caller of the shared pool.
-        self._client = aioredis.Redis(connection_pool=aioredis.ConnectionPool(
-            connection_class=pool.connection_class,
-            **{**pool.connection_kwargs, "health_check_interval": 0}))
         self._listeners: dict[str, set[Deliver]] = {}
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -42,7 +34,7 @@ class FeedHub:
 
     async def _ensure_reader(self) -> None:
         if self._pubsub is None:
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read())
 
@@ -54,7 +46,7 @@ class FeedHub:
                 try:
                     await self._pubsub.subscribe(channel)
                 except Exception:   # a connection broken by a Redis restart: a fresh one, once
-                    await self._reset(restart_reader=True)
+                    await self._reset()
                     await self._pubsub.subscribe(channel)
             listeners.add(deliver)
 
@@ -93,21 +85,13 @@ class FeedHub:
                     with contextlib.suppress(Exception):
                         await self._reset()
 
-    async def _reset(self, restart_reader: bool = False) -> None:
-        """A new pub/sub connection subscribed to every channel with local listeners. Called
-        from outside the reader, the reader stops first: nobody may still read the old one."""
-        reader = self._reader
-        if restart_reader and reader is not None and reader is not asyncio.current_task():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+    async def _reset(self) -> None:
+        """A new pub/sub connection subscribed to every channel with local listeners."""
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         if self._listeners:
             await self._pubsub.subscribe(*self._listeners)
-        if restart_reader:
-            self._reader = asyncio.create_task(self._read())
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -117,8 +101,6 @@ class FeedHub:
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
-        with contextlib.suppress(Exception):
-            await self._client.connection_pool.disconnect()
 
 
 @asynccontextmanager

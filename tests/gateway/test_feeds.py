@@ -1,6 +1,7 @@
 """The one pub/sub connection per gateway (gateway/feeds.py), on a real Redis.
 
-Seen in CI: a socket subscribing after the feed had been idle longer than the client's health
+Seen once in CI (not fixed yet, see docs/decisions.md): a socket subscribing after the feed
+had been idle longer than the client's health
 check interval made redis-py send a PING from `subscribe()` while the reader task was reading
 the same connection ("readuntil() called while another coroutine is already waiting"); the
 reset that followed handed the half-read connection to the shared pool, and the next agent
