@@ -30,13 +30,14 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-from handoff.routing import TEXTS
+from kit import texts
 from ops.local_stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, stack
 from ops.redis_server import RedisServer
 from ops.train import train
 
 TIMEOUT_S = 60.0
-BOT_DOWN = {texts["bot_down"] for texts in TEXTS.values()}  # the router's reply when Rasa fails
+# the router's reply when Rasa fails
+BOT_DOWN = {texts.text(lang, "conversation.bot_down") for lang in texts.LANGS}
 
 
 def log(*parts: object) -> None:

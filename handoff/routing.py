@@ -24,6 +24,7 @@ from analytics import events as ev
 from analytics.recorder import NULL, Recorder
 from gateway.channels.base import DeliveryRefused
 from gateway.channels.message import Button, Message
+from kit import texts
 
 from .degraded import DegradedMode
 from .desk import HelpDesk
@@ -61,24 +62,6 @@ class Bot(Protocol):
     async def resume(self, conversation_id: str) -> None: ...
 
 
-TEXTS = {
-    "fr": {
-        "agent_joined": "{agent} a rejoint la conversation.",
-        "advisor_joined": "Un conseiller a rejoint la conversation.",
-        "closed": "La conversation avec notre conseiller est terminée. "
-                  "Je reste là si vous avez une autre question.",
-        "bot_down": "Désolé, je rencontre un problème technique. Vous pouvez réessayer dans un instant "
-                    "ou nous laisser un message : nous vous répondrons.",
-    },
-    "en": {
-        "agent_joined": "{agent} has joined the conversation.",
-        "advisor_joined": "An advisor has joined the conversation.",
-        "closed": "Your conversation with our advisor has ended. "
-                  "I'm still here if you have another question.",
-        "bot_down": "Sorry, I'm having a technical problem. Please try again in a moment or leave us "
-                    "a message: we will reply.",
-    },
-}  # fmt: skip
 
 
 async def _keep_lock(lock: Any) -> None:
@@ -92,7 +75,7 @@ async def _keep_lock(lock: Any) -> None:
 
 
 def say(lang: str, key: str, **fields: str) -> str:
-    return TEXTS["en" if lang == "en" else "fr"][key].format(**fields)
+    return texts.text(lang, f"conversation.{key}", **fields)
 
 
 class ConversationRouter:
