@@ -14,9 +14,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .events import EventLog
+from kit.redis import DEFAULT_REDIS_URL
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+from .events import EventLog
 
 
 async def unanswered_questions(redis_url: str, days: int) -> list[str]:
@@ -51,8 +51,8 @@ def suggest(questions: list[str], out: Path, kb: Path, top: int) -> list[Path]:
 
 async def simulate(redis_url: str, days: int, seed: int, per_day: int, end: date, kb: Path,
                    shop_config: Path) -> int:
-    from handoff.hours import from_config
     from retrieval.kb import load_taxonomy
+    from shop.hours import from_config
 
     from .simulate import load, month
 

@@ -38,11 +38,8 @@ moves to the right buckets, exactly once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import math
-import os
 import random
 import re
 import time
@@ -57,10 +54,11 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from handoff.hours import BusinessHours
-from handoff.store import decoded, text
+from kit.pii import analytics_secret, mask_pii, pseudonymize
+from kit.redis import decoded, text
+from shop.hours import BusinessHours
 
-from .kpi import FCR_WINDOW, duration_fields, score_band
+from .kpi import FCR_WINDOW, SURVEY_RANGES, duration_fields, score_band
 
 PREFIX = "support:analytics:"
 STREAM = PREFIX + "events"
@@ -69,8 +67,8 @@ DAY = PREFIX + "day:{day}"
 VARIANTS = PREFIX + "variants:{day}"
 UNANSWERED = PREFIX + "unanswered:{day}"
 VERBATIMS = PREFIX + "verbatims"
-CONV = PREFIX + "conv:{cid}"
-TICKET = PREFIX + "ticket:{tid}"
+CONV_FACTS = PREFIX + "conv:{cid}"        # a conversation's facts for the roll-ups
+TICKET_FACTS = PREFIX + "ticket:{tid}"
 LAST_CONTACT = PREFIX + "last-contact:{customer}:{reason}"
 SLA_PENDING = PREFIX + "sla:pending"
 DIM = PREFIX + "dim:{dim}"
@@ -128,50 +126,7 @@ _ID_RE = re.compile(r"^[\w.:@+/-]{1,200}$")
 _CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _REASON_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
-_SURVEY_RANGE = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 _PSEUDO = {"customer": "cust_", "agent": "agent_"}
-
-
-# -- PII --------------------------------------------------------------------------------------------
-
-_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_CARD_RE = re.compile(r"(?<![\d+])(?:\d[ -]?){12,18}\d(?!\d)")
-_PHONE_INTL_RE = re.compile(r"(?<![\w+])(?:\+|\b00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\d){6,12}(?!\d)")
-_PHONE_FR_RE = re.compile(r"(?<![\d+])0[1-9](?:[ .-]?\d{2}){4}(?!\d)")
-
-
-def luhn_ok(digits: str) -> bool:
-    """Luhn checksum of a string of digits (card numbers)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group())
-    return "[card]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group()
-
-
-def mask_pii(text_: str) -> str:
-    """The text with e-mail addresses, card numbers (13-19 digits passing Luhn) and phone numbers
-    (French 0X XX XX XX XX, international +CC / 00CC) replaced by [email], [card], [phone].
-    Everything else (order numbers, dates, prices) is kept."""
-    out = _EMAIL_RE.sub("[email]", text_)
-    out = _CARD_RE.sub(_card, out)
-    out = _PHONE_INTL_RE.sub("[phone]", out)
-    return _PHONE_FR_RE.sub("[phone]", out)
-
-
-def pseudonymize(value: str, secret: bytes, prefix: str = "cust_") -> str:
-    """A stable keyed hash of an identifier (e.g. 'whatsapp:33612345678'); idempotent on its output."""
-    if value.startswith(prefix):
-        return value
-    digest = hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:24]
-    return prefix + digest
 
 
 # -- events -----------------------------------------------------------------------------------------
@@ -222,8 +177,8 @@ def _check(kind: EventKind, name: str, value: Any) -> Any:
             raise ValueError(f"{kind}: score must be finite, got {value!r}")
         return number
     if name == "survey":
-        if value not in _SURVEY_RANGE:
-            raise ValueError(f"{kind}: survey must be one of {sorted(_SURVEY_RANGE)}, got {value!r}")
+        if value not in SURVEY_RANGES:
+            raise ValueError(f"{kind}: survey must be one of {sorted(SURVEY_RANGES)}, got {value!r}")
         return value
     if name == "score":  # survey answer; range checked once the survey is known
         if isinstance(value, bool) or float(value) != int(float(value)):
@@ -297,7 +252,7 @@ def make_event(kind: EventKind | str, *, at: datetime | float | None = None, id:
         raise ValueError(f"{kind}: missing required fields {missing}")
     data = {name: _check(kind, name, value) for name, value in given.items()}
     if kind in (K.SURVEY_ANSWERED, K.SURVEY_COMMENT):
-        low, high = _SURVEY_RANGE[data["survey"]]
+        low, high = SURVEY_RANGES[data["survey"]][0], SURVEY_RANGES[data["survey"]][-1]
         if not low <= data["score"] <= high:
             raise ValueError(f"{kind}: {data['survey']} score must be in {low}..{high}, got {data['score']}")
         if "conversation" not in data and "ticket" not in data:
@@ -541,7 +496,7 @@ class EventLog:
             tz = hours.tz if hours is not None else UTC
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         if secret is None:
-            secret = os.environ.get("ANALYTICS_SECRET", "shop-support-analytics")
+            secret = analytics_secret()
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.maxlen = maxlen
         self._meta_written = False
@@ -569,8 +524,8 @@ class EventLog:
         event = self.prepare(event)
         seen_key = SEEN.format(eid=event.id)
         cid, tid = event.conversation, event.ticket
-        conv_key = CONV.format(cid=cid) if cid else None
-        ticket_key = TICKET.format(tid=tid) if tid else None
+        conv_key = CONV_FACTS.format(cid=cid) if cid else None
+        ticket_key = TICKET_FACTS.format(tid=tid) if tid else None
         for _attempt in range(MAX_ATTEMPTS):
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
@@ -610,10 +565,10 @@ class EventLog:
         if event.conversation:
             plan.diff(conversation_contribution(conv), conversation_contribution(new_conv))
             plan.variant_diff(variant_contribution(conv), variant_contribution(new_conv))
-            plan.hashes[CONV.format(cid=event.conversation)] = (new_conv, CONV_TTL_S)
+            plan.hashes[CONV_FACTS.format(cid=event.conversation)] = (new_conv, CONV_TTL_S)
         if event.ticket and new_ticket:
             plan.diff(ticket_contribution(ticket), ticket_contribution(new_ticket))
-            plan.hashes[TICKET.format(tid=event.ticket)] = (new_ticket, TICKET_TTL_S)
+            plan.hashes[TICKET_FACTS.format(tid=event.ticket)] = (new_ticket, TICKET_TTL_S)
             if new_ticket.get("due") and not new_ticket.get("handled_at"):
                 plan.zadd[event.ticket] = float(new_ticket["due"])
             else:
@@ -749,7 +704,7 @@ class EventLog:
             return  # an older contact arriving late: keep the newer one as "last"
         if prev_cid and prev_cid != cid and prev_at is not None \
                 and start - prev_at <= FCR_WINDOW.total_seconds():
-            prev_key = CONV.format(cid=prev_cid)
+            prev_key = CONV_FACTS.format(cid=prev_cid)
             await pipe.watch(prev_key)
             prev = decoded(await pipe.hgetall(prev_key)) or {}
             if prev and prev.get("repeat") != "1":

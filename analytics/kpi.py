@@ -263,7 +263,7 @@ def fcr(contacts: Iterable[Contact | tuple[str, str, datetime | float]], *,
 
 
 class BusinessCalendar(Protocol):
-    """What is needed of handoff.hours.BusinessHours."""
+    """What is needed of shop.hours.BusinessHours."""
 
     def business_hours_between(self, start: datetime, end: datetime) -> float: ...
 

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from handoff.store import text
+from analytics.events import TICKET_FACTS as TICKET
+from kit.redis import text
 
 from . import matrix as reason_matrix
 from .ab import DEFAULT_VARIANT
@@ -25,7 +26,6 @@ from .events import (
     META,
     NONE,
     SLA_PENDING,
-    TICKET,
     UNANSWERED,
     VARIANTS,
     VERBATIMS,

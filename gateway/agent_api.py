@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from conversation.message import MAX_TEXT_CHARS
+from conversation.ports import DeliveryRefused
+from conversation.transcript import UnknownConversation
 from handoff.desk import DeskError
 from handoff.login_guard import LoginGuard
-from handoff.transcript import UnknownConversation
 
-from .channels.base import DeliveryRefused
-from .channels.message import MAX_TEXT_CHARS
 from .channels.web import After, CleanText, digest, valid_order_number, with_html
 from .errors import error_response
 from .state import GatewayState, get_state
@@ -40,6 +40,10 @@ class Login(BaseModel):
 
 class Presence(BaseModel):
     status: Literal["online", "away"]
+
+
+class Language(BaseModel):
+    lang: Literal["fr", "en"]
 
 
 class Reply(BaseModel):
@@ -127,7 +131,18 @@ async def logout(request: Request, agent: Agent) -> JSONResponse:
 async def me(request: Request, agent: Agent) -> JSONResponse:
     state = get_state(request)
     return JSONResponse({**_agent(agent), "presence": await state.desk.presence(agent.email),
-                         "conversations": await state.desk.active(agent.email)})
+                         "conversations": await state.desk.active(agent.email),
+                         "lang": agent.lang or None})   # None: the console follows the browser
+
+
+@router.post("/language")
+async def language(request: Request, body: Language, agent: Agent) -> JSONResponse:
+    """The console's and dashboard's language for this account (fr | en), kept across logins."""
+    try:
+        await get_state(request).accounts.set_lang(agent.email, body.lang)
+    except ValueError:   # AccountError: the account was removed since the token was checked
+        raise AuthError() from None
+    return JSONResponse({"lang": body.lang})
 
 
 @router.post("/presence")

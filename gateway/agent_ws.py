@@ -20,8 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from handoff.accounts import SESSIONS_ENDED
-from handoff.store import EVENTS
+from kit.keys import EVENTS, SESSIONS_ENDED
 
 from .channels.web import FrameError, load_frame
 from .feeds import relay

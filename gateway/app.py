@@ -21,6 +21,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
+from kit.redis import redact_url
+
 from . import (
     actions,
     agent_api,
@@ -33,6 +35,7 @@ from . import (
     privacy_api,
     search,
     survey_page,
+    texts_api,
 )
 from .channels import messenger, web, whatsapp
 from .errors import UnhandledErrorMiddleware, install_error_handlers
@@ -43,7 +46,7 @@ from .logs import configure_logging
 from .metrics import Metrics
 from .observe import RequestTelemetryMiddleware
 from .security import SecurityHeadersMiddleware, add_cors
-from .settings import Settings, redact
+from .settings import Settings
 from .state import GatewayState
 
 if TYPE_CHECKING:
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
                    agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
                    whatsapp.router, pages.router, help.router, survey_page.router, privacy_api.router):
         app.include_router(router)
+    app.include_router(texts_api.router)   # console and dashboard texts (public)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
@@ -83,7 +87,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
 
 def _degraded_mode(state: GatewayState) -> Any:
     """FAQ answers straight from the loaded index, and tickets, while no Rasa server answers."""
-    from handoff.degraded import DegradedMode
+    from conversation.degraded import DegradedMode
 
     async def search(text: str, lang: str) -> Any:
         if not state.index.ready:
@@ -119,16 +123,16 @@ def _wire(state: GatewayState) -> None:
     from analytics.recorder import Recorder
     from bot.actions import executor
     from bot.actions.services import Services
+    from conversation.router import ConversationRouter
+    from conversation.transcript import Transcripts
     from handoff.accounts import Accounts
     from handoff.desk import HelpDesk
-    from handoff.hours import BusinessHours
     from handoff.mailer import Mailer, MailSettings
-    from handoff.routing import ConversationRouter
-    from handoff.shop_config import load_shop_config
     from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
-    from handoff.transcript import Transcripts
     from retrieval.text import LanguageDetector
+    from shop.config import load_shop_config
+    from shop.hours import BusinessHours
     from shop.orders import DemoOrderSource
 
     from .channels.graph import GraphClient
@@ -261,7 +265,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info(
         "gateway started",
         extra={
-            "redis_url": redact(state.settings.redis_url),
+            "redis_url": redact_url(state.settings.redis_url),
             "kb_dir": str(state.settings.kb_dir),
             "widget_origins": list(state.settings.widget_origins),
         },

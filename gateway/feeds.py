@@ -18,7 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from handoff.store import text
+from kit.redis import text
 
 log = logging.getLogger("gateway.feeds")
 Deliver = Callable[[Any], Awaitable[None]]

@@ -5,7 +5,7 @@ it stops answering). `/readyz` says whether this replica can do useful work
 now: Redis answers and the FAQ index is loaded; a load balancer sends it
 traffic only then. Its body says which part is missing. Without any Rasa
 server it is still ready (200) but `"status": "degraded"`: FAQ answers and
-tickets go on from the index (handoff.degraded), dialogue does not.
+tickets go on from the index (conversation.degraded), dialogue does not.
 
 Anyone may read the status (probes and load balancers need no secret); which part is
 missing, the Rasa URLs, errors and model details are for operators: only with

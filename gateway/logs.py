@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
-from analytics.events import mask_pii
+from kit.pii import mask_pii
 
 # Set per request by the request-log middleware; added to every record logged during that request.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)

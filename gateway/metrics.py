@@ -118,7 +118,7 @@ class Metrics:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
 
-    # -- the router's and the recorder's hooks (handoff.routing.RouterMetrics) ------------
+    # -- the router's and the recorder's hooks (conversation.router.RouterMetrics) ------------
 
     def message(self, channel: str, direction: str) -> None:
         self.messages.labels(channel or "unknown", direction).inc()

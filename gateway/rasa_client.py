@@ -21,7 +21,7 @@ import httpx
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from .channels.message import Button, Message
+from conversation.message import Button, Message
 
 RESUME_EVENTS = [{"event": "resume"}, {"event": "slot", "name": "handoff", "value": None},
                  {"event": "slot", "name": "escalate", "value": False},

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import os
 import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from analytics.events import pseudonymize
+from kit.keys import RATE
+from kit.pii import analytics_secret, pseudonymize
 
-KEY = "support:rate:{key}:{window}"
 CLIENT_PREFIX = "ip_"
 
 
@@ -38,7 +37,7 @@ class RateLimit:
         ends (the Retry-After). Refused attempts count too, so hammering does not pay."""
         now = time.time()
         window = int(now // self.window_s)
-        name = KEY.format(key=key, window=window)
+        name = RATE.format(key=key, window=window)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, self.window_s * 2)
@@ -67,7 +66,7 @@ class ChatLimits:
 
     def __init__(self, redis: aioredis.Redis, settings: Any, *, secret: bytes | str | None = None):
         if secret is None:
-            secret = os.environ.get("ANALYTICS_SECRET", "shop-support-analytics")
+            secret = analytics_secret()
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.per_conversation = RateLimit(redis, *settings.chat_rate)
         self.per_address = RateLimit(redis, *settings.chat_address_rate)

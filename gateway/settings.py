@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+from kit.redis import DEFAULT_REDIS_URL, redact_url
+
 MAX_BODY_BYTES = 64 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -127,13 +128,6 @@ def missing_secrets(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def redact(url: str) -> str:
-    """The URL with its password hidden, safe for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
 
 
 def _check_redis_url(url: str) -> str | None:
@@ -141,14 +135,14 @@ def _check_redis_url(url: str) -> str | None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
-        return f"REDIS_URL {redact(url)!r} is not a valid URL ({exc})"
+        return f"REDIS_URL {redact_url(url)!r} is not a valid URL ({exc})"
     if parts.scheme not in REDIS_SCHEMES:
         return (
             f"REDIS_URL must start with redis://, rediss:// or unix://, "
-            f"e.g. {DEFAULT_REDIS_URL}, not {redact(url)!r}"
+            f"e.g. {DEFAULT_REDIS_URL}, not {redact_url(url)!r}"
         )
     if parts.scheme != "unix" and not parts.hostname:
-        return f"REDIS_URL {redact(url)!r} has no host, e.g. {DEFAULT_REDIS_URL}"
+        return f"REDIS_URL {redact_url(url)!r} has no host, e.g. {DEFAULT_REDIS_URL}"
     return None
 
 

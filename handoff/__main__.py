@@ -19,9 +19,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from gateway.settings import DEFAULT_REDIS_URL, redact
 from handoff.accounts import MIN_PASSWORD_LEN, ROLES, AccountError, Accounts, normalize_email
 from handoff.privacy import Privacy
+from kit.redis import DEFAULT_REDIS_URL
+from kit.redis import redact_url as redact
 
 PROG = "python -m handoff"
 
@@ -128,7 +129,7 @@ async def _erase(accounts: Accounts, args: argparse.Namespace) -> None:
 
 
 async def _purge(accounts: Accounts, args: argparse.Namespace) -> None:
-    from handoff.shop_config import load_shop_config
+    from shop.config import load_shop_config
 
     counts = await Privacy(accounts.redis).purge(load_shop_config().retention)
     print(json.dumps(counts))

@@ -24,20 +24,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 
-from handoff.desk import _decoded
-from handoff.store import PRESENCE
-
-AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
-AGENTS = "support:agents"                          # set of e-mails
-SESSION = "support:session:{digest}"               # string -> e-mail, with a TTL
-AGENT_SESSIONS = "support:agent-sessions:{email}"  # set of session digests, to end them all
-SESSIONS_ENDED = "support:sessions-ended"          # pub/sub: {"email": ...} when sessions end
+from kit.keys import AGENT, AGENT_SESSIONS, AGENTS, PRESENCE, SESSION, SESSIONS_ENDED
+from kit.redis import decoded
 
 ROLES = ("agent", "manager", "admin")
 ANALYTICS_ROLES = ("manager", "admin")   # who sees the dashboard and its API
 MIN_PASSWORD_LEN = 10
 MAX_PASSWORD_LEN = 1024    # argon2 takes any length; this only bounds the work per attempt
 MAX_NAME_LEN = 100
+LANGS = ("fr", "en")       # the console's and dashboard's languages (kit.texts.LANGS)
 DEFAULT_SESSION_TTL_S = 12 * 3600
 
 # KEYS: agent hash, agents set; ARGV: email, then field/value pairs.
@@ -71,6 +66,13 @@ redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
 return 1
 """
 
+# KEYS: agent hash; ARGV: field, value. 1 if set; never re-creates a removed account.
+_SET_FIELD = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
 # KEYS: agent hash, agent-sessions set, agents set; ARGV: email, session prefix.
 _END_SESSIONS = """
 for _, d in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[2] .. d) end
@@ -93,6 +95,7 @@ class Agent:
     name: str = ""
     max_conversations: int = 3  # conversations an agent handles at once
     created_at: float = 0.0     # epoch seconds
+    lang: str = ""              # the console's language, "fr" | "en"; "" = the browser's
 
     @property
     def is_admin(self) -> bool:
@@ -130,6 +133,7 @@ class Accounts:
         self._remove = redis.register_script(_REMOVE)
         self._set_hash = redis.register_script(_SET_HASH)
         self._end_sessions = redis.register_script(_END_SESSIONS)
+        self._set_field = redis.register_script(_SET_FIELD)
 
     # -- accounts ------------------------------------------------------------
 
@@ -170,7 +174,7 @@ class Accounts:
             for email in emails:
                 pipe.hgetall(AGENT.format(email=email))
             rows = await pipe.execute()
-        return [_agent(row) for row in map(_decoded, rows) if row]
+        return [_agent(row) for row in map(decoded, rows) if row]
 
     async def remove(self, email: str) -> bool:
         """Delete the account and end all its sessions; False if there was no such account."""
@@ -199,6 +203,15 @@ class Accounts:
             await self._end_sessions(keys=[key, AGENT_SESSIONS.format(email=email)],
                                      args=[email, SESSION.format(digest="")])
             await self._ended(email, offline=True)
+
+    async def set_lang(self, email: str, lang: str) -> None:
+        """The language the agent chose for the console and the dashboard ("fr" | "en");
+        AccountError for another language or an unknown account."""
+        if lang not in LANGS:
+            raise AccountError(f"language must be one of {', '.join(LANGS)}")
+        email = normalize_email(email)
+        if not await self._set_field(keys=[AGENT.format(email=email)], args=["lang", lang]):
+            raise AccountError(f"no agent account for {email}")
 
     async def authenticate(self, email: str, password: str) -> Agent | None:
         """The agent if the password is right, else None. An unknown e-mail costs the same argon2
@@ -281,7 +294,7 @@ class Accounts:
             email = normalize_email(email)
         except AccountError:
             return None
-        row = _decoded(await self.redis.hgetall(AGENT.format(email=email)))
+        row = decoded(await self.redis.hgetall(AGENT.format(email=email)))
         if not row or "password_hash" not in row:
             return None
         return _agent(row), row["password_hash"]
@@ -310,7 +323,8 @@ def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
 def _agent(row: dict[str, str]) -> Agent:
     return Agent(email=row["email"], role=row.get("role", "agent"), name=row.get("name", ""),
                  max_conversations=int(row.get("max_conversations") or 3),
-                 created_at=float(row.get("created_at") or 0.0))
+                 created_at=float(row.get("created_at") or 0.0),
+                 lang=row["lang"] if row.get("lang") in LANGS else "")
 
 
 def _text(value: bytes | str | None) -> str:

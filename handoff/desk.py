@@ -17,8 +17,7 @@ import redis.asyncio as aioredis
 
 from analytics import events as ev
 from analytics.recorder import NULL, Recorder
-
-from .store import (
+from kit.keys import (
     ACTIVE,
     AWAY,
     CONV,
@@ -31,11 +30,9 @@ from .store import (
     TICKET_SEQ,
     TICKETS_OPEN,
     WAITS,
-    decoded,
-    text,
 )
+from kit.redis import decoded, text
 
-_decoded = decoded  # older import name
 PRESENCE_TTL_S = 90                       # an agent without heartbeat for this long is away
 TICKET_STATUSES = ("open", "pending", "solved")
 RECENT_WAITS = 50

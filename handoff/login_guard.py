@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from handoff.accounts import AccountError, normalize_email
+from kit.keys import LOGIN_GUARD
 
-PREFIX = "support:login:"
 FREE_FAILURES = 5                 # per (account, address) before the first lock
 BASE_LOCK_S = 60                  # the first lock; doubles with each further failure
 MAX_LOCK_S = 60 * 60
@@ -121,8 +121,8 @@ class LoginGuard:
     def _keys(self, email: str, address: str) -> tuple[str, str, str, str]:
         """(pair, address, account rate, known address) key names."""
         account, addr = _h(identity(email)), _h(address)
-        return (PREFIX + f"pair:{account}:{addr}", PREFIX + f"addr:{addr}", PREFIX + f"rate:{account}",
-                PREFIX + f"known:{account}:{addr}")
+        return (f"{LOGIN_GUARD}pair:{account}:{addr}", f"{LOGIN_GUARD}addr:{addr}",
+                f"{LOGIN_GUARD}rate:{account}", f"{LOGIN_GUARD}known:{account}:{addr}")
 
     async def admit(self, email: str, address: str) -> Wait | None:
         """None if this attempt may check the password now (it then uses one slot of the

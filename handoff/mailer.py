@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
+from kit.redis import redact_url
+
 log = logging.getLogger(__name__)
 
 DEFAULT_FROM = "support@localhost"
@@ -79,7 +81,7 @@ class MailSettings:
         _check_sender(sender)
         if not url:
             return cls(sender=sender)
-        shown = redact(url)
+        shown = redact_url(url)
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -179,16 +181,6 @@ class Mailer:
         return message_id
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
 
 
 def _single_line(name: str, value: str) -> str:

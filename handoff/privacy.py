@@ -26,13 +26,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from analytics.events import CONV as FACTS
-from analytics.events import LAST_CONTACT, SLA_PENDING, STREAM, VERBATIMS, pseudonymize
+from analytics.events import CONV_FACTS, LAST_CONTACT, SLA_PENDING, STREAM, TICKET_FACTS, VERBATIMS
 from analytics.events import SEEN as EVENT_SEEN
-from analytics.events import TICKET as TICKET_FACTS
-
-from .shop_config import RetentionConfig
-from .store import (
+from analytics.kpi import SURVEY_RANGES
+from kit.keys import (
     ACTIVE,
     BY_CUSTOMER,
     BY_SENDER,
@@ -40,9 +37,12 @@ from .store import (
     HANDOFF,
     LOCK,
     LOG,
+    OFFER,
     PENDING,
     PENDING_CONVERSATIONS,
     QUEUE,
+    RASA_LOCK,
+    RASA_TRACKER,
     SEEN,
     STATUS,
     SURVEYS,
@@ -50,19 +50,17 @@ from .store import (
     TICKET_IDEMPOTENCY,
     TICKET_LOG,
     TICKETS_OPEN,
-    decoded,
-    text,
 )
-from .surveys import OFFER, RANGES
+from kit.pii import analytics_secret as default_secret
+from kit.pii import pseudonymize
+from kit.redis import decoded, text
+from shop.config import RetentionConfig
 
 SCAN_COUNT = 1000
-# Rasa 3.6's RedisTrackerStore and RedisLockStore with `key_prefix: "rasa"` (bot/endpoints.yml)
-# keep `rasa:tracker:{sender_id}` and `rasa:lock:{conversation_id}`; the gateway's Rasa sender
-# id is our conversation id (gateway/rasa_client.py), a ticket's conversation id is Rasa's.
-RASA_TRACKER = "rasa:tracker:{cid}"
-RASA_LOCK = "rasa:lock:{cid}"
+# Rasa's tracker and lock are keyed by our conversation id (kit/keys.py); a ticket's
+# conversation id is Rasa's.
 # Per-conversation keys beside those of the log's messages; a new one must be added here.
-CONVERSATION_KEYS = (CONV, LOG, PENDING, LOCK, HANDOFF, FACTS, RASA_TRACKER, RASA_LOCK)
+CONVERSATION_KEYS = (CONV, LOG, PENDING, LOCK, HANDOFF, CONV_FACTS, RASA_TRACKER, RASA_LOCK)
 TICKET_KEYS = (TICKET, TICKET_LOG, TICKET_FACTS)
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
@@ -75,12 +73,12 @@ def glob_escape(value: str) -> str:
 
 def message_keys(message: dict[str, Any]) -> set[str]:
     """The dedupe, delivery-status and analytics keys named after one transcript message's id
-    (routing.py, surveys.py: `in:`, `out:`, `thumbs:`, `why:`, `{survey}:` events)."""
+    (conversation/router.py, surveys.py: `in:`, `out:`, `thumbs:`, `why:`, `{survey}:` events)."""
     channel, mid = str(message.get("channel", "")), str(message.get("message_id") or "")
     if not mid:
         return set()
     events = {f"in:{channel}:{mid}", f"out:{mid}", f"thumbs:{mid}", f"why:{mid}",
-              *(f"{survey}:{mid}" for survey in RANGES)}
+              *(f"{survey}:{mid}" for survey in SURVEY_RANGES)}
     return {SEEN.format(channel=channel, mid=mid), STATUS.format(channel=channel, mid=mid),
             *(EVENT_SEEN.format(eid=eid) for eid in events)}
 
@@ -101,10 +99,7 @@ class Subject:
 
 class Privacy:
     def __init__(self, redis: aioredis.Redis, *, analytics_secret: bytes | str | None = None):
-        import os
-
-        secret = analytics_secret if analytics_secret is not None else os.environ.get(
-            "ANALYTICS_SECRET", "shop-support-analytics")
+        secret = analytics_secret if analytics_secret is not None else default_secret()
         self.redis = redis
         self.secret = secret.encode() if isinstance(secret, str) else secret
 
@@ -220,7 +215,7 @@ class Privacy:
 
     async def _conversation_keys(self, cid: str) -> set[str]:
         keys = {template.format(cid=cid) for template in CONVERSATION_KEYS}
-        keys.update(OFFER.format(cid=cid, survey=survey) for survey in RANGES)
+        keys.update(OFFER.format(cid=cid, survey=survey) for survey in SURVEY_RANGES)
         for raw in await self.redis.lrange(LOG.format(cid=cid), 0, -1):
             keys.update(message_keys(_json(raw)))
         return keys

@@ -13,9 +13,8 @@ from typing import Any
 
 from analytics.events import ticket_created, ticket_update
 from analytics.recorder import NULL, Recorder
-
-from .desk import DeskError, HelpDesk, Ticket
-from .hours import BusinessHours
+from handoff.desk import DeskError, HelpDesk, Ticket
+from shop.hours import BusinessHours
 
 SUBJECT = {"fr": "Votre demande {tid}", "en": "Your request {tid}"}
 NPS_FOOTER = {

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from kit.redis import redact_url
 from ops import proc
 from ops.ports import free_port, port_is_free
 
@@ -58,17 +58,6 @@ def find_redis_executable() -> str:
     )
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _probe(url: str, timeout: float = 0.5) -> redis.Redis:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from kit.redis import redact_url
 from ops.instance_lock import AlreadyRunning, InstanceLock
 from ops.output import Console
 from ops.ports import port_is_free
 from ops.proc import DEFAULT_STOP_TIMEOUT
-from ops.redis_server import RedisError, RedisServer, redact_url
+from ops.redis_server import RedisError, RedisServer
 from ops.supervisor import Child, HttpReady, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from gateway.channels.message import clean_text
+from conversation.message import clean_text
 from handoff.desk import HandoffRequest
 from shop.orders import normalise_order_number
 

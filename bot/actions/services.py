@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from analytics.recorder import NULL, Recorder
 from handoff.desk import HelpDesk
-from handoff.hours import BusinessHours
 from handoff.tickets import Tickets
+from shop.hours import BusinessHours
 from shop.order_gate import OrderGate
 
 

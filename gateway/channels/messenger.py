@@ -23,11 +23,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from conversation.message import MAX_TEXT_CHARS, Button, Message, clean_text
+from conversation.ports import DeliveryRefused
+
 from ..errors import error_response
 from ..state import get_state
-from .base import DeliveryRefused
 from .graph import GraphClient, GraphError
-from .message import MAX_TEXT_CHARS, Button, Message, clean_text
 from .meta import (
     MetaSettings,
     WebhookRejected,

@@ -26,14 +26,14 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from handoff.store import OUTBOX
+from conversation.message import MAX_HISTORY_AFTER, MAX_TEXT_CHARS, Message, clean_text
+from kit.keys import OUTBOX
 from shop.orders import normalise_order_number
 
 from ..errors import error_code, error_response
 from ..feeds import relay
 from ..render import markdown_html
 from ..state import GatewayState, get_state
-from .message import MAX_HISTORY_AFTER, MAX_TEXT_CHARS, Message, clean_text
 
 log = logging.getLogger("gateway.web")
 router = APIRouter()

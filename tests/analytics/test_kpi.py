@@ -9,8 +9,8 @@ import pytest
 
 from analytics import kpi
 from analytics.kpi import Contact, Span, TicketSla
-from handoff.hours import BusinessHours
-from handoff.shop_config import HoursConfig, TimeRange
+from shop.config import HoursConfig, TimeRange
+from shop.hours import BusinessHours
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = timedelta(days=1)

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway.channels.message import Message
+from conversation.message import Message
 
 # -- webhook-side helpers -----------------------------------------------------------------------
 

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from analytics.events import EventLog
 from analytics.simulate import load, month
 from handoff.accounts import Accounts
-from handoff.hours import from_config
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
+from shop.hours import from_config
 
 PASSWORD = "correct horse battery"
 END = date(2026, 11, 20)

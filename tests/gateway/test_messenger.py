@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conversation.message import Button, Message
+from conversation.ports import DeliveryRefused
 from gateway.channels import messenger
-from gateway.channels.base import DeliveryRefused
 from gateway.channels.graph import GraphClient, GraphError
-from gateway.channels.message import Button, Message
 from gateway.channels.meta import MetaSettings, appsecret_proof
 from ops.ports import free_port
 from tests.fakes.graph_server import FakeGraph, RecordingInbox, sign
@@ -444,8 +444,8 @@ def test_unreachable_graph_is_retried_then_raises() -> None:
 def test_events_outside_the_replay_window_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
+    from conversation.message import Message
     from gateway.channels import meta
-    from gateway.channels.message import Message
 
     monkeypatch.setattr(meta, "REPLAY_WINDOW_S", 6 * 86400)
     now = time.time()

@@ -142,7 +142,7 @@ def test_retention_purge_deletes_only_what_is_too_old(client: TestClient, redis_
     import time
 
     from handoff.privacy import Privacy
-    from handoff.shop_config import RetentionConfig
+    from shop.config import RetentionConfig
 
     cid, tid = customer_history(client)
     redis_client.hset(f"support:ticket:{tid}", mapping={"status": "solved", "solved_at": time.time()})

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import DEFAULT_REDIS_URL, Settings, SettingsError
+from gateway.settings import Settings, SettingsError
+from kit.redis import DEFAULT_REDIS_URL
 
 
 def test_defaults() -> None:

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from analytics import report
 from analytics.events import EventKind, EventLog
 from handoff.desk import HelpDesk
-from handoff.hours import from_config
 from handoff.survey_links import BadLink, SurveyLinks
 from handoff.tickets import Tickets
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
+from shop.hours import from_config
 
 SECRET = "test-survey-secret"
 

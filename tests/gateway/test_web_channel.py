@@ -20,8 +20,8 @@ import redis
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
+from conversation.message import Message
 from gateway.app import create_app
-from gateway.channels.message import Message
 from gateway.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

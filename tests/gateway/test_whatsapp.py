@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conversation.message import Button, Message
+from conversation.ports import DeliveryRefused
 from gateway.channels import whatsapp
-from gateway.channels.base import DeliveryRefused
 from gateway.channels.graph import GraphClient, GraphError
-from gateway.channels.message import Button, Message
 from gateway.channels.meta import MetaSettings, appsecret_proof
 from tests.fakes.graph_server import FakeGraph, RecordingInbox
 from tests.fakes.webhooks import channel_client, post_signed

@@ -13,8 +13,8 @@ import redis
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
-from handoff.accounts import AGENTS, SESSIONS_ENDED, AccountError, Accounts, Agent, token_digest
-from handoff.store import PRESENCE
+from handoff.accounts import AccountError, Accounts, Agent, token_digest
+from kit.keys import AGENTS, PRESENCE, SESSIONS_ENDED
 from ops.redis_server import RedisServer
 
 T = TypeVar("T")

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conversation.transcript import Transcripts
 from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
-from handoff.transcript import Transcripts
+from tests.conversation.test_router import RecordingSender
 from tests.gateway.helpers import PASSWORD, on_redis
 from tests.gateway.test_web_channel import Socket, make_client  # noqa: F401  (make_client: a fixture)
-from tests.handoff.test_routing import RecordingSender
 
 pytestmark = pytest.mark.timeout(60)
 NAMELESS = "jeanne.martin@shop.example"

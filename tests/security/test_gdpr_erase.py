@@ -25,10 +25,10 @@ import redis.asyncio as aioredis
 from analytics import events as ev
 from analytics.events import EventLog
 from analytics.recorder import Recorder
-from gateway.channels.message import Message
+from conversation.message import Message
+from conversation.transcript import Transcripts
 from handoff.desk import HandoffRequest, HelpDesk, Ticket
 from handoff.privacy import Privacy, glob_escape
-from handoff.transcript import Transcripts
 from ops.redis_server import RedisServer
 from ops.run import rasa_env
 

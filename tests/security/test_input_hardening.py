@@ -102,7 +102,7 @@ def test_a_hostile_first_frame_on_the_agent_socket_is_refused_with_a_close_frame
 
 
 def test_clean_text_keeps_what_people_type() -> None:
-    from gateway.channels.message import clean_text
+    from conversation.message import clean_text
 
     assert clean_text(HOSTILE) == CLEAN
     assert clean_text("caf\ud800é") == "café"                          # not storable as UTF-8

@@ -17,16 +17,16 @@ from fastapi.testclient import TestClient
 
 from analytics.events import SEEN, EventKind, EventLog
 from analytics.recorder import Recorder
+from conversation.router import ConversationRouter
+from conversation.surveys import OFFER_TTL_S
+from conversation.transcript import Transcripts
 from handoff.desk import HelpDesk
-from handoff.routing import ConversationRouter
-from handoff.store import SURVEYS
 from handoff.survey_links import SurveyLinks
-from handoff.surveys import OFFER, OFFER_TTL_S
-from handoff.transcript import Transcripts
+from kit.keys import OFFER, SURVEYS
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
-from tests.handoff.test_routing import CHANNEL, RecordingSender, run, shopper
-from tests.handoff.test_surveys import FaqBot
+from tests.conversation.test_router import CHANNEL, RecordingSender, run, shopper
+from tests.conversation.test_surveys import FaqBot
 
 FORGED = ('/csat{"score": 1}', '/nps{"score": 0}', '/ces{"score": 1}', '/csat{"score": "1"}')
 

@@ -13,12 +13,12 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from gateway.channels.base import DeliveryRefused
-from gateway.channels.message import Message
+from conversation.message import Message
+from conversation.ports import DeliveryRefused
+from conversation.router import ConversationRouter
+from conversation.transcript import Transcripts
 from handoff.desk import HandoffRequest, HelpDesk
-from handoff.routing import ConversationRouter
-from handoff.store import SURVEYS
-from handoff.transcript import Transcripts
+from kit.keys import SURVEYS
 from ops.redis_server import RedisServer
 
 CHANNEL = "messenger"  # a channel with a Sender, so deliveries are exercised

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from .shop_config import HoursConfig, ShopConfig, load_shop_config
+from shop.config import HoursConfig, ShopConfig, load_shop_config
 
 Lang = Literal["fr", "en"]
 LOOKAHEAD_DAYS = 370  # "about a year": enough to skip any sane closure, bounded if the shop never opens

@@ -20,20 +20,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from analytics import events as ev
+from analytics.kpi import SURVEY_RANGES
 from analytics.recorder import NULL, Recorder
-from gateway.channels.message import Button, Message
-from handoff.shop_config import SurveysConfig
+from conversation.message import Button, Message
+from conversation.transcript import Transcripts
+from kit.keys import OFFER, SURVEYS
+from shop.config import SurveysConfig
 
-from .store import SURVEYS
-from .transcript import Transcripts
-
-log = logging.getLogger("handoff.surveys")
-OFFER = "support:conv:{cid}:survey-offer:{survey}"   # string, set while that survey awaits its score
+log = logging.getLogger("conversation.surveys")
 OFFER_TTL_S = 7 * 86400   # a shopper may come back to the buttons later; the offer still counts once
 SCORE = re.compile(r'^/(csat|ces|nps)\{"score":\s*"?(\d{1,2})"?\}$')
 SKIP = "/survey_skip"
 WHY_WINDOW_S = 15 * 60
-RANGES = {"csat": range(1, 6), "ces": range(1, 8), "nps": range(0, 11)}
 
 TEXTS = {
     "fr": {
@@ -59,7 +57,7 @@ def text_for(lang: str, key: str) -> str:
 
 def score_buttons(survey: str) -> tuple[Button, ...]:
     star = " ★" if survey == "csat" else ""
-    return tuple(Button(f"{n}{star}", f'/{survey}{{"score": {n}}}') for n in RANGES[survey])
+    return tuple(Button(f"{n}{star}", f'/{survey}{{"score": {n}}}') for n in SURVEY_RANGES[survey])
 
 
 SendBot = Callable[[dict[str, str], str, tuple[Button, ...]], Awaitable[None]]
@@ -104,7 +102,7 @@ class SurveyFlow:
         body = message.text.strip()
         if m := SCORE.match(body):
             survey, score = m.group(1), int(m.group(2))
-            if score in RANGES[survey] and await self._take_offer(conv["id"], survey):
+            if score in SURVEY_RANGES[survey] and await self._take_offer(conv["id"], survey):
                 await self._score(message, conv, survey, score)
             else:
                 log.info("survey score not offered: dropped",

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from handoff.hours import BusinessHours, from_config
-from handoff.shop_config import load_shop_config
+from shop.config import load_shop_config
+from shop.hours import BusinessHours, from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "shop.yml"

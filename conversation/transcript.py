@@ -16,9 +16,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from gateway.channels.message import Message
-
-from .store import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, PENDING_CONVERSATIONS, SEEN, decoded, text
+from conversation.message import Message
+from kit.keys import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, PENDING_CONVERSATIONS, SEEN
+from kit.redis import decoded, text
 
 SEEN_TTL_S = 7 * 86400
 STATES = ("bot", "queued", "agent")

@@ -13,16 +13,16 @@ import redis.asyncio as aioredis
 from analytics import report
 from analytics.events import EventKind, EventLog
 from analytics.recorder import Recorder
-from gateway.channels.message import Button, Message
+from conversation.message import Button, Message
+from conversation.router import ConversationRouter
+from conversation.surveys import SKIP, WHY_WINDOW_S
+from conversation.transcript import Transcripts
 from handoff.desk import HelpDesk
-from handoff.routing import ConversationRouter
-from handoff.shop_config import SurveysConfig
-from handoff.store import SURVEYS
-from handoff.surveys import SKIP, WHY_WINDOW_S
-from handoff.transcript import Transcripts
+from kit.keys import SURVEYS
 from ops.redis_server import RedisServer
+from shop.config import SurveysConfig
 
-from .test_routing import CHANNEL, RecordingSender, roles_texts, run, shopper
+from .test_router import CHANNEL, RecordingSender, roles_texts, run, shopper
 
 DID_IT_HELP = (Button("Yes", "/affirm"), Button("No", "/deny"))
 

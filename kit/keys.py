@@ -1,12 +1,13 @@
-"""Redis key names shared by the help desk, the transcripts and the router, and decoding.
+"""Every Redis key the product writes, in one inventory (the analytics roll-ups keep theirs
+under `support:analytics:`, in analytics/events.py).
 
-One place for the layout, so a key read in one module is the key written in another.
+One place for the layout, so a key read in one module is the key written in another, and the
+GDPR erase (handoff/privacy.py) can list what belongs to a conversation or a customer.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+# conversations, the queue and the help desk
 PRESENCE = "support:agents:presence"              # zset agent id -> last heartbeat (epoch s)
 AWAY = "support:agents:away"                      # set of agents who said "away" (still logged in)
 ACTIVE = "support:agent:{agent}:active"           # set of conversation ids an agent holds
@@ -31,13 +32,18 @@ SURVEYS = "support:surveys"                       # stream of satisfaction answe
 EVENTS = "support:events"                         # pub/sub: what agents' consoles follow
 OUTBOX = "support:out:{cid}"                      # pub/sub: messages for the shopper's open sockets
 
+OFFER = "support:conv:{cid}:survey-offer:{survey}"   # string, set while that survey awaits its score
 
-def text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+# agents and their sessions
+AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
+AGENTS = "support:agents"                          # set of e-mails
+SESSION = "support:session:{digest}"               # string -> e-mail, with a TTL
+AGENT_SESSIONS = "support:agent-sessions:{email}"  # set of session digests, to end them all
+SESSIONS_ENDED = "support:sessions-ended"          # pub/sub: {"email": ...} when sessions end
+LOGIN_GUARD = "support:login:"                    # prefix: failed logins per account and per address
+RATE = "support:rate:{key}:{window}"              # fixed-window request counters
 
-
-def decoded(raw: dict) -> dict[str, str] | None:
-    """A Redis hash as str -> str, whether the client decodes responses or not."""
-    if not raw:
-        return None
-    return {text(k): text(v) for k, v in raw.items()}
+# Rasa 3.6's RedisTrackerStore and RedisLockStore with `key_prefix: "rasa"` (bot/endpoints.yml);
+# the gateway's Rasa sender id is our conversation id (gateway/rasa_client.py)
+RASA_TRACKER = "rasa:tracker:{cid}"
+RASA_LOCK = "rasa:lock:{cid}"

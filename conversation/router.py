@@ -22,18 +22,17 @@ import redis.asyncio as aioredis
 
 from analytics import events as ev
 from analytics.recorder import NULL, Recorder
-from gateway.channels.base import DeliveryRefused
-from gateway.channels.message import Button, Message
+from conversation.degraded import DegradedMode
+from conversation.message import Button, Message
+from conversation.ports import DeliveryRefused
+from conversation.surveys import SurveyFlow
+from conversation.transcript import Transcripts
+from handoff.desk import HelpDesk
 from kit import texts
+from kit.keys import EVENTS, LOCK, OUTBOX, STATUS
+from shop.config import SurveysConfig
 
-from .degraded import DegradedMode
-from .desk import HelpDesk
-from .shop_config import SurveysConfig
-from .store import EVENTS, LOCK, OUTBOX, STATUS
-from .surveys import SurveyFlow
-from .transcript import Transcripts
-
-log = logging.getLogger("handoff.routing")
+log = logging.getLogger("conversation.router")
 EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
 LOCK_TIMEOUT_S = 15        # a crashed holder's lock expires this fast; a live one renews it
@@ -79,7 +78,7 @@ def say(lang: str, key: str, **fields: str) -> str:
 
 
 class ConversationRouter:
-    """Implements gateway.channels.base.Inbox for every channel."""
+    """Implements conversation.ports.Inbox for every channel."""
 
     def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
                  senders: dict[str, Any], *, detect: Callable[[str], str] | None = None,

@@ -16,7 +16,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from gateway.channels.message import Button, Message
+from conversation.message import Button, Message
 
 LEAVE = "/leave_message"
 CHOICE = re.compile(r'^/faq_choice\{"faq_id":\s*"([a-z0-9-]{1,100})"\}$')

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .message import Message
+from conversation.message import Message
 
 
 class DeliveryRefused(Exception):

@@ -1,0 +1,58 @@
+"""The texts of the agent console and the manager dashboard: `GET /api/texts/{scope}?lang=fr|en`.
+
+Texts live in locales/fr.yml and locales/en.yml (kit.texts); the pages ask for their section
+and put each text in with textContent (widget/console/i18n.js). Public on purpose: the login
+screens need them before anyone signs in, and they hold no data, only the page's wording.
+Only the two pages' sections are served (any other scope is 404: the shoppers' and future
+sections are not an open directory); `lang` is "fr" or "en", anything else is 422 (never
+echoed back). Cacheable: `public, max-age` plus an ETag of the content (texts change on deploy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from kit.texts import section
+
+from .errors import error_response
+
+router = APIRouter(prefix="/api/texts", tags=["texts"])
+SCOPES = ("console", "dashboard")
+MAX_AGE_S = 300
+Lang = Literal["fr", "en"]
+
+
+@cache
+def _rendered(scope: str, lang: str) -> tuple[bytes, str]:
+    """The response body and its ETag, once per process (the catalogue is read once too)."""
+    body = json.dumps({"scope": scope, "lang": lang, "texts": section(lang, scope)},
+                      ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@router.get("/{scope}", responses={
+    200: {"description": "the page's texts by key (`login.title`, ...)", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["scope", "lang", "texts"], "properties": {
+            "scope": {"type": "string"}, "lang": {"type": "string", "enum": ["fr", "en"]},
+            "texts": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
+    304: {"description": "not modified (If-None-Match)"},
+    404: {"description": "not a page's texts (scope is console or dashboard)"},
+})
+async def texts(request: Request,
+                scope: Annotated[str, Path(max_length=40, description="console | dashboard")],
+                lang: Annotated[Lang, Query(description="fr (default) or en; anything else is 422")] = "fr",
+                ) -> Response:
+    """One page's texts in one language (French by default)."""
+    if scope not in SCOPES:
+        return error_response(404, "no texts for this page")
+    body, etag = _rendered(scope, lang)
+    headers = {"Cache-Control": f"public, max-age={MAX_AGE_S}", "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
