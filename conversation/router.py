@@ -29,6 +29,7 @@ from conversation.surveys import SurveyFlow
 from conversation.transcript import Transcripts
 from handoff.desk import HelpDesk
 from kit import texts
+from kit.ids import customer_id
 from kit.keys import EVENTS, LOCK, OUTBOX, STATUS
 from shop.config import SurveysConfig
 
@@ -110,7 +111,7 @@ class ConversationRouter:
         if lang and lang != conv.get("lang"):
             await self.transcripts.update(cid, lang=lang)
         self.recorder.emit(ev.message_in, conversation=cid, channel=message.channel, lang=lang or "fr",
-                           customer=f"{message.channel}:{message.sender}", reason=conv.get("reason"),
+                           customer=customer_id(message.channel, message.sender), reason=conv.get("reason"),
                            at=message.timestamp, id=f"in:{message.channel}:{message.message_id}")
         await self._publish(message, conv)
         self._spawn(self.drain(cid))

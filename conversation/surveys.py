@@ -24,6 +24,7 @@ from analytics.kpi import SURVEY_RANGES
 from analytics.recorder import NULL, Recorder
 from conversation.message import Button, Message
 from conversation.transcript import Transcripts
+from kit.ids import customer_id
 from kit.keys import OFFER, SURVEYS
 from shop.config import SurveysConfig
 
@@ -139,4 +140,4 @@ class SurveyFlow:
 
 
 def _customer(conv: dict[str, str]) -> str:
-    return f"{conv.get('channel', '')}:{conv.get('sender', '')}"
+    return customer_id(conv.get("channel", ""), conv.get("sender", ""))

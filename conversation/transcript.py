@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from conversation.message import Message
+from kit.ids import customer_id
 from kit.keys import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, PENDING_CONVERSATIONS, SEEN
 from kit.redis import decoded, text
 
@@ -84,7 +85,7 @@ class Transcripts:
         """Who is behind a conversation, for per-client budgets: the client digest stored when it
         was opened (web), else the channel identity (a Messenger or WhatsApp user)."""
         conv = await self.conversation(cid) or {}
-        return conv.get("client") or f"{conv.get('channel', '')}:{conv.get('sender', cid)}"
+        return conv.get("client") or customer_id(conv.get("channel", ""), conv.get("sender", cid))
 
     async def require(self, cid: str) -> dict[str, str]:
         conv = await self.conversation(cid)

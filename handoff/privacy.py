@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 from analytics.events import CONV_FACTS, LAST_CONTACT, SLA_PENDING, STREAM, TICKET_FACTS, VERBATIMS
 from analytics.events import SEEN as EVENT_SEEN
 from analytics.kpi import SURVEY_RANGES
+from kit.ids import customer_id
 from kit.keys import (
     ACTIVE,
     BY_CUSTOMER,
@@ -120,7 +121,7 @@ class Privacy:
         for cid in list(subject.conversations):
             conv = decoded(await self.redis.hgetall(CONV.format(cid=cid))) or {}
             if conv.get("channel") and conv.get("sender"):
-                identity = f"{conv['channel']}:{conv['sender']}"
+                identity = customer_id(conv["channel"], conv["sender"])
                 subject.identities.add(identity)
                 index = BY_CUSTOMER.format(channel=conv["channel"], sender=conv["sender"])
                 others = await self.redis.zrange(index, 0, -1)

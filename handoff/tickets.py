@@ -14,6 +14,7 @@ from typing import Any
 from analytics.events import ticket_created, ticket_update
 from analytics.recorder import NULL, Recorder
 from handoff.desk import DeskError, HelpDesk, Ticket
+from kit.ids import customer_id
 from shop.hours import BusinessHours
 
 SUBJECT = {"fr": "Votre demande {tid}", "en": "Your request {tid}"}
@@ -48,8 +49,8 @@ class Tickets:
         tid = await self.desk.create_ticket(ticket, request_key)
         saved = await self.desk.ticket(tid) or {}
         self.recorder.emit(ticket_created, ticket=tid, channel=channel, lang=lang,
-                           conversation=conversation_id, customer=f"email:{email.lower()}", reason=reason,
-                           due=due, id=f"ticket:{tid}")
+                           conversation=conversation_id, customer=customer_id("email", email.lower()),
+                           reason=reason, due=due, id=f"ticket:{tid}")
         return {"ticket_id": tid, "due": saved.get("due", due.isoformat()), "email": email,
                 "sla_hours": self.sla_hours,
                 "promise": self.hours.describe_deadline(now, "en" if lang == "en" else "fr", self.sla_hours)}

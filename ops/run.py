@@ -1,10 +1,11 @@
 """`make run`: the whole stack on one machine, in one terminal, stopped by Ctrl-C.
 
-Order: single-instance lock -> Redis (embedded unless REDIS_URL) -> FAQ index
-build (one-shot, reuses its cache) -> gateway (ready when /readyz says 200) ->
-banner. The commands come from `build_children(config, redis_url)`; tests call
-`main(config=..., children=...)` with fake children, and later issues append
-more children (e.g. the Rasa server from `.venv-rasa`) there.
+Order: single-instance lock -> Redis (embedded unless REDIS_URL) -> FAQ index build
+(one-shot, reuses its cache) -> bot training (only when `bot/` changed) -> gateway (ready
+when /readyz says 200; it serves Rasa's custom actions) -> Rasa servers (from `.venv-rasa`)
+-> banner. The commands come from
+`build_children(config, redis_url)`; tests call `main(config=..., children=...)` with
+fake children.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scoring an engine on labelled questions (DESIGN.md's `eval` contract).
+"""Scoring an engine on labelled questions (the `eval` contract in README's "For FAQ editors").
 
 Expected ids are only ever used to score: the engine never sees them.
 """

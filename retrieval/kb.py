@@ -1,4 +1,4 @@
-"""Load and validate a knowledge-base folder (DESIGN.md format).
+"""Load and validate a knowledge-base folder (the format in README's "For FAQ editors").
 
 Editors are not developers: every problem is reported as ``file:line: message``
 and *all* problems are collected before failing, so one `check` run lists

@@ -156,7 +156,7 @@ def demo_engine(embedder, tmp_path_factory: pytest.TempPathFactory):
     "Quelle est la météo demain ?", "Recrutez-vous des vendeurs ?", "Vendez-vous des vélos ?",
     "What's the weather tomorrow?", "Are you hiring?", "Do you sell bicycles?"])
 def test_obviously_out_of_scope_question_is_not_answered(demo_engine, question: str) -> None:
-    """DESIGN: out-of-scope questions must not get a direct answer (suggestions at most)."""
+    """Out-of-scope questions must not get a direct answer (suggestions at most)."""
     res = demo_engine.search(question)
     assert res.band != "answer", (res.best.id, res.best.score, demo_engine.thresholds)
 

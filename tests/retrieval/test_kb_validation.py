@@ -1,4 +1,4 @@
-"""KB validation: every problem as file + exact line, all at once (DESIGN.md file format).
+"""KB validation: every problem as file + exact line, all at once (the KB file format).
 
 No embedding model here: `load_kb` and `python -m retrieval check` only.
 """
