@@ -154,7 +154,8 @@ DRAFT_ANSWER = {
 
 def write_drafts(topics: list[Topic], out: str | Path, *, top: int = 5) -> list[Path]:
     """One draft KB file per topic (front matter filled, the answer left for the editor), in the
-    KB format (README, "For FAQ editors"), so `retrieval check` accepts the folder once answers are written."""
+    KB format (README, "For FAQ editors"), so `retrieval check` accepts the folder once
+    answers are written."""
     out = Path(out)
     written = []
     used: set[str] = set()

@@ -18,7 +18,8 @@ NET_LOG_ENV = "RETRIEVAL_TEST_NET_LOG"
 def entry_md(id: str = "sample-entry", lang: str = "en", reason: str = "returns/process",
              questions: Iterable[str] = ("How do I return an item?", "Can I send it back?"),
              answer: str = "Print the free label from your account.", extra: str = "") -> str:
-    """A valid entry in the KB format (README, "For FAQ editors"); `extra` is inserted as more front matter lines."""
+    """A valid entry in the KB format (README, "For FAQ editors"); `extra` is inserted as more
+    front matter lines."""
     qs = "".join(f'  - "{q}"\n' for q in questions)
     return (f"---\nid: {id}\nlang: {lang}\nreason: {reason}\nquestions:\n{qs}{extra}---\n"
             f"{answer}\n")
