@@ -29,7 +29,7 @@ from . import (
     agent_ws,
     analytics_api,
     health,
-    help,
+    help_centre,
     metrics,
     pages,
     privacy_api,
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
-                   whatsapp.router, pages.router, help.router, survey_page.router, privacy_api.router):
+                   whatsapp.router, pages.router, help_centre.router, survey_page.router, privacy_api.router):
         app.include_router(router)
     app.include_router(texts_api.router)   # console and dashboard texts (public)
     pages.mount_static(app)

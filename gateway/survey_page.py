@@ -8,11 +8,9 @@ analytics dedupe it also goes through forgets event ids after 30 days and links 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -21,11 +19,9 @@ from handoff.survey_links import BadLink, SurveyLink
 
 from .pages import STRICT_CSP
 from .state import get_state
+from .templating import render
 
 router = APIRouter()
-TEMPLATES = Path(__file__).resolve().parents[1] / "widget" / "survey"
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                          undefined=jinja2.StrictUndefined)
 MAX_FORM_BYTES = 8 * 1024
 ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
 MAX_LINK_S = 366 * 86400                        # the longest surveys.nps_link_days (shop_config)
@@ -51,7 +47,7 @@ TEXT = {
 def _page(state: Any, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang = lang if lang in TEXT else "fr"
     shop = state.shop.shop.name if state.shop else ""
-    body = _env.get_template("nps.html").render(lang=lang, t=TEXT[lang], shop=shop,
+    body = render("survey/nps.html", lang=lang, t=TEXT[lang], shop=shop,
                                                 **{"view": "form", "error": None, **context})
     return HTMLResponse(body, status_code=status, headers={
         "Content-Security-Policy": STRICT_CSP, "Cache-Control": "no-store"})

@@ -14,7 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from gateway.help import FEEDBACK_STREAM
+from gateway.help_centre import FEEDBACK_STREAM
 from gateway.pages import STRICT_CSP
 from gateway.render import markdown_html
 from retrieval.service import RetrievalService

@@ -29,9 +29,10 @@ PUBLIC = {
     "/api/chat/conversations/{cid}/tickets",
     "/ws/chat", "/widget.js", "/demo", "/console", "/dashboard",   # pages; their data needs a login
     "/help", "/help/{lang}", "/help/{lang}/search", "/help/{lang}/{entry_id}",
-    "/help/{lang}/{entry_id}/feedback", "/static/help/templates/{rest:path}",
+    "/help/{lang}/{entry_id}/feedback",
     "/survey/nps/{token}",                                  # guarded by the signed token
     "/api/agent/login",
+    "/api/texts/{scope}",                                   # the console's and dashboard's texts
 }
 TOKEN_GUARDED = {"/webhook",                               # Rasa's action calls: ACTION_TOKEN
                  "/metrics"}                                # Prometheus: METRICS_TOKEN

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
-import jinja2
 import nh3
 import yaml
 from fastapi import APIRouter, Request
@@ -42,7 +41,8 @@ from markupsafe import Markup
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from .pages import STRICT_CSP, WIDGET_DIR
+from . import templating
+from .pages import STRICT_CSP
 from .render import markdown_html
 from .search import MAX_QUERY_CHARS
 from .state import GatewayState, get_state
@@ -52,10 +52,9 @@ if TYPE_CHECKING:
     from retrieval.kb import Entry
     from retrieval.service import RetrievalService
 
-log = logging.getLogger("gateway.help")
+log = logging.getLogger("gateway.help_centre")
 router = APIRouter()
 
-TEMPLATES = WIDGET_DIR / "help" / "templates"
 FEEDBACK_STREAM = "support:help:feedback"
 FEEDBACK_MAXLEN = 1_000_000  # approximate cap: the stream is read by analytics, never unbounded
 VOTE = "support:help:vote:{digest}"  # set while a visitor's vote on an entry counts for the day
@@ -68,13 +67,6 @@ DEFAULT_LANG = "fr"
 RESULTS = 5
 PAGE_CACHE = "public, max-age=60"  # KB edits show within a minute even behind a cache
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,  # every template, whatever its extension
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 # ---- interface texts ---------------------------------------------------------------------------
 TEXT: dict[str, dict[str, str]] = {
@@ -481,7 +473,7 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, cac
         "alternates": {}, "robots": None, "q": "", "crumbs": [], "contact_url": None, "hits": [],
         "search_url": f"/help/{lang}/search", **context,
     }
-    body = _env.get_template(template).render(**values)
+    body = templating.render(f"help/{template}", **values)
     all_headers = {"Content-Security-Policy": STRICT_CSP, "Cache-Control": cache, **(headers or {})}
     return HTMLResponse(body, status_code=status, headers=all_headers)
 
@@ -612,12 +604,6 @@ async def help_home(request: Request) -> Response:
     response = _index_page(request, lang, catalogue(service), home=True)
     response.headers["Vary"] = "Accept-Language"
     return response
-
-
-@router.get("/static/help/templates/{rest:path}", include_in_schema=False)
-async def hide_templates(rest: str) -> Response:
-    """Templates sit under widget/ (served as /static) but are not public files."""
-    return Response("not found", status_code=404, media_type="text/plain")
 
 
 @router.get("/help/{lang}", include_in_schema=False)
