@@ -256,12 +256,12 @@ def main(
         "worker process), RASA (1 Rasa server), FORWARDED_ALLOW_IPS (proxies trusted for "
         "X-Forwarded-For: none), METRICS_TOKEN (unset: /metrics and /readyz details refused).",
     ).parse_args(argv or [])
-    console = Console()
     try:
         config = config or Config.from_env()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    console = Console(log_dir=config.var_dir / "log")
     lock = InstanceLock(config.lock_path, gateway_url=config.gateway_url)
     try:
         lock.acquire()
