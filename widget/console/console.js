@@ -3,6 +3,9 @@
  * Safety rule: the only HTML ever put in the page is `message.html`, the server-sanitised
  * rendering of bot texts. Everything a person typed (shoppers, agents, ticket messages,
  * summaries, search results) goes in textContent.
+ *
+ * Texts: none here. They come from locales/{fr,en}.yml through i18n.js (`T("key")`), in the
+ * agent's language: the account's choice (top bar), else the browser's (French unless "en").
  */
 (function () {
   "use strict";
@@ -11,15 +14,25 @@
   var REFRESH_MS = 20000;          // fallback polling when the live feed is down or missed something
   var PING_MS = 25000;             // keeps the agent's presence alive (server TTL is 90 s)
   var LONG_WAIT_S = 120;           // a wait shown in red
-  var ROLE_LABEL = { shopper: "Customer", bot: "Bot", agent: "Agent", system: "Event" };
-  var CHANNEL_LABEL = { web: "Web chat", messenger: "Messenger", whatsapp: "WhatsApp", agent: "Agent" };
+  var ROLES = { shopper: true, bot: true, agent: true, system: true };
+  var EVENTS = { claimed: true, closed: true, transferred: true, delivery_refused: true, delivery_failed: true };
+  var I18N = new window.SupportI18n("console");
+
+  function T(key, fields) { return I18N.t(key, fields); }
+
+  /* The text of a code (channel, trigger, ticket status...), or the code itself if it has none. */
+  function known(section, code) {
+    return code && I18N.texts[section + "." + code] !== undefined ? T(section + "." + code) : (code || "");
+  }
+
+  function channelText(channel) { return known("channels", channel) || "?"; }
 
   var $ = function (id) { return document.getElementById(id); };
   var S = {
     token: null, me: null, queue: [], seenQueue: null, mine: [], mineInfo: {}, agents: [],
     current: null, currentCid: "", count: 0, shown: {}, ticket: null, tickets: [],
     ws: null, wsRetry: 0, wsTimer: null, pingTimer: null, refreshTimer: null, tickTimer: null,
-    audio: null, view: "inbox"
+    audio: null, view: "inbox", conn: "offline", ticketData: null, kbHits: null
   };
 
   // -- helpers ----------------------------------------------------------------------------
@@ -44,13 +57,12 @@
   function fmtTime(epoch) {
     var d = new Date(epoch * 1000);
     var today = new Date();
-    var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-    return d.toDateString() === today.toDateString() ? time : d.toLocaleDateString() + " " + time;
+    var time = I18N.date(d, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    return d.toDateString() === today.toDateString() ? time : I18N.date(d) + " " + time;
   }
 
   function fmtDate(value) {
-    var d = new Date(value);
-    return isNaN(d) ? String(value || "") : d.toLocaleString([], {
+    return I18N.date(value, {
       weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   }
 
@@ -62,9 +74,9 @@
   }
 
   function timeEl(epoch) {
-    var t = el("time", "", fmtTime(epoch));
-    t.dateTime = new Date(epoch * 1000).toISOString();
-    return t;
+    var node = el("time", "", fmtTime(epoch));
+    node.dateTime = new Date(epoch * 1000).toISOString();
+    return node;
   }
 
   function shortId(cid) { return String(cid || "").replace(/^c-/, "").slice(0, 6); }
@@ -102,10 +114,10 @@
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (res.status === 401 && S.token && path !== "/api/agent/login") {
-          signedOut("Your session has ended: please sign in again.");
+          signedOut("login.expired");
         }
         if (!res.ok) {
-          var err = new Error(data.message || ("Request failed (" + res.status + ")"));
+          var err = new Error(data.message || T("request_failed", { status: res.status }));
           err.status = res.status;
           throw err;
         }
@@ -120,7 +132,7 @@
     event.preventDefault();
     unlockAudio();
     var email = $("login-email").value.trim(), password = $("login-password").value;
-    if (!email || !password) { errorBox("login-error", "Enter your e-mail and password."); return; }
+    if (!email || !password) { errorBox("login-error", T("login.missing")); return; }
     errorBox("login-error", "");
     api("/api/agent/login", { body: { email: email, password: password } }).then(function (data) {
       S.token = data.token;
@@ -128,7 +140,7 @@
       $("login-password").value = "";
       start();
     }).catch(function (err) {
-      errorBox("login-error", err.status === 401 ? "Wrong e-mail or password." : err.message);
+      errorBox("login-error", err.status === 401 ? T("login.wrong") : err.message);
     });
   }
 
@@ -137,22 +149,36 @@
       .then(function () { signedOut(""); });
   }
 
-  function signedOut(message) {
+  /* `messageKey`: the text to show on the login form ("" for none). */
+  function signedOut(messageKey) {
     S.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     stopLive();
-    S.seenQueue = null; S.currentCid = ""; S.current = null; S.ticket = null;
+    S.seenQueue = null; S.currentCid = ""; S.current = null; S.ticket = null; S.ticketData = null;
     show($("app"), false);
-    show($("login-view"), true);
-    document.title = "Agent console";
-    errorBox("login-error", message);
-    $("login-email").focus();
+    I18N.ensure().then(function () {
+      show($("login-view"), true);
+      document.title = T("title");
+      errorBox("login-error", messageKey ? T(messageKey) : "");
+      $("login-email").focus();
+    });
+  }
+
+  /* The account's language if it chose one, else the one shown (the browser's before login). */
+  function useAccountLanguage(me) {
+    var lang = me.lang || I18N.lang || I18N.browserLang();
+    return lang === I18N.lang ? Promise.resolve() : I18N.load(lang);
   }
 
   function start() {
     api("/api/agent/me").then(function (me) {
       S.me = me;
+      return useAccountLanguage(me).then(function () { return me; });
+    }).then(function (me) {
+      $("language").value = I18N.lang;
       $("me-name").textContent = me.name || me.email;
+      S.conn = "offline";
+      renderConnection();
       setPresenceUi(me.presence === "away" ? "away" : "online");
       if (me.presence === "offline") setPresence("online");
       show($("login-view"), false);
@@ -162,8 +188,11 @@
       loadAgents();
       S.refreshTimer = window.setInterval(refreshAll, REFRESH_MS);
       S.tickTimer = window.setInterval(tick, 1000);
+      updateBadges();
       $("main").focus();
-    }).catch(function () { /* api() already signed out on 401 */ });
+    }).catch(function () {                  // api() already signed out on 401
+      I18N.ensure().then(function () { if (!S.token) show($("login-view"), true); });
+    });
   }
 
   function stopLive() {
@@ -184,9 +213,37 @@
   function setPresence(status) {
     return api("/api/agent/presence", { body: { status: status } }).then(function () {
       setPresenceUi(status);
-      announce(status === "away" ? "You are away: no new conversation will be promised to customers."
-        : "You are online.");
+      announce(T(status === "away" ? "presence.now_away" : "presence.now_online"));
     }).catch(function (err) { announceError(err.message); });
+  }
+
+  // -- language ------------------------------------------------------------------------------
+
+  /* Saved on the account (it follows the agent to any browser), then shown at once. */
+  function setLanguage(lang) {
+    return api("/api/agent/language", { body: { lang: lang } }).then(function (data) {
+      return I18N.load(data.lang).then(function () {
+        if (S.me) S.me.lang = data.lang;
+        rerender();
+        announce(T("language.changed"));
+      });
+    }).catch(function (err) {
+      $("language").value = I18N.lang;
+      announceError(T("language.not_saved", { error: err.message }));
+    });
+  }
+
+  /* Everything the script wrote, again in the language now shown (what the agent typed stays). */
+  function rerender() {
+    $("language").value = I18N.lang;
+    renderConnection();
+    renderQueue([]);
+    renderMine();
+    renderTickets();
+    if (S.current) renderConversation(S.current);
+    if (S.ticketData) renderTicket(S.ticketData);
+    if (S.kbHits) renderKb(S.kbHits); else $("kb-status").textContent = "";
+    updateBadges();
   }
 
   function announceError(message) {
@@ -198,9 +255,14 @@
   // -- live feed ----------------------------------------------------------------------------
 
   function setConnection(on) {
+    S.conn = on ? "live" : "reconnecting";
+    renderConnection();
+  }
+
+  function renderConnection() {
     var c = $("connection");
-    c.textContent = on ? "Live" : "Reconnecting…";
-    c.className = "conn " + (on ? "conn--on" : "conn--off");
+    c.textContent = T("connection." + S.conn);
+    c.className = "conn " + (S.conn === "live" ? "conn--on" : "conn--off");
   }
 
   function connect() {
@@ -260,11 +322,11 @@
     var cid = data.conversation_id;
     if (cid === S.currentCid) {
       fetchNewMessages();
-      if (msg.role === "shopper") announce("New message from the customer: " + msg.text);
+      if (msg.role === "shopper") announce(T("conversation.shopper_says", { text: msg.text }));
     } else if (msg.role === "shopper" && S.me && data.agent === S.me.email) {
       S.mineInfo[cid] = Object.assign(S.mineInfo[cid] || {}, { unread: true });
       renderMine();
-      announce("New message in another of your conversations.");
+      announce(T("mine.new_message"));
       beep();
     }
   }
@@ -303,15 +365,16 @@
     var badge = $("queue-badge");
     badge.textContent = String(n);
     show(badge, n > 0);
-    badge.setAttribute("aria-label", n + " waiting");
+    badge.setAttribute("aria-label", T("tabs.waiting", { n: I18N.number(n) }));
     $("queue-count").textContent = String(n);
-    var overdue = S.tickets.filter(function (t) { return t.overdue; }).length;
+    var overdue = S.tickets.filter(function (tk) { return tk.overdue; }).length;
     var tb = $("tickets-badge");
     tb.textContent = String(S.tickets.length);
     tb.className = "badge" + (overdue ? "" : " badge--muted");
-    tb.setAttribute("aria-label", S.tickets.length + " open" + (overdue ? ", " + overdue + " overdue" : ""));
+    tb.setAttribute("aria-label", overdue ? I18N.tn("tabs.open_overdue", S.tickets.length, { overdue: overdue })
+      : I18N.tn("tabs.open", S.tickets.length));
     show(tb, S.tickets.length > 0);
-    document.title = (n ? "(" + n + ") " : "") + "Agent console";
+    document.title = (n ? "(" + n + ") " : "") + T("title");
   }
 
   // -- queue --------------------------------------------------------------------------------
@@ -339,9 +402,9 @@
       if (fresh.length) {
         beep();
         announce(fresh.length === 1
-          ? "New conversation waiting: " + (reasonText(fresh[0].reason) || "customer") + ", "
-            + (fresh[0].lang || "").toUpperCase()
-          : fresh.length + " new conversations waiting.");
+          ? T("queue.new_one", { reason: reasonText(fresh[0].reason) || T("queue.a_customer"),
+                                 lang: (fresh[0].lang || "").toUpperCase() })
+          : T("queue.new_many", { n: I18N.number(fresh.length) }));
       }
     }).catch(function () {});
   }
@@ -352,24 +415,24 @@
     li.dataset.cid = cid;
     var top = el("div", "card__top");
     var lang = el("span", "tag tag--lang", (item.lang || "?").toUpperCase());
-    lang.title = "Language";
+    lang.title = T("queue.language");
     top.appendChild(lang);
-    top.appendChild(el("span", "tag", CHANNEL_LABEL[item.channel] || item.channel || "?"));
+    top.appendChild(el("span", "tag", channelText(item.channel)));
     if (item.reason) top.appendChild(el("span", "tag tag--reason", reasonText(item.reason)));
-    if (item.trigger && item.trigger !== "asked") top.appendChild(el("span", "tag", item.trigger));
+    if (item.trigger && item.trigger !== "asked") top.appendChild(el("span", "tag", known("triggers", item.trigger)));
     li.appendChild(top);
-    var open = el("button", "card__open", "Conversation " + shortId(cid));
+    var open = el("button", "card__open", T("conversation.name", { id: shortId(cid) }));
     open.type = "button";
     open.addEventListener("click", function () { openConversation(cid); });
     li.appendChild(open);
-    li.appendChild(el("p", "card__summary", item.summary || "No summary."));
+    li.appendChild(el("p", "card__summary", item.summary || T("queue.no_summary")));
     var foot = el("div", "card__foot");
     var wait = el("span", "wait");
     wait.dataset.since = String(item.queued_at || 0);
     foot.appendChild(wait);
-    var claimBtn = el("button", "btn btn--primary btn--small", "Take");
+    var claimBtn = el("button", "btn btn--primary btn--small", T("queue.take"));
     claimBtn.type = "button";
-    claimBtn.setAttribute("aria-label", "Take conversation " + shortId(cid));
+    claimBtn.setAttribute("aria-label", T("queue.take_label", { id: shortId(cid) }));
     claimBtn.addEventListener("click", function () { claim(cid); });
     foot.appendChild(claimBtn);
     li.appendChild(foot);
@@ -400,7 +463,7 @@
       var since = parseFloat(node.dataset.since);
       if (!since) { node.textContent = ""; return; }
       var s = now - since;
-      node.textContent = "Waiting " + fmtWait(s);
+      node.textContent = T("queue.waiting", { wait: fmtWait(s) });
       node.classList.toggle("is-long", s >= LONG_WAIT_S);
     });
     document.querySelectorAll("[data-due]").forEach(function (node) {
@@ -413,13 +476,12 @@
   function claim(cid) {
     var path = cid ? "/api/agent/conversations/" + encodeURIComponent(cid) + "/claim" : "/api/agent/queue/claim";
     return api(path, { method: "POST" }).then(function (data) {
-      announce("You took the conversation.");
+      announce(T("conversation.claimed"));
       refreshQueue();
       refreshMine();
       return openConversation(data.conversation_id);
     }).catch(function (err) {
-      announceError(err.status === 409 ? "Another agent took it first, or you hold too many conversations: "
-        + err.message : err.message);
+      announceError(err.status === 409 ? T("conversation.claim_conflict", { error: err.message }) : err.message);
       refreshQueue();
     });
   }
@@ -449,10 +511,10 @@
       li.dataset.cid = cid;
       var top = el("div", "card__top");
       top.appendChild(el("span", "tag tag--lang", (conv.lang || handoff.lang || "?").toUpperCase()));
-      top.appendChild(el("span", "tag", CHANNEL_LABEL[conv.channel] || conv.channel || "?"));
-      if (info.unread) top.appendChild(el("span", "badge", "new"));
+      top.appendChild(el("span", "tag", channelText(conv.channel)));
+      if (info.unread) top.appendChild(el("span", "badge", T("mine.unread")));
       li.appendChild(top);
-      var open = el("button", "card__open", "Conversation " + shortId(cid));
+      var open = el("button", "card__open", T("conversation.name", { id: shortId(cid) }));
       open.type = "button";
       open.addEventListener("click", function () { openConversation(cid); });
       li.appendChild(open);
@@ -472,6 +534,7 @@
     $("kb-q").value = "";
     clear($("kb-results"));
     $("kb-status").textContent = "";
+    S.kbHits = null;
     errorBox("reply-error", "");
     show($("transfer-form"), false);
     $("conv-transfer-toggle").setAttribute("aria-expanded", "false");
@@ -497,7 +560,7 @@
       renderMine();
     }).catch(function (err) {
       if (cid !== S.currentCid) return;
-      announceError("Could not open the conversation: " + err.message);
+      announceError(T("conversation.open_failed", { error: err.message }));
     });
   }
 
@@ -536,8 +599,8 @@
     var conv = data.conversation || {}, handoff = data.handoff || {};
     show($("conv-empty"), false);
     show($("conv"), true);
-    $("conv-title").textContent = "Conversation " + shortId(conv.id);
-    var sub = [CHANNEL_LABEL[conv.channel] || conv.channel, (conv.lang || handoff.lang || "").toUpperCase(),
+    $("conv-title").textContent = T("conversation.name", { id: shortId(conv.id) });
+    var sub = [known("channels", conv.channel), (conv.lang || handoff.lang || "").toUpperCase(),
       reasonText(handoff.reason || conv.reason)].filter(Boolean).join(" · ");
     $("conv-sub").textContent = sub;
     var mine = S.me && holderOf(data) === S.me.email;
@@ -552,8 +615,8 @@
     if (mine || admin) {
       show(note, false);
     } else {
-      note.textContent = queued ? "This conversation is waiting: take it to reply."
-        : conv.state === "agent" ? "Held by " + holderOf(data) + "." : "Read only: the bot handles this conversation.";
+      note.textContent = queued ? T("conversation.waiting_note")
+        : conv.state === "agent" ? T("conversation.held_note", { agent: holderOf(data) }) : T("conversation.bot_note");
       show(note, true);
     }
     var list = $("transcript");
@@ -565,15 +628,13 @@
   }
 
   function messageItem(m) {
-    var role = ROLE_LABEL[m.role] ? m.role : "system";
+    var role = ROLES[m.role] ? m.role : "system";
     var li = el("li", "msg msg--" + role);
     li.dataset.role = role;
     var meta = el("div", "msg__meta");
-    if (role === "system") {
-      meta.appendChild(el("span", "role", "Event"));
-    } else {
-      meta.appendChild(el("span", "role", ROLE_LABEL[role]));
-      var who = role === "agent" ? (m.author || "Agent") : role === "bot" ? "Assistant" : "Customer";
+    meta.appendChild(el("span", "role", T("roles." + role)));
+    if (role !== "system") {
+      var who = role === "agent" ? (m.author || T("message.agent")) : T(role === "bot" ? "message.bot" : "message.customer");
       meta.appendChild(el("span", "msg__who", who));
     }
     meta.appendChild(timeEl(m.timestamp || 0));
@@ -589,34 +650,31 @@
     li.appendChild(body);
     if (m.buttons && m.buttons.length) {
       var chips = el("div", "chips");
-      chips.setAttribute("aria-label", "Buttons offered");
+      chips.setAttribute("aria-label", T("message.buttons"));
       m.buttons.forEach(function (b) { chips.appendChild(el("span", "chip", b.title)); });
       li.appendChild(chips);
     }
     if (m.attachments && m.attachments.length) {
       m.attachments.forEach(function (url) {
-        var p = el("p", "hint", "Attachment: " + url);   // shown as text, never as a live link
+        var p = el("p", "hint", T("message.attachment", { url: url }));   // shown as text, never as a live link
         li.appendChild(p);
       });
     }
     return li;
   }
 
-  var EVENT_TEXT = {
-    claimed: "Taken by {agent}", closed: "Closed by {agent}", transferred: "Transferred by {by} to {to}",
-    agent_joined: null, delivery_refused: "Not delivered: {note}", delivery_failed: "Delivery failed: {note}"
-  };
-
   function describeEvent(m) {
-    if (m.author === "agent_joined") return m.text || "An agent joined";
+    if (m.author === "agent_joined") return m.text || T("events.agent_joined");
     var fields = {};
     try { fields = JSON.parse(m.text || "{}") || {}; } catch (e) { fields = { note: m.text }; }
     if (typeof fields !== "object") fields = { note: String(m.text) };
-    var template = EVENT_TEXT[m.author];
-    if (template) {
-      return template.replace(/\{(\w+)\}/g, function (_, k) {
-        return fields[k] !== undefined ? String(fields[k]) : (k === "note" ? (m.text || "") : "?");
+    if (EVENTS[m.author]) {
+      var values = { agent: "?", by: "?", to: "?", note: m.text || "" };   // the events' placeholders only
+      Object.keys(values).forEach(function (k) {
+        if (Object.prototype.hasOwnProperty.call(fields, k) && fields[k] !== undefined) values[k] = String(fields[k]);
       });
+      if (m.author === "transferred" && values.to === "queue") values.to = T("events.to_queue");
+      return T("events." + m.author, values);
     }
     var extra = Object.keys(fields).map(function (k) { return k + ": " + fields[k]; }).join(", ");
     return (m.author || "event").replace(/_/g, " ") + (extra ? " (" + extra + ")" : "");
@@ -636,22 +694,22 @@
     show($("side"), true);
     var dl = $("details");
     clear(dl);
-    fact(dl, "Channel", CHANNEL_LABEL[conv.channel] || conv.channel);
-    fact(dl, "Language", (conv.lang || handoff.lang || "").toUpperCase() || "unknown");
-    fact(dl, "Reason", reasonText(handoff.reason || conv.reason) || "not given");
-    fact(dl, "Summary", handoff.summary);
-    fact(dl, "Trigger", handoff.trigger);
-    fact(dl, "State", { bot: "With the bot", queued: "Waiting", agent: "With " + (conv.agent || "an agent") }[conv.state]
-      || conv.state);
-    if (handoff.queued_at) fact(dl, "Queued", fmtTime(parseFloat(handoff.queued_at)));
-    if (conv.created_at) fact(dl, "Started", fmtTime(parseFloat(conv.created_at)));
-    fact(dl, "Customer id", conv.sender);
+    fact(dl, T("fields.channel"), known("channels", conv.channel));
+    fact(dl, T("fields.language"), (conv.lang || handoff.lang || "").toUpperCase() || T("customer.unknown_lang"));
+    fact(dl, T("fields.reason"), reasonText(handoff.reason || conv.reason) || T("customer.no_reason"));
+    fact(dl, T("fields.summary"), handoff.summary);
+    fact(dl, T("fields.trigger"), known("triggers", handoff.trigger));
+    fact(dl, T("fields.state"), { bot: T("customer.state_bot"), queued: T("customer.state_queued"),
+      agent: T("customer.state_agent", { agent: conv.agent || T("customer.an_agent") }) }[conv.state] || conv.state);
+    if (handoff.queued_at) fact(dl, T("fields.queued"), fmtTime(parseFloat(handoff.queued_at)));
+    if (conv.created_at) fact(dl, T("fields.started"), fmtTime(parseFloat(conv.created_at)));
+    fact(dl, T("fields.customer_id"), conv.sender);
 
     var past = $("past");
     clear(past);
     (data.past_conversations || []).forEach(function (cid) {
       var li = el("li");
-      var b = el("button", "link-btn", "Conversation " + shortId(cid));
+      var b = el("button", "link-btn", T("conversation.name", { id: shortId(cid) }));
       b.type = "button";
       b.addEventListener("click", function () { openConversation(cid); });
       li.appendChild(b);
@@ -661,11 +719,11 @@
 
     var tickets = $("customer-tickets");
     clear(tickets);
-    (data.tickets || []).forEach(function (t) {
+    (data.tickets || []).forEach(function (tk) {
       var li = el("li");
-      var b = el("button", "link-btn", t.id + " · " + t.status);
+      var b = el("button", "link-btn", tk.id + " · " + known("ticket_status", tk.status));
       b.type = "button";
-      b.addEventListener("click", function () { openTicket(t.id); });
+      b.addEventListener("click", function () { openTicket(tk.id); });
       li.appendChild(b);
       tickets.appendChild(li);
     });
@@ -684,7 +742,7 @@
         box.value = "";
         fetchNewMessages();
       }).catch(function (err) {
-        errorBox("reply-error", "Not sent: " + err.message);
+        errorBox("reply-error", T("conversation.not_sent", { error: err.message }));
       }).then(function () { button.disabled = false; box.focus(); });
   }
 
@@ -699,10 +757,10 @@
     var cid = S.currentCid;
     if (!cid) return;
     api("/api/agent/conversations/" + encodeURIComponent(cid) + "/close", { method: "POST" }).then(function () {
-      announce("Conversation closed: the bot is back with the customer.");
+      announce(T("conversation.closed"));
       delete S.mineInfo[cid];
       leaveConversation();
-    }).catch(function (err) { announceError("Not closed: " + err.message); });
+    }).catch(function (err) { announceError(T("conversation.not_closed", { error: err.message })); });
   }
 
   function leaveConversation() {
@@ -728,7 +786,8 @@
         if (S.me && a.email === S.me.email) return;
         var opt = document.createElement("option");
         opt.value = a.email;
-        opt.label = (a.name || a.email) + " — " + a.presence + " (" + a.active + " open)";
+        opt.label = T("transfer.colleague", { name: a.name || a.email, presence: known("presence", a.presence),
+                                              active: I18N.number(a.active) });
         list.appendChild(opt);
       });
     }).catch(function () {});
@@ -748,7 +807,7 @@
     if (!cid) return;
     api("/api/agent/conversations/" + encodeURIComponent(cid) + "/transfer", { body: { to: to } })
       .then(function (data) {
-        announce(data.to === "queue" ? "Conversation put back in the queue." : "Conversation transferred to " + data.to + ".");
+        announce(data.to === "queue" ? T("transfer.done_queue") : T("transfer.done_agent", { agent: data.to }));
         $("transfer-to").value = "";
         show($("transfer-form"), false);
         delete S.mineInfo[cid];
@@ -762,29 +821,34 @@
     event.preventDefault();
     var q = $("kb-q").value.trim();
     var results = $("kb-results");
+    S.kbHits = null;
     if (!q) { clear(results); $("kb-status").textContent = ""; return; }
     var conv = (S.current || {}).conversation || {};
     var url = "/api/search?k=3&q=" + encodeURIComponent(q) + (conv.lang === "fr" || conv.lang === "en"
       ? "&lang=" + conv.lang : "");
-    $("kb-status").textContent = "Searching…";
+    $("kb-status").textContent = T("kb.searching");
     api(url).then(function (data) {
-      var hits = (data.hits || []).slice(0, 3);
-      clear(results);
-      hits.forEach(function (hit) {
-        var li = el("li", "kb__hit");
-        li.appendChild(el("p", "kb__title", hit.title));
-        var text = plainText(hit.answer);
-        li.appendChild(el("p", "kb__text", text));
-        var insert = el("button", "btn btn--small", "Insert in reply");
-        insert.type = "button";
-        insert.setAttribute("aria-label", "Insert in reply: " + hit.title);
-        insert.addEventListener("click", function () { insertReply(text); });
-        li.appendChild(insert);
-        results.appendChild(li);
-      });
-      $("kb-status").textContent = hits.length ? hits.length + " answer" + (hits.length > 1 ? "s" : "") + " found."
-        : "No answer found.";
-    }).catch(function (err) { $("kb-status").textContent = "Search failed: " + err.message; });
+      renderKb((data.hits || []).slice(0, 3));
+    }).catch(function (err) { $("kb-status").textContent = T("kb.failed", { error: err.message }); });
+  }
+
+  function renderKb(hits) {
+    var results = $("kb-results");
+    S.kbHits = hits;
+    clear(results);
+    hits.forEach(function (hit) {
+      var li = el("li", "kb__hit");
+      li.appendChild(el("p", "kb__title", hit.title));
+      var text = plainText(hit.answer);
+      li.appendChild(el("p", "kb__text", text));
+      var insert = el("button", "btn btn--small", T("kb.insert"));
+      insert.type = "button";
+      insert.setAttribute("aria-label", T("kb.insert_label", { title: hit.title }));
+      insert.addEventListener("click", function () { insertReply(text); });
+      li.appendChild(insert);
+      results.appendChild(li);
+    });
+    $("kb-status").textContent = hits.length ? I18N.tn("kb.found", hits.length) : T("kb.none");
   }
 
   function insertReply(text) {
@@ -793,7 +857,7 @@
     box.value = box.value.trim() ? box.value.replace(/\s*$/, "") + "\n\n" + text : text;
     box.focus();
     box.setSelectionRange(box.value.length, box.value.length);
-    announce("Answer inserted in the reply box.");
+    announce(T("kb.inserted"));
   }
 
   // -- tickets --------------------------------------------------------------------------------
@@ -809,22 +873,22 @@
   function renderTickets() {
     var list = $("tickets");
     clear(list);
-    S.tickets.forEach(function (t) {
-      var li = el("li", "card" + (t.overdue ? " is-overdue" : "") + (S.ticket && S.ticket.id === t.id ? " is-current" : ""));
-      li.dataset.tid = t.id;
+    S.tickets.forEach(function (tk) {
+      var li = el("li", "card" + (tk.overdue ? " is-overdue" : "") + (S.ticket && S.ticket.id === tk.id ? " is-current" : ""));
+      li.dataset.tid = tk.id;
       var top = el("div", "card__top");
-      top.appendChild(el("span", "tag tag--lang", (t.lang || "?").toUpperCase()));
-      top.appendChild(el("span", "tag", CHANNEL_LABEL[t.channel] || t.channel || "?"));
-      if (t.status === "pending") top.appendChild(el("span", "tag tag--pending", "Replied"));
-      if (t.overdue) top.appendChild(el("span", "tag tag--overdue", "Overdue"));
+      top.appendChild(el("span", "tag tag--lang", (tk.lang || "?").toUpperCase()));
+      top.appendChild(el("span", "tag", channelText(tk.channel)));
+      if (tk.status === "pending") top.appendChild(el("span", "tag tag--pending", T("tickets.replied")));
+      if (tk.overdue) top.appendChild(el("span", "tag tag--overdue", T("tickets.overdue")));
       li.appendChild(top);
-      var open = el("button", "card__open", t.id + " · " + (t.email || ""));
+      var open = el("button", "card__open", tk.id + " · " + (tk.email || ""));
       open.type = "button";
-      open.addEventListener("click", function () { openTicket(t.id); });
+      open.addEventListener("click", function () { openTicket(tk.id); });
       li.appendChild(open);
-      li.appendChild(el("p", "card__summary", t.message));
-      var due = el("span", "wait due" + (t.overdue ? " is-overdue" : ""), "Due " + fmtDate(t.due));
-      if (t.due) due.dataset.due = t.due;
+      li.appendChild(el("p", "card__summary", tk.message));
+      var due = el("span", "wait due" + (tk.overdue ? " is-overdue" : ""), T("tickets.due", { date: fmtDate(tk.due) }));
+      if (tk.due) due.dataset.due = tk.due;
       li.appendChild(due);
       list.appendChild(li);
     });
@@ -838,18 +902,20 @@
       S.ticket = data.ticket;
       renderTicket(data);
       renderTickets();
-    }).catch(function (err) { announceError("Could not open the ticket: " + err.message); });
+    }).catch(function (err) { announceError(T("tickets.open_failed", { error: err.message })); });
   }
 
   function renderTicket(data) {
     var t = data.ticket || {};
+    S.ticketData = data;
     show($("ticket-empty"), false);
     show($("ticket"), true);
-    $("ticket-title").textContent = "Ticket " + t.id;
+    $("ticket-title").textContent = T("tickets.name", { id: t.id });
     var sub = $("ticket-sub");
     clear(sub);
     sub.appendChild(document.createTextNode((t.email || "") + " · "));
-    var due = el("span", "due" + (t.overdue ? " is-overdue" : ""), (t.overdue ? "Overdue since " : "Due ") + fmtDate(t.due));
+    var due = el("span", "due" + (t.overdue ? " is-overdue" : ""),
+                 T(t.overdue ? "tickets.overdue_since" : "tickets.due", { date: fmtDate(t.due) }));
     sub.appendChild(due);
     $("ticket-message").textContent = t.message || "";
     var replies = $("ticket-replies");
@@ -865,27 +931,27 @@
     var solved = t.status === "solved";
     show($("ticket-solve"), !solved);
     show($("ticket-reply-form"), !solved);
-    $("ticket-reply-hint").textContent = "Sent to " + (t.email || "the customer") + " by e-mail.";
+    $("ticket-reply-hint").textContent = t.email ? T("tickets.sent_to", { email: t.email }) : T("tickets.sent_to_customer");
     errorBox("ticket-reply-error", "");
 
     show($("ticket-side-empty"), false);
     show($("ticket-side"), true);
     var dl = $("ticket-details");
     clear(dl);
-    fact(dl, "Status", t.status);
-    fact(dl, "E-mail", t.email);
-    fact(dl, "Order", t.order_number);
-    fact(dl, "Language", (t.lang || "").toUpperCase());
-    fact(dl, "Reason", reasonText(t.reason));
-    fact(dl, "Channel", CHANNEL_LABEL[t.channel] || t.channel);
-    fact(dl, "Source", t.source);
-    if (t.created_at) fact(dl, "Opened", fmtTime(parseFloat(t.created_at)));
-    fact(dl, "Due", fmtDate(t.due));
+    fact(dl, T("fields.status"), known("ticket_status", t.status));
+    fact(dl, T("fields.email"), t.email);
+    fact(dl, T("fields.order"), t.order_number);
+    fact(dl, T("fields.language"), (t.lang || "").toUpperCase());
+    fact(dl, T("fields.reason"), reasonText(t.reason));
+    fact(dl, T("fields.channel"), known("channels", t.channel));
+    fact(dl, T("fields.source"), known("ticket_sources", t.source));
+    if (t.created_at) fact(dl, T("fields.opened"), fmtTime(parseFloat(t.created_at)));
+    fact(dl, T("fields.due"), fmtDate(t.due));
     if (t.conversation_id) {
-      var b = el("button", "link-btn", "Conversation " + shortId(t.conversation_id));
+      var b = el("button", "link-btn", T("conversation.name", { id: shortId(t.conversation_id) }));
       b.type = "button";
       b.addEventListener("click", function () { openConversation(t.conversation_id); });
-      fact(dl, "Chat", b);
+      fact(dl, T("fields.chat"), b);
     }
   }
 
@@ -896,24 +962,25 @@
     errorBox("ticket-reply-error", "");
     api("/api/agent/tickets/" + encodeURIComponent(tid) + "/reply", { body: { text: text } }).then(function () {
       box.value = "";
-      announce("E-mail sent.");
+      announce(T("tickets.sent"));
       openTicket(tid);
       refreshTickets();
-    }).catch(function (err) { errorBox("ticket-reply-error", "Not sent: " + err.message); });
+    }).catch(function (err) { errorBox("ticket-reply-error", T("tickets.not_sent", { error: err.message })); });
   }
 
   function solveTicket() {
     var tid = S.ticket && S.ticket.id;
     if (!tid) return;
     api("/api/agent/tickets/" + encodeURIComponent(tid) + "/solve", { method: "POST" }).then(function () {
-      announce("Ticket " + tid + " solved.");
+      announce(T("tickets.solved", { id: tid }));
       S.ticket = null;
+      S.ticketData = null;
       show($("ticket"), false);
       show($("ticket-empty"), true);
       show($("ticket-side"), false);
       show($("ticket-side-empty"), true);
       refreshTickets();
-    }).catch(function (err) { announceError("Not solved: " + err.message); });
+    }).catch(function (err) { announceError(T("tickets.not_solved", { error: err.message })); });
   }
 
   // -- views ----------------------------------------------------------------------------------
@@ -938,6 +1005,7 @@
     $("login-form").addEventListener("submit", onLogin);
     $("logout").addEventListener("click", onLogout);
     $("presence").addEventListener("change", function (e) { unlockAudio(); setPresence(e.target.value); });
+    $("language").addEventListener("change", function (e) { setLanguage(e.target.value); });
     $("claim-next").addEventListener("click", function () { unlockAudio(); claim(""); });
     $("conv-claim").addEventListener("click", function () { claim(S.currentCid); });
     $("conv-close").addEventListener("click", closeConversation);
@@ -945,7 +1013,7 @@
     $("transfer-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var to = $("transfer-to").value.trim();
-      if (!to) { errorBox("transfer-error", "Type a colleague's e-mail, or put it back in the queue."); return; }
+      if (!to) { errorBox("transfer-error", T("transfer.missing")); return; }
       transfer(to);
     });
     $("transfer-queue").addEventListener("click", function () { transfer(""); });
@@ -963,6 +1031,13 @@
     document.addEventListener("click", unlockAudio, { once: true });
 
     S.token = sessionStorage.getItem(TOKEN_KEY);
-    if (S.token) start(); else show($("login-view"), true);
+    if (S.token) {
+      start();                               // the account's language, once /me answers
+    } else {
+      I18N.load(I18N.browserLang()).then(function () {
+        document.title = T("title");
+        show($("login-view"), true);
+      });
+    }
   });
 })();
