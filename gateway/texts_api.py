@@ -45,7 +45,7 @@ def _rendered(scope: str, lang: str) -> tuple[bytes, str]:
     404: {"description": "not a page's texts (scope is console or dashboard)"},
 })
 async def texts(request: Request,
-                scope: Annotated[str, Path(max_length=40, description="console | dashboard")],
+                scope: Annotated[str, Path(description="console | dashboard; anything else is 404")],
                 lang: Annotated[Lang, Query(description="fr (default) or en; anything else is 422")] = "fr",
                 ) -> Response:
     """One page's texts in one language (French by default)."""
