@@ -17,40 +17,17 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from conversation.message import Button, Message
+from kit import texts
 
 LEAVE = "/leave_message"
 CHOICE = re.compile(r'^/faq_choice\{"faq_id":\s*"([a-z0-9-]{1,100})"\}$')
 
-TEXTS = {
-    "fr": {
-        "note": "(Notre assistant fonctionne en mode réduit pour quelques instants.)",
-        "down": "Notre assistant rencontre un problème technique et ne peut pas traiter cette demande "
-                "pour l'instant. Laissez-nous un message : nous vous répondrons par e-mail.",
-        "leave": "Laisser un message",
-        "email": "Quelle est votre adresse e-mail ?",
-        "bad_email": "Cette adresse e-mail ne semble pas valide. Pouvez-vous la vérifier ?",
-        "message": "Merci. Quel est votre message ?",
-        "done": "C'est noté : votre demande {tid} est enregistrée. {promise}",
-        "thanks": "Merci !",
-    },
-    "en": {
-        "note": "(Our assistant is running in reduced mode for a few moments.)",
-        "down": "Our assistant has a technical problem and cannot handle this request right now. "
-                "Leave us a message: we will reply by e-mail.",
-        "leave": "Leave a message",
-        "email": "What is your e-mail address?",
-        "bad_email": "That e-mail address does not look valid. Could you check it?",
-        "message": "Thank you. What is your message?",
-        "done": "Done: your request {tid} is saved. {promise}",
-        "thanks": "Thank you!",
-    },
-}  # fmt: skip
 
 Reply = tuple[str, tuple[Button, ...]]
 
 
 def t(lang: str, key: str, **fields: str) -> str:
-    return TEXTS["en" if lang == "en" else "fr"][key].format(**fields)
+    return texts.text(lang, f"degraded.{key}", **fields)
 
 
 class DegradedMode:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -23,6 +21,7 @@ import redis.asyncio as aioredis
 from analytics import events as ev
 from analytics.recorder import NULL, Recorder
 from conversation.degraded import DegradedMode
+from conversation.language import Detector, message_language
 from conversation.message import Button, Message
 from conversation.ports import DeliveryRefused
 from conversation.surveys import SurveyFlow
@@ -34,7 +33,6 @@ from kit.keys import EVENTS, LOCK, OUTBOX, STATUS
 from shop.config import SurveysConfig
 
 log = logging.getLogger("conversation.router")
-EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 THUMBS = {"/affirm": True, "/deny": False}   # the "did this help?" buttons
 LOCK_TIMEOUT_S = 15        # a crashed holder's lock expires this fast; a live one renews it
 LOCK_RENEW_S = 5
@@ -82,7 +80,7 @@ class ConversationRouter:
     """Implements conversation.ports.Inbox for every channel."""
 
     def __init__(self, redis: aioredis.Redis, transcripts: Transcripts, desk: HelpDesk, bot: Bot,
-                 senders: dict[str, Any], *, detect: Callable[[str], str] | None = None,
+                 senders: dict[str, Any], *, detector: Detector | None = None,
                  recorder: Recorder = NULL, surveys: SurveysConfig | None = None,
                  degraded: DegradedMode | None = None, metrics: RouterMetrics | None = None):
         self.redis = redis
@@ -90,7 +88,7 @@ class ConversationRouter:
         self.desk = desk
         self.bot = bot
         self.senders = senders
-        self.detect = detect
+        self.detector = detector
         self.recorder = recorder
         self.degraded = degraded
         self.metrics: RouterMetrics = metrics or _NoMetrics()
@@ -103,7 +101,7 @@ class ConversationRouter:
     async def submit(self, message: Message) -> bool:
         cid = message.conversation_id or await self.transcripts.open(message.channel, message.sender)
         conv = await self.transcripts.require(cid)
-        lang = message.lang or self._language(message.text) or conv.get("lang", "")
+        lang = message.lang or message_language(self.detector, message.text) or conv.get("lang", "")
         message = replace(message, conversation_id=cid, lang=lang, role="shopper")
         if not await self.transcripts.append(message, route=True):
             return False
@@ -121,14 +119,6 @@ class ConversationRouter:
         await self.redis.hset(STATUS.format(channel=channel, mid=message_id),
                               mapping={status: timestamp, "last": status})
         await self.redis.expire(STATUS.format(channel=channel, mid=message_id), 30 * 86400)
-
-    def _language(self, text: str) -> str:
-        """The language of a shopper's text; "" for buttons, e-mail addresses and other tokens
-        that are in no language (an address must not switch the conversation to English)."""
-        words = EMAIL_OR_URL.sub(" ", text)
-        if not self.detect or text.startswith("/") or sum(c.isalpha() for c in words) < 4:
-            return ""
-        return self.detect(words)
 
     async def drain(self, cid: str) -> None:
         """Route this conversation's queued messages in order, if no other process is. Never

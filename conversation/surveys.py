@@ -24,6 +24,7 @@ from analytics.kpi import SURVEY_RANGES
 from analytics.recorder import NULL, Recorder
 from conversation.message import Button, Message
 from conversation.transcript import Transcripts
+from kit import texts
 from kit.ids import customer_id
 from kit.keys import OFFER, SURVEYS
 from shop.config import SurveysConfig
@@ -34,26 +35,10 @@ SCORE = re.compile(r'^/(csat|ces|nps)\{"score":\s*"?(\d{1,2})"?\}$')
 SKIP = "/survey_skip"
 WHY_WINDOW_S = 15 * 60
 
-TEXTS = {
-    "fr": {
-        "csat": "Comment évaluez-vous l'aide reçue ?",
-        "ces": "Obtenir votre réponse a été… (1 = très difficile, 7 = très facile)",
-        "why": "Merci ! En quelques mots, qu'est-ce qui explique votre note ? (facultatif)",
-        "skip": "Passer",
-        "thanks": "Merci pour votre avis !",
-    },
-    "en": {
-        "csat": "How would you rate the help you received?",
-        "ces": "Getting your answer was… (1 = very difficult, 7 = very easy)",
-        "why": "Thank you! In a few words, what is the main reason for your score? (optional)",
-        "skip": "Skip",
-        "thanks": "Thank you for your feedback!",
-    },
-}  # fmt: skip
 
 
 def text_for(lang: str, key: str) -> str:
-    return TEXTS["en" if lang == "en" else "fr"][key]
+    return texts.text(lang, f"surveys.{key}")
 
 
 def score_buttons(survey: str) -> tuple[Button, ...]:

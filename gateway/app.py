@@ -170,18 +170,14 @@ def _wire(state: GatewayState) -> None:
     if state.meta.whatsapp_enabled:
         state.senders["whatsapp"] = WhatsAppSender(state.graph, state.meta)
 
-    def detect(text: str) -> str:
-        lang, confidence = detector.detect(text)
-        return lang if lang in ("fr", "en") and confidence >= 0.75 else ""
-
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
-                                      detect=detect, recorder=state.recorder, surveys=state.shop.surveys,
+                                      detector=detector, recorder=state.recorder, surveys=state.shop.surveys,
                                       degraded=_degraded_mode(state), metrics=state.metrics)
     state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,
         hours=hours, desk=state.desk, order_gate=_order_gate(state, DemoOrderSource(settings.orders_file)),
-        detector=detector, sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder,
+        sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder,
         client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
     state.actions = executor(state.action_services)
 

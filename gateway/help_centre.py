@@ -41,6 +41,8 @@ from markupsafe import Markup
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
+from kit import texts
+
 from . import templating
 from .pages import STRICT_CSP
 from .render import markdown_html
@@ -69,120 +71,7 @@ PAGE_CACHE = "public, max-age=60"  # KB edits show within a minute even behind a
 
 
 # ---- interface texts ---------------------------------------------------------------------------
-TEXT: dict[str, dict[str, str]] = {
-    "fr": {
-        "lang_name": "Français",
-        "site": "Centre d'aide",
-        "index_title": "Centre d'aide : toutes nos réponses",
-        "index_h1": "Comment pouvons-nous vous aider ?",
-        "index_description": "Réponses aux questions fréquentes : commande, livraison, retours, "
-                             "paiement, compte et service client.",
-        "browse": "Parcourir les sujets",
-        "topics": "Sujets",
-        "skip": "Aller au contenu",
-        "breadcrumb": "Fil d'Ariane",
-        "languages": "Langue",
-        "search_label": "Rechercher dans l'aide",
-        "search_placeholder": "Ex. : où est mon colis ?",
-        "search_button": "Rechercher",
-        "search_hint": "Des suggestions s'affichent pendant la saisie ; flèche bas pour les parcourir.",
-        "suggest_label": "Articles suggérés",
-        "suggest_none": "Aucun article ne correspond encore. Appuyez sur Entrée pour lancer la recherche.",
-        "suggest_count_1": "1 article suggéré.",
-        "suggest_count_n": "{n} articles suggérés.",
-        "suggest_error": "Les suggestions sont indisponibles ; la recherche reste possible.",
-        "search_title": "Rechercher dans l'aide",
-        "search_results_title": "Résultats de recherche",
-        "search_empty": "Tapez votre question, par exemple « où est mon colis ? ».",
-        "search_too_long": "Votre question est trop longue ({max} caractères au plus). "
-                           "Raccourcissez-la et réessayez.",
-        "band_answer": "Voici l'article qui répond le mieux à votre question.",
-        "band_suggest": "Nous ne sommes pas sûrs d'avoir la bonne réponse ; "
-                        "ces articles pourraient vous aider.",
-        "band_none": "Aucun article de l'aide ne répond à votre question.",
-        "best_answer": "Réponse la plus probable",
-        "other_results": "Autres articles",
-        "possible_results": "Articles proches",
-        "read_article": "Lire l'article",
-        "other_lang_note": "Article disponible en anglais seulement",
-        "none_next": "Reformulez votre question, parcourez les sujets de l'aide ou écrivez-nous : "
-                     "un conseiller vous répondra.",
-        "related": "Articles liés",
-        "helpful_q": "Cet article vous a-t-il aidé ?",
-        "yes": "Oui",
-        "no": "Non",
-        "thanks": "Merci pour votre retour !",
-        "contact_h": "Vous n'avez pas trouvé votre réponse ?",
-        "contact_p": "Notre assistant et nos conseillers répondent à vos questions.",
-        "open_chat": "Discuter avec nous",
-        "not_found_title": "Page introuvable",
-        "not_found_p": "Cette page de l'aide n'existe pas ou a été retirée.",
-        "back_home": "Revenir à l'accueil de l'aide",
-        "loading_title": "Aide momentanément indisponible",
-        "loading_p": "Le centre d'aide démarre. Réessayez dans quelques secondes.",
-        "feedback_error_title": "Retour non enregistré",
-        "feedback_error_p": "Votre retour n'a pas pu être enregistré. Réessayez dans un instant.",
-        "feedback_refused_p": "Ce formulaire a expiré ou n'est pas valide. Revenez à l'article "
-                              "et répondez à nouveau.",
-        "back_article": "Revenir à l'article",
-    },
-    "en": {
-        "lang_name": "English",
-        "site": "Help centre",
-        "index_title": "Help centre: all our answers",
-        "index_h1": "How can we help?",
-        "index_description": "Answers to frequent questions: orders, delivery, returns, payment, "
-                             "your account and customer service.",
-        "browse": "Browse topics",
-        "topics": "Topics",
-        "skip": "Skip to content",
-        "breadcrumb": "Breadcrumb",
-        "languages": "Language",
-        "search_label": "Search the help centre",
-        "search_placeholder": "E.g. where is my parcel?",
-        "search_button": "Search",
-        "search_hint": "Suggestions appear as you type; press the down arrow to browse them.",
-        "suggest_label": "Suggested articles",
-        "suggest_none": "No article matches yet. Press Enter to search.",
-        "suggest_count_1": "1 suggested article.",
-        "suggest_count_n": "{n} suggested articles.",
-        "suggest_error": "Suggestions are unavailable; you can still search.",
-        "search_title": "Search the help centre",
-        "search_results_title": "Search results",
-        "search_empty": "Type your question, for example \"where is my parcel?\".",
-        "search_too_long": "Your question is too long (at most {max} characters). "
-                           "Please shorten it and try again.",
-        "band_answer": "This is the article that best answers your question.",
-        "band_suggest": "We are not sure we have the right answer; these articles may help.",
-        "band_none": "No help article answers your question.",
-        "best_answer": "Most likely answer",
-        "other_results": "Other articles",
-        "possible_results": "Related articles",
-        "read_article": "Read the article",
-        "other_lang_note": "Article only available in French",
-        "none_next": "Rephrase your question, browse the help topics or write to us: "
-                     "an adviser will answer.",
-        "related": "Related articles",
-        "helpful_q": "Was this helpful?",
-        "yes": "Yes",
-        "no": "No",
-        "thanks": "Thank you for your feedback!",
-        "contact_h": "Didn't find your answer?",
-        "contact_p": "Our assistant and our advisers answer your questions.",
-        "open_chat": "Chat with us",
-        "not_found_title": "Page not found",
-        "not_found_p": "This help page does not exist or has been removed.",
-        "back_home": "Back to the help centre",
-        "loading_title": "Help centre briefly unavailable",
-        "loading_p": "The help centre is starting. Please try again in a few seconds.",
-        "feedback_error_title": "Feedback not saved",
-        "feedback_error_p": "Your feedback could not be saved. Please try again in a moment.",
-        "feedback_refused_p": "This form has expired or is not valid. Go back to the article and "
-                              "answer again.",
-        "back_article": "Back to the article",
-    },
-}
-LANGS = tuple(TEXT)
+LANGS = texts.LANGS
 
 # Readable names of the contact reasons, keyed by taxonomy path. A reason missing here (a
 # leaf added by an editor) gets a name made from its key, so a new leaf never breaks a page.
@@ -465,10 +354,10 @@ def _base_url(request: Request) -> str:
 
 def render(request: Request, template: str, lang: str, *, status: int = 200, cache: str = PAGE_CACHE,
            headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     path = context.pop("path", request.url.path)
     values: dict[str, Any] = {
-        "lang": lang, "t": t, "langs": [(code, TEXT[code]["lang_name"]) for code in LANGS],
+        "lang": lang, "t": t, "langs": [(code, texts.text(code, "help.lang_name")) for code in LANGS],
         "canonical": _base_url(request) + path, "base": _base_url(request),
         "alternates": {}, "robots": None, "q": "", "crumbs": [], "contact_url": None, "hits": [],
         "search_url": f"/help/{lang}/search", **context,
@@ -479,14 +368,14 @@ def render(request: Request, template: str, lang: str, *, status: int = 200, cac
 
 
 def not_found(request: Request, lang: str = DEFAULT_LANG) -> HTMLResponse:
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     return render(request, "message.html", lang, status=404, cache="no-store", robots="noindex",
                   title=t["not_found_title"], description=t["not_found_p"], message=t["not_found_p"],
                   path=f"/help/{lang}", back=(f"/help/{lang}", t["back_home"]))
 
 
 def loading(request: Request, lang: str) -> HTMLResponse:
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     return render(request, "message.html", lang, status=503, cache="no-store", robots="noindex",
                   headers={"Retry-After": "5"}, title=t["loading_title"], description=t["loading_p"],
                   message=t["loading_p"], path=f"/help/{lang}", back=None)
@@ -528,7 +417,7 @@ def _contact_url(cat: Catalogue, lang: str) -> str | None:
 
 
 def _index_page(request: Request, lang: str, cat: Catalogue, **extra: Any) -> HTMLResponse:
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     return render(request, "index.html", lang, title=t["index_title"], description=t["index_description"],
                   sections=cat.sections.get(lang, []), path=f"/help/{lang}",
                   alternates={code: f"/help/{code}" for code in LANGS},
@@ -588,7 +477,7 @@ def vote_key(request: Request, article: Article, day: str) -> str:
 
 
 def _feedback_refused(request: Request, lang: str, article: Article) -> HTMLResponse:
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     return render(request, "message.html", lang, status=403, cache="no-store", robots="noindex",
                   title=t["feedback_error_title"], description=t["feedback_refused_p"],
                   message=t["feedback_refused_p"], path=article.url, back=(article.url, t["back_article"]))
@@ -625,7 +514,7 @@ async def help_search(request: Request, lang: str) -> Response:
     if service is None:
         return loading(request, lang)
     cat = catalogue(service)
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     raw = request.query_params.get("q", "")
     page: dict[str, Any] = {
         "title": t["search_title"], "description": t["index_description"], "robots": "noindex",
@@ -668,7 +557,7 @@ async def help_entry(request: Request, lang: str, entry_id: str) -> Response:
         return not_found(request, lang)
     if article.lang != lang:  # one stable URL per entry: the one in its own language
         return RedirectResponse(article.url, status_code=301)
-    t = TEXT[lang]
+    t = texts.section(lang, "help")
     group = cat.group_of(article)
     alternates = {lang: article.url}
     for code in LANGS:
@@ -706,7 +595,7 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
         return _feedback_refused(request, lang, article)
     answer = (form.get("helpful") or [""])[0]
     if answer not in ("yes", "no"):
-        t = TEXT[lang]
+        t = texts.section(lang, "help")
         return render(request, "message.html", lang, status=422, cache="no-store", robots="noindex",
                       title=t["feedback_error_title"], description=t["feedback_error_p"],
                       message=t["feedback_error_p"], path=article.url, back=(article.url, t["back_article"]))
@@ -727,7 +616,7 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
             raise
     except (RedisError, OSError):
         log.exception("help feedback not stored", extra={"entry": article.id})
-        t = TEXT[lang]
+        t = texts.section(lang, "help")
         return render(request, "message.html", lang, status=503, cache="no-store", robots="noindex",
                       headers={"Retry-After": "5"}, title=t["feedback_error_title"],
                       description=t["feedback_error_p"], message=t["feedback_error_p"], path=article.url,

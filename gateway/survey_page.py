@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from analytics import events as ev
 from handoff.survey_links import BadLink, SurveyLink
+from kit import texts
 
 from .pages import STRICT_CSP
 from .state import get_state
@@ -26,28 +27,12 @@ MAX_FORM_BYTES = 8 * 1024
 ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
 MAX_LINK_S = 366 * 86400                        # the longest surveys.nps_link_days (shop_config)
 
-TEXT = {
-    "fr": {"title": "Votre avis", "question": "Recommanderiez-vous {shop} à un proche ?",
-           "low": "0 : pas du tout", "high": "10 : certainement",
-           "why": "Qu'est-ce qui explique votre note ? (facultatif)", "send": "Envoyer",
-           "pick": "Choisissez une note de 0 à 10.", "thanks": "Merci, votre avis est bien enregistré.",
-           "already": "Vous avez déjà répondu à ce questionnaire : merci !",
-           "invalid": "Ce lien n'est pas valide.", "expired": "Ce lien a expiré.",
-           "off": "Les questionnaires ne sont pas activés."},
-    "en": {"title": "Your opinion", "question": "Would you recommend {shop} to a friend?",
-           "low": "0: not at all", "high": "10: definitely",
-           "why": "What is the main reason for your score? (optional)", "send": "Send",
-           "pick": "Please pick a score from 0 to 10.", "thanks": "Thank you, your answer is saved.",
-           "already": "You have already answered this survey: thank you!",
-           "invalid": "This link is not valid.", "expired": "This link has expired.",
-           "off": "Surveys are not enabled."},
-}  # fmt: skip
 
 
 def _page(state: Any, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = lang if lang in TEXT else "fr"
+    lang = texts.norm_lang(lang)
     shop = state.shop.shop.name if state.shop else ""
-    body = render("survey/nps.html", lang=lang, t=TEXT[lang], shop=shop,
+    body = render("survey/nps.html", lang=lang, t=texts.section(lang, "survey_page"), shop=shop,
                                                 **{"view": "form", "error": None, **context})
     return HTMLResponse(body, status_code=status, headers={
         "Content-Security-Policy": STRICT_CSP, "Cache-Control": "no-store"})
@@ -55,12 +40,13 @@ def _page(state: Any, lang: str, status: int = 200, **context: Any) -> HTMLRespo
 
 def _link(state: Any, token: str) -> SurveyLink | HTMLResponse:
     if state.survey_links is None:
-        return _page(state, "fr", 404, view="message", message=TEXT["fr"]["off"])
+        return _page(state, "fr", 404, view="message", message=texts.text("fr", "survey_page.off"))
     try:
         return state.survey_links.read(token)  # type: ignore[no-any-return]
     except BadLink as exc:
         key = "expired" if "expired" in str(exc) else "invalid"
-        return _page(state, "fr", 410 if key == "expired" else 404, view="message", message=TEXT["fr"][key])
+        return _page(state, "fr", 410 if key == "expired" else 404, view="message",
+                     message=texts.text("fr", f"survey_page.{key}"))
 
 
 async def _claim(state: Any, link: SurveyLink) -> bool:
@@ -95,12 +81,12 @@ async def survey_answer(request: Request, token: str) -> HTMLResponse:
     form = parse_qs(raw[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=5)
     score_text = (form.get("score") or [""])[0]
     if not score_text.isdigit() or not 0 <= int(score_text) <= 10:
-        return _page(state, link.lang, 422, error=TEXT[link.lang]["pick"])
+        return _page(state, link.lang, 422, error=texts.text(link.lang, "survey_page.pick"))
     why = (form.get("why") or [""])[0].strip()
     ref = {link.kind: link.ref}
     event = ev.survey_answered(survey="nps", score=int(score_text), verbatim=why or None,
                                id=link.answer_id, **ref)
-    t = TEXT[link.lang]
+    t = texts.section(link.lang, "survey_page")
     if not await _claim(state, link):
         return _page(state, link.lang, view="message", message=t["already"])
     try:

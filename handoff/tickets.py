@@ -14,14 +14,11 @@ from typing import Any
 from analytics.events import ticket_created, ticket_update
 from analytics.recorder import NULL, Recorder
 from handoff.desk import DeskError, HelpDesk, Ticket
+from kit import texts
 from kit.ids import customer_id
 from shop.hours import BusinessHours
 
-SUBJECT = {"fr": "Votre demande {tid}", "en": "Your request {tid}"}
-NPS_FOOTER = {
-    "fr": "\n\n--\nRecommanderiez-vous {shop} à un proche ? Votre avis en un clic : {url}",
-    "en": "\n\n--\nWould you recommend {shop} to a friend? Tell us in one click: {url}",
-}
+SIGNATURE_SEPARATOR = "\n\n--\n"   # mail clients fold what follows as a signature
 
 
 class Tickets:
@@ -65,9 +62,10 @@ class Tickets:
         lang = "en" if ticket.get("lang") == "en" else "fr"
         mail = body
         if self.survey_links is not None:
-            mail += NPS_FOOTER[lang].format(shop=self.shop_name or "us",
-                                            url=self.survey_links.url("ticket", tid, lang))
-        message_id = await self.mailer.send(ticket["email"], SUBJECT[lang].format(tid=tid), mail)
+            mail += SIGNATURE_SEPARATOR + texts.text(lang, "tickets.nps_footer", shop=self.shop_name or "us",
+                                                     url=self.survey_links.url("ticket", tid, lang))
+        subject = texts.text(lang, "tickets.subject", tid=tid)
+        message_id = await self.mailer.send(ticket["email"], subject, mail)
         await self.desk.add_ticket_reply(tid, agent_id, body, message_id=message_id)
         self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
                            id=f"ticket-reply:{message_id}")

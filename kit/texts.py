@@ -7,8 +7,10 @@ French is the default: a language we do not speak falls back to it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -50,6 +52,11 @@ def text(lang: str | None, key: str, **fields: Any) -> str:
 
 
 def section(lang: str | None, prefix: str) -> dict[str, str]:
-    """The texts under `prefix.`, keyed by the rest of their key (for a page's script)."""
+    """The texts under `prefix.`, keyed by the rest of their key (for a page or its script)."""
+    return dict(_section(norm_lang(lang), prefix))
+
+
+@cache
+def _section(lang: str, prefix: str) -> Mapping[str, str]:
     start = prefix + "."
-    return {k[len(start):]: v for k, v in catalogue(norm_lang(lang)).items() if k.startswith(start)}
+    return MappingProxyType({k[len(start):]: v for k, v in catalogue(lang).items() if k.startswith(start)})

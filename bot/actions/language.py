@@ -1,5 +1,10 @@
-"""The shopper's language, re-detected on every message (Rasa runs this custom slot
-mapping after each user message, before choosing what to say)."""
+"""The shopper's language for the bot's replies (Rasa runs this custom slot mapping after each
+user message, before choosing what to say).
+
+The gateway decides a message's language once (conversation/language.py) and sends it as the
+message's metadata; this only copies it into the `lang` slot, so the bot and the gateway never
+disagree and no text is analysed twice.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +14,20 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .common import ServiceAction
+from kit.texts import LANGS
 
-MIN_CONFIDENCE = 0.75
-MIN_LETTERS = 4
+from .common import ServiceAction
 
 
 class ActionDetectLanguage(ServiceAction):
-    """Sets `lang` when the text is clearly French or English; "ok", an order number, an
-    e-mail address or a button payload leave it alone, so the bot keeps the shopper's language."""
+    """Sets `lang` from the message's metadata; a message without one ("ok", an order number,
+    an e-mail address, a button) leaves it alone, so the bot keeps the shopper's language."""
 
     NAME = "action_detect_language"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = words_only(tracker.latest_message.get("text") or "")
-        detector = self.services.detector
-        if detector is None or text.startswith("/") or sum(c.isalpha() for c in text) < MIN_LETTERS:
-            return []
-        lang, confidence = detector.detect(text)
-        if lang not in ("fr", "en") or confidence < MIN_CONFIDENCE or lang == tracker.get_slot("lang"):
+        lang = (tracker.latest_message.get("metadata") or {}).get("lang")
+        if lang not in LANGS or lang == tracker.get_slot("lang"):
             return []
         return [SlotSet("lang", lang)]
-
-
-def words_only(text: str) -> str:
-    """The text without e-mail addresses and links: they are in no language (an address typed to
-    prove an order is yours must not switch a French conversation to English)."""
-    return " ".join(w for w in text.split() if "@" not in w and "://" not in w and not w.startswith("www."))

@@ -30,7 +30,6 @@ class Services:
     hours: BusinessHours
     desk: HelpDesk
     order_gate: OrderGate                       # the only way to read an order (proof + limits)
-    detector: Any = None                        # retrieval.text.LanguageDetector (FR/EN)
     sla_hours: float = 8
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     recorder: Recorder = field(default=NULL)    # analytics events (background, never blocking)

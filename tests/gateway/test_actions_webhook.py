@@ -39,11 +39,12 @@ def bot(app_factory: Callable[..., Any], retrieval_service: RetrievalService,
 def call(client: TestClient, action: str, text: str = "", intent: str = "faq", lang: str = "fr",
          slots: dict[str, Any] | None = None, entities: list[dict] | None = None,
          events: list[dict] | None = None, active_loop: str | None = None, sender: str = "conv-1",
-         token: str = TOKEN) -> Any:
+         token: str = TOKEN, metadata: dict[str, Any] | None = None) -> Any:
     tracker = {
         "sender_id": sender, "slots": {"lang": lang, **(slots or {})},
         "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0},
-                           "entities": entities or [], "message_id": "m-" + text[:8]},
+                           "entities": entities or [], "message_id": "m-" + text[:8],
+                           "metadata": metadata or {}},
         "events": events or [{"event": "user", "text": text}], "paused": False,
         "followup_action": None, "active_loop": {"name": active_loop} if active_loop else {},
         "latest_action_name": "action_listen", "latest_input_channel": "rest",
@@ -229,15 +230,18 @@ def test_an_unknown_action_is_a_404(bot: TestClient) -> None:
     assert call(bot, "action_does_not_exist", "x").status_code == 404
 
 
-@pytest.mark.parametrize(("text", "lang"), [
-    ("pirate@evil.example", None),                      # a proof of ownership is in no language
-    ("https://www.example.com/order/tracking", None),
-    ("my e-mail is marie@exemple.fr, where is my parcel please?", "en"),
+@pytest.mark.parametrize(("metadata", "slot", "expected"), [
+    ({"lang": "en"}, "fr", "en"),        # the gateway decided: English
+    ({"lang": "fr"}, "fr", None),        # unchanged: no event
+    ({}, "fr", None),                    # no language for this message ("ok", an address): kept
+    ({"lang": "de"}, "fr", None),        # not a language the shop speaks
+    ({"lang": "<script>"}, "en", None),
 ])
-def test_addresses_and_links_do_not_switch_the_language(bot: TestClient, text: str, lang: str | None) -> None:
-    res = call(bot, "action_detect_language", text, lang="fr")
+def test_the_bot_takes_the_language_the_gateway_decided(bot: TestClient, metadata: dict[str, str],
+                                                        slot: str, expected: str | None) -> None:
+    res = call(bot, "action_detect_language", "whatever the text says", lang=slot, metadata=metadata)
     assert res.status_code == 200
-    assert slots(res).get("lang") == lang
+    assert slots(res).get("lang") == expected
 
 
 def test_an_answer_found_in_another_language_says_so(bot: TestClient) -> None:
