@@ -17,8 +17,9 @@ seed article 001): each reason gets one of four actions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from shop.config import ReasonsConfig
 
 from .kpi import containment, csat, percent
 
@@ -36,15 +37,6 @@ COUNTERS = ("conv", "conv_contained", "conv_escalated", "thumbs_up", "thumbs_dow
             "fcr_repeat", *(f"csat:{s}" for s in range(1, 6)), *(f"ces:{s}" for s in range(1, 8)))
 
 
-@dataclass(frozen=True)
-class MatrixRules:
-    high_value: tuple[str, ...] = ()
-    irritant_threshold: float = 25.0
-    min_conversations: int = 20
-
-    def value_of(self, reason: str) -> str:
-        category = reason.split("/", 1)[0]
-        return "high" if reason in self.high_value or category in self.high_value else "low"
 
 
 def irritant_signals(counts: Mapping[str, float]) -> dict[str, float]:
@@ -67,7 +59,7 @@ def irritant_signals(counts: Mapping[str, float]) -> dict[str, float]:
     return {k: v for k, v in signals.items() if v is not None}
 
 
-def place(reason: str, counts: Mapping[str, float], rules: MatrixRules,
+def place(reason: str, counts: Mapping[str, float], rules: ReasonsConfig,
           previous_volume: float | None = None) -> dict[str, Any]:
     """One reason's row: volume, containment, CSAT, trend, irritant index, quadrant and action.
     Without any usable signal the irritant axis is unknown and so is the action ("measure")."""
@@ -90,7 +82,7 @@ def place(reason: str, counts: Mapping[str, float], rules: MatrixRules,
     }
 
 
-def matrix(per_reason: Mapping[str, Mapping[str, float]], rules: MatrixRules,
+def matrix(per_reason: Mapping[str, Mapping[str, float]], rules: ReasonsConfig,
            previous: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
     """Rows for every reason with conversations, biggest volume first."""
     rows = [place(reason, counts, rules, (previous or {}).get(reason, {}).get("conv"))

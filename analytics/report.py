@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from analytics.events import TICKET_FACTS as TICKET
 from kit.redis import text
+from shop.config import ReasonsConfig
 
 from . import matrix as reason_matrix
 from .ab import DEFAULT_VARIANT
@@ -26,6 +26,7 @@ from .events import (
     META,
     NONE,
     SLA_PENDING,
+    TICKET_FACTS,
     UNANSWERED,
     VARIANTS,
     VERBATIMS,
@@ -130,7 +131,7 @@ async def _overdue(redis: aioredis.Redis, days: set[str], now: float, channel: s
         return 0
     pipe = redis.pipeline(transaction=False)
     for tid in overdue:
-        pipe.hmget(TICKET.format(tid=tid), ["day", "channel", "lang", "reason"])
+        pipe.hmget(TICKET_FACTS.format(tid=tid), ["day", "channel", "lang", "reason"])
     count = 0
     for row in await pipe.execute():
         day, ch, lg, rs = (text(v) if v is not None else "" for v in row)
@@ -273,7 +274,7 @@ async def reason_counts(redis: aioredis.Redis, days: list[date], names: Iterable
 
 
 async def reasons(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
-                  rules: reason_matrix.MatrixRules) -> list[dict[str, Any]]:
+                  rules: ReasonsConfig) -> list[dict[str, Any]]:
     """The contact-reason view: per reason volume, containment, CSAT, trend against the previous
     period of the same length, and its place on the value/irritant matrix with the action."""
     start, end = _as_date(start_date), _as_date(end_date)

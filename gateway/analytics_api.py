@@ -15,7 +15,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from analytics import report
-from analytics.matrix import MatrixRules
 from handoff.accounts import ANALYTICS_ROLES
 
 from .agent_api import Agent
@@ -133,8 +132,7 @@ async def reasons(request: Request, agent: Agent, start: str | None = None, end:
                   format: Format = "json") -> Response:  # noqa: A002
     """Contact reasons on the value/irritant matrix, with the suggested action."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
-        config = state.shop.reasons
-        rules = MatrixRules(config.high_value, config.irritant_threshold, config.min_conversations)
+        rules = state.shop.reasons
         rows = await report.reasons(state.redis, first, last, rules)
         body = {"start": str(first), "end": str(last), "rows": rows,
                 "rules": {"high_value": list(rules.high_value),

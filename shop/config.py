@@ -84,6 +84,11 @@ class ReasonsConfig:
     irritant_threshold: float = 25.0     # irritant index (%) from which a reason counts as irritant
     min_conversations: int = 20          # fewer in the period: placed, but flagged "few data"
 
+    def value_of(self, reason: str) -> str:
+        """"high" when the reason, or its category (`returns` of `returns/exchange`), is listed."""
+        category = reason.split("/", 1)[0]
+        return "high" if reason in self.high_value or category in self.high_value else "low"
+
 
 @dataclass(frozen=True)
 class SurveysConfig:

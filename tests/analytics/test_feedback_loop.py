@@ -13,8 +13,9 @@ from analytics import events as ev
 from analytics import report
 from analytics.events import EventLog
 from analytics.kpi import score_band
-from analytics.matrix import MIN_ANSWERS, MatrixRules, irritant_signals, place
+from analytics.matrix import MIN_ANSWERS, irritant_signals, place
 from ops.redis_server import RedisServer
+from shop.config import ReasonsConfig
 
 from .test_events import business_hours, paris, run
 
@@ -166,7 +167,7 @@ def test_score_bands(survey: str, score: int, band: str) -> None:
 
 # -- value / irritant matrix -----------------------------------------------------------------------
 
-RULES = MatrixRules(high_value=("pre-purchase", "returns/exchange"), irritant_threshold=25,
+RULES = ReasonsConfig(high_value=("pre-purchase", "returns/exchange"), irritant_threshold=25,
                     min_conversations=20)
 
 
