@@ -9,6 +9,7 @@ in degraded mode finishes in it, even if Rasa comes back meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -16,8 +17,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from analytics.recorder import NULL, Recorder
+from conversation import faq
 from conversation.message import Button, Message
 from kit import texts
+from retrieval.source import FaqSource
 
 LEAVE = "/leave_message"
 CHOICE = re.compile(r'^/faq_choice\{"faq_id":\s*"([a-z0-9-]{1,100})"\}$')
@@ -31,15 +35,16 @@ def t(lang: str, key: str, **fields: str) -> str:
 
 
 class DegradedMode:
-    """`search(text, lang)` -> retrieval SearchResult or None (index loading); `entry(id)` -> Hit;
-    `update(cid, **fields)` stores the capture state on the conversation hash."""
+    """`faq()` -> the FAQ (None while the index loads); `update(cid, **fields)` stores the
+    capture state on the conversation hash. Answers follow the bot's policy (conversation.faq):
+    same A/B variant, same analytics events."""
 
-    def __init__(self, search: Callable[[str, str], Awaitable[Any]], entry: Callable[[str], Any],
-                 tickets: Callable[[], Any], update: Callable[..., Awaitable[None]]):
-        self.search = search
-        self.entry = entry
+    def __init__(self, faq: Callable[[], FaqSource | None], tickets: Callable[[], Any],
+                 update: Callable[..., Awaitable[None]], recorder: Recorder = NULL):
+        self.faq = faq
         self.tickets = tickets
         self.update = update
+        self.recorder = recorder
 
     def capturing(self, conv: dict[str, str]) -> bool:
         return bool(conv.get("degraded_ticket"))
@@ -53,15 +58,23 @@ class DegradedMode:
         if text == LEAVE:
             await self.update(conv["id"], degraded_ticket=json.dumps({"step": "email"}))
             return [(t(lang, "email"), ())]
-        if m := CHOICE.match(text):
-            hit = self.entry(m.group(1))
+        source = self.faq()
+        cid, mid = conv["id"], message.message_id
+        if (m := CHOICE.match(text)) and source is not None:
+            hit = source.entry(m.group(1))
             if hit is not None:
-                return [(hit.answer, ()), (t(lang, "note"), leave)]
+                chosen = faq.clicked(source, hit, conversation=cid, lang=lang, recorder=self.recorder,
+                                     event_id=f"click:{cid}:{mid}")
+                return [(chosen.text, ()), (t(lang, "note"), leave)]
         if text.startswith("/"):
             return [(t(lang, "thanks"), ())]
-        result = await self.search(text, lang)
-        if result is not None and result.band == "answer" and result.hits:
-            return [(result.hits[0].answer, ()), (t(lang, "note"), leave)]
+        if source is None:   # the index is still loading
+            return [(t(lang, "down"), leave)]
+        result = await asyncio.to_thread(source.search, text, lang)
+        answered = faq.searched(source, result, conversation=cid, query=text, lang=lang,
+                                recorder=self.recorder, event_id=f"faq:{cid}:{mid}")
+        if answered is not None:
+            return [(answered.text, ()), (t(lang, "note"), leave)]
         return [(t(lang, "down"), leave)]
 
     async def _capture(self, message: Message, conv: dict[str, str], lang: str, text: str) -> list[Reply]:

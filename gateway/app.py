@@ -89,15 +89,8 @@ def _degraded_mode(state: GatewayState) -> Any:
     """FAQ answers straight from the loaded index, and tickets, while no Rasa server answers."""
     from conversation.degraded import DegradedMode
 
-    async def search(text: str, lang: str) -> Any:
-        if not state.index.ready:
-            return None
-        return await asyncio.to_thread(state.index.service.search, text, lang)
-
-    def entry(entry_id: str) -> Any:
-        return state.index.service.entry(entry_id) if state.index.ready else None
-
-    return DegradedMode(search, entry, lambda: state.tickets, state.transcripts.update)
+    return DegradedMode(lambda: state.index.service if state.index.ready else None, lambda: state.tickets,
+                        state.transcripts.update, recorder=state.recorder)
 
 
 def _service_factory(settings: Settings) -> Callable[[], RetrievalService]:

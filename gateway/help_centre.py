@@ -29,12 +29,10 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 import nh3
-import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -52,7 +50,7 @@ from .state import GatewayState, get_state
 if TYPE_CHECKING:
     from retrieval.engine import SearchEngine
     from retrieval.kb import Entry
-    from retrieval.service import RetrievalService
+    from retrieval.source import FaqSource
 
 log = logging.getLogger("gateway.help_centre")
 router = APIRouter()
@@ -261,40 +259,6 @@ class Catalogue:
         return [a for s in self.sections.get(lang, []) for g in s.groups for a in g.articles]
 
 
-def kb_entries(engine: SearchEngine) -> list[Entry]:
-    """Every entry of a loaded engine (its index keeps the KB's entries, sorted by id)."""
-    return list(engine.index.entries)
-
-
-def taxonomy_order(kb_dir: Path) -> list[tuple[str, str]]:
-    """(leaf path, description) in file order. The service validates reasons against the
-    taxonomy but keeps neither its order nor its descriptions, so they are read here."""
-    path = Path(kb_dir) / "taxonomy.yml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []
-    leaves: list[tuple[str, str]] = []
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                here = f"{prefix}/{key}" if prefix else str(key)
-                if isinstance(value, dict | list) and value:
-                    walk(value, here)
-                else:
-                    leaves.append((here, value.strip() if isinstance(value, str) else ""))
-        elif isinstance(node, list):
-            for item in node:
-                if isinstance(item, dict | list):
-                    walk(item, prefix)
-                else:
-                    leaves.append((f"{prefix}/{item}" if prefix else str(item), ""))
-
-    walk(data or {}, "")
-    return leaves
-
-
 def build_catalogue(entries: list[Entry], taxonomy: list[tuple[str, str]]) -> Catalogue:
     articles = {e.id: Article(e.id, e.lang, e.reason, e.title, e.answer) for e in entries}
     order = [reason for reason, _ in taxonomy]
@@ -324,23 +288,19 @@ def build_catalogue(entries: list[Entry], taxonomy: list[tuple[str, str]]) -> Ca
 
 
 _cache_lock = threading.Lock()
-_cache: dict[tuple[int, str, int], tuple[SearchEngine, Catalogue]] = {}
+_cache: dict[tuple[int, str, tuple[tuple[str, str], ...]], tuple[SearchEngine, Catalogue]] = {}
 
 
-def catalogue(service: RetrievalService) -> Catalogue:
+def catalogue(service: FaqSource) -> Catalogue:
     """The catalogue of the engine now serving; rebuilt only when the engine or taxonomy change."""
     engine = service.engine
-    tax = Path(service.kb_dir) / "taxonomy.yml"
-    try:
-        mtime = tax.stat().st_mtime_ns
-    except OSError:
-        mtime = 0
-    key = (id(engine), engine.version, mtime)
+    taxonomy = service.taxonomy()
+    key = (id(engine), engine.version, tuple(taxonomy))
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] is engine:
             return hit[1]
-    built = build_catalogue(kb_entries(engine), taxonomy_order(service.kb_dir))
+    built = build_catalogue(service.entries(), taxonomy)
     with _cache_lock:
         _cache.clear()  # one engine serves at a time: keep only its catalogue
         _cache[key] = (engine, built)
@@ -402,7 +362,7 @@ def preferred_lang(request: Request) -> str:
     return best
 
 
-def _ready(state: GatewayState) -> RetrievalService | None:
+def _ready(state: GatewayState) -> FaqSource | None:
     service = state.index.service
     return service if service is not None and state.index.ready else None
 

@@ -68,40 +68,56 @@ class KnowledgeBase:
         return sorted({e.lang for e in self.entries})
 
 
-def _taxonomy_leaves(node: Any, prefix: str = "") -> set[str]:
-    """Leaves of a nested mapping; a leaf is a key whose value is text, null or empty."""
-    leaves: set[str] = set()
+def _taxonomy_leaves(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(path, description) of each leaf of a nested mapping, in file order; a leaf is a key
+    whose value is text (its description), null or empty, or an item of a list."""
+    leaves: list[tuple[str, str]] = []
     if isinstance(node, dict):
         for key, value in node.items():
             path = f"{prefix}/{key}" if prefix else str(key)
             if isinstance(value, dict | list) and value:
-                leaves |= _taxonomy_leaves(value, path)
+                leaves += _taxonomy_leaves(value, path)
             else:
-                leaves.add(path)
+                leaves.append((path, value.strip() if isinstance(value, str) else ""))
     elif isinstance(node, list):
         for item in node:
             if isinstance(item, dict | list):
-                leaves |= _taxonomy_leaves(item, prefix)
+                leaves += _taxonomy_leaves(item, prefix)
             else:
-                leaves.add(f"{prefix}/{item}" if prefix else str(item))
+                leaves.append((f"{prefix}/{item}" if prefix else str(item), ""))
     return leaves
 
 
+def taxonomy_order(root: Path) -> list[tuple[str, str]]:
+    """The contact reasons (path, description) in the order the editors wrote them (the help
+    centre's sections follow it); [] without a valid taxonomy.yml."""
+    ordered, problems = _read_taxonomy(Path(root))
+    return [] if problems else ordered
+
+
 def load_taxonomy(root: Path) -> tuple[frozenset[str] | None, list[Problem]]:
+    """The taxonomy's reasons (None without taxonomy.yml) and what is wrong with the file."""
+    ordered, problems = _read_taxonomy(Path(root))
+    if problems or not (Path(root) / TAXONOMY_FILE).exists():
+        return None, problems
+    return frozenset(path for path, _ in ordered), []
+
+
+def _read_taxonomy(root: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
     path = root / TAXONOMY_FILE
     if not path.exists():
-        return None, []
+        return [], []
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
-        return None, [Problem(str(path), line, f"invalid YAML: {exc.problem or exc}")]
+        return [], [Problem(str(path), line, f"invalid YAML: {exc.problem or exc}")]
     except UnicodeDecodeError:
-        return None, [Problem(str(path), 1, "not valid UTF-8")]
+        return [], [Problem(str(path), 1, "not valid UTF-8")]
     leaves = _taxonomy_leaves(data or {})
     if not leaves:
-        return None, [Problem(str(path), 1, "taxonomy has no contact reasons")]
-    return frozenset(leaves), []
+        return [], [Problem(str(path), 1, "taxonomy has no contact reasons")]
+    return leaves, []
 
 
 def _split_front_matter(text: str) -> tuple[str, str, int] | None:

@@ -26,7 +26,7 @@ from .config import RetrievalConfig, load_config
 from .embedder import Embedder
 from .embedders import make_embedder
 from .engine import Hit, SearchEngine, SearchResult
-from .kb import TAXONOMY_FILE, KBError, KnowledgeBase, content_hash, load_kb
+from .kb import TAXONOMY_FILE, Entry, KBError, KnowledgeBase, content_hash, load_kb, taxonomy_order
 from .store import build_engine, default_cache_root, provisional_engine
 
 log = logging.getLogger("retrieval.service")
@@ -46,6 +46,7 @@ class RetrievalService:
                  embedder: Embedder | None = None, config: RetrievalConfig | None = None,
                  watch: bool = True, debounce_ms: int = 300):
         self.kb_dir = Path(kb_dir)
+        self._taxonomy: tuple[int, list[tuple[str, str]]] | None = None
         self.cache_root = cache_root if cache_root is not None else default_cache_root()
         self.config = config or load_config()
         self._embedder = embedder
@@ -122,6 +123,20 @@ class RetrievalService:
 
     def variants(self, entry_id: str) -> dict[str, str]:
         return self.engine.variants(entry_id)
+
+    def entries(self) -> list[Entry]:
+        return list(self.engine.index.entries)
+
+    def taxonomy(self) -> list[tuple[str, str]]:
+        """Read again only when taxonomy.yml changes (pages ask on every request)."""
+        try:
+            mtime = (self.kb_dir / TAXONOMY_FILE).stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        cached = self._taxonomy
+        if cached is None or cached[0] != mtime:
+            cached = self._taxonomy = (mtime, taxonomy_order(self.kb_dir))
+        return list(cached[1])
 
     def status(self) -> dict:
         engine = self._engine

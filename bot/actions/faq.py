@@ -10,8 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from analytics.ab import answer_for, assign
-from analytics.events import faq_answered, suggestion_clicked
+from conversation import faq
 
 from .common import ServiceAction, lang_of, latest_entity
 from .services import Services
@@ -21,19 +20,11 @@ MAX_SUGGESTIONS = 3
 FOLLOW_UP_WINDOW = 3  # shopper messages (this one included) over which an FAQ answer is followed up
 
 
-def variant_of(retriever: Any, tracker: Tracker, hit: Any) -> str | None:
-    """The A/B variant of this entry for this conversation (None: no variants)."""
-    variants = getattr(retriever, "variants", None)
-    return assign(tracker.sender_id, hit.id, variants(hit.id)) if variants else None
-
-
-def _answered(dispatcher: CollectingDispatcher, hit: Any, retriever: Any = None,
-              variant: str | None = None) -> list[EventType]:
-    text = answer_for(hit.answer, retriever.variants(hit.id), variant) if variant else hit.answer
-    dispatcher.utter_message(text=text)
+def _answered(dispatcher: CollectingDispatcher, answer: faq.Answer) -> list[EventType]:
+    dispatcher.utter_message(text=answer.text)
     dispatcher.utter_message(response="utter_did_that_help")
     return [SlotSet("faq_band", "answer"), SlotSet("escalate", False), SlotSet("faq_misses", 0),
-            SlotSet("faq_entry", hit.id), SlotSet("contact_reason", hit.reason)]
+            SlotSet("faq_entry", answer.hit.id), SlotSet("contact_reason", answer.hit.reason)]
 
 
 def previous_faq_question(tracker: Tracker) -> str | None:
@@ -79,25 +70,18 @@ class ActionAnswerFaq(ServiceAction):
             chosen = latest_entity(tracker, "faq_id")
             hit = retriever.entry(chosen) if chosen else None
             if hit is not None:
-                variant = variant_of(retriever, tracker, hit)
-                self.services.recorder.emit(suggestion_clicked, conversation=tracker.sender_id, entry=hit.id,
-                                            variant=variant, lang=lang, reason=hit.reason,
-                                            id=_event_id(tracker, "click"))
-                return _answered(dispatcher, hit, retriever, variant)
+                return _answered(dispatcher, faq.clicked(
+                    retriever, hit, conversation=tracker.sender_id, lang=lang,
+                    recorder=self.services.recorder, event_id=_event_id(tracker, "click")))
         text = tracker.latest_message.get("text") or ""
         context = previous_faq_question(tracker)
         result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS, context)
-        best = result.hits[0] if result.hits else None
-        answered = best is not None and result.band == "answer"
-        variant = variant_of(retriever, tracker, best) if answered else None
-        self.services.recorder.emit(
-            faq_answered, conversation=tracker.sender_id, band=result.band, score=best.score if best else 0.0,
-            entry=best.id if answered else None, variant=variant, query=text, lang=lang,
-            reason=best.reason if best and result.band != "none" else None, id=_event_id(tracker, "faq"))
-        if answered:
-            if best.lang != lang and best.lang in ANSWER_IN:   # the KB has it in another language only
-                dispatcher.utter_message(response=ANSWER_IN[best.lang])
-            return _answered(dispatcher, best, retriever, variant)
+        answered = faq.searched(retriever, result, conversation=tracker.sender_id, query=text, lang=lang,
+                                recorder=self.services.recorder, event_id=_event_id(tracker, "faq"))
+        if answered is not None:
+            if answered.hit.lang != lang and answered.hit.lang in ANSWER_IN:   # only in another language
+                dispatcher.utter_message(response=ANSWER_IN[answered.hit.lang])
+            return _answered(dispatcher, answered)
         if result.band == "suggest":
             buttons = [{"title": h.title, "payload": "/faq_choice" + json.dumps({"faq_id": h.id})}
                        for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]

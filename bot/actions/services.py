@@ -9,24 +9,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from analytics.recorder import NULL, Recorder
 from handoff.desk import HelpDesk
 from handoff.tickets import Tickets
+from retrieval.source import FaqSource
 from shop.hours import BusinessHours
 from shop.order_gate import OrderGate
 
 
-class Retriever(Protocol):
-    def search(self, query: str, lang: str | None = None, k: int = 3, context: str | None = None) -> Any: ...
-    def entry(self, entry_id: str) -> Any: ...
-    def variants(self, entry_id: str) -> dict[str, str]: ...
-
-
 @dataclass
 class Services:
-    retriever: Callable[[], Retriever | None]   # None while the index is loading
+    retriever: Callable[[], FaqSource | None]   # None while the index is loading
     hours: BusinessHours
     desk: HelpDesk
     order_gate: OrderGate                       # the only way to read an order (proof + limits)

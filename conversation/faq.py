@@ -1,0 +1,48 @@
+"""One answer policy for the FAQ, whoever answers: the bot's FAQ action and the degraded mode
+(when Rasa is down) serve the same A/B variant to a conversation and count the same
+`faq_answered` / `suggestion_clicked` events, so the dashboard sees one product."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics import events as ev
+from analytics.ab import answer_for, assign
+from analytics.recorder import Recorder
+from retrieval.engine import Hit, SearchResult
+from retrieval.source import FaqSource
+
+
+@dataclass(frozen=True)
+class Answer:
+    hit: Hit
+    text: str                 # the variant's text, or the entry's own answer
+    variant: str | None       # None: the entry is not A/B tested
+
+
+def answer(source: FaqSource, hit: Hit, conversation: str) -> Answer:
+    """The entry's answer as this conversation sees it (its A/B variant, if any)."""
+    variants = source.variants(hit.id)
+    variant = assign(conversation, hit.id, variants) if variants else None
+    return Answer(hit, answer_for(hit.answer, variants, variant) if variant else hit.answer, variant)
+
+
+def searched(source: FaqSource, result: SearchResult, *, conversation: str, query: str, lang: str,
+             recorder: Recorder, event_id: str) -> Answer | None:
+    """The direct answer for a search (None: suggestions or nothing), counted once."""
+    best = result.hits[0] if result.hits else None
+    answered = answer(source, best, conversation) if best is not None and result.band == "answer" else None
+    recorder.emit(ev.faq_answered, conversation=conversation, band=result.band,
+                  score=best.score if best else 0.0, entry=best.id if answered else None,
+                  variant=answered.variant if answered else None, query=query, lang=lang,
+                  reason=best.reason if best and result.band != "none" else None, id=event_id)
+    return answered
+
+
+def clicked(source: FaqSource, hit: Hit, *, conversation: str, lang: str, recorder: Recorder,
+            event_id: str) -> Answer:
+    """A suggestion the shopper picked: its answer, counted as a click."""
+    chosen = answer(source, hit, conversation)
+    recorder.emit(ev.suggestion_clicked, conversation=conversation, entry=hit.id, variant=chosen.variant,
+                  lang=lang, reason=hit.reason, id=event_id)
+    return chosen
