@@ -6,18 +6,23 @@ browser build), against real Redis, Rasa and gateway processes; screenshots in v
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from ops.local_stack import REPO, Gateway, Rasa, stack
 from ops.redis_server import RedisServer
 from tests.bot.conftest import bot_model, open_shop, shared_index  # noqa: F401  (fixtures)
+from tests.stack import REPO, Gateway, Rasa, stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "var" / "screenshots"
@@ -48,14 +53,26 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context (own localStorage) that fails the test on any JS dialog (XSS canary)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    """A fresh context (own localStorage) that fails the test on any JS dialog (XSS canary).
+    Its browser speaks English (en-US, Chromium's own default, said explicitly): the console and
+    the dashboard show English until an account chooses otherwise."""
+    with browser_in(browser, "en-US") as page:
+        yield page
+
+
+@contextmanager
+def browser_in(browser: Browser, locale: str) -> Iterator[Page]:
+    """A page in a fresh context whose browser language is `locale` (navigator.language, Intl),
+    failing on any JS dialog like `page`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.dialogs = dialogs  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     assert not dialogs, f"a dialog fired (script injection?): {dialogs}"
 
 
@@ -91,6 +108,17 @@ def live(bot_model: Path, open_shop: Path, shared_index: Path, browser_kb: Path,
             stack(redis.url, tmp, shop_config=open_shop, index_dir=tmp / "index",
                   extra_env={"KB_DIR": str(browser_kb)}) as (gw, bot):
         yield gw, bot, redis
+
+
+@pytest.fixture(scope="session")
+def simulated_month(live: tuple[Gateway, Rasa, RedisServer]) -> None:
+    """A realistic month of analytics in the live stack's Redis (`python -m analytics simulate`),
+    once per session, for the dashboard's tests."""
+    res = subprocess.run([sys.executable, "-m", "analytics", "simulate", "--days", "30", "--seed", "1",
+                          "--per-day", "15", "--end", date.today().isoformat()], cwd=REPO,
+                         capture_output=True, text=True, timeout=240,
+                         env={**os.environ, "REDIS_URL": live[2].url})
+    assert res.returncode == 0, res.stderr
 
 
 def poll(check: Callable[[], Any], what: str, *, timeout: float = 60, page: Page | None = None) -> Any:
