@@ -23,6 +23,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from unidecode import unidecode
 
+from kit import texts
+
 Embed = Callable[[list[str]], np.ndarray]
 MAX_EXAMPLES = 6
 PARSIMONY = 0.9   # the smallest k whose silhouette is within 10 % of the best
@@ -146,10 +148,6 @@ def slug(text: str, limit: int = 40) -> str:
     return words[:limit].rstrip("-") or "topic"
 
 
-DRAFT_ANSWER = {
-    "fr": "À RÉDIGER : réponse à écrire par l'équipe ({n} questions sans réponse sur ce sujet).",
-    "en": "TO WRITE: the team's answer goes here ({n} unanswered questions on this topic).",
-}
 
 
 def write_drafts(topics: list[Topic], out: str | Path, *, top: int = 5) -> list[Path]:
@@ -171,7 +169,7 @@ def write_drafts(topics: list[Topic], out: str | Path, *, top: int = 5) -> list[
                  "questions": questions, "tags": ["draft", "unanswered"]}
         path = out / lang / f"{entry_id}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = DRAFT_ANSWER.get(lang, DRAFT_ANSWER["en"]).format(n=topic.count)
+        body = texts.text(lang, "drafts.answer", n=topic.count)
         path.write_text("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n"
                         + body + "\n", encoding="utf-8")
         written.append(path)

@@ -48,9 +48,9 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from analytics.events import DAY, PREFIX, STREAM, EventKind, EventLog
 from analytics.simulate import load, month
-from ops.local_stack import REPO
 from ops.redis_server import RedisServer
 from shop.hours import BusinessHours, from_config
+from tests.stack import REPO
 
 SHOP = REPO / "config" / "shop.yml"
 TARGET_P95_MS = 500.0

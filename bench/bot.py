@@ -22,9 +22,9 @@ import numpy as np
 import yaml
 from sklearn.metrics import classification_report
 
-from ops.local_stack import REPO, gateway, rasa
 from ops.redis_server import RedisServer
 from ops.train import train
+from tests.stack import REPO, gateway, rasa
 
 CONTROL = ("greet", "goodbye", "thanks", "affirm", "deny", "ask_human", "leave_message", "order_status",
            "complaint", "bot_challenge", "feedback_positive", "feedback_negative")

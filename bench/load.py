@@ -29,10 +29,10 @@ import numpy as np
 from websockets.asyncio.client import connect
 
 from bench.web import BOT_DOWN, TIMEOUT_S, _cores, faq_questions, first_reply, log, pct
-from ops.local_stack import RASA_TOKEN, REPO, gateway, rasa
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from ops.train import train
+from tests.stack import RASA_TOKEN, REPO, gateway, rasa
 
 HANDOFF = {"fr": "je voudrais parler à un conseiller", "en": "I want to talk to a human"}
 

@@ -31,9 +31,9 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 from kit import texts
-from ops.local_stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, stack
 from ops.redis_server import RedisServer
 from ops.train import train
+from tests.stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, stack
 
 TIMEOUT_S = 60.0
 # the router's reply when Rasa fails

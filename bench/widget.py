@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ops.local_stack import REPO, gateway
 from ops.redis_server import RedisServer
+from tests.stack import REPO, gateway
 
 WIDGET = REPO / "widget" / "widget.js"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,11 +10,8 @@ import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Channel = Literal["web", "messenger", "whatsapp"]
-Role = Literal["shopper", "bot", "agent", "system"]
-CHANNELS: tuple[str, ...] = ("web", "messenger", "whatsapp")
 MAX_TEXT_CHARS = 2000
 MAX_HISTORY_AFTER = 1_000_000_000   # beyond any transcript; keeps Redis list ranges within int64
 

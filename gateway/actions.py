@@ -18,8 +18,8 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
+from .deps import get_state
 from .errors import error_response
-from .state import get_state
 
 log = logging.getLogger("gateway.actions")
 router = APIRouter()

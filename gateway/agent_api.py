@@ -21,8 +21,8 @@ from handoff.desk import DeskError
 from handoff.login_guard import LoginGuard
 
 from .channels.web import After, CleanText, digest, valid_order_number, with_html
+from .deps import GatewayState, get_state
 from .errors import error_response
-from .state import GatewayState, get_state
 
 router = APIRouter(prefix="/api/agent")
 STATUS = {"conflict": 409, "full": 409, "forbidden": 403, "not_found": 404, "invalid": 422,

@@ -23,8 +23,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from kit.keys import EVENTS, SESSIONS_ENDED
 
 from .channels.web import FrameError, load_frame
+from .deps import GatewayState
 from .feeds import relay
-from .state import GatewayState
 
 router = APIRouter()
 AUTH_TIMEOUT_S = 10

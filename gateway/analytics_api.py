@@ -19,8 +19,8 @@ from handoff.accounts import ANALYTICS_ROLES
 
 from .agent_api import Agent
 from .csv_export import csv_text
+from .deps import get_state
 from .errors import error_response
-from .state import get_state
 
 # every table is JSON, or CSV with ?format=csv
 router = APIRouter(prefix="/api/admin/analytics", responses={200: {"content": {

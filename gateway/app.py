@@ -38,6 +38,7 @@ from . import (
     texts_api,
 )
 from .channels import messenger, web, whatsapp
+from .deps import GatewayState
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .feeds import FeedHub
 from .index_loader import IndexLoader
@@ -47,7 +48,6 @@ from .metrics import Metrics
 from .observe import RequestTelemetryMiddleware
 from .security import SecurityHeadersMiddleware, add_cors
 from .settings import Settings
-from .state import GatewayState
 
 if TYPE_CHECKING:
     from retrieval.service import RetrievalService
@@ -166,7 +166,6 @@ def _wire(state: GatewayState) -> None:
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
                                       detector=detector, recorder=state.recorder, surveys=state.shop.surveys,
                                       degraded=_degraded_mode(state), metrics=state.metrics)
-    state.inbox = state.router
     state.action_services = Services(
         retriever=lambda: state.index.service if state.index.ready else None,
         hours=hours, desk=state.desk, order_gate=_order_gate(state, DemoOrderSource(settings.orders_file)),

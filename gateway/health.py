@@ -21,8 +21,8 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from .deps import get_state
 from .metrics import operator
-from .state import get_state
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}

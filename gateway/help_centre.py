@@ -42,10 +42,10 @@ from starlette.concurrency import run_in_threadpool
 from kit import texts
 
 from . import templating
+from .deps import GatewayState, get_state
 from .pages import STRICT_CSP
 from .render import markdown_html
 from .search import MAX_QUERY_CHARS
-from .state import GatewayState, get_state
 
 if TYPE_CHECKING:
     from retrieval.engine import SearchEngine
@@ -71,98 +71,15 @@ PAGE_CACHE = "public, max-age=60"  # KB edits show within a minute even behind a
 # ---- interface texts ---------------------------------------------------------------------------
 LANGS = texts.LANGS
 
-# Readable names of the contact reasons, keyed by taxonomy path. A reason missing here (a
-# leaf added by an editor) gets a name made from its key, so a new leaf never breaks a page.
-LABELS: dict[str, dict[str, str]] = {
-    "fr": {
-        "pre-purchase": "Avant l'achat",
-        "pre-purchase/product-information": "Informations produit",
-        "pre-purchase/product-availability": "Disponibilité et réassort",
-        "pre-purchase/delivery-options": "Modes, délais et frais de livraison",
-        "pre-purchase/delivery-destinations": "Pays de livraison",
-        "pre-purchase/payment-methods": "Moyens de paiement",
-        "pre-purchase/physical-store": "Showroom et retrait sur place",
-        "pre-purchase/professional-purchase": "Achats professionnels",
-        "pre-purchase/gift-options": "Cadeaux et cartes cadeaux",
-        "ordering": "Commande",
-        "ordering/modify-order": "Modifier une commande",
-        "ordering/cancel-order": "Annuler une commande",
-        "ordering/confirmation-missing": "Confirmation de commande non reçue",
-        "ordering/invoice": "Factures",
-        "payment": "Paiement",
-        "payment/payment-declined": "Paiement refusé",
-        "payment/double-charge": "Double débit ou montant erroné",
-        "payment/promo-code-invalid": "Codes promo",
-        "payment/loyalty-points": "Programme de fidélité",
-        "payment/price-adjustment": "Baisse de prix après l'achat",
-        "delivery": "Livraison",
-        "delivery/tracking": "Suivi de colis",
-        "delivery/warehouse-delay": "Commande pas encore expédiée",
-        "delivery/carrier-delay": "Retard chez le transporteur",
-        "delivery/address-error": "Erreur d'adresse",
-        "delivery/pickup-point": "Retrait en point relais",
-        "delivery/bulky-item-appointment": "Livraison de meubles sur rendez-vous",
-        "delivery/lost-parcel": "Colis perdu ou non reçu",
-        "delivery/damaged-item": "Article abîmé",
-        "delivery/missing-item": "Article manquant ou erroné",
-        "returns": "Retours et remboursements",
-        "returns/return-process": "Retourner un article",
-        "returns/return-costs": "Frais de retour",
-        "returns/return-eligibility": "Conditions de retour",
-        "returns/exchange": "Échanges",
-        "returns/refund-delay": "Remboursement",
-        "after-sales": "Après-vente",
-        "after-sales/warranty-defect": "Garantie et défauts",
-        "after-sales/assembly": "Montage",
-        "after-sales/care-maintenance": "Entretien",
-        "account": "Mon compte",
-        "account/login-access": "Connexion et mot de passe",
-        "account/personal-data": "Données personnelles",
-        "account/marketing-preferences": "Newsletter et communications",
-        "service": "Service client",
-        "service/contact-channels": "Nous contacter",
-        "service/service-complaint": "Réclamation sur le service",
-        "service/feedback-suggestion": "Avis et suggestions",
-    },
-    "en": {
-        "pre-purchase": "Before you buy",
-        "pre-purchase/delivery-options": "Delivery options and costs",
-        "pre-purchase/delivery-destinations": "Delivery countries",
-        "pre-purchase/physical-store": "Showroom and click & collect",
-        "pre-purchase/gift-options": "Gifts and gift cards",
-        "ordering": "Orders",
-        "ordering/confirmation-missing": "Order confirmation not received",
-        "ordering/invoice": "Invoices",
-        "payment/double-charge": "Double or wrong charge",
-        "payment/promo-code-invalid": "Promo codes",
-        "payment/loyalty-points": "Loyalty programme",
-        "payment/price-adjustment": "Price drop after purchase",
-        "delivery/tracking": "Parcel tracking",
-        "delivery/warehouse-delay": "Order not shipped yet",
-        "delivery/carrier-delay": "Delayed at the carrier",
-        "delivery/address-error": "Address errors",
-        "delivery/pickup-point": "Pick-up points",
-        "delivery/bulky-item-appointment": "Furniture delivery appointments",
-        "delivery/lost-parcel": "Lost or missing parcel",
-        "returns": "Returns and refunds",
-        "returns/return-process": "Returning an item",
-        "returns/exchange": "Exchanges",
-        "returns/refund-delay": "Refunds",
-        "after-sales/warranty-defect": "Warranty and defects",
-        "after-sales/care-maintenance": "Care and cleaning",
-        "account": "Your account",
-        "account/login-access": "Logging in and passwords",
-        "account/marketing-preferences": "Newsletter and marketing",
-        "service": "Customer service",
-        "service/contact-channels": "Contact us",
-    },
-}
+# Readable names of the contact reasons are in locales/ (`reasons.<taxonomy path>`); a reason
+# missing there (a leaf added by an editor) gets a name made from its key.
 
 
 def label(path: str, lang: str) -> str:
     """Readable name of a taxonomy node: the shop's wording, else one made from the key."""
-    if path in LABELS.get(lang, {}):
-        return LABELS[lang][path]
+    known = texts.section(lang, "reasons")
+    if path in known:
+        return known[path]
     words = path.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ").strip()
     return words[:1].upper() + words[1:] if words else path
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from handoff.privacy import Privacy
 
 from .agent_api import Agent
+from .deps import get_state
 from .errors import error_response
-from .state import get_state
 
 router = APIRouter(prefix="/api/admin/privacy")
 

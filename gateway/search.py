@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from .deps import get_state
 from .errors import error_response
-from .state import get_state
 
 log = logging.getLogger("gateway.search")
 router = APIRouter()

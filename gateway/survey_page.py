@@ -18,8 +18,8 @@ from analytics import events as ev
 from handoff.survey_links import BadLink, SurveyLink
 from kit import texts
 
+from .deps import get_state
 from .pages import STRICT_CSP
-from .state import get_state
 from .templating import render
 
 router = APIRouter()

@@ -50,7 +50,7 @@ class Tickets:
                            reason=reason, due=due, id=f"ticket:{tid}")
         return {"ticket_id": tid, "due": saved.get("due", due.isoformat()), "email": email,
                 "sla_hours": self.sla_hours,
-                "promise": self.hours.describe_deadline(now, "en" if lang == "en" else "fr", self.sla_hours)}
+                "promise": self.hours.describe_deadline(now, texts.norm_lang(lang), self.sla_hours)}
 
     async def reply(self, tid: str, agent_id: str, body: str) -> dict[str, Any]:
         """E-mails the agent's answer to the shopper, then records it (status pending)."""
@@ -59,7 +59,7 @@ class Tickets:
             raise DeskError("not_found", f"no ticket {tid}")
         if self.mailer is None:
             raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)")
-        lang = "en" if ticket.get("lang") == "en" else "fr"
+        lang = texts.norm_lang(ticket.get("lang"))
         mail = body
         if self.survey_links is not None:
             mail += SIGNATURE_SEPARATOR + texts.text(lang, "tickets.nps_footer", shop=self.shop_name or "us",

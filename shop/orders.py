@@ -14,6 +14,9 @@ from typing import Protocol
 
 import yaml
 
+from kit import texts
+from kit.texts import norm_lang
+
 ORDER_RE = re.compile(r"^\s*(?:al)?[\s-]?(\d{6})\s*$", re.IGNORECASE)
 DEFAULT_PATH = Path("config/demo_orders.yml")
 
@@ -27,7 +30,7 @@ def normalise_order_number(text: str | None) -> str | None:
 @dataclass(frozen=True)
 class Order:
     number: str
-    status: str            # key of STATUS_LABELS
+    status: str            # one of STATUSES
     carrier: str = ""
     tracking_url: str = ""
     eta: str = ""          # ISO date, when known
@@ -35,27 +38,18 @@ class Order:
     postcode: str = ""     # the delivery postcode: the other accepted proof
 
 
-STATUS_LABELS = {
-    "confirmed": {"fr": "confirmée, en préparation", "en": "confirmed, being prepared"},
-    "shipped": {"fr": "expédiée", "en": "shipped"},
-    "delivered": {"fr": "livrée", "en": "delivered"},
-    "cancelled": {"fr": "annulée", "en": "cancelled"},
-    "delayed": {"fr": "retardée", "en": "delayed"},
-}
 
 
-DETAIL_LABELS = {
-    "fr": {"carrier": "Transporteur : {}", "eta": "Livraison prévue le {}", "track": "[Suivre le colis]({})"},
-    "en": {"carrier": "Carrier: {}", "eta": "Expected on {}", "track": "[Track the parcel]({})"},
-}
+
+STATUSES = ("confirmed", "shipped", "delivered", "cancelled", "delayed")   # labels: locales orders.status
 
 
 def describe(order: Order, lang: str) -> tuple[str, str]:
     """(status, details) sentences for the bot's reply, in the shopper's language."""
-    lang = "en" if lang == "en" else "fr"
-    status = STATUS_LABELS.get(order.status, {}).get(lang, order.status)
-    labels = DETAIL_LABELS[lang]
-    parts = [labels[key].format(value) for key, value in
+    lang = norm_lang(lang)
+    statuses = texts.section(lang, "orders.status")
+    status = statuses.get(order.status, order.status)
+    parts = [texts.text(lang, f"orders.{key}", value=value) for key, value in
              (("carrier", order.carrier), ("eta", order.eta), ("track", order.tracking_url)) if value]
     return status, ". ".join(parts)
 
@@ -73,7 +67,7 @@ class DemoOrderSource:
         data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
         orders = data.get("orders") or {}
         problems = [f"{self.path}: unknown status {v.get('status')!r} for {k}"
-                    for k, v in orders.items() if v.get("status") not in STATUS_LABELS]
+                    for k, v in orders.items() if v.get("status") not in STATUSES]
         if problems:
             raise ValueError("; ".join(problems))
         self.orders = {normalise_order_number(str(k)) or str(k): Order(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
 
+from kit.texts import norm_lang
+
 from .services import Services
 
 
@@ -20,7 +22,7 @@ class ServiceAction(Action):
 
 
 def lang_of(tracker: Tracker) -> str:
-    return "en" if tracker.get_slot("lang") == "en" else "fr"
+    return norm_lang(tracker.get_slot("lang"))
 
 
 def latest_entity(tracker: Tracker, name: str) -> str | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from analytics.recorder import NULL, Recorder
 from handoff.desk import HelpDesk
 from handoff.tickets import Tickets
+from kit.texts import norm_lang
 from retrieval.source import FaqSource
 from shop.hours import BusinessHours
 from shop.order_gate import OrderGate
@@ -45,7 +46,7 @@ class Services:
         return "human" if await self.desk.agents_online() > 0 else "busy"
 
     def next_opening(self, lang: str) -> str:
-        text = self.hours.describe_next_opening(self.clock(), "en" if lang == "en" else "fr")
+        text = self.hours.describe_next_opening(self.clock(), norm_lang(lang))
         return text or ("soon" if lang == "en" else "bientôt")
 
 

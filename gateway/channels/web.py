@@ -27,13 +27,14 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from conversation.message import MAX_HISTORY_AFTER, MAX_TEXT_CHARS, Message, clean_text
+from kit import texts
 from kit.keys import OUTBOX
 from shop.orders import normalise_order_number
 
+from ..deps import GatewayState, get_state
 from ..errors import error_code, error_response
 from ..feeds import relay
 from ..render import markdown_html
-from ..state import GatewayState, get_state
 
 log = logging.getLogger("gateway.web")
 router = APIRouter()
@@ -109,7 +110,7 @@ async def start_conversation(state: GatewayState, client: str, lang: str = "") -
     if wait:
         raise ChatError(429, TOO_MANY_CONVERSATIONS, retry_after_s=wait)
     visitor = "v-" + secrets.token_urlsafe(12)
-    lang = lang if lang in ("fr", "en") else ""
+    lang = lang if lang in texts.LANGS else ""
     cid = await state.transcripts.open("web", visitor, lang=lang, client=client)
     return {"conversation_id": cid, "visitor_id": visitor}
 
@@ -141,7 +142,7 @@ async def receive_text(state: GatewayState, conv: dict[str, str], text: str, mes
     if wait:
         raise ChatError(429, TOO_MANY_MESSAGES, retry_after_s=wait)
     message = Message(channel="web", sender=conv["sender"], conversation_id=conv["id"], text=text.strip(),
-                      lang=lang if lang in ("fr", "en") else "",
+                      lang=lang if lang in texts.LANGS else "",
                       **({"message_id": f"web:{conv['id']}:{message_id}"} if message_id else {}))
     stored = await state.inbox.submit(message)
     return {"message_id": message_id or message.message_id, "duplicate": not stored}
@@ -172,7 +173,7 @@ async def availability(request: Request, lang: str = "fr") -> JSONResponse:
     and when the team is back (from the opening hours, never a guess)."""
     state = get_state(request)
     services = state.action_services
-    lang = "en" if lang == "en" else "fr"
+    lang = texts.norm_lang(lang)
     status = await services.availability()
     return JSONResponse({
         "status": status,  # human | busy | closed
@@ -232,7 +233,7 @@ async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSO
             raise ChatError(429, TOO_MANY_TICKETS, retry_after_s=wait)
     except ChatError as exc:
         return _chat_error(exc)
-    lang = body.lang if body.lang in ("fr", "en") else conv.get("lang") or "fr"
+    lang = body.lang if body.lang in texts.LANGS else texts.norm_lang(conv.get("lang"))
     ticket = await state.tickets.open_ticket(
         conversation_id=cid, channel="web", email=email, order_number=order_number,
         message=body.message.strip(), lang=lang, reason=conv.get("reason", ""), source="widget",

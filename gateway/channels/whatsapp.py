@@ -28,8 +28,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from conversation.message import MAX_TEXT_CHARS, Button, Message, clean_text
 from conversation.ports import DeliveryRefused
 
+from ..deps import get_state
 from ..errors import error_response
-from ..state import get_state
 from .graph import GraphClient, GraphError
 from .meta import (
     MetaSettings,

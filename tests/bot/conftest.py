@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from ops.local_stack import RASA, REPO, Gateway, Rasa, gateway, rasa
 from ops.redis_server import RedisServer
 from ops.train import train
+from tests.stack import RASA, REPO, Gateway, Rasa, gateway, rasa
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -7,8 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
-from ops.local_stack import Gateway, Rasa, rasa
 from ops.redis_server import RedisServer
+from tests.stack import Gateway, Rasa, rasa
 
 
 def texts(replies: list[dict]) -> str:

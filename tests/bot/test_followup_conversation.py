@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from ops.local_stack import Gateway, Rasa
+from tests.stack import Gateway, Rasa
 
 
 def texts(replies: list[dict]) -> str:

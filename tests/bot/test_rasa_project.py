@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from ops.local_stack import RASA, REPO
 from ops.run import RASA_QUIET
+from tests.stack import RASA, REPO
 
 BOT = REPO / "bot"
 

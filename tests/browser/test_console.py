@@ -15,9 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
 from tests.e2e.conftest import add_agent
+from tests.stack import Gateway, Rasa
 
 from .conftest import XSS, axe_violations, poll, screenshot
 

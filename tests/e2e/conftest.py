@@ -17,11 +17,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from websockets.sync.client import ClientConnection, connect
 
-from ops.local_stack import REPO, Gateway, Rasa, stack
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from tests.bot.conftest import bot_model, open_shop, shared_index  # noqa: F401  (fixtures)
 from tests.fakes.graph_server import FakeGraph
+from tests.stack import REPO, Gateway, Rasa, stack
 
 META_SECRET = "e2e-app-secret"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
+from tests.stack import Gateway, Rasa
 
 from .conftest import AgentClient, Shopper, add_agent
 

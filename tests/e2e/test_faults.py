@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from ops import proc
-from ops.local_stack import RASA_TOKEN, Gateway, gateway, rasa
 from ops.ports import free_port
 from ops.redis_server import RedisServer
+from tests.stack import RASA_TOKEN, Gateway, gateway, rasa
 
 from .conftest import Shopper
 
@@ -38,7 +38,7 @@ class Cluster:
     a: Gateway
     b: Gateway
     start_rasa: Callable[[], Any]
-    rasa: Any = None   # the running ops.local_stack.Rasa
+    rasa: Any = None   # the running tests.stack.Rasa
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
 from tests.fakes.graph_server import FakeGraph, sign
+from tests.stack import Gateway, Rasa
 
 from .conftest import META_SECRET, AgentClient, add_agent
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from ops.local_stack import REPO, stack
 from ops.ports import free_port
 from ops.redis_server import RedisServer
+from tests.stack import REPO, stack
 
 from .conftest import AgentClient, Mailbox, Shopper, add_agent
 

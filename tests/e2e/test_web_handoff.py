@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from ops.local_stack import Gateway, Rasa
 from ops.redis_server import RedisServer
+from tests.stack import Gateway, Rasa
 
 from .conftest import AgentClient, Shopper, add_agent
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from handoff.accounts import Accounts
-from ops.local_stack import REPO, Gateway, gateway
 from ops.ports import free_port
 from ops.redis_server import RedisServer
+from tests.stack import REPO, Gateway, gateway
 
 pytestmark = pytest.mark.timeout(900)
 PASSWORD = "correct horse battery"

@@ -22,11 +22,11 @@ import httpx
 import psutil
 import pytest
 
-from ops.local_stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, Gateway, Rasa, gateway, rasa
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from tests.bot.conftest import bot_model  # noqa: F401  (fixture: the trained model)
 from tests.gateway.helpers import KB_SMALL
+from tests.stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, Gateway, Rasa, gateway, rasa
 
 pytestmark = pytest.mark.timeout(600)
 GREETING_FR = "Je suis l'assistant d'Atelier Lumen"   # utter_greet, bot/domain.yml

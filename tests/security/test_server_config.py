@@ -1,5 +1,5 @@
 """Issue 14, the server's own configuration, on real uvicorn processes started with the options
-`make run` gives the gateway (ops.run.gateway_server_options, through ops.local_stack.gateway):
+`make run` gives the gateway (ops.run.gateway_server_options, through tests.stack.gateway):
 
 - uvicorn believed `X-Forwarded-For` from 127.0.0.1 by default: a forged header moved the
   failed-login count to an address of the attacker's choosing. Now no proxy is trusted unless
@@ -27,11 +27,11 @@ from websockets.sync.client import connect
 
 from handoff.login_guard import FREE_FAILURES
 from ops import proc
-from ops.local_stack import REPO, Gateway, gateway, wait_http
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from ops.run import WS_MAX_BYTES, gateway_server_options
 from tests.gateway.helpers import KB_SMALL
+from tests.stack import REPO, Gateway, gateway, wait_http
 
 pytestmark = pytest.mark.timeout(300)
 FORGED = "203.0.113.7"

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from gateway.channels.web import ORDER_NUMBER_FORM, TOO_MANY_CONVERSATIONS, TOO_MANY_TICKETS
-from ops.local_stack import REPO
 from tests.browser.conftest import browser, page, playwright  # noqa: F401  (fixtures)
+from tests.stack import REPO
 
 pytestmark = pytest.mark.timeout(120)
 GATEWAY = "http://gateway.test"

@@ -8,13 +8,16 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import httpx
 
+from conversation.language import message_language
 from ops import proc
 from ops.ports import free_port
 from ops.run import RASA_QUIET, gateway_server_options, rasa_command, rasa_env
+from retrieval.text import LanguageDetector
 
 REPO = Path(__file__).resolve().parents[1]
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
@@ -80,6 +83,11 @@ def gateway(redis_url: str, tmp: Path, *, shop_config: Path, token: str = "integ
         proc.terminate(p)
 
 
+@cache
+def _detector() -> LanguageDetector:
+    return LanguageDetector(["fr", "en"])
+
+
 @dataclass
 class Rasa:
     """A running Rasa server; one kept-alive HTTP client, so a benchmark times Rasa and not
@@ -92,9 +100,13 @@ class Rasa:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
 
     def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
-        """One turn through the gateway's channel, as the gateway sends it."""
+        """One turn through the gateway's channel, as the gateway sends it: with the message's
+        language decided by the gateway's rule (conversation/language.py) unless given."""
+        if metadata is None:
+            lang = message_language(_detector(), text)
+            metadata = {"lang": lang} if lang else {}
         res = self.http.post(f"{self.url}{CHANNEL_PATH}", headers={CHANNEL_HEADER: self.token},
-                             json={"sender": sender, "message": text, "metadata": metadata or {}})
+                             json={"sender": sender, "message": text, "metadata": metadata})
         res.raise_for_status()
         return res.json()
 
