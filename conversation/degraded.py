@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from analytics.recorder import NULL, Recorder
-from conversation import faq
+from conversation import faq, payloads
 from conversation.message import Button, Message
 from kit import texts
 from retrieval.source import FaqSource
 
 LEAVE = "/leave_message"
-CHOICE = re.compile(r'^/faq_choice\{"faq_id":\s*"([a-z0-9-]{1,100})"\}$')
 
 
 Reply = tuple[str, tuple[Button, ...]]
@@ -60,8 +58,10 @@ class DegradedMode:
             return [(t(lang, "email"), ())]
         source = self.faq()
         cid, mid = conv["id"], message.message_id
-        if (m := CHOICE.match(text)) and source is not None:
-            hit = source.entry(m.group(1))
+        parsed = payloads.parse(text)
+        chosen_id = parsed[1].get("faq_id") if parsed and parsed[0] == "faq_choice" else None
+        if isinstance(chosen_id, str) and source is not None:
+            hit = source.entry(chosen_id)
             if hit is not None:
                 chosen = faq.clicked(source, hit, conversation=cid, lang=lang, recorder=self.recorder,
                                      event_id=f"click:{cid}:{mid}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from analytics import events as ev
 from analytics.kpi import SURVEY_RANGES
 from analytics.recorder import NULL, Recorder
+from conversation import payloads
 from conversation.message import Button, Message
 from conversation.transcript import Transcripts
 from kit import texts
@@ -31,7 +31,6 @@ from shop.config import SurveysConfig
 
 log = logging.getLogger("conversation.surveys")
 OFFER_TTL_S = 7 * 86400   # a shopper may come back to the buttons later; the offer still counts once
-SCORE = re.compile(r'^/(csat|ces|nps)\{"score":\s*"?(\d{1,2})"?\}$')
 SKIP = "/survey_skip"
 WHY_WINDOW_S = 15 * 60
 
@@ -43,7 +42,7 @@ def text_for(lang: str, key: str) -> str:
 
 def score_buttons(survey: str) -> tuple[Button, ...]:
     star = " ★" if survey == "csat" else ""
-    return tuple(Button(f"{n}{star}", f'/{survey}{{"score": {n}}}') for n in SURVEY_RANGES[survey])
+    return tuple(Button(f"{n}{star}", payloads.payload(survey, score=n)) for n in SURVEY_RANGES[survey])
 
 
 SendBot = Callable[[dict[str, str], str, tuple[Button, ...]], Awaitable[None]]
@@ -86,8 +85,10 @@ class SurveyFlow:
         "why?"); False to route it as usual. A score payload is always taken: recorded if it
         answers the pending offer, else dropped (typed by hand, out of range, or a second click)."""
         body = message.text.strip()
-        if m := SCORE.match(body):
-            survey, score = m.group(1), int(m.group(2))
+        parsed = payloads.parse(body)
+        if parsed is not None and parsed[0] in SURVEY_RANGES and "score" in parsed[1]:
+            survey, raw = parsed[0], str(parsed[1]["score"])
+            score = int(raw) if raw.isdigit() and len(raw) <= 2 else None
             if score in SURVEY_RANGES[survey] and await self._take_offer(conv["id"], survey):
                 await self._score(message, conv, survey, score)
             else:

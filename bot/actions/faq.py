@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from conversation import faq
+from conversation import faq, payloads
 
 from .common import ServiceAction, lang_of, latest_entity
 from .services import Services
@@ -83,7 +82,7 @@ class ActionAnswerFaq(ServiceAction):
                 dispatcher.utter_message(response=ANSWER_IN[answered.hit.lang])
             return _answered(dispatcher, answered)
         if result.band == "suggest":
-            buttons = [{"title": h.title, "payload": "/faq_choice" + json.dumps({"faq_id": h.id})}
+            buttons = [{"title": h.title, "payload": payloads.payload("faq_choice", faq_id=h.id)}
                        for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
             dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
             return [SlotSet("faq_band", "suggest"), SlotSet("escalate", False),

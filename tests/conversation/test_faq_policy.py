@@ -95,3 +95,14 @@ def test_while_the_index_loads_the_shopper_can_leave_a_message() -> None:
 
 async def _noop(*_: Any, **__: Any) -> None:
     return None
+
+
+def test_payloads_are_built_and_read_in_one_format() -> None:
+    from conversation.payloads import parse, payload
+
+    assert payload("faq_choice", faq_id="order-tracking-fr") == '/faq_choice{"faq_id": "order-tracking-fr"}'
+    assert payload("affirm") == "/affirm"
+    assert parse(payload("csat", score=4)) == ("csat", {"score": 4})
+    assert parse("/affirm") == ("affirm", {})
+    for typed in ("bonjour", "/", '/csat{"score": 4', "/csat[1]", '/faq_choice["x"]', "/Faq", "a/b"):
+        assert parse(typed) is None, typed
