@@ -4,7 +4,6 @@ report.kpis over dates and filters against hand-computed values."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -19,6 +18,7 @@ from kit.pii import pseudonymize
 from ops.redis_server import RedisServer
 from shop.config import HoursConfig, TimeRange
 from shop.hours import BusinessHours
+from tests.helpers import on_redis
 
 PARIS = ZoneInfo("Europe/Paris")
 T = TypeVar("T")
@@ -32,22 +32,6 @@ def paris(d: int, h: int, mi: int = 0, s: int = 0) -> datetime:
 def business_hours() -> BusinessHours:
     weekly = {d: (TimeRange(9 * 60, 18 * 60),) for d in range(5)}
     return BusinessHours(HoursConfig(timezone="Europe/Paris", weekly=weekly), sla_hours=8)
-
-
-def run(redis_server: RedisServer, scenario: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
-    """Run `scenario(client)` on a flushed db with a fresh asyncio client."""
-    sync = redis_server.client()
-    sync.flushdb()
-    sync.close()
-
-    async def main() -> T:
-        client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-        try:
-            return await scenario(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
 
 
 # -- PII and validation ---------------------------------------------------------------------------
@@ -130,7 +114,7 @@ def test_append_counts_once_and_masks(redis_server: RedisServer) -> None:
         assert await log.read(since=paris(2, 10, 1)) == stored[1:]
         assert await log.read(until=paris(2, 10, 1)) == stored[:1]
 
-    run(redis_server, scenario)
+    on_redis(redis_server.url, flush=True, decode=True, job=scenario)
 
 
 def test_concurrent_appends_on_one_conversation(redis_server: RedisServer) -> None:
@@ -149,7 +133,7 @@ def test_concurrent_appends_on_one_conversation(redis_server: RedisServer) -> No
         assert day["conv|web|fr|delivery/tracking"] == "1" and day.get("conv|web|fr|-", "0") == "0"
         assert day["fcr_contacts|*|*|delivery/*"] == "1"
 
-    run(redis_server, scenario)
+    on_redis(redis_server.url, flush=True, decode=True, job=scenario)
 
 
 def scenario_events() -> list[ev.Event]:
@@ -225,7 +209,7 @@ def test_report_kpis_over_dates_and_filters(redis_server: RedisServer) -> None:
         out["variants"] = await report.variants(r, "2026-03-02", "2026-03-06", "tracking-fr")
         return out
 
-    out = run(redis_server, scenario)
+    out = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
     k = out["all"]
     assert k["period"] == {"start": "2026-03-02", "end": "2026-03-06", "days": 5, "tz": "Europe/Paris"}
     assert k["volume"]["conversations"] == 4
@@ -308,7 +292,7 @@ def test_report_reads_only_day_counters(redis_server: RedisServer) -> None:
         after = await report.kpis(r, "2026-03-01", "2026-03-31", as_of=AS_OF)
         return before, after
 
-    before, after = run(redis_server, scenario)
+    before, after = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
     assert before == after
     assert before["volume"]["conversations"] == 4
 
@@ -323,7 +307,7 @@ def test_reason_learnt_late_moves_the_conversation(redis_server: RedisServer) ->
                                     at=paris(2, 9, 6)))
         return await r.hgetall("support:analytics:day:2026-03-02")
 
-    day = run(redis_server, scenario)
+    day = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
     assert day["conv_handoff|web|fr|payment/double-charge"] == "1"
     assert day["conv_handoff|web|fr|payment/*"] == "1"
     assert day.get("conv_handoff|web|fr|-", "0") == "0"
@@ -339,7 +323,7 @@ def test_report_rejects_bad_ranges(redis_server: RedisServer) -> None:
         assert empty["volume"]["conversations"] == 0 and empty["nps"]["score"] is None
         assert empty["sla"]["rate"] is None
 
-    run(redis_server, scenario)
+    on_redis(redis_server.url, flush=True, decode=True, job=scenario)
 
 
 def test_day_follows_the_shop_time_zone(redis_server: RedisServer) -> None:
@@ -350,7 +334,8 @@ def test_day_follows_the_shop_time_zone(redis_server: RedisServer) -> None:
         await log.append(ev.message_in(conversation="z", channel="web", lang="fr", customer="u", at=at))
         return sorted(k for k in await r.keys("support:analytics:day:*"))
 
-    assert run(redis_server, scenario) == ["support:analytics:day:2026-03-03"]
+    days = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
+    assert days == ["support:analytics:day:2026-03-03"]
 
 
 def test_tickets_sla_without_hours_needs_explicit_due(redis_server: RedisServer) -> None:
@@ -364,6 +349,6 @@ def test_tickets_sla_without_hours_needs_explicit_due(redis_server: RedisServer)
         await log.append(ev.ticket_update("ticket_replied", ticket="u", at=t0 + timedelta(hours=1)))
         return await report.kpis(r, "2026-03-02", "2026-03-02", as_of=AS_OF)
 
-    k = run(redis_server, scenario)
+    k = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
     assert k["sla"] == {"rate": 0.0, "met": 0, "missed": 1, "overdue_open": 0}
     assert k["first_response"]["human_ticket"]["mean_s"] == pytest.approx(3 * 3600)  # (5 h + 1 h) / 2

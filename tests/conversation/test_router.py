@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,67 +19,16 @@ from conversation.transcript import Transcripts
 from handoff.desk import HandoffRequest, HelpDesk
 from kit.keys import SURVEYS
 from ops.redis_server import RedisServer
+from tests.fakes.bots import EchoBot, RecordingSender
+from tests.helpers import on_redis
 
 CHANNEL = "messenger"  # a channel with a Sender, so deliveries are exercised
-
-
-class FakeBot:
-    """Echoes each message after a short pause; records calls and overlapping turns."""
-
-    def __init__(self, delay: float = 0.005, fail: bool = False) -> None:
-        self.delay = delay
-        self.fail = fail
-        self.seen: list[str] = []
-        self.resumed: list[str] = []
-        self.in_flight: dict[str, int] = defaultdict(int)
-        self.max_in_flight = 0
-
-    async def say(self, message: Message) -> list[Message]:
-        cid = message.conversation_id
-        self.in_flight[cid] += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight[cid])
-        try:
-            await asyncio.sleep(self.delay)
-            self.seen.append(message.text)
-            if self.fail:
-                raise ConnectionError("rasa is down")
-            return [Message(channel=message.channel, sender=message.sender, conversation_id=cid,
-                            text=f"echo: {message.text}", role="bot", lang=message.lang)]
-        finally:
-            self.in_flight[cid] -= 1
-
-    async def resume(self, conversation_id: str) -> None:
-        self.resumed.append(conversation_id)
-
-
-class RecordingSender:
-    def __init__(self, refuse: str = "") -> None:
-        self.refuse = refuse
-        self.delivered: list[tuple[Message, float | None]] = []
-
-    async def deliver(self, message: Message, *, last_inbound_at: float | None) -> None:
-        if self.refuse:
-            raise DeliveryRefused(self.refuse)
-        self.delivered.append((message, last_inbound_at))
 
 
 Scenario = Callable[[aioredis.Redis], Awaitable[Any]]
 
 
-def run(server: RedisServer, scenario: Scenario) -> Any:
-    """Runs `scenario(async_client)` on a fresh event loop, closing the client afterwards."""
-
-    async def main() -> Any:
-        client = aioredis.Redis.from_url(server.url)
-        try:
-            return await scenario(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
-
-
-def make_router(client: aioredis.Redis, bot: FakeBot, sender: RecordingSender | None = None
+def make_router(client: aioredis.Redis, bot: EchoBot, sender: RecordingSender | None = None
                 ) -> ConversationRouter:
     return ConversationRouter(client, Transcripts(client), HelpDesk(client), bot,
                               {CHANNEL: sender or RecordingSender()})
@@ -97,7 +45,7 @@ def roles_texts(messages: list[Message]) -> list[tuple[str, str]]:
 
 def test_a_message_submitted_twice_is_stored_and_answered_once(redis_server: RedisServer,
                                                                redis_client: redis.Redis) -> None:
-    bot = FakeBot()
+    bot = EchoBot()
 
     async def scenario(client: aioredis.Redis) -> tuple[bool, bool, list[Message]]:
         router = make_router(client, bot)
@@ -107,7 +55,7 @@ def test_a_message_submitted_twice_is_stored_and_answered_once(redis_server: Red
         await router.idle()
         return first, again, await router.transcripts.history(cid)
 
-    first, again, history = run(redis_server, scenario)
+    first, again, history = on_redis(redis_server.url, scenario)
     assert (first, again) == (True, False)
     assert roles_texts(history) == [("shopper", "where is my parcel?"), ("bot", "echo: where is my parcel?")]
     assert bot.seen == ["where is my parcel?"]
@@ -127,7 +75,7 @@ def _assert_answered_in_order(history: list[Message]) -> None:
 
 def test_concurrent_messages_are_answered_in_submit_order(redis_server: RedisServer,
                                                           redis_client: redis.Redis) -> None:
-    bot = FakeBot()
+    bot = EchoBot()
     sender = RecordingSender()
     texts = [f"question {i}" for i in range(20)]
 
@@ -140,7 +88,7 @@ def test_concurrent_messages_are_answered_in_submit_order(redis_server: RedisSer
         await router.idle()
         return await router.transcripts.history(cid)
 
-    history = run(redis_server, scenario)
+    history = on_redis(redis_server.url, scenario)
     shopper_order = [m.text for m in history if m.role == "shopper"]
     assert sorted(shopper_order) == sorted(texts)
     _assert_answered_in_order(history)
@@ -152,7 +100,7 @@ def test_concurrent_messages_are_answered_in_submit_order(redis_server: RedisSer
 
 def test_two_routers_on_two_connections_share_a_conversation_in_order(redis_server: RedisServer,
                                                                       redis_client: redis.Redis) -> None:
-    bot = FakeBot(delay=0.01)  # one bot shared by the two "processes" to see overlapping turns
+    bot = EchoBot(delay=0.01)  # one bot shared by the two "processes" to see overlapping turns
     texts = [f"message {i}" for i in range(12)]
 
     async def scenario(client: aioredis.Redis) -> list[Message]:
@@ -167,7 +115,7 @@ def test_two_routers_on_two_connections_share_a_conversation_in_order(redis_serv
         finally:
             await other.aclose()
 
-    history = run(redis_server, scenario)
+    history = on_redis(redis_server.url, scenario)
     shopper_order = [m.text for m in history if m.role == "shopper"]
     assert sorted(shopper_order) == sorted(texts)
     _assert_answered_in_order(history)
@@ -177,7 +125,7 @@ def test_two_routers_on_two_connections_share_a_conversation_in_order(redis_serv
 
 def test_a_conversation_waiting_for_or_held_by_an_agent_does_not_reach_the_bot(
         redis_server: RedisServer, redis_client: redis.Redis) -> None:
-    bot = FakeBot()
+    bot = EchoBot()
 
     async def scenario(client: aioredis.Redis) -> dict[str, list[Message]]:
         router = make_router(client, bot)
@@ -193,7 +141,7 @@ def test_a_conversation_waiting_for_or_held_by_an_agent_does_not_reach_the_bot(
             out[state] = await router.transcripts.history(cid)
         return out
 
-    out = run(redis_server, scenario)
+    out = on_redis(redis_server.url, scenario)
     assert bot.seen == []
     for state, history in out.items():
         assert roles_texts(history) == [("shopper", f"hello from {state}")]
@@ -202,7 +150,7 @@ def test_a_conversation_waiting_for_or_held_by_an_agent_does_not_reach_the_bot(
 
 def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisServer,
                                                            redis_client: redis.Redis) -> None:
-    bot = FakeBot()
+    bot = EchoBot()
 
     async def scenario(client: aioredis.Redis) -> tuple[str, list[Message]]:
         router = make_router(client, bot)
@@ -213,7 +161,7 @@ def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisSe
         await router.idle()
         return cid, await router.transcripts.history(cid)
 
-    cid, history = run(redis_server, scenario)
+    cid, history = on_redis(redis_server.url, scenario)
     assert bot.seen == []
     entries = redis_client.xrange(SURVEYS)
     assert len(entries) == 1
@@ -231,7 +179,7 @@ def test_a_refused_delivery_is_recorded_and_raised(redis_server: RedisServer,
     sender = RecordingSender(refuse="the 24-hour window is closed")
 
     async def scenario(client: aioredis.Redis) -> tuple[Message, list[Message], BaseException | None]:
-        router = make_router(client, FakeBot(), sender)
+        router = make_router(client, EchoBot(), sender)
         cid = await router.transcripts.open(CHANNEL, "psid-1")
         reply = Message(channel=CHANNEL, sender="psid-1", conversation_id=cid, text="Here you are",
                         role="agent", author="marie@shop.example")
@@ -242,7 +190,7 @@ def test_a_refused_delivery_is_recorded_and_raised(redis_server: RedisServer,
             raised = exc
         return reply, await router.transcripts.history(cid), raised
 
-    reply, history, raised = run(redis_server, scenario)
+    reply, history, raised = on_redis(redis_server.url, scenario)
     assert isinstance(raised, DeliveryRefused) and raised.reason == "the 24-hour window is closed"
     assert [(m.role, m.author, m.text) for m in history] == [
         ("agent", "marie@shop.example", "Here you are"),
@@ -253,7 +201,7 @@ def test_a_refused_delivery_is_recorded_and_raised(redis_server: RedisServer,
 
 def test_a_failing_bot_gives_an_apology_not_a_crash(redis_server: RedisServer,
                                                     redis_client: redis.Redis) -> None:
-    bot = FakeBot(fail=True)
+    bot = EchoBot(fail=True)
     sender = RecordingSender()
 
     async def scenario(client: aioredis.Redis) -> tuple[str, list[Message]]:
@@ -264,7 +212,7 @@ def test_a_failing_bot_gives_an_apology_not_a_crash(redis_server: RedisServer,
         await router.idle()
         return cid, await router.transcripts.history(cid)
 
-    cid, history = run(redis_server, scenario)
+    cid, history = on_redis(redis_server.url, scenario)
     apology = "Sorry, I'm having a technical problem."
     assert sorted(m.role for m in history) == ["bot", "bot", "shopper", "shopper"]
     assert all(m.text.startswith(apology) for m in history if m.role == "bot")
@@ -275,7 +223,7 @@ def test_a_failing_bot_gives_an_apology_not_a_crash(redis_server: RedisServer,
 
 def test_closing_resumes_the_bot_and_asks_for_a_rating(redis_server: RedisServer,
                                                        redis_client: redis.Redis) -> None:
-    bot = FakeBot()
+    bot = EchoBot()
     sender = RecordingSender()
 
     async def scenario(client: aioredis.Redis) -> tuple[str, list[Message], list[dict[str, Any]]]:
@@ -293,7 +241,7 @@ def test_closing_resumes_the_bot_and_asks_for_a_rating(redis_server: RedisServer
         await events.aclose()
         return cid, await router.transcripts.history(cid), seen
 
-    cid, history, events = run(redis_server, scenario)
+    cid, history, events = on_redis(redis_server.url, scenario)
     assert bot.resumed == [cid]
     assert [(m.role, m.author) for m in history] == [("system", "closed"), ("bot", ""), ("bot", "")]
     assert history[1].text.startswith("Your conversation with our advisor has ended.")
@@ -309,10 +257,10 @@ def test_messages_a_crashed_router_acknowledged_are_routed_by_a_sweep(redis_serv
                                                                       redis_client: redis.Redis) -> None:
     """A gateway stores and acknowledges messages, then dies before routing them (its lock stays
     until it expires): another router's sweep routes them, in order, once."""
-    bot = FakeBot()
+    bot = EchoBot()
 
     async def scenario(client: aioredis.Redis) -> tuple[int, int, list[Message]]:
-        dead = make_router(client, FakeBot())
+        dead = make_router(client, EchoBot())
         cid = await dead.transcripts.open(CHANNEL, "psid-9")
         for i in range(3):   # stored and queued, as submit() does, but the drain never runs
             await dead.transcripts.append(shopper(cid, f"q{i}", mid=f"crash.{i}"), route=True)
@@ -325,7 +273,7 @@ def test_messages_a_crashed_router_acknowledged_are_routed_by_a_sweep(redis_serv
         assert await alive.sweep() == 0 and cid not in await alive.transcripts.with_pending()
         return while_locked, after_expiry, await alive.transcripts.history(cid)
 
-    while_locked, after_expiry, history = run(redis_server, scenario)
+    while_locked, after_expiry, history = on_redis(redis_server.url, scenario)
     assert (while_locked, after_expiry) == (0, 1)
     assert bot.seen == ["q0", "q1", "q2"]
     _assert_answered_in_order(history)

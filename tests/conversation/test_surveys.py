@@ -13,7 +13,6 @@ import redis.asyncio as aioredis
 from analytics import report
 from analytics.events import EventKind, EventLog
 from analytics.recorder import Recorder
-from conversation.message import Button, Message
 from conversation.router import ConversationRouter
 from conversation.surveys import SKIP, WHY_WINDOW_S
 from conversation.transcript import Transcripts
@@ -21,30 +20,10 @@ from handoff.desk import HelpDesk
 from kit.keys import SURVEYS
 from ops.redis_server import RedisServer
 from shop.config import SurveysConfig
+from tests.fakes.bots import FaqBot, RecordingSender
+from tests.helpers import on_redis
 
-from .test_router import CHANNEL, RecordingSender, roles_texts, run, shopper
-
-DID_IT_HELP = (Button("Yes", "/affirm"), Button("No", "/deny"))
-
-
-class FaqBot:
-    """Answers any question with an FAQ answer + "did that help?"; answers yes/no with a word."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    async def say(self, message: Message) -> list[Message]:
-        self.seen.append(message.text)
-        def reply(text: str, buttons: tuple[Button, ...] = ()) -> Message:
-            return Message(channel=message.channel, sender=message.sender,
-                           conversation_id=message.conversation_id, text=text, role="bot",
-                           buttons=buttons, lang="en")
-        if message.text in ("/affirm", "/deny"):
-            return [reply("Glad to help!" if message.text == "/affirm" else "Sorry about that.")]
-        return [reply("Your tracking link is in the shipping e-mail."), reply("Did that help?", DID_IT_HELP)]
-
-    async def resume(self, conversation_id: str) -> None:
-        return None
+from .test_router import CHANNEL, roles_texts, shopper
 
 
 class Clock:
@@ -88,7 +67,7 @@ def test_the_why_after_a_score_is_kept_masked_per_reason(redis_server: RedisServ
         comments = await report.verbatims(client, "2000-01-01", "2100-01-01")
         return router.bot.seen, await router.transcripts.history(cid), events, comments  # type: ignore[attr-defined]
 
-    seen, history, events, comments = run(redis_server, scenario)
+    seen, history, events, comments = on_redis(redis_server.url, scenario)
     assert roles_texts(history)[:5] == [
         ("bot", "How would you rate the help you received?"),
         ("shopper", '/csat{"score": 2}'),
@@ -120,7 +99,7 @@ def test_skipping_ignoring_or_answering_late_routes_to_the_bot(redis_server: Red
         await _say(router, cid, "question two")                                 # too late for a why
         return router.bot.seen, await report.verbatims(client, "2000-01-01", "2100-01-01")  # type: ignore[attr-defined]
 
-    seen, comments = run(redis_server, scenario)
+    seen, comments = on_redis(redis_server.url, scenario)
     assert seen == ["question one", "/affirm", "question two"]
     assert comments == []
 
@@ -133,7 +112,7 @@ def test_out_of_range_scores_are_dropped_and_why_can_be_turned_off(redis_server:
         answers = await client.xrange(SURVEYS)
         return router.bot.seen, roles_texts(await router.transcripts.history(cid)), answers  # type: ignore[attr-defined]
 
-    seen, history, answers = run(redis_server, scenario)
+    seen, history, answers = on_redis(redis_server.url, scenario)
     assert seen == ["hello"]                              # the bot never sees a score payload
     assert [fields[b"score"] for _, fields in answers] == [b"5"]   # 9 neither counted nor used the offer
     assert ("bot", "Thank you for your feedback!") in history
@@ -148,7 +127,7 @@ def test_a_yes_gets_one_effort_survey_and_a_no_keeps_the_question(redis_server: 
         unanswered = await report.unanswered(client, "2000-01-01", "2100-01-01")
         return await router.transcripts.history(cid), unanswered
 
-    history, unanswered = run(redis_server, scenario)
+    history, unanswered = on_redis(redis_server.url, scenario)
     effort = [m for m in history if m.text.startswith("Getting your answer was")]
     assert len(effort) == 1                               # asked once per conversation
     assert [b.payload for b in effort[0].buttons] == [f'/ces{{"score": {n}}}' for n in range(1, 8)]
@@ -162,6 +141,6 @@ def test_yes_no_that_does_not_answer_did_it_help_is_not_a_thumbs(redis_server: R
         await _say(router, cid, "/affirm")                # nothing asked before: a plain yes
         return [e.kind for e in await EventLog(client).read()], await router.transcripts.history(cid)
 
-    kinds, history = run(redis_server, scenario)
+    kinds, history = on_redis(redis_server.url, scenario)
     assert EventKind.THUMBS not in kinds
     assert not any(m.text.startswith("Getting your answer was") for m in history)

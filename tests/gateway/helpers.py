@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from retrieval.service import RetrievalService
+from tests.helpers import on_redis
 
 KB_SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "kb_small"
 METRICS_TOKEN = "metrics-test-token"   # gateway_settings' METRICS_TOKEN: /metrics and /readyz details
@@ -31,23 +31,6 @@ class GatedService(RetrievalService):
 
 
 PASSWORD = "correct horse battery"
-
-
-def on_redis(redis_url: str, job: Callable[[Any], Awaitable[Any]]) -> Any:
-    """`job(conn)` on its own Redis connection and event loop: another process, as far as an app
-    under test knows (CLI actions, a second gateway)."""
-    import asyncio
-
-    import redis.asyncio as aioredis
-
-    async def go() -> Any:
-        conn = aioredis.Redis.from_url(redis_url)
-        try:
-            return await job(conn)
-        finally:
-            await conn.aclose()
-
-    return asyncio.run(go())
 
 
 def add_accounts(redis_url: str, **roles: str) -> None:

@@ -5,7 +5,6 @@ accounts is blocked. tests/security/test_login_lockout.py covers the attacks on 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from handoff.login_guard import BASE_LOCK_S, FREE_FAILURES, MAX_LOCK_S, LoginGuard
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
+from tests.helpers import on_redis
 
 from .helpers import PASSWORD, add_accounts
 
@@ -48,17 +48,6 @@ def test_five_wrong_passwords_lock_the_account_from_that_address(api: TestClient
     assert not any("marie" in key for key in redis_client.keys("support:login:*"))   # hashed keys
 
 
-def run(redis_url: str, job: Callable[[aioredis.Redis], Any]) -> Any:
-    async def go() -> Any:
-        conn = aioredis.Redis.from_url(redis_url)
-        try:
-            await conn.flushdb()
-            return await job(conn)
-        finally:
-            await conn.aclose()
-    return asyncio.run(go())
-
-
 def test_the_lock_doubles_with_each_failure_up_to_a_cap_and_a_success_resets_it(
         redis_server: RedisServer) -> None:
     now = [1_000_000.0]
@@ -77,7 +66,7 @@ def test_the_lock_doubles_with_each_failure_up_to_a_cap_and_a_success_resets_it(
         after_success = await guard.failed(email, here)
         return locks, after_success, await guard.admit(email, here)
 
-    locks, after_success, admitted = run(redis_server.url, job)
+    locks, after_success, admitted = on_redis(redis_server.url, job, flush=True)
     assert locks[:FREE_FAILURES - 1] == [0] * (FREE_FAILURES - 1)
     assert locks[FREE_FAILURES - 1:FREE_FAILURES + 2] == [BASE_LOCK_S, 2 * BASE_LOCK_S, 4 * BASE_LOCK_S]
     assert max(locks) == MAX_LOCK_S == locks[-1]
@@ -93,5 +82,5 @@ def test_one_address_trying_many_accounts_is_blocked(redis_server: RedisServer) 
         elsewhere = await guard.admit("someone-new@shop.example", "198.51.100.1")
         return blocked, elsewhere
 
-    blocked, elsewhere = run(redis_server.url, job)
+    blocked, elsewhere = on_redis(redis_server.url, job, flush=True)
     assert blocked.reason == "address" and 0 < blocked.seconds <= 15 * 60 and elsewhere is None

@@ -6,7 +6,6 @@ the transcripts, the rate limit, pub/sub and the tickets are the real ones, in R
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -20,9 +19,9 @@ import redis
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
-from conversation.message import Message
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.fakes.bots import EchoBot
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(30)  # a missing frame must fail, not hang the run
@@ -36,23 +35,6 @@ class ReadyIndex:
     def status(self) -> dict[str, Any]:
         return {"ready": True, "index_version": "stub", "entries": 0, "model": None, "thresholds": None,
                 "reloads": 0, "last_reload_at": None, "kb_errors": []}
-
-
-class EchoBot:
-    """Rasa's part: answers "echo: <text>" after a short pause."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    async def say(self, message: Message) -> list[Message]:
-        await asyncio.sleep(0.005)
-        self.seen.append(message.text)
-        return [Message(channel=message.channel, sender=message.sender,
-                        conversation_id=message.conversation_id, text=f"echo: {message.text}",
-                        role="bot", lang=message.lang)]
-
-    async def resume(self, conversation_id: str) -> None:
-        pass
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:

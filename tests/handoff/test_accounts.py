@@ -10,12 +10,12 @@ from typing import TypeVar
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
 from handoff.accounts import AccountError, Accounts, Agent, token_digest
 from kit.keys import AGENTS, PRESENCE, SESSIONS_ENDED
 from ops.redis_server import RedisServer
+from tests.helpers import on_redis
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
@@ -38,14 +38,7 @@ class CountingHasher(PasswordHasher):
 def run(server: RedisServer, scenario: Callable[[Accounts], Awaitable[T]], *,
         hasher: PasswordHasher = FAST, decode: bool = False) -> T:
     """Run `scenario` with Accounts on a fresh async client of the test Redis."""
-    async def main() -> T:
-        client = aioredis.Redis.from_url(server.url, decode_responses=decode)
-        try:
-            return await scenario(Accounts(client, hasher=hasher))
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
+    return on_redis(server.url, lambda client: scenario(Accounts(client, hasher=hasher)), decode=decode)
 
 
 def dump(client: redis.Redis) -> str:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import redis
 
 from handoff.desk import PRESENCE_TTL_S, TICKETS_OPEN, HandoffRequest, HelpDesk, Ticket
 from ops.redis_server import RedisServer
-
-
-def run(coro):
-    return asyncio.run(coro)
+from tests.helpers import run_async
 
 
 async def _desk(server: RedisServer):
@@ -36,7 +32,7 @@ def test_agents_count_as_online_only_while_their_heartbeat_is_fresh(
         later = time.time() + PRESENCE_TTL_S + 5
         return before, await desk.agents_online(), await desk.agents_online(now=later)
 
-    assert run(scenario()) == (0, 1, 0)
+    assert run_async(scenario()) == (0, 1, 0)
 
 
 def test_a_conversation_is_queued_once_oldest_first(redis_server: RedisServer,
@@ -49,7 +45,7 @@ def test_a_conversation_is_queued_once_oldest_first(redis_server: RedisServer,
                 conversation_id=cid, lang="fr", reason="", summary="colis", trigger="asked")))
         return positions
 
-    assert run(scenario()) == [1, 2, 1]
+    assert run_async(scenario()) == [1, 2, 1]
     assert redis_client.hget("support:handoff:second", "summary") == "colis"
 
 
@@ -61,7 +57,7 @@ def test_tickets_are_saved_once_per_request(redis_server: RedisServer, redis_cli
         other = await desk.create_ticket(ticket("b@example.fr"), request_key="c1:m2")
         return a, again, other
 
-    a, again, other = run(scenario())
+    a, again, other = run_async(scenario())
     assert a == again != other
     assert redis_client.zrange(TICKETS_OPEN, 0, -1) == [a, other]  # oldest first
     saved = redis_client.hgetall(f"support:ticket:{a}")

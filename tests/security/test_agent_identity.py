@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from conversation.transcript import Transcripts
 from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
-from tests.conversation.test_router import RecordingSender
+from tests.fakes.bots import RecordingSender
 from tests.gateway.helpers import PASSWORD, on_redis
 from tests.gateway.test_web_channel import Socket, make_client  # noqa: F401  (make_client: a fixture)
 

@@ -25,8 +25,9 @@ from handoff.survey_links import SurveyLinks
 from kit.keys import OFFER, SURVEYS
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
-from tests.conversation.test_router import CHANNEL, RecordingSender, run, shopper
-from tests.conversation.test_surveys import FaqBot
+from tests.conversation.test_router import CHANNEL, shopper
+from tests.fakes.bots import FaqBot, RecordingSender
+from tests.helpers import on_redis
 
 FORGED = ('/csat{"score": 1}', '/nps{"score": 0}', '/ces{"score": 1}', '/csat{"score": "1"}')
 
@@ -61,7 +62,7 @@ def test_scores_typed_where_no_survey_was_offered_are_not_recorded(redis_server:
         history = await router.transcripts.history(cid)
         return await _recorded(client), router.bot.seen, history  # type: ignore[attr-defined]
 
-    (stream, events), seen, history = run(redis_server, scenario)
+    (stream, events), seen, history = on_redis(redis_server.url, scenario)
     assert stream == [] and events == 0
     assert seen == ["where is my parcel?"]                  # dropped, not handed to Rasa either
     assert not any("main reason" in m.text for m in history)  # no "why?" for a forged score
@@ -80,7 +81,7 @@ def test_an_offered_survey_takes_exactly_one_score(redis_server: RedisServer) ->
         await _say(router, cid, '/csat{"score": 1}', '/csat{"score": 5}')  # again: already answered
         return ttl, await _recorded(client)
 
-    ttl, (stream, events) = run(redis_server, scenario)
+    ttl, (stream, events) = on_redis(redis_server.url, scenario)
     assert 0 < ttl <= OFFER_TTL_S                            # an offer does not wait forever
     assert stream == [("csat", "1")] and events == 1
 
@@ -95,7 +96,7 @@ def test_an_offer_in_one_conversation_does_not_open_another(redis_server: RedisS
         await _say(router, other, '/csat{"score": 1}', sender="psid-2")
         return await _recorded(client)
 
-    stream, events = run(redis_server, scenario)
+    stream, events = on_redis(redis_server.url, scenario)
     assert stream == [] and events == 0
 
 
@@ -112,7 +113,7 @@ def test_the_effort_offer_after_a_yes_counts_once_through_two_gateways(redis_ser
             await router.recorder.flush()
         return await _recorded(client)
 
-    stream, events = run(redis_server, scenario)
+    stream, events = on_redis(redis_server.url, scenario)
     assert stream == [("ces", "2")] and events == 1
 
 
@@ -142,4 +143,4 @@ def test_an_nps_link_counts_once_even_after_the_analytics_dedupe_forgets(
     async def answers(client: aioredis.Redis) -> int:
         return sum(e.kind == EventKind.SURVEY_ANSWERED for e in await EventLog(client).read())
 
-    assert run(redis_server, answers) == 1
+    assert on_redis(redis_server.url, answers) == 1
