@@ -14,7 +14,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.gateway.test_web_channel import Socket, make_client  # noqa: F401  (make_client: a fixture)
+from tests.gateway.web_client import (
+    Socket,
+    make_client,  # noqa: F401  (a fixture)
+)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

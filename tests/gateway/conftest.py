@@ -73,3 +73,8 @@ def client(app_factory: Callable[..., FastAPI], retrieval_service: RetrievalServ
 def closed_redis_url() -> str:
     """A Redis URL where nothing listens: Redis is "down"."""
     return f"redis://127.0.0.1:{free_port()}/0"
+
+
+# Shared fixtures of the gateway's tests (and of the suites that import this conftest).
+from .actions_client import bot  # noqa: E402, F401
+from .web_client import make_client  # noqa: E402, F401

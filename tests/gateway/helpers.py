@@ -35,12 +35,12 @@ PASSWORD = "correct horse battery"
 
 def add_accounts(redis_url: str, **roles: str) -> None:
     """Agent accounts with the test PASSWORD: add_accounts(url, ana="agent", boss="admin") creates
-    ana@shop.example and boss@shop.example."""
+    ana@shop.example and boss@shop.example (a name with an @ is the whole e-mail)."""
     from handoff.accounts import Accounts
 
     async def add(conn: Any) -> None:
         for name, role in roles.items():
-            await Accounts(conn).add(f"{name}@shop.example", PASSWORD, role)
+            await Accounts(conn).add(name if "@" in name else f"{name}@shop.example", PASSWORD, role)
 
     on_redis(redis_url, add)
 
@@ -54,3 +54,26 @@ def wait_until_ready(client: TestClient, timeout: float = 60.0) -> dict[str, Any
             assert response.status_code == 200, response.json()
             return response.json()  # type: ignore[no-any-return]
         time.sleep(0.1)
+
+
+def add(redis_url: str, email: str, role: str = "agent") -> None:
+    """One agent account (password PASSWORD)."""
+    add_accounts(redis_url, **{email: role})
+
+
+def login(api: TestClient, email: str) -> dict[str, str]:
+    res = api.post("/api/agent/login", json={"email": email, "password": PASSWORD})
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['token']}"}
+
+
+def queued(api: TestClient, redis_url: str) -> str:
+    """A new conversation waiting in the handoff queue."""
+    from handoff.desk import HandoffRequest, HelpDesk
+
+    from .web_client import new_conversation
+
+    cid = new_conversation(api, lang="fr")
+    on_redis(redis_url, lambda r: HelpDesk(r).request_handoff(
+        HandoffRequest(cid, "fr", "returns/process", "je veux retourner un vase", "asked")))
+    return cid

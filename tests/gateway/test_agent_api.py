@@ -10,11 +10,10 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from handoff.accounts import Accounts
-from handoff.desk import HandoffRequest, HelpDesk
+from handoff.desk import HelpDesk
+from tests.gateway.web_client import new_conversation
 
-from .helpers import PASSWORD, on_redis
-from .test_web_channel import make_client, new_conversation  # noqa: F401  (make_client: a fixture)
+from .helpers import add, login, on_redis, queued
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,24 +23,6 @@ def api(make_client: Callable[..., TestClient]) -> TestClient:  # noqa: F811
     return make_client()
 
 
-run = on_redis
-
-
-def add(redis_url: str, email: str, role: str = "agent") -> None:
-    run(redis_url, lambda r: Accounts(r).add(email, PASSWORD, role))
-
-
-def login(api: TestClient, email: str) -> dict[str, str]:
-    res = api.post("/api/agent/login", json={"email": email, "password": PASSWORD})
-    assert res.status_code == 200, res.text
-    return {"Authorization": f"Bearer {res.json()['token']}"}
-
-
-def queued(api: TestClient, redis_url: str) -> str:
-    cid = new_conversation(api, lang="fr")
-    run(redis_url, lambda r: HelpDesk(r).request_handoff(
-        HandoffRequest(cid, "fr", "returns/process", "je veux retourner un vase", "asked")))
-    return cid
 
 
 def test_login_presence_and_logout(api: TestClient, redis_server: Any) -> None:
@@ -51,9 +32,9 @@ def test_login_presence_and_logout(api: TestClient, redis_server: Any) -> None:
     ann = login(api, "ann@shop.example")
     me = api.get("/api/agent/me", headers=ann).json()
     assert me["presence"] == "online" and me["role"] == "agent"
-    assert run(redis_server.url, lambda r: HelpDesk(r).agents_online()) == 1
+    assert on_redis(redis_server.url, lambda r: HelpDesk(r).agents_online()) == 1
     assert api.post("/api/agent/presence", json={"status": "away"}, headers=ann).status_code == 200
-    assert run(redis_server.url, lambda r: HelpDesk(r).agents_online()) == 0  # the bot won't promise her
+    assert on_redis(redis_server.url, lambda r: HelpDesk(r).agents_online()) == 0  # the bot won't promise her
     assert api.post("/api/agent/presence", json={"status": "busy?"}, headers=ann).status_code == 422
     assert api.post("/api/agent/logout", headers=ann).status_code == 200
     assert api.get("/api/agent/me", headers=ann).status_code == 401

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from ops.ports import free_port
 from retrieval.service import RetrievalService
+from tests.gateway.web_client import new_conversation, wait_history
 
 from .helpers import METRICS_AUTH
-from .test_web_channel import new_conversation, wait_history
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,8 +11,7 @@ from rasa_sdk import Tracker
 
 from bot.actions.faq import FOLLOW_UP_WINDOW, previous_faq_question
 from retrieval.service import RetrievalService
-
-from .test_actions_webhook import bot, call, slots  # noqa: F401  (bot is a fixture)
+from tests.gateway.actions_client import call, slots
 
 RETURN_Q = "How do I return an item?"
 FOLLOW_UP = "and from Belgium?"

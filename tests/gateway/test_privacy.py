@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
+from tests.gateway.web_client import new_conversation, wait_history
 
 from .helpers import PASSWORD, add_accounts
-from .test_web_channel import new_conversation, wait_history
 
 REPO = Path(__file__).resolve().parents[2]
 EMAIL = "Jeanne.Martin@example.org"

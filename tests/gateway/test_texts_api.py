@@ -20,7 +20,6 @@ from handoff.accounts import AGENT, AccountError, Accounts
 from kit.texts import catalogue, section
 
 from .helpers import PASSWORD, add_accounts, on_redis
-from .test_web_channel import make_client  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(60)
 WIDGET = Path(__file__).resolve().parents[2] / "widget"

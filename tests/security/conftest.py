@@ -6,4 +6,4 @@ with tests/gateway."""
 from __future__ import annotations
 
 from tests.gateway.conftest import *  # noqa: F403
-from tests.gateway.test_actions_webhook import bot  # noqa: E402, F401  (the custom actions, Friday evening)
+

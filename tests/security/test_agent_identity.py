@@ -17,7 +17,7 @@ from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
 from tests.fakes.bots import RecordingSender
 from tests.gateway.helpers import PASSWORD, on_redis
-from tests.gateway.test_web_channel import Socket, make_client  # noqa: F401  (make_client: a fixture)
+from tests.gateway.web_client import Socket
 
 pytestmark = pytest.mark.timeout(60)
 NAMELESS = "jeanne.martin@shop.example"

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 from handoff.accounts import Accounts
 from handoff.desk import HandoffRequest, HelpDesk
 from tests.gateway.helpers import PASSWORD, add_accounts, on_redis
-from tests.gateway.test_web_channel import make_client, new_conversation  # noqa: F401  (a fixture)
+from tests.gateway.web_client import new_conversation
 
 pytestmark = pytest.mark.timeout(60)
 ANN = "ann@shop.example"

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from gateway.channels.messenger import event_to_message
 from gateway.channels.whatsapp import item_to_message
 from handoff.desk import TICKETS_OPEN
-from tests.gateway.test_actions_webhook import TOKEN, call, responses, slots
-from tests.gateway.test_agent_api import add, login, queued
-from tests.gateway.test_web_channel import Socket, make_client, new_conversation, stored  # noqa: F401
+from tests.gateway.actions_client import TOKEN, call, responses, slots
+from tests.gateway.helpers import add, login, queued
+from tests.gateway.web_client import Socket, new_conversation, stored
 
 pytestmark = pytest.mark.timeout(60)
 OVERFLOW = 9223372036854775797                     # int64 max - 10: the reported value

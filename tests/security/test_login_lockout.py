@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from handoff.login_guard import ACCOUNT_BURST, ACCOUNT_INTERVAL_S, FREE_FAILURES, MAX_ADDRESS_FAILURES
 from ops.redis_server import RedisServer
 from tests.gateway.helpers import PASSWORD, add_accounts
-from tests.gateway.test_web_channel import ReadyIndex
+from tests.gateway.web_client import ReadyIndex
 
 pytestmark = pytest.mark.timeout(120)
 OWNER, ATTACKER = "198.51.100.10", "203.0.113.66"

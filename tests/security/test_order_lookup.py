@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from gateway.ratelimit import RateLimit
 from shop.order_gate import OrderGate, parse_proof
 from shop.orders import DemoOrderSource
-from tests.gateway.test_actions_webhook import call, responses
+from tests.gateway.actions_client import call, responses
 
 REPO = Path(__file__).resolve().parents[2]
 ORDERS = DemoOrderSource(REPO / "config" / "demo_orders.yml")

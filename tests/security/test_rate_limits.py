@@ -25,8 +25,8 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.app import create_app
 from handoff.desk import TICKETS_OPEN
 from tests.fakes.bots import EchoBot
-from tests.gateway.test_actions_webhook import TOKEN, call, responses
-from tests.gateway.test_web_channel import ReadyIndex, Socket, settings_for, stored
+from tests.gateway.actions_client import TOKEN, call, responses
+from tests.gateway.web_client import ReadyIndex, Socket, settings_for, stored
 
 pytestmark = pytest.mark.timeout(60)
 LONG = 1_000_000                       # seconds: one window for the whole test
