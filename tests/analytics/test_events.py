@@ -16,22 +16,15 @@ from analytics import report
 from analytics.events import EventKind, EventLog
 from kit.pii import pseudonymize
 from ops.redis_server import RedisServer
-from shop.config import HoursConfig, TimeRange
-from shop.hours import BusinessHours
 from tests.helpers import on_redis
 
-PARIS = ZoneInfo("Europe/Paris")
+from .helpers import business_hours, paris
+
 T = TypeVar("T")
 
 
-def paris(d: int, h: int, mi: int = 0, s: int = 0) -> datetime:
-    """March 2026 in Paris: the 2nd is a Monday, the 6th a Friday."""
-    return datetime(2026, 3, d, h, mi, s, tzinfo=PARIS)
 
 
-def business_hours() -> BusinessHours:
-    weekly = {d: (TimeRange(9 * 60, 18 * 60),) for d in range(5)}
-    return BusinessHours(HoursConfig(timezone="Europe/Paris", weekly=weekly), sla_hours=8)
 
 
 # -- PII and validation ---------------------------------------------------------------------------

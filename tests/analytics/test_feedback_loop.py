@@ -16,8 +16,9 @@ from analytics.kpi import score_band
 from analytics.matrix import MIN_ANSWERS, irritant_signals, place
 from ops.redis_server import RedisServer
 from shop.config import ReasonsConfig
+from tests.helpers import on_redis
 
-from .test_events import business_hours, paris, run
+from .helpers import business_hours, paris
 
 TRACKING = "delivery/tracking"
 
@@ -59,7 +60,7 @@ def test_variants_report_thumbs_and_containment_per_variant(redis_server: RedisS
                                          at=paris(2, 11, 0, 1), id="solo-faq"))
         return await report.variants(r, "2026-03-02", "2026-03-02")
 
-    [row] = run(redis_server, scenario)
+    [row] = on_redis(redis_server.url, scenario, flush=True, decode=True)
     assert row["entry"] == "tracking-fr"
     assert list(row["variants"]) == ["default", "short"]   # the entry's own answer first
     d, s = row["variants"]["default"], row["variants"]["short"]
@@ -106,7 +107,7 @@ def test_unanswered_keeps_misses_unclicked_suggestions_and_downvotes(redis_serve
             await log.append(e)
         return await report.unanswered(r, "2026-03-02", "2026-03-03")
 
-    rows = run(redis_server, scenario)
+    rows = on_redis(redis_server.url, scenario, flush=True, decode=True)
     assert [(r["q"], r["why"]) for r in rows] == [
         ("livrez-vous au Canada ? mail [email]", "none"),
         ("emballage cadeau", "suggest"),
@@ -135,7 +136,7 @@ def test_survey_comments_are_masked_and_filed_per_reason_and_band(redis_server: 
                 "nps": await report.verbatims(r, "2026-03-02", "2026-03-06", survey="nps"),
                 "monday": await report.verbatims(r, "2026-03-02", "2026-03-02")}
 
-    out = run(redis_server, scenario)
+    out = on_redis(redis_server.url, scenario, flush=True, decode=True)
     assert [v["text"] for v in out["all"]] == [
         "jamais de réponse", "Super échange, merci", "Trop long, rappelez-moi au [phone]"]
     first = out["all"][2]
@@ -228,7 +229,7 @@ def test_reasons_report_from_the_day_counters(redis_server: RedisServer) -> None
             await log.append(e)
         return await report.reasons(r, "2026-03-02", "2026-03-06", RULES)
 
-    rows = run(redis_server, scenario)
+    rows = on_redis(redis_server.url, scenario, flush=True, decode=True)
     assert [r["reason"] for r in rows] == [TRACKING, "returns/exchange"]
     tracking, exchange = rows
     assert tracking["volume"] == 4 and tracking["previous_volume"] == 2 and tracking["trend"] == 100.0

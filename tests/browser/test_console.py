@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from typing import Any
 
 import httpx
@@ -20,53 +19,18 @@ from tests.e2e.conftest import add_agent
 from tests.stack import Gateway, Rasa
 
 from .conftest import XSS, axe_violations, poll, screenshot
+from .helpers import PASSWORD, WAIT_MS, WebShopper, agent_token, sign_in, unique_email
 
 pytestmark = pytest.mark.timeout(300)
-PASSWORD = "correct horse battery"
 JS_LINK = "javascript:alert(1)"
-WAIT_MS = 30_000
 
 
-def unique_email(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}@shop.example"
 
 
-class WebShopper:
-    """The widget's HTTP fallback: start a conversation, post messages, read the history."""
-
-    def __init__(self, base_url: str, lang: str = "fr"):
-        self.http = httpx.Client(base_url=base_url, timeout=60)
-        res = self.http.post("/api/chat/conversations", json={"lang": lang})
-        assert res.status_code == 201, res.text
-        self.cid: str = res.json()["conversation_id"]
-        self._n = 0
-
-    def say(self, text: str) -> None:
-        self._n += 1
-        res = self.http.post(f"/api/chat/conversations/{self.cid}/messages",
-                             json={"text": text, "message_id": f"m{self._n}"})
-        assert res.status_code == 202, res.text
-
-    def messages(self) -> list[dict[str, Any]]:
-        return self.http.get(f"/api/chat/conversations/{self.cid}/messages").json()["messages"]
-
-    def wait_for(self, role: str, contains: str, timeout: float = 60) -> dict[str, Any]:
-        return poll(lambda: next((m for m in self.messages() if m["role"] == role
-                                  and contains.lower() in m["text"].lower()), None),
-                    f"a {role} message with {contains!r}", timeout=timeout)
 
 
-def sign_in(page: Page, gw: Gateway, email: str) -> None:
-    page.goto(f"{gw.url}/console")
-    page.get_by_label("E-mail", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#app")).to_be_visible()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=WAIT_MS)   # /ws/agent authenticated
 
 
-def agent_token(page: Page) -> str:
-    return page.evaluate("sessionStorage.getItem('console.token')")
 
 
 def test_a_conversation_from_the_queue_to_closed(live: tuple[Gateway, Rasa, RedisServer], page: Page) -> None:

@@ -13,15 +13,22 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kit.texts import text
-from ops.redis_server import RedisServer
 from tests.e2e.conftest import add_agent
-from tests.stack import Gateway, Rasa
+from tests.stack import Gateway
 
 from .conftest import XSS, axe_violations, browser_in, screenshot
-from .test_console import PASSWORD, WAIT_MS, WebShopper, agent_token, sign_in, unique_email
+from .helpers import (
+    PASSWORD,
+    WAIT_MS,
+    Live,
+    WebShopper,
+    agent_token,
+    script_errors,
+    sign_in,
+    unique_email,
+)
 
 pytestmark = pytest.mark.timeout(300)
-Live = tuple[Gateway, Rasa, RedisServer]
 
 
 def sign_in_fr(page: Page, gw: Gateway, email: str) -> None:
@@ -37,12 +44,6 @@ def account_lang(gw: Gateway, page: Page) -> str | None:
     return me.json()["lang"]  # type: ignore[no-any-return]
 
 
-def script_errors(page: Page) -> list[str]:
-    errors: list[str] = []                        # script errors and CSP refusals
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location.get('url', '')}")
-            if msg.type == "error" and "401" not in msg.text else None)
-    return errors
 
 
 def test_french_by_default_then_english_and_back(live: Live, browser: Browser) -> None:

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import add_agent
 
 from .conftest import axe_violations, screenshot
-from .test_console import PASSWORD, unique_email
+from .helpers import PASSWORD, unique_email
 
 pytestmark = pytest.mark.timeout(300)
 

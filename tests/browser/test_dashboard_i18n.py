@@ -14,8 +14,7 @@ from playwright.sync_api import Browser, expect
 from tests.e2e.conftest import add_agent
 
 from .conftest import axe_violations, browser_in, screenshot
-from .test_console import PASSWORD, unique_email
-from .test_console_i18n import Live, script_errors
+from .helpers import PASSWORD, Live, script_errors, unique_email
 
 pytestmark = pytest.mark.timeout(300)
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",

@@ -13,8 +13,18 @@ from playwright.sync_api import Browser, expect
 from tests.e2e.conftest import add_agent
 
 from .conftest import XSS
-from .test_console import PASSWORD, sign_in, unique_email
-from .test_widget import BOT_MS, QUESTION, ZEBRA, bot_bubble, conversation_id, open_widget, say
+from .helpers import (
+    BOT_MS,
+    PASSWORD,
+    QUESTION,
+    ZEBRA,
+    bot_bubble,
+    conversation_id,
+    open_widget,
+    say,
+    sign_in,
+    unique_email,
+)
 
 pytestmark = pytest.mark.timeout(300)
 

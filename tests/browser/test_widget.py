@@ -15,11 +15,9 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from .conftest import XSS, axe_violations, poll, screenshot
+from .helpers import BOT_MS, QUESTION, ZEBRA, bot_bubble, conversation_id, open_widget, say
 
 pytestmark = pytest.mark.timeout(300)
-BOT_MS = 30_000  # a bot turn: Rasa + FAQ retrieval, generous on a loaded machine
-QUESTION = "Bonjour, où est mon colis ?"
-ZEBRA = "what does the zebra pattern cushion look like"
 
 
 def transcript(base_url: str, cid: str) -> list[dict[str, Any]]:
@@ -32,27 +30,12 @@ def shopper_texts(base_url: str, cid: str) -> list[str]:
     return [m["text"] for m in transcript(base_url, cid) if m["role"] == "shopper"]
 
 
-def conversation_id(page: Page) -> str:
-    cid = page.evaluate("() => JSON.parse(localStorage.getItem(`shop-support:${location.origin}:cid`))")
-    assert cid and cid.startswith("c-"), cid
-    return cid
 
 
-def open_widget(page: Page, url: str) -> None:
-    page.goto(f"{url}/demo")
-    page.get_by_role("button", name=re.compile("^Ouvrir le chat")).click()
-    expect(page.get_by_role("dialog", name="Atelier Lumen")).to_be_visible()
-    page.wait_for_function("() => performance.getEntriesByName('shop-support-connected').length")
 
 
-def say(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Votre message")
-    box.fill(text)
-    box.press("Enter")
 
 
-def bot_bubble(page: Page, text: str):  # noqa: ANN201
-    return page.locator(".msg.bot .bubble", has_text=text)
 
 
 def shopper_bubble(page: Page, text: str):  # noqa: ANN201

@@ -22,8 +22,7 @@ from ops.redis_server import RedisServer
 from tests.fakes.bots import EchoBot, RecordingSender
 from tests.helpers import on_redis
 
-CHANNEL = "messenger"  # a channel with a Sender, so deliveries are exercised
-
+from .helpers import CHANNEL, roles_texts, shopper
 
 Scenario = Callable[[aioredis.Redis], Awaitable[Any]]
 
@@ -34,13 +33,8 @@ def make_router(client: aioredis.Redis, bot: EchoBot, sender: RecordingSender | 
                               {CHANNEL: sender or RecordingSender()})
 
 
-def shopper(cid: str, text: str, mid: str = "", sender: str = "psid-1") -> Message:
-    extra = {"message_id": mid} if mid else {}
-    return Message(channel=CHANNEL, sender=sender, conversation_id=cid, text=text, lang="en", **extra)
 
 
-def roles_texts(messages: list[Message]) -> list[tuple[str, str]]:
-    return [(m.role, m.text) for m in messages]
 
 
 def test_a_message_submitted_twice_is_stored_and_answered_once(redis_server: RedisServer,

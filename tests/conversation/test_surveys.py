@@ -23,7 +23,7 @@ from shop.config import SurveysConfig
 from tests.fakes.bots import FaqBot, RecordingSender
 from tests.helpers import on_redis
 
-from .test_router import CHANNEL, roles_texts, shopper
+from .helpers import CHANNEL, roles_texts, shopper
 
 
 class Clock:

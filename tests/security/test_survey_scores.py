@@ -25,7 +25,7 @@ from handoff.survey_links import SurveyLinks
 from kit.keys import OFFER, SURVEYS
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
-from tests.conversation.test_router import CHANNEL, shopper
+from tests.conversation.helpers import CHANNEL, shopper
 from tests.fakes.bots import FaqBot, RecordingSender
 from tests.helpers import on_redis
 
