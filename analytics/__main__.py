@@ -14,9 +14,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from analytics.log import EventLog
 from kit.redis import DEFAULT_REDIS_URL
-
-from .events import EventLog
 
 
 async def unanswered_questions(redis_url: str, days: int) -> list[str]:

@@ -12,7 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .events import Event, EventLog
+from analytics.log import EventLog
+
+from .events import Event
 
 log = logging.getLogger("analytics")
 

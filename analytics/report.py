@@ -14,25 +14,23 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from kit.redis import text
-from shop.config import ReasonsConfig
-
-from . import matrix as reason_matrix
-from .ab import DEFAULT_VARIANT
-from .events import (
-    ALL,
+from analytics.log import (
     DAY,
     DIM,
     META,
-    NONE,
     SLA_PENDING,
     TICKET_FACTS,
     UNANSWERED,
     VARIANTS,
     VERBATIMS,
     day_range,
-    field_for,
 )
+from analytics.rollups import ALL, NONE, field_for
+from kit.redis import text
+from shop.config import ReasonsConfig
+
+from . import matrix as reason_matrix
+from .ab import DEFAULT_VARIANT
 from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, percent, two_proportion_test
 
 MAX_DAYS = 3 * 366

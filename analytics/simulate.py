@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from analytics.log import EventLog
+
 from . import events as ev
 from .ab import assign
-from .events import Event, EventLog
+from .events import Event
 from .kpi import score_band
 
 WEEKDAY = (1.35, 1.15, 1.05, 1.0, 0.95, 0.7, 0.5)           # Monday .. Sunday

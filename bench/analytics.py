@@ -46,7 +46,8 @@ import redis
 import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
 
-from analytics.events import DAY, PREFIX, STREAM, EventKind, EventLog
+from analytics.events import EventKind
+from analytics.log import DAY, PREFIX, STREAM, EventLog
 from analytics.simulate import load, month
 from ops.redis_server import RedisServer
 from shop.hours import BusinessHours, from_config

@@ -112,7 +112,7 @@ def make_clock(start: datetime | None) -> Callable[[], datetime]:
 
 def _wire(state: GatewayState) -> None:
     """The help desk, conversations, channels and the bot's custom actions, on one Redis."""
-    from analytics.events import EventLog
+    from analytics.log import EventLog
     from analytics.recorder import Recorder
     from bot.actions import executor
     from bot.actions.services import Services

@@ -26,9 +26,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from analytics.events import CONV_FACTS, LAST_CONTACT, SLA_PENDING, STREAM, TICKET_FACTS, VERBATIMS
-from analytics.events import SEEN as EVENT_SEEN
 from analytics.kpi import SURVEY_RANGES
+from analytics.log import CONV_FACTS, LAST_CONTACT, SLA_PENDING, STREAM, TICKET_FACTS, VERBATIMS
+from analytics.log import SEEN as EVENT_SEEN
 from kit.ids import customer_id
 from kit.keys import (
     ACTIVE,

@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 
 from analytics import events as ev
 from analytics import report
-from analytics.events import EventKind, EventLog
+from analytics.events import EventKind
+from analytics.log import META, SLA_PENDING, STREAM, EventLog
 from kit.pii import pseudonymize
 from ops.redis_server import RedisServer
 from tests.helpers import on_redis
@@ -84,7 +85,7 @@ def test_append_counts_once_and_masks(redis_server: RedisServer) -> None:
         assert day["msg_in|whatsapp|*|*"] == "1" and day["msg_in|*|fr|*"] == "1"
         assert day["conv|*|*|*"] == "1"
         assert day["csat:5|whatsapp|fr|-"] == "1"
-        assert await r.xlen(ev.STREAM) == 2
+        assert await r.xlen(STREAM) == 2
 
         stored = await log.read()
         assert [e.kind for e in stored] == [EventKind.MESSAGE_IN, EventKind.SURVEY_ANSWERED]
@@ -277,7 +278,7 @@ def test_report_reads_only_day_counters(redis_server: RedisServer) -> None:
         for e in scenario_events():
             await log.append(e)
         before = await report.kpis(r, "2026-03-01", "2026-03-31", as_of=AS_OF)
-        keep = {ev.META, ev.SLA_PENDING}
+        keep = {META, SLA_PENDING}
         for key in await r.keys("support:analytics:*"):
             if key not in keep and not key.startswith(("support:analytics:day:",
                                                         "support:analytics:ticket:")):

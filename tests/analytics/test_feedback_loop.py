@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 
 from analytics import events as ev
 from analytics import report
-from analytics.events import EventLog
 from analytics.kpi import score_band
+from analytics.log import EventLog
 from analytics.matrix import MIN_ANSWERS, irritant_signals, place
 from ops.redis_server import RedisServer
 from shop.config import ReasonsConfig

@@ -100,7 +100,7 @@ def test_suggest_reads_what_the_faq_missed_from_redis(tmp_path: Path, embedder: 
 
     from analytics import events as ev
     from analytics import report
-    from analytics.events import EventLog
+    from analytics.log import EventLog
     from analytics.unanswered import kb_index, topics_report
 
     now = datetime.now(UTC)

@@ -11,7 +11,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from analytics import report
-from analytics.events import EventKind, EventLog
+from analytics.events import EventKind
+from analytics.log import EventLog
 from analytics.recorder import Recorder
 from conversation.router import ConversationRouter
 from conversation.surveys import SKIP, WHY_WINDOW_S

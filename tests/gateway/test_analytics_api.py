@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from analytics.events import EventLog
+from analytics.log import EventLog
 from analytics.simulate import load, month
 from handoff.accounts import Accounts
 from ops.redis_server import RedisServer

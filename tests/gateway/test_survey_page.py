@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from analytics import report
-from analytics.events import EventKind, EventLog
+from analytics.events import EventKind
+from analytics.log import EventLog
 from handoff.desk import HelpDesk
 from handoff.survey_links import BadLink, SurveyLinks
 from handoff.tickets import Tickets

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from analytics import events as ev
-from analytics.events import EventLog
+from analytics.log import EventLog
 from handoff.accounts import Accounts
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService

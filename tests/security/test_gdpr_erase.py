@@ -23,7 +23,7 @@ import redis
 import redis.asyncio as aioredis
 
 from analytics import events as ev
-from analytics.events import EventLog
+from analytics.log import EventLog
 from analytics.recorder import Recorder
 from conversation.message import Message
 from conversation.transcript import Transcripts

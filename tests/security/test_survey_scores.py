@@ -15,7 +15,8 @@ import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from analytics.events import SEEN, EventKind, EventLog
+from analytics.events import EventKind
+from analytics.log import SEEN, EventLog
 from analytics.recorder import Recorder
 from conversation.router import ConversationRouter
 from conversation.surveys import OFFER_TTL_S
