@@ -17,7 +17,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from gateway.help_centre import FEEDBACK_STREAM, TOKEN_TTL_S, Article, feedback_token
+from gateway.help_catalogue import Article
+from gateway.help_centre import FEEDBACK_STREAM, TOKEN_TTL_S, feedback_token
 from retrieval.service import RetrievalService
 
 ENTRY, PAGE = "/help/fr/track-fr/feedback", "/help/fr/track-fr"
