@@ -143,17 +143,20 @@ def _wire(state: GatewayState) -> None:
         log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",
                     extra={"clock_start": settings.clock_start.isoformat()})
     detector = LanguageDetector(["fr", "en"])
-    state.recorder = Recorder(EventLog(state.redis, hours=hours), on_event=state.metrics.event)
+    state.recorder = Recorder(EventLog(state.redis, hours=hours, secret=settings.analytics_secret),
+                              on_event=state.metrics.event)
     state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
     state.feeds = FeedHub(state.redis)
-    state.survey_links = SurveyLinks.from_env(state.shop.surveys.nps_link_days)
+    state.survey_links = (SurveyLinks(settings.survey_secret, settings.public_url,
+                                      days=state.shop.surveys.nps_link_days)
+                          if settings.survey_secret and settings.public_url else None)
     mail = MailSettings.from_env()
     state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
                             mailer=Mailer(mail) if mail.enabled else None, recorder=state.recorder,
                             survey_links=state.survey_links, shop_name=state.shop.shop.name)
-    state.rate_limit = ChatLimits(state.redis, settings)
+    state.rate_limit = ChatLimits(state.redis, settings, secret=settings.analytics_secret)
     state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
     state.meta = MetaSettings.from_env()
     if state.meta.messenger_enabled or state.meta.whatsapp_enabled:
@@ -237,7 +240,8 @@ async def _purge_forever(state: GatewayState) -> None:
     while True:
         try:
             if await state.redis.set(PURGE_LOCK, "1", nx=True, ex=PURGE_EVERY_S - 60):
-                counts = await Privacy(state.redis).purge(state.shop.retention)
+                counts = await Privacy(state.redis, analytics_secret=state.settings.analytics_secret).purge(
+                    state.shop.retention)
                 log.info("retention purge", extra=counts)
         except Exception as exc:
             log.warning("retention purge failed", extra={"error": str(exc) or type(exc).__name__})

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
 import time
 from datetime import UTC, datetime
@@ -169,29 +168,28 @@ def _index_page(request: Request, lang: str, cat: Catalogue, **extra: Any) -> HT
 
 
 # ---- feedback form protection -------------------------------------------------------------------
-def _form_key() -> bytes:
+def _form_key(secret: str) -> bytes:
     """The key of the feedback tokens and vote digests: derived from SURVEY_SECRET (set in
     production and shared by `make run`'s workers), else a random key of this process."""
-    secret = os.environ.get("SURVEY_SECRET", "")
     if not secret:
         return _PROCESS_KEY
     return hmac.new(secret.encode(), b"help-feedback-form", hashlib.sha256).digest()
 
 
-def _sign(article: Article, issued: int) -> str:
+def _sign(article: Article, issued: int, secret: str) -> str:
     message = f"help-feedback:{article.lang}/{article.id}:{issued}".encode()
-    digest = hmac.new(_form_key(), message, hashlib.sha256).digest()
+    digest = hmac.new(_form_key(secret), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def feedback_token(article: Article, now: float | None = None) -> str:
+def feedback_token(article: Article, secret: str, now: float | None = None) -> str:
     """What the entry page's form sends back: when it was issued and a signature of that and
     the entry, so it works from any cache or gateway for TOKEN_TTL_S and for this entry only."""
     issued = int(time.time() if now is None else now)
-    return f"{issued}.{_sign(article, issued)}"
+    return f"{issued}.{_sign(article, issued, secret)}"
 
 
-def valid_token(article: Article, token: str, now: float | None = None) -> bool:
+def valid_token(article: Article, token: str, secret: str, now: float | None = None) -> bool:
     """Issued by us for this entry, less than TOKEN_TTL_S ago (a forged or replayed-late form is not)."""
     issued_text, _, signature = token.partition(".")
     if not issued_text.isdigit() or len(issued_text) > 12:
@@ -199,7 +197,7 @@ def valid_token(article: Article, token: str, now: float | None = None) -> bool:
     issued, now = int(issued_text), time.time() if now is None else now
     if not now - TOKEN_TTL_S <= issued <= now + TOKEN_SKEW_S:
         return False
-    return hmac.compare_digest(signature.encode(), _sign(article, issued).encode())
+    return hmac.compare_digest(signature.encode(), _sign(article, issued, secret).encode())
 
 
 def _visitor(request: Request) -> str:
@@ -214,9 +212,9 @@ def _visitor(request: Request) -> str:
     return str(ip)
 
 
-def vote_key(request: Request, article: Article, day: str) -> str:
+def vote_key(request: Request, article: Article, day: str, secret: str) -> str:
     """Keyed digest, so Redis holds no recoverable address (the IPv4 space is small)."""
-    digest = hmac.new(_form_key(), f"{_visitor(request)}|{article.id}|{day}".encode(), hashlib.sha256)
+    digest = hmac.new(_form_key(secret), f"{_visitor(request)}|{article.id}|{day}".encode(), hashlib.sha256)
     return VOTE.format(digest=digest.hexdigest()[:32])
 
 
@@ -316,7 +314,8 @@ async def help_entry(request: Request, lang: str, entry_id: str) -> Response:
         article=article, answer_html=Markup(markdown_html(article.answer)),  # sanitised by nh3
         group=group, related=cat.related(article), crumbs=crumbs, alternates=alternates,
         thanks=request.query_params.get("feedback") == "thanks", path=article.url,
-        contact_url=_contact_url(cat, lang), feedback_token=feedback_token(article),
+        contact_url=_contact_url(cat, lang),
+        feedback_token=feedback_token(article, get_state(request).settings.survey_secret),
     )
 
 
@@ -333,8 +332,9 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
         return not_found(request, lang)
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
     fetch_site = request.headers.get("sec-fetch-site")
+    secret = get_state(request).settings.survey_secret
     if (fetch_site is not None and fetch_site not in CROSS_SITE_OK) or \
-            not valid_token(article, (form.get("token") or [""])[0]):
+            not valid_token(article, (form.get("token") or [""])[0], secret):
         log.info("help feedback refused", extra={"entry": article.id, "fetch_site": fetch_site})
         return _feedback_refused(request, lang, article)
     answer = (form.get("helpful") or [""])[0]
@@ -346,7 +346,7 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
     now = state.clock() if state.clock is not None else datetime.now(UTC)
     fields = {"entry": article.id, "lang": lang, "helpful": "1" if answer == "yes" else "0",
               "at": now.isoformat()}
-    vote = vote_key(request, article, now.date().isoformat())
+    vote = vote_key(request, article, now.date().isoformat(), secret)
     try:
         if state.redis is None:
             raise RedisError("no Redis client")

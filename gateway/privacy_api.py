@@ -31,7 +31,8 @@ async def export(request: Request, agent: Agent, email: str = "") -> JSONRespons
         return error_response(403, "personal data requests are for admins")
     if not _valid(email):
         return error_response(422, "email must be an e-mail address")
-    data = await Privacy(get_state(request).redis).export(email)
+    state = get_state(request)
+    data = await Privacy(state.redis, analytics_secret=state.settings.analytics_secret).export(email)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
@@ -41,5 +42,6 @@ async def erase(request: Request, agent: Agent, body: ErasureRequest | None = No
         return error_response(403, "personal data requests are for admins")
     if body is None or not _valid(body.email):
         return error_response(422, "email must be an e-mail address")
-    counts = await Privacy(get_state(request).redis).erase(body.email)
+    state = get_state(request)
+    counts = await Privacy(state.redis, analytics_secret=state.settings.analytics_secret).erase(body.email)
     return JSONResponse({"erased": counts})

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from kit.pii import DEFAULT_ANALYTICS_SECRET
 from kit.redis import DEFAULT_REDIS_URL, redact_url
 
 MAX_BODY_BYTES = 64 * 1024
@@ -48,6 +49,9 @@ class Settings:
     ticket_rate: tuple[int, int] = (3, 3600)            # TICKET_RATE_LIMIT: tickets per conversation
     ticket_address_rate: tuple[int, int] = (10, 3600)   # TICKET_ADDRESS_RATE_LIMIT: tickets per address
     clock_start: datetime | None = None     # CLOCK_START: the gateway's clock starts there (demos, tests)
+    analytics_secret: str = DEFAULT_ANALYTICS_SECRET  # ANALYTICS_SECRET: keys the customers' pseudonyms
+    survey_secret: str = ""                 # SURVEY_SECRET: signs survey links and help feedback forms
+    public_url: str = ""                    # PUBLIC_URL: the gateway as customers see it (survey links)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +96,9 @@ class Settings:
             ticket_rate=rates["TICKET_RATE_LIMIT"],
             ticket_address_rate=rates["TICKET_ADDRESS_RATE_LIMIT"],
             clock_start=clock_start,
+            analytics_secret=get("ANALYTICS_SECRET", DEFAULT_ANALYTICS_SECRET),
+            survey_secret=get("SURVEY_SECRET", ""),
+            public_url=get("PUBLIC_URL", ""),
         )
 
 

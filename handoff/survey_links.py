@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 from dataclasses import dataclass
 
@@ -49,12 +48,6 @@ class SurveyLinks:
         self.public_url = public_url.rstrip("/")
         self.days = days
 
-    @classmethod
-    def from_env(cls, days: int = 30) -> SurveyLinks | None:
-        """Links need SURVEY_SECRET and PUBLIC_URL (the gateway's address as customers see it);
-        without them e-mails simply carry no survey link."""
-        secret, url = os.environ.get("SURVEY_SECRET", ""), os.environ.get("PUBLIC_URL", "")
-        return cls(secret, url, days=days) if secret and url else None
 
     def token(self, kind: str, ref: str, lang: str, *, now: float | None = None) -> str:
         if kind not in ("ticket", "conversation"):

@@ -51,7 +51,10 @@ def pseudonymize(value: str, secret: bytes, prefix: str = "cust_") -> str:
     return prefix + digest
 
 
+DEFAULT_ANALYTICS_SECRET = "shop-support-analytics"   # refused in production (gateway/settings.py)
+
+
 def analytics_secret() -> bytes:
-    """The key of `pseudonymize` (env ANALYTICS_SECRET; the fixed fallback is refused in
-    production by the gateway's settings check, gateway/settings.py)."""
-    return os.environ.get("ANALYTICS_SECRET", "shop-support-analytics").encode()
+    """The key of `pseudonymize` for the CLIs (env ANALYTICS_SECRET); the gateway passes its
+    Settings' value down instead."""
+    return os.environ.get("ANALYTICS_SECRET", DEFAULT_ANALYTICS_SECRET).encode()

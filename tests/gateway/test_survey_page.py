@@ -32,12 +32,11 @@ def links() -> SurveyLinks:
 
 
 @pytest.fixture
-def client(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("SURVEY_SECRET", SECRET)
-    monkeypatch.setenv("PUBLIC_URL", "https://support.shop.example")
+def client(app_factory: Callable[..., Any], retrieval_service: RetrievalService,
+           redis_client: redis.Redis) -> Iterator[TestClient]:
     redis_client.flushdb()
-    with TestClient(app_factory(retrieval=retrieval_service)) as test_client:
+    with TestClient(app_factory(retrieval=retrieval_service, survey_secret=SECRET,
+                                       public_url="https://support.shop.example")) as test_client:
         yield test_client
 
 

@@ -23,6 +23,7 @@ from retrieval.service import RetrievalService
 
 ENTRY, PAGE = "/help/fr/track-fr/feedback", "/help/fr/track-fr"
 TRACK_FR = Article("track-fr", "fr", "delivery/tracking", "", "")
+SECRET = "help-test-secret"   # SURVEY_SECRET: signs the feedback forms
 PEER = "x-test-peer"   # the test's way to choose the client address (see `peer_app`)
 
 
@@ -43,7 +44,7 @@ def peer_app(app: Any) -> Any:
 @pytest.fixture
 def web(app_factory: Callable[..., Any], retrieval_service: RetrievalService,
         redis_client: redis.Redis) -> Iterator[TestClient]:
-    with TestClient(peer_app(app_factory(retrieval=retrieval_service))) as client:
+    with TestClient(peer_app(app_factory(retrieval=retrieval_service, survey_secret=SECRET))) as client:
         yield client
 
 
@@ -64,7 +65,7 @@ def forged_tokens(web: TestClient) -> list[str | None]:
     return [
         None, "", "garbage", good + "x", f"{int(issued) + 1}.{signature}",       # missing, edited
         page_token(web, "/help/en/track-en"),                                    # another entry's
-        feedback_token(TRACK_FR, now=time.time() - TOKEN_TTL_S - 60),            # expired
+        feedback_token(TRACK_FR, SECRET, now=time.time() - TOKEN_TTL_S - 60),            # expired
         f"{int(time.time())}.{'A' * 43}",                                         # forged signature
     ]
 

@@ -119,11 +119,10 @@ def test_the_effort_offer_after_a_yes_counts_once_through_two_gateways(redis_ser
 
 
 @pytest.fixture
-def web(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("SURVEY_SECRET", "test-survey-secret")
-    monkeypatch.setenv("PUBLIC_URL", "https://support.shop.example")
-    with TestClient(app_factory(retrieval=retrieval_service)) as client:
+def web(app_factory: Callable[..., Any], retrieval_service: RetrievalService,
+        redis_client: redis.Redis) -> Iterator[TestClient]:
+    with TestClient(app_factory(retrieval=retrieval_service, survey_secret="test-survey-secret",
+                                       public_url="https://support.shop.example")) as client:
         yield client
 
 
