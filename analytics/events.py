@@ -58,7 +58,7 @@ SPEC: dict[EventKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.TICKET_CREATED: (("ticket", "channel", "lang"), ("conversation", "customer", "due")),
     K.TICKET_REPLIED: (("ticket",), ("conversation", "agent")),
     K.TICKET_SOLVED: (("ticket",), ("conversation", "agent")),
-    K.SURVEY_ANSWERED: (("survey", "score"), ("conversation", "ticket", "verbatim", "customer")),
+    K.SURVEY_ANSWERED: (("survey", "score"), ("conversation", "ticket", "verbatim", "customer", "agent")),
     K.SURVEY_COMMENT: (("survey", "score", "verbatim"), ("conversation", "ticket", "customer")),
 }
 COMMON = ("channel", "lang", "reason")
@@ -283,12 +283,13 @@ def ticket_update(kind: EventKind | str, *, ticket: str, agent: str | None = Non
 
 
 def survey_answered(*, survey: str, score: int, conversation: str | None = None, ticket: str | None = None,
-                    verbatim: str | None = None, customer: str | None = None, channel: str | None = None,
-                    lang: str | None = None, reason: str | None = None, at: datetime | float | None = None,
-                    id: str | None = None) -> Event:
+                    verbatim: str | None = None, customer: str | None = None, agent: str | None = None,
+                    channel: str | None = None, lang: str | None = None, reason: str | None = None,
+                    at: datetime | float | None = None, id: str | None = None) -> Event:
+    """`agent`: who last helped the shopper (pseudonymised like every agent id)."""
     return make_event(K.SURVEY_ANSWERED, survey=survey, score=score, conversation=conversation,
-                      ticket=ticket, verbatim=verbatim, customer=customer, channel=channel, lang=lang,
-                      reason=reason, at=at, id=id)
+                      ticket=ticket, verbatim=verbatim, customer=customer, agent=agent, channel=channel,
+                      lang=lang, reason=reason, at=at, id=id)
 
 
 def survey_comment(*, survey: str, score: int, verbatim: str, conversation: str | None = None,

@@ -26,7 +26,7 @@ from conversation.message import Button, Message
 from conversation.transcript import Transcripts
 from kit import texts
 from kit.ids import customer_id
-from kit.keys import OFFER, SURVEYS
+from kit.keys import OFFER
 from shop.config import SurveysConfig
 
 log = logging.getLogger("conversation.surveys")
@@ -112,11 +112,9 @@ class SurveyFlow:
 
     async def _score(self, message: Message, conv: dict[str, str], survey: str, score: int) -> None:
         lang = message.lang or conv.get("lang", "")
-        await self.redis.xadd(SURVEYS, {
-            "kind": survey, "score": score, "conversation": conv["id"], "lang": lang,
-            "channel": message.channel, "agent": conv.get("last_agent", ""), "at": self.clock()})
         self.recorder.emit(ev.survey_answered, survey=survey, score=score, conversation=conv["id"],
-                           customer=_customer(conv), id=f"{survey}:{message.message_id}")
+                           customer=_customer(conv), agent=conv.get("last_agent") or None,
+                           channel=message.channel, lang=lang or None, id=f"{survey}:{message.message_id}")
         if not self.config.ask_why:
             await self.send_bot(conv, text_for(lang, "thanks"), ())
             return

@@ -28,7 +28,7 @@ TICKET_LOG = "support:ticket:{tid}:log"           # list of JSON replies
 TICKET_SEQ = "support:tickets:seq"
 TICKET_IDEMPOTENCY = "support:tickets:by-request:{key}"
 WAITS = "support:stats:waits"                    # recent queue waits (s), newest first
-SURVEYS = "support:surveys"                       # stream of satisfaction answers
+SURVEYS = "support:surveys"                       # legacy stream of scores (now analytics events)
 EVENTS = "support:events"                         # pub/sub: what agents' consoles follow
 OUTBOX = "support:out:{cid}"                      # pub/sub: messages for the shopper's open sockets
 

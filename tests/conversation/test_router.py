@@ -12,12 +12,15 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from analytics.events import EventKind
+from analytics.log import EventLog
+from analytics.recorder import Recorder
 from conversation.message import Message
 from conversation.ports import DeliveryRefused
 from conversation.router import ConversationRouter
 from conversation.transcript import Transcripts
 from handoff.desk import HandoffRequest, HelpDesk
-from kit.keys import SURVEYS
+from kit.pii import pseudonymize
 from ops.redis_server import RedisServer
 from tests.fakes.bots import EchoBot, RecordingSender
 from tests.helpers import on_redis
@@ -148,20 +151,21 @@ def test_a_csat_answer_is_recorded_and_not_sent_to_the_bot(redis_server: RedisSe
 
     async def scenario(client: aioredis.Redis) -> tuple[str, list[Message]]:
         router = make_router(client, bot)
+        router.surveys.recorder = router.recorder = Recorder(EventLog(client, secret="test"))
         cid = await router.transcripts.open(CHANNEL, "psid-1", lang="en")
         await router.transcripts.update(cid, last_agent="marie@shop.example")
         await router.surveys.ask(await router.transcripts.require(cid), "csat")  # as `closed` does
         await router.submit(shopper(cid, '/csat{"score": 4}'))
         await router.idle()
-        return cid, await router.transcripts.history(cid)
+        await router.recorder.flush()
+        answers = [e for e in await EventLog(client).read() if e.kind == EventKind.SURVEY_ANSWERED]
+        return cid, await router.transcripts.history(cid), answers
 
-    cid, history = on_redis(redis_server.url, scenario)
+    cid, history, answers = on_redis(redis_server.url, scenario)
     assert bot.seen == []
-    entries = redis_client.xrange(SURVEYS)
-    assert len(entries) == 1
-    survey = entries[0][1]
-    assert {"kind": "csat", "score": "4", "conversation": cid, "channel": CHANNEL,
-            "agent": "marie@shop.example"}.items() <= survey.items()
+    [answer] = answers
+    assert {"survey": "csat", "score": 4, "conversation": cid, "channel": CHANNEL,
+            "agent": pseudonymize("marie@shop.example", b"test", "agent_")}.items() <= answer.data.items()
     assert roles_texts(history) == [  # then "why?" (see test_surveys.py)
         ("bot", "How would you rate the help you received?"),
         ("shopper", '/csat{"score": 4}'),

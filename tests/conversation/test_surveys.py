@@ -18,7 +18,6 @@ from conversation.router import ConversationRouter
 from conversation.surveys import SKIP, WHY_WINDOW_S
 from conversation.transcript import Transcripts
 from handoff.desk import HelpDesk
-from kit.keys import SURVEYS
 from ops.redis_server import RedisServer
 from shop.config import SurveysConfig
 from tests.fakes.bots import FaqBot, RecordingSender
@@ -110,12 +109,13 @@ def test_out_of_range_scores_are_dropped_and_why_can_be_turned_off(redis_server:
         router, cid = await _setup(client, SurveysConfig(ask_why=False))
         await _offer(router, cid, "csat")
         await _say(router, cid, '/csat{"score": 9}', '/csat{"score": 5}', "hello")
-        answers = await client.xrange(SURVEYS)
+        await router.recorder.flush()
+        answers = [e for e in await EventLog(client).read() if e.kind == EventKind.SURVEY_ANSWERED]
         return router.bot.seen, roles_texts(await router.transcripts.history(cid)), answers  # type: ignore[attr-defined]
 
     seen, history, answers = on_redis(redis_server.url, scenario)
     assert seen == ["hello"]                              # the bot never sees a score payload
-    assert [fields[b"score"] for _, fields in answers] == [b"5"]   # 9 neither counted nor used the offer
+    assert [e.data["score"] for e in answers] == [5]   # 9 neither counted nor used the offer
     assert ("bot", "Thank you for your feedback!") in history
     assert not any("main reason" in text for _, text in history)
 

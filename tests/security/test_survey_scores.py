@@ -23,7 +23,7 @@ from conversation.surveys import OFFER_TTL_S
 from conversation.transcript import Transcripts
 from handoff.desk import HelpDesk
 from handoff.survey_links import SurveyLinks
-from kit.keys import OFFER, SURVEYS
+from kit.keys import OFFER
 from ops.redis_server import RedisServer
 from retrieval.service import RetrievalService
 from tests.conversation.helpers import CHANNEL, shopper
@@ -48,10 +48,9 @@ async def _say(router: ConversationRouter, cid: str, *texts: str, sender: str = 
 
 
 async def _recorded(client: aioredis.Redis) -> tuple[list[tuple[str, str]], int]:
-    """(kind, score) of the survey stream, and the number of survey_answered analytics events."""
-    stream = [(f[b"kind"].decode(), f[b"score"].decode()) for _, f in await client.xrange(SURVEYS)]
+    """(survey, score) of each survey_answered analytics event, and their number."""
     events = [e for e in await EventLog(client).read() if e.kind == EventKind.SURVEY_ANSWERED]
-    return stream, len(events)
+    return [(e.data["survey"], str(e.data["score"])) for e in events], len(events)
 
 
 def test_scores_typed_where_no_survey_was_offered_are_not_recorded(redis_server: RedisServer) -> None:
