@@ -21,6 +21,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
+from kit.keys import PURGE_LOCK
 from kit.redis import redact_url
 
 from . import (
@@ -229,7 +230,6 @@ async def _sweep_forever(state: GatewayState) -> None:
 
 
 PURGE_EVERY_S = 6 * 3600
-PURGE_LOCK = "support:purge:lock"
 
 
 async def _purge_forever(state: GatewayState) -> None:

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from kit import texts
+from kit.keys import HELP_FEEDBACK, HELP_VOTE
 
 from . import templating
 from .deps import GatewayState, get_state
@@ -48,9 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.help_centre")
 router = APIRouter()
 
-FEEDBACK_STREAM = "support:help:feedback"
 FEEDBACK_MAXLEN = 1_000_000  # approximate cap: the stream is read by analytics, never unbounded
-VOTE = "support:help:vote:{digest}"  # set while a visitor's vote on an entry counts for the day
 VOTE_TTL_S = 25 * 3600               # outlives the longest day (DST): the day is part of the digest
 TOKEN_TTL_S = 24 * 3600              # a feedback form stays valid a day (pages are cached 60 s)
 TOKEN_SKEW_S = 300                   # gateways' clocks may differ a little
@@ -215,7 +214,7 @@ def _visitor(request: Request) -> str:
 def vote_key(request: Request, article: Article, day: str, secret: str) -> str:
     """Keyed digest, so Redis holds no recoverable address (the IPv4 space is small)."""
     digest = hmac.new(_form_key(secret), f"{_visitor(request)}|{article.id}|{day}".encode(), hashlib.sha256)
-    return VOTE.format(digest=digest.hexdigest()[:32])
+    return HELP_VOTE.format(digest=digest.hexdigest()[:32])
 
 
 def _feedback_refused(request: Request, lang: str, article: Article) -> HTMLResponse:
@@ -354,7 +353,7 @@ async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
             log.info("help feedback repeated", extra={"entry": article.id})  # thanked, not counted
             return RedirectResponse(f"{article.url}?feedback=thanks#feedback", status_code=303)
         try:
-            await state.redis.xadd(FEEDBACK_STREAM, fields, maxlen=FEEDBACK_MAXLEN, approximate=True)
+            await state.redis.xadd(HELP_FEEDBACK, fields, maxlen=FEEDBACK_MAXLEN, approximate=True)
         except (RedisError, OSError):
             await state.redis.delete(vote)  # not counted: the visitor may try again
             raise

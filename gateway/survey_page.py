@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from analytics import events as ev
 from handoff.survey_links import BadLink, SurveyLink
 from kit import texts
+from kit.keys import SURVEY_ANSWERED
 
 from .deps import get_state
 from .pages import STRICT_CSP
@@ -24,7 +25,6 @@ from .templating import render
 
 router = APIRouter()
 MAX_FORM_BYTES = 8 * 1024
-ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
 MAX_LINK_S = 366 * 86400                        # the longest surveys.nps_link_days (shop_config)
 
 
@@ -53,13 +53,13 @@ async def _claim(state: Any, link: SurveyLink) -> bool:
     """First answer for this link's ticket/conversation? (atomic: SET NX)"""
     if state.redis is None:
         return True
-    key = ANSWERED.format(answer=link.answer_id)
+    key = SURVEY_ANSWERED.format(answer=link.answer_id)
     return bool(await state.redis.set(key, "1", nx=True, exat=link.expires + MAX_LINK_S))
 
 
 async def _unclaim(state: Any, link: SurveyLink) -> None:
     if state.redis is not None:
-        await state.redis.delete(ANSWERED.format(answer=link.answer_id))
+        await state.redis.delete(SURVEY_ANSWERED.format(answer=link.answer_id))
 
 
 @router.get("/survey/nps/{token}", include_in_schema=False)

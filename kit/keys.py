@@ -34,6 +34,12 @@ OUTBOX = "support:out:{cid}"                      # pub/sub: messages for the sh
 
 OFFER = "support:conv:{cid}:survey-offer:{survey}"   # string, set while that survey awaits its score
 
+# the help centre, survey links, maintenance
+HELP_FEEDBACK = "support:help:feedback"           # stream of help article votes (entry, lang, helpful)
+HELP_VOTE = "support:help:vote:{digest}"          # set while a visitor's vote on an entry counts for the day
+SURVEY_ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
+PURGE_LOCK = "support:purge:lock"                 # one gateway runs the daily retention purge
+
 # agents and their sessions
 AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
 AGENTS = "support:agents"                          # set of e-mails

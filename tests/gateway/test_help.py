@@ -14,9 +14,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from gateway.help_centre import FEEDBACK_STREAM
 from gateway.pages import STRICT_CSP
 from gateway.render import markdown_html
+from kit.keys import HELP_FEEDBACK
 from retrieval.service import RetrievalService
 
 from .helpers import KB_SMALL, GatedService
@@ -247,14 +247,14 @@ def test_feedback_is_stored_and_redirects_with_thanks(client: TestClient, redis_
                            follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/help/fr/track-fr?feedback=thanks#feedback"
-    [(_, fields)] = redis_client.xrange(FEEDBACK_STREAM)
+    [(_, fields)] = redis_client.xrange(HELP_FEEDBACK)
     assert fields["entry"] == "track-fr" and fields["lang"] == "fr" and fields["helpful"] == "0"
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", fields["at"])
     thanks = client.get(response.headers["location"])
     assert "Merci pour votre retour" in thanks.text and "/feedback" not in thanks.text
     token = form_token(client, "/help/en/track-en")
     client.post("/help/en/track-en/feedback", data={"helpful": "yes", "token": token})
-    assert redis_client.xrange(FEEDBACK_STREAM)[-1][1]["helpful"] == "1"
+    assert redis_client.xrange(HELP_FEEDBACK)[-1][1]["helpful"] == "1"
 
 
 @pytest.mark.parametrize(("path", "data", "status"), [
@@ -268,7 +268,7 @@ def test_bad_feedback_is_refused_and_not_stored(client: TestClient, redis_client
                                                 data: dict[str, str], status: int) -> None:
     data = {"token": form_token(client, "/help/fr/track-fr"), **data}
     assert client.post(path, data=data, follow_redirects=False).status_code == status
-    assert redis_client.xlen(FEEDBACK_STREAM) == 0
+    assert redis_client.xlen(HELP_FEEDBACK) == 0
 
 
 # ---- index still loading -------------------------------------------------------------------------

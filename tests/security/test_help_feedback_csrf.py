@@ -18,7 +18,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from gateway.help_catalogue import Article
-from gateway.help_centre import FEEDBACK_STREAM, TOKEN_TTL_S, feedback_token
+from gateway.help_centre import TOKEN_TTL_S, feedback_token
+from kit.keys import HELP_FEEDBACK
 from retrieval.service import RetrievalService
 
 ENTRY, PAGE = "/help/fr/track-fr/feedback", "/help/fr/track-fr"
@@ -76,7 +77,7 @@ def test_forged_or_missing_tokens_are_refused_and_not_counted(web: TestClient,
         assert vote(web, token) == 403, token
     response = web.post(ENTRY, data={"helpful": "no"}, headers={PEER: "198.51.100.7"})
     assert response.status_code == 403 and 'href="/help/fr/track-fr">Revenir' in response.text  # a way back
-    assert redis_client.xlen(FEEDBACK_STREAM) == 0
+    assert redis_client.xlen(HELP_FEEDBACK) == 0
 
 
 def test_a_cross_site_post_is_refused_even_with_a_valid_token(web: TestClient,
@@ -84,23 +85,23 @@ def test_a_cross_site_post_is_refused_even_with_a_valid_token(web: TestClient,
     token = page_token(web)
     for site in ("cross-site", "same-site"):
         assert vote(web, token, **{"Sec-Fetch-Site": site}) == 403
-    assert redis_client.xlen(FEEDBACK_STREAM) == 0
+    assert redis_client.xlen(HELP_FEEDBACK) == 0
     assert vote(web, token, **{"Sec-Fetch-Site": "same-origin"}) == 303   # our own form
-    assert redis_client.xlen(FEEDBACK_STREAM) == 1
+    assert redis_client.xlen(HELP_FEEDBACK) == 1
 
 
 def test_a_valid_token_counts_once_per_visitor_and_entry(web: TestClient, redis_client: redis.Redis) -> None:
     assert vote(web, page_token(web), "no") == 303
     for helpful in ("no", "yes", "no", "yes"):                      # fresh tokens, same visitor
         assert vote(web, page_token(web), helpful) == 303           # thanked as usual...
-    assert [f["helpful"] for _, f in redis_client.xrange(FEEDBACK_STREAM)] == ["0"]   # ...counted once
+    assert [f["helpful"] for _, f in redis_client.xrange(HELP_FEEDBACK)] == ["0"]   # ...counted once
     # an IPv6 host owns its /64: rotating the interface id is still the same visitor
     assert vote(web, page_token(web), peer="2001:db8:1:2::10") == 303
     assert vote(web, page_token(web), peer="2001:db8:1:2:abcd::99") == 303
     # other visitors and other entries still count
     assert vote(web, page_token(web), peer="203.0.113.9") == 303
     assert vote(web, page_token(web, "/help/en/track-en"), "yes", path="/help/en/track-en/feedback") == 303
-    assert [f["entry"] for _, f in redis_client.xrange(FEEDBACK_STREAM)] == [
+    assert [f["entry"] for _, f in redis_client.xrange(HELP_FEEDBACK)] == [
         "track-fr", "track-fr", "track-fr", "track-en"]
     # no address in Redis, only keyed digests
     keys = redis_client.keys("support:help:vote:*")
