@@ -31,7 +31,8 @@ def explained(warning: str, actions_code: str, form_slots: set[str]) -> bool:
         name = m.group(1)
         return f'"{name}"' in actions_code or name.removeprefix("utter_ask_") in form_slots
     if m := INTENT_WITHOUT_EXAMPLES.search(warning):
-        return f"/{m.group(1)}" in actions_code
+        # a button payload, written out or built by conversation.payloads.payload("intent", ...)
+        return f"/{m.group(1)}" in actions_code or f'payload("{m.group(1)}"' in actions_code
     return False
 
 
@@ -41,6 +42,9 @@ def test_only_explained_warnings_pass() -> None:
     assert explained(unused.format("utter_dont_know"), code, set())
     assert explained(unused.format("utter_ask_ticket_email"), "", {"ticket_email"})
     assert explained("The intent 'faq_choice' is listed in the domain file, but is not found", code, set())
+    built = 'payloads.payload("faq_choice", faq_id=h.id)'
+    assert explained("The intent 'faq_choice' is listed in the domain file, but is not found", built, set())
+    assert not explained("The intent 'csat' is listed in the domain file, but is not found", built, set())
     assert not explained(unused.format("utter_typo"), code, {"ticket_email"})
     assert not explained("Found inconsistent rules or stories.", code, set())
 
