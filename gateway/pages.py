@@ -7,17 +7,23 @@ only from this origin, no inline code), so an injected string can never run.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from kit import texts
 
 WIDGET_DIR = Path(__file__).resolve().parents[1] / "widget"
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
               "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'none'; "
               "form-action 'self'; frame-ancestors 'none'")
 router = APIRouter()
+WIDGET_TEXTS = "/*@widget-texts@*/{fr: {}, en: {}}"   # the marker widget.js carries
 
 
 def page(path: Path, *, csp: str | None = STRICT_CSP, max_age: int = 60) -> Response:
@@ -29,10 +35,29 @@ def page(path: Path, *, csp: str | None = STRICT_CSP, max_age: int = 60) -> Resp
     return FileResponse(path, headers=headers)
 
 
+@cache
+def widget_script() -> tuple[bytes, str]:
+    """widget.js with its texts (locales' `widget` section, both languages) in place of the
+    marker, and its ETag: built once per process, one request for the shop's page as before."""
+    source = (WIDGET_DIR / "widget.js").read_text(encoding="utf-8")
+    data = {lang: texts.section(lang, "widget") for lang in texts.LANGS}
+    # JSON is a JS literal; "<" escaped so no text can close a surrounding <script>
+    literal = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if WIDGET_TEXTS not in source:
+        raise RuntimeError("widget.js lost its texts marker " + WIDGET_TEXTS)
+    body = source.replace(WIDGET_TEXTS, literal).encode()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
 @router.get("/widget.js", include_in_schema=False)
-async def widget_js() -> Response:
+async def widget_js(request: Request) -> Response:
     """The one script a shop embeds; it may run on any page of the shop (no CSP of ours)."""
-    return page(WIDGET_DIR / "widget.js", csp=None, max_age=300)
+    body, etag = widget_script()
+    headers = {"Cache-Control": "public, max-age=300", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 @router.get("/demo", include_in_schema=False)

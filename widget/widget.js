@@ -37,61 +37,12 @@
 
   // -- interface strings -------------------------------------------------------------------
 
-  var STRINGS = {
-    fr: {
-      open: "Ouvrir le chat d'assistance", close: "Fermer le chat", title: "Service client",
-      unread: "{n} nouveau(x) message(s)", human: "Un conseiller répond en général en {x}",
-      fewMinutes: "quelques minutes", underMinute: "moins d'une minute",
-      busy: "Équipe occupée : laissez-nous un message", closed: "De retour {x}",
-      checking: "Assistant disponible 24 h/24", leave: "Laisser un message",
-      welcome: "Bonjour ! Posez votre question : notre assistant vous répond tout de suite.",
-      inputLabel: "Votre message", placeholder: "Écrivez votre message…", send: "Envoyer",
-      you: "Vous", bot: "Assistant", agent: "Conseiller", conversation: "Conversation",
-      typing: "L'assistant écrit…", choices: "Réponses possibles", helpfulQ: "Cette réponse vous a-t-elle aidé ?",
-      yes: "Oui, cette réponse m'a aidé", no: "Non, cette réponse ne m'a pas aidé",
-      sending: "Envoi…", queued: "En attente de connexion", sent: "Envoyé", failed: "Non envoyé",
-      tooLong: "Message trop long (2000 caractères au plus)", retry: "Trop de messages : nouvel essai dans un instant",
-      offline: "Connexion perdue. Reconnexion…", newFrom: "{who} : {text}",
-      sugTitle: "Ces réponses peuvent vous aider", sugFound: "{n} réponse(s) suggérée(s)",
-      tkTitle: "Laissez-nous un message", tkHint: "Nous vous répondrons par e-mail sous {h} h ouvrées.",
-      email: "Adresse e-mail", order: "Numéro de commande (facultatif)", message: "Message",
-      tkSend: "Envoyer la demande", tkSending: "Envoi…", emailBad: "Saisissez une adresse e-mail valide, par ex. nom@exemple.fr.",
-      msgMissing: "Écrivez votre message.", tkError: "L'envoi a échoué. Vérifiez votre connexion et réessayez.",
-      tkDone: "Merci ! Votre demande {id} est bien enregistrée.", tkPromise: "Nous vous répondrons par e-mail au plus tard {p}.",
-      greetClose: "Masquer ce message", agentJoined: "Un conseiller a rejoint la conversation",
-      limited: "Trop de nouvelles conversations depuis votre connexion. Réessayez dans {x}.",
-      tkLimited: "Vous nous avez déjà laissé plusieurs messages : nous vous répondrons par e-mail. Réessayez dans {x} si besoin.",
-      orderBad: "Un numéro de commande ressemble à AL-123456 (ou laissez vide)."
-    },
-    en: {
-      open: "Open the support chat", close: "Close the chat", title: "Customer service",
-      unread: "{n} new message(s)", human: "Typically replies in {x}",
-      fewMinutes: "a few minutes", underMinute: "under a minute",
-      busy: "Our team is busy: leave us a message", closed: "Back {x}",
-      checking: "Assistant available 24/7", leave: "Leave a message",
-      welcome: "Hello! Ask your question: our assistant answers right away.",
-      inputLabel: "Your message", placeholder: "Type your message…", send: "Send",
-      you: "You", bot: "Assistant", agent: "Advisor", conversation: "Conversation",
-      typing: "The assistant is typing…", choices: "Possible answers", helpfulQ: "Did this answer help?",
-      yes: "Yes, this answer helped", no: "No, this answer did not help",
-      sending: "Sending…", queued: "Waiting for connection", sent: "Sent", failed: "Not sent",
-      tooLong: "Message too long (2000 characters at most)", retry: "Too many messages: retrying shortly",
-      offline: "Connection lost. Reconnecting…", newFrom: "{who}: {text}",
-      sugTitle: "These answers may help", sugFound: "{n} suggested answer(s)",
-      tkTitle: "Leave us a message", tkHint: "We will reply by e-mail within {h} business hours.",
-      email: "E-mail address", order: "Order number (optional)", message: "Message",
-      tkSend: "Send the request", tkSending: "Sending…", emailBad: "Enter a valid e-mail address, e.g. name@example.com.",
-      msgMissing: "Write your message.", tkError: "Sending failed. Check your connection and try again.",
-      tkDone: "Thank you! Your request {id} is registered.", tkPromise: "We will reply by e-mail by {p} at the latest.",
-      greetClose: "Hide this message", agentJoined: "An advisor joined the conversation",
-      limited: "Too many new conversations from your connection. Please try again in {x}.",
-      tkLimited: "You have already left us several messages: we will reply by e-mail. Try again in {x} if needed.",
-      orderBad: "An order number looks like AL-123456 (or leave it empty)."
-    }
-  }[LANG];
+  // both languages' texts, from locales/{fr,en}.yml's `widget` section: the gateway puts them
+  // in place of the marker when it serves this file (gateway/pages.py)
+  var STRINGS = (/*@widget-texts@*/{fr: {}, en: {}})[LANG];
 
   function t(key, vars) {
-    return STRINGS[key].replace(/\{(\w+)\}/g, function (_, k) { return vars && k in vars ? vars[k] : ""; });
+    return (STRINGS[key] || key).replace(/\{(\w+)\}/g, function (_, k) { return vars && k in vars ? vars[k] : ""; });
   }
 
   // -- storage (private modes may refuse it: the widget then just forgets) ---------------

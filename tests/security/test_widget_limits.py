@@ -14,12 +14,12 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from gateway.channels.web import ORDER_NUMBER_FORM, TOO_MANY_CONVERSATIONS, TOO_MANY_TICKETS
+from gateway.pages import widget_script
 from tests.browser.conftest import browser, page, playwright  # noqa: F401  (fixtures)
-from tests.stack import REPO
 
 pytestmark = pytest.mark.timeout(120)
 GATEWAY = "http://gateway.test"
-WIDGET = (REPO / "widget" / "widget.js").read_text(encoding="utf-8")
+WIDGET = widget_script()[0].decode()   # as the gateway serves it: with its texts
 REFUSED = {"error": "too_many_requests", "retry_after_s": 600, "message": TOO_MANY_CONVERSATIONS}
 CLOSED = {"status": "closed", "typical_wait_s": None, "next_opening": "Monday at 09:00",
           "ticket_reply_hours": 8}
