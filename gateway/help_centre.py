@@ -149,6 +149,15 @@ def _ready(state: GatewayState) -> FaqSource | None:
     return service if service is not None and state.index.ready else None
 
 
+def _serving(request: Request, lang: str) -> FaqSource | Response:
+    """The FAQ for a page in `lang`, or the page to show instead (404 for a language we do not
+    have, "loading" while the first index loads)."""
+    if lang not in LANGS:
+        return not_found(request)
+    service = _ready(get_state(request))
+    return loading(request, lang) if service is None else service
+
+
 def _contact_url(cat: Catalogue, lang: str) -> str | None:
     """Where "chat with us" leads without JavaScript: the KB's contact article, if any."""
     for section in cat.sections.get(lang, []):
@@ -238,22 +247,17 @@ async def help_home(request: Request) -> Response:
 
 @router.get("/help/{lang}", include_in_schema=False)
 async def help_index(request: Request, lang: str) -> Response:
-    if lang not in LANGS:
-        return not_found(request)
-    service = _ready(get_state(request))
-    if service is None:
-        return loading(request, lang)
+    service = _serving(request, lang)
+    if isinstance(service, Response):
+        return service
     return _index_page(request, lang, catalogue(service), home=False)
 
 
 @router.get("/help/{lang}/search", include_in_schema=False)
 async def help_search(request: Request, lang: str) -> Response:
-    if lang not in LANGS:
-        return not_found(request)
-    state = get_state(request)
-    service = _ready(state)
-    if service is None:
-        return loading(request, lang)
+    service = _serving(request, lang)
+    if isinstance(service, Response):
+        return service
     cat = catalogue(service)
     t = texts.section(lang, "help")
     raw = request.query_params.get("q", "")
@@ -287,11 +291,9 @@ async def help_search(request: Request, lang: str) -> Response:
 
 @router.get("/help/{lang}/{entry_id}", include_in_schema=False)
 async def help_entry(request: Request, lang: str, entry_id: str) -> Response:
-    if lang not in LANGS:
-        return not_found(request)
-    service = _ready(get_state(request))
-    if service is None:
-        return loading(request, lang)
+    service = _serving(request, lang)
+    if isinstance(service, Response):
+        return service
     cat = catalogue(service)
     article = cat.articles.get(entry_id)
     if article is None or article.lang not in LANGS:
@@ -320,12 +322,10 @@ async def help_entry(request: Request, lang: str, entry_id: str) -> Response:
 
 @router.post("/help/{lang}/{entry_id}/feedback", include_in_schema=False)
 async def help_feedback(request: Request, lang: str, entry_id: str) -> Response:
-    if lang not in LANGS:
-        return not_found(request)
+    service = _serving(request, lang)
+    if isinstance(service, Response):
+        return service
     state = get_state(request)
-    service = _ready(state)
-    if service is None:
-        return loading(request, lang)
     article = catalogue(service).articles.get(entry_id)
     if article is None or article.lang != lang:
         return not_found(request, lang)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
+from kit import texts
 from ops.redis_server import RedisServer
 from tests.stack import Gateway, Rasa
 
@@ -47,13 +48,15 @@ class WebShopper:
                     f"a {role} message with {contains!r}", timeout=timeout)
 
 
-def sign_in(page: Page, gw: Gateway, email: str) -> None:
+def sign_in(page: Page, gw: Gateway, email: str, lang: str = "en") -> None:
+    """Sign in to the console as the page shows it in `lang` (the browser's or the account's)."""
+    t = texts.section(lang, "console")
     page.goto(f"{gw.url}/console")
-    page.get_by_label("E-mail", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label(t["login.email"], exact=True).fill(email)
+    page.get_by_label(t["login.password"], exact=True).fill(PASSWORD)
+    page.get_by_role("button", name=t["login.submit"]).click()
     expect(page.locator("#app")).to_be_visible()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=WAIT_MS)   # /ws/agent authenticated
+    expect(page.locator("#connection")).to_have_text(t["connection.live"], timeout=WAIT_MS)   # /ws/agent up
 
 
 def agent_token(page: Page) -> str:

@@ -31,14 +31,6 @@ from .helpers import (
 pytestmark = pytest.mark.timeout(300)
 
 
-def sign_in_fr(page: Page, gw: Gateway, email: str) -> None:
-    page.goto(f"{gw.url}/console")
-    page.get_by_label("Adresse e-mail", exact=True).fill(email)
-    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.locator("#app")).to_be_visible()
-
-
 def account_lang(gw: Gateway, page: Page) -> str | None:
     me = httpx.get(f"{gw.url}/api/agent/me", headers={"Authorization": f"Bearer {agent_token(page)}"})
     return me.json()["lang"]  # type: ignore[no-any-return]
@@ -61,7 +53,7 @@ def test_french_by_default_then_english_and_back(live: Live, browser: Browser) -
         page.get_by_label("Mot de passe", exact=True).fill("pas le bon mot de passe")
         page.get_by_role("button", name="Se connecter").click()
         expect(page.locator("#login-error")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
-        sign_in_fr(page, gw, email)
+        sign_in(page, gw, email, "fr")
         expect(page.locator("#connection")).to_have_text("En direct", timeout=WAIT_MS)
         expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
         expect(page.get_by_label("Votre statut")).to_have_value("online")
@@ -117,7 +109,7 @@ def test_french_by_default_then_english_and_back(live: Live, browser: Browser) -
         errors = script_errors(page)
         page.goto(f"{gw.url}/console")
         expect(page.get_by_role("button", name="Se connecter")).to_be_visible()   # before login: French
-        sign_in_fr(page, gw, email)
+        sign_in(page, gw, email, "fr")
         expect(page.locator(html)).to_have_attribute("lang", "en")          # after: the account's English
         expect(page.locator("#connection")).to_have_text("Live", timeout=WAIT_MS)
         page.get_by_label("Display language").select_option("fr")          # and back
