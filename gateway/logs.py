@@ -84,5 +84,9 @@ def configure_logging(level: str = "INFO") -> None:
     access.disabled = True
     for name in ("httpx", "httpx2", "httpcore"):  # outbound URLs may carry tokens (Graph API)
         logging.getLogger(name).setLevel(logging.WARNING)
+    # start-up chatter a shop owner cannot act on: which faiss build loaded (its "could not
+    # load AVX512" lines read like errors), each custom action registered
+    for name in ("faiss.loader", "rasa_sdk.executor"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # tqdm bars are not JSON lines

@@ -21,22 +21,43 @@ SELF = "ops"
 WARNING_RE = re.compile(r"^\S+:\d+: \w*Warning\b|\bpy\.warnings\b|\b\w+(Deprecation|Future|User)Warning: ")
 
 
+# what starts a line that is surely not the rest of a warning's message: a log record
+# (timestamp, level, JSON), a traceback or an error
+RECORD_RE = re.compile(r"^(\d{4}-\d\d-\d\d|\{|\[|Traceback|(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b|\w+Error\b)")
+
+
 class WarningFilter:
-    """Tells a warning (its line, and the indented source line `warnings` prints after it)
-    from the rest."""
+    """Tells a warning from the rest: its `file:line: XWarning: message` line, the indented
+    source line `warnings` prints after it, and between them the further lines of a multi-line
+    message. A line after a warning that may be either is held until the next line says which
+    (an indented source line: it was the message), or until `flush()`."""
 
     def __init__(self) -> None:
         self.inside = False
+        self.held: str | None = None
         self.count = 0
 
-    def is_noise(self, line: str) -> bool:
+    def feed(self, line: str) -> list[str]:
+        """The lines to show now."""
         if WARNING_RE.search(line):
-            self.inside = True
             self.count += 1
-            return True
-        source_line = self.inside and line[:1].isspace()
-        self.inside = False
-        return source_line
+            self.inside, self.held = True, None
+            return []
+        if not self.inside:
+            return [line]
+        if line[:1].isspace():            # the source line closes the warning (and its message)
+            self.inside, self.held = False, None
+            return []
+        if self.held is None and line.strip() and not RECORD_RE.match(line):
+            self.held = line              # the message's next line, or the program's own?
+            return []
+        out = [self.held, line] if self.held is not None else [line]
+        self.inside, self.held = False, None
+        return out
+
+    def flush(self) -> list[str]:
+        held, self.held, self.inside = self.held, None, False
+        return [held] if held is not None else []
 
 
 class Console:
@@ -88,12 +109,14 @@ class Console:
                         continue
                     log.write(line + "\n")
                     log.flush()
-                    if not noise.is_noise(line):
-                        self.line(source, line)
-                    elif noise.count == 1 and not announced:
+                    for shown in noise.feed(line):
+                        self.line(source, shown)
+                    if noise.count and not announced:
                         announced.append(True)
                         self.line(source, f"(warnings are written to {self.log_dir / (source + '.log')})")
             if log is not None:
+                for shown in noise.flush():
+                    self.line(source, shown)
                 log.close()
 
         thread = threading.Thread(target=run, name=f"pump-{source}", daemon=True)
