@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from analytics.recorder import NULL, Recorder
 from conversation import faq, payloads
 from conversation.message import Button, Message
+from conversation.transcript import Conversation
 from kit import texts
 from retrieval.source import FaqSource
 
@@ -44,10 +45,10 @@ class DegradedMode:
         self.update = update
         self.recorder = recorder
 
-    def capturing(self, conv: dict[str, str]) -> bool:
+    def capturing(self, conv: Conversation) -> bool:
         return bool(conv.get("degraded_ticket"))
 
-    async def reply(self, message: Message, conv: dict[str, str]) -> list[Reply]:
+    async def reply(self, message: Message, conv: Conversation) -> list[Reply]:
         lang = message.lang or conv.get("lang") or "fr"
         text = message.text.strip()
         leave = (Button(t(lang, "leave"), LEAVE),)
@@ -77,7 +78,7 @@ class DegradedMode:
             return [(answered.text, ()), (t(lang, "note"), leave)]
         return [(t(lang, "down"), leave)]
 
-    async def _capture(self, message: Message, conv: dict[str, str], lang: str, text: str) -> list[Reply]:
+    async def _capture(self, message: Message, conv: Conversation, lang: str, text: str) -> list[Reply]:
         state = json.loads(conv["degraded_ticket"])
         if state["step"] == "email":
             try:

@@ -25,7 +25,7 @@ from conversation.language import Detector, message_language
 from conversation.message import Button, Message
 from conversation.ports import DeliveryRefused
 from conversation.surveys import SurveyFlow
-from conversation.transcript import Transcripts
+from conversation.transcript import Conversation, Transcripts
 from handoff.desk import HelpDesk
 from kit import texts
 from kit.ids import customer_id
@@ -185,7 +185,7 @@ class ConversationRouter:
         elif helped and after.get("state") not in ("queued", "agent"):
             await self.surveys.ask_effort_once(after)
 
-    async def _degraded_turn(self, message: Message, conv: dict[str, str]) -> None:
+    async def _degraded_turn(self, message: Message, conv: Conversation) -> None:
         self.degraded_turns += 1
         started = time.perf_counter()
         try:
@@ -241,10 +241,10 @@ class ConversationRouter:
             await self.transcripts.system(message.conversation_id, "delivery_failed", str(exc)[:200],
                                           message_id=message.message_id)
 
-    async def _send_bot(self, conv: dict[str, str], text: str, buttons: tuple[Button, ...] = ()) -> None:
+    async def _send_bot(self, conv: Conversation, text: str, buttons: tuple[Button, ...] = ()) -> None:
         await self.send(self._bot_message(conv, text, buttons))
 
-    def _bot_message(self, conv: dict[str, str], text: str, buttons: tuple[Button, ...] = ()) -> Message:
+    def _bot_message(self, conv: Conversation, text: str, buttons: tuple[Button, ...] = ()) -> Message:
         return Message(channel=conv["channel"], sender=conv["sender"], conversation_id=conv["id"],
                        text=text, role="bot", buttons=buttons, lang=conv.get("lang", ""))
 
@@ -284,7 +284,7 @@ class ConversationRouter:
 
     # -- events ------------------------------------------------------------------------
 
-    async def _publish(self, message: Message, conv: dict[str, str]) -> None:
+    async def _publish(self, message: Message, conv: Conversation) -> None:
         data = json.dumps({"type": "message", "message": message.to_dict()}, ensure_ascii=False)
         await self.redis.publish(OUTBOX.format(cid=message.conversation_id), data)
         if conv.get("state") in ("queued", "agent"):
@@ -292,7 +292,7 @@ class ConversationRouter:
                 "type": "message", "conversation_id": message.conversation_id,
                 "agent": conv.get("agent", ""), "message": message.to_dict()}, ensure_ascii=False))
 
-    async def event(self, kind: str, cid: str, conv: dict[str, str]) -> None:
+    async def event(self, kind: str, cid: str, conv: Conversation) -> None:
         """Tell every console (through any gateway) that a conversation changed."""
         await self.redis.publish(EVENTS, json.dumps({"type": kind, "conversation_id": cid,
                                                      "agent": conv.get("agent", "")}))

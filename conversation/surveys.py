@@ -23,7 +23,7 @@ from analytics.kpi import SURVEY_RANGES
 from analytics.recorder import NULL, Recorder
 from conversation import payloads
 from conversation.message import Button, Message
-from conversation.transcript import Transcripts
+from conversation.transcript import Conversation, Transcripts
 from kit import texts
 from kit.ids import customer_id
 from kit.keys import OFFER
@@ -62,7 +62,7 @@ class SurveyFlow:
         self.recorder = recorder
         self.clock = clock
 
-    async def ask(self, conv: dict[str, str], survey: str) -> None:
+    async def ask(self, conv: Conversation, survey: str) -> None:
         """Offer a survey: its score is accepted once from now on (recorded before the buttons go
         out, so even an instant click finds the offer)."""
         await self.redis.set(OFFER.format(cid=conv["id"], survey=survey), str(self.clock()), ex=OFFER_TTL_S)
@@ -73,14 +73,14 @@ class SurveyFlow:
         so a double click or a redelivery through another gateway counts once)."""
         return bool(await self.redis.delete(OFFER.format(cid=cid, survey=survey)))
 
-    async def ask_effort_once(self, conv: dict[str, str]) -> None:
+    async def ask_effort_once(self, conv: Conversation) -> None:
         """CES after the shopper said the bot's answer helped: once per conversation."""
         if not self.config.ces_after_bot_answer or conv.get("ces_asked"):
             return
         await self.transcripts.update(conv["id"], ces_asked="1")
         await self.ask(conv, "ces")
 
-    async def handle(self, message: Message, conv: dict[str, str]) -> bool:
+    async def handle(self, message: Message, conv: Conversation) -> bool:
         """Take the message if it is a survey turn (a score, the skip button, or the answer to
         "why?"); False to route it as usual. A score payload is always taken: recorded if it
         answers the pending offer, else dropped (typed by hand, out of range, or a second click)."""
@@ -110,7 +110,7 @@ class SurveyFlow:
         await self.send_bot(conv, text_for(conv.get("lang", ""), "thanks"), ())
         return True
 
-    async def _score(self, message: Message, conv: dict[str, str], survey: str, score: int) -> None:
+    async def _score(self, message: Message, conv: Conversation, survey: str, score: int) -> None:
         lang = message.lang or conv.get("lang", "")
         self.recorder.emit(ev.survey_answered, survey=survey, score=score, conversation=conv["id"],
                            customer=_customer(conv), agent=conv.get("last_agent") or None,
@@ -123,5 +123,5 @@ class SurveyFlow:
         await self.send_bot(conv, text_for(lang, "why"), (Button(text_for(lang, "skip"), SKIP),))
 
 
-def _customer(conv: dict[str, str]) -> str:
+def _customer(conv: Conversation) -> str:
     return customer_id(conv.get("channel", ""), conv.get("sender", ""))

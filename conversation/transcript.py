@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import redis.asyncio as aioredis
 
@@ -41,6 +41,27 @@ if ARGV[4] == '1' then
 end
 return redis.call('LLEN', KEYS[2])
 """
+
+
+class Conversation(TypedDict, total=False):
+    """A conversation as stored in its `support:conv:{cid}` hash (every value is text; the
+    help desk writes `state`, `agent` and `reason` too)."""
+
+    id: str
+    channel: str                # web | messenger | whatsapp
+    sender: str                 # the channel's identity of the shopper
+    client: str                 # digest of who opened it (web), for per-client budgets
+    state: str                  # bot | queued | agent
+    agent: str                  # who holds it now
+    last_agent: str             # who helped last (surveys)
+    lang: str
+    reason: str                 # contact reason, once known
+    created_at: str
+    updated_at: str
+    last_inbound_at: str        # the shopper's last message (WhatsApp's 24-hour window)
+    degraded_ticket: str        # JSON: the ticket form's state while the bot is down
+    survey_why: str             # JSON: the score awaiting its "why?"
+    ces_asked: str
 
 
 class UnknownConversation(KeyError):
@@ -78,8 +99,8 @@ class Transcripts:
             await pipe.execute()
         return cid
 
-    async def conversation(self, cid: str) -> dict[str, str] | None:
-        return decoded(await self.redis.hgetall(CONV.format(cid=cid)))
+    async def conversation(self, cid: str) -> Conversation | None:
+        return cast("Conversation | None", decoded(await self.redis.hgetall(CONV.format(cid=cid))))
 
     async def client_of(self, cid: str) -> str:
         """Who is behind a conversation, for per-client budgets: the client digest stored when it
@@ -87,7 +108,7 @@ class Transcripts:
         conv = await self.conversation(cid) or {}
         return conv.get("client") or customer_id(conv.get("channel", ""), conv.get("sender", cid))
 
-    async def require(self, cid: str) -> dict[str, str]:
+    async def require(self, cid: str) -> Conversation:
         conv = await self.conversation(cid)
         if conv is None:
             raise UnknownConversation(cid)

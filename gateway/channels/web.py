@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from conversation.message import MAX_HISTORY_AFTER, MAX_TEXT_CHARS, Message, clean_text
+from conversation.transcript import Conversation
 from kit import texts
 from kit.keys import OUTBOX
 from shop.orders import normalise_order_number
@@ -104,7 +105,7 @@ def client_of(conn: HTTPConnection, state: GatewayState) -> str:
     return state.rate_limit.client(conn.client.host if conn.client else None)
 
 
-async def start_conversation(state: GatewayState, client: str, lang: str = "") -> dict[str, str]:
+async def start_conversation(state: GatewayState, client: str, lang: str = "") -> Conversation:
     """A new conversation, within the client's budget of new conversations (else ChatError 429)."""
     wait = await state.rate_limit.new_conversation(client)
     if wait:
@@ -115,7 +116,7 @@ async def start_conversation(state: GatewayState, client: str, lang: str = "") -
     return {"conversation_id": cid, "visitor_id": visitor}
 
 
-async def seen_from(state: GatewayState, conv: dict[str, str], client: str) -> None:
+async def seen_from(state: GatewayState, conv: Conversation, client: str) -> None:
     """Per-address budgets follow the shopper's current address, also where only the
     conversation is known (the bot's ticket form: Transcripts.client_of)."""
     if conv.get("client") != client:
@@ -123,14 +124,14 @@ async def seen_from(state: GatewayState, conv: dict[str, str], client: str) -> N
         conv["client"] = client
 
 
-async def web_conversation(state: GatewayState, cid: str) -> dict[str, str]:
+async def web_conversation(state: GatewayState, cid: str) -> Conversation:
     conv = await state.transcripts.conversation(cid) if cid.startswith("c-") else None
     if conv is None or conv.get("channel") != "web":
         raise ChatError(404, "unknown conversation: start a new one")
     return conv
 
 
-async def receive_text(state: GatewayState, conv: dict[str, str], text: str, message_id: str,
+async def receive_text(state: GatewayState, conv: Conversation, text: str, message_id: str,
                        lang: str, client: str) -> dict[str, Any]:
     """Checks and stores one shopper message; routing happens in the background."""
     text = clean_text(text)
@@ -331,7 +332,7 @@ def load_frame(raw: str, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
     return frame
 
 
-async def _answer(state: GatewayState, conv: dict[str, str], raw: str, client: str) -> dict[str, Any] | None:
+async def _answer(state: GatewayState, conv: Conversation, raw: str, client: str) -> dict[str, Any] | None:
     """The reply to one frame; an unexpected failure becomes an error frame, so the widget
     keeps its socket (and learns why) instead of seeing it drop."""
     try:
@@ -341,7 +342,7 @@ async def _answer(state: GatewayState, conv: dict[str, str], raw: str, client: s
         return _frame_error(500, "internal error; it has been logged")
 
 
-async def _handle_frame(state: GatewayState, conv: dict[str, str], raw: str,
+async def _handle_frame(state: GatewayState, conv: Conversation, raw: str,
                         client: str) -> dict[str, Any] | None:
     try:
         frame = load_frame(raw)
