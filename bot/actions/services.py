@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from analytics.recorder import NULL, Recorder
 from handoff.desk import HelpDesk
 from handoff.tickets import Tickets
+from kit import texts
 from kit.texts import norm_lang
 from retrieval.source import FaqSource
 from shop.hours import BusinessHours
@@ -47,7 +48,7 @@ class Services:
 
     def next_opening(self, lang: str) -> str:
         text = self.hours.describe_next_opening(self.clock(), norm_lang(lang))
-        return text or ("soon" if lang == "en" else "bientôt")
+        return text or texts.text(lang, "hours.soon")
 
 
 async def _same(cid: str) -> str:

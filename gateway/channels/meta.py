@@ -21,6 +21,8 @@ from typing import Any
 
 from fastapi import Request
 
+from kit import texts
+
 DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com"
 DEFAULT_GRAPH_API_VERSION = "v25.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -239,7 +241,7 @@ def outbound_text(text: str, attachments: tuple[str, ...]) -> str:
 
 def choose_prompt(lang: str) -> str:
     """Body text for a button-only message: both platforms require non-empty text with buttons."""
-    return "Choisissez une option :" if lang == "fr" else "Choose an option:"
+    return texts.text(lang, "channels.choose")
 
 
 def disabled_message(channel_title: str, missing: list[str]) -> str:
