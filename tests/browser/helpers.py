@@ -49,14 +49,17 @@ class WebShopper:
 
 
 def sign_in(page: Page, gw: Gateway, email: str, lang: str = "en") -> None:
-    """Sign in to the console as the page shows it in `lang` (the browser's or the account's)."""
+    """Sign in on the console's login form as shown in `lang` (the browser's language); once
+    signed in, the account's own language may take over."""
     t = texts.section(lang, "console")
+    live = "|".join(re.escape(texts.text(code, "console.connection.live")) for code in texts.LANGS)
     page.goto(f"{gw.url}/console")
     page.get_by_label(t["login.email"], exact=True).fill(email)
     page.get_by_label(t["login.password"], exact=True).fill(PASSWORD)
     page.get_by_role("button", name=t["login.submit"]).click()
     expect(page.locator("#app")).to_be_visible()
-    expect(page.locator("#connection")).to_have_text(t["connection.live"], timeout=WAIT_MS)   # /ws/agent up
+    # /ws/agent authenticated
+    expect(page.locator("#connection")).to_have_text(re.compile(f"^({live})$"), timeout=WAIT_MS)
 
 
 def agent_token(page: Page) -> str:
