@@ -72,9 +72,9 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
-                   whatsapp.router, pages.router, help_centre.router, survey_page.router, privacy_api.router):
+                   whatsapp.router, pages.router, help_centre.router, survey_page.router, privacy_api.router,
+                   texts_api.router):
         app.include_router(router)
-    app.include_router(texts_api.router)   # console and dashboard texts (public)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
@@ -90,8 +90,8 @@ def _degraded_mode(state: GatewayState) -> Any:
     """FAQ answers straight from the loaded index, and tickets, while no Rasa server answers."""
     from conversation.degraded import DegradedMode
 
-    return DegradedMode(lambda: state.index.service if state.index.ready else None, lambda: state.tickets,
-                        state.transcripts.update, recorder=state.recorder)
+    return DegradedMode(state.index.faq, lambda: state.tickets, state.transcripts.update,
+                        recorder=state.recorder)
 
 
 def _service_factory(settings: Settings) -> Callable[[], RetrievalService]:
@@ -122,6 +122,7 @@ def _wire(state: GatewayState) -> None:
     from handoff.accounts import Accounts
     from handoff.desk import HelpDesk
     from handoff.mailer import Mailer, MailSettings
+    from handoff.privacy import Privacy
     from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
     from retrieval.text import LanguageDetector
@@ -149,6 +150,7 @@ def _wire(state: GatewayState) -> None:
     state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
+    state.privacy = Privacy(state.redis, analytics_secret=settings.analytics_secret)
     state.feeds = FeedHub(state.redis)
     state.survey_links = (SurveyLinks(settings.survey_secret, settings.public_url,
                                       days=state.shop.surveys.nps_link_days)
@@ -171,7 +173,7 @@ def _wire(state: GatewayState) -> None:
                                       detector=detector, recorder=state.recorder, surveys=state.shop.surveys,
                                       degraded=_degraded_mode(state), metrics=state.metrics)
     state.action_services = Services(
-        retriever=lambda: state.index.service if state.index.ready else None,
+        retriever=state.index.faq,
         hours=hours, desk=state.desk, order_gate=_order_gate(state, DemoOrderSource(settings.orders_file)),
         sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder,
         client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
@@ -234,14 +236,12 @@ PURGE_EVERY_S = 6 * 3600
 
 async def _purge_forever(state: GatewayState) -> None:
     """Enforce the retention periods of config/shop.yml; one gateway at a time (Redis lock)."""
-    from handoff.privacy import Privacy
 
     await asyncio.sleep(60)
     while True:
         try:
             if await state.redis.set(PURGE_LOCK, "1", nx=True, ex=PURGE_EVERY_S - 60):
-                counts = await Privacy(state.redis, analytics_secret=state.settings.analytics_secret).purge(
-                    state.shop.retention)
+                counts = await state.privacy.purge(state.shop.retention)
                 log.info("retention purge", extra=counts)
         except Exception as exc:
             log.warning("retention purge failed", extra={"error": str(exc) or type(exc).__name__})

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from conversation.transcript import Transcripts
     from handoff.accounts import Accounts
     from handoff.desk import HelpDesk
+    from handoff.privacy import Privacy
     from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
     from shop.config import ShopConfig
@@ -48,6 +49,7 @@ class GatewayState:
     router: ConversationRouter | None = None     # every channel's Inbox
     tickets: Tickets | None = None
     accounts: Accounts | None = None
+    privacy: Privacy | None = None               # GDPR export / erase and the retention purge
     rate_limit: ChatLimits | None = None         # the web channel's budgets
     bot: RasaClient | None = None
     graph: GraphClient | None = None             # when Meta is configured

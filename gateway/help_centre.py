@@ -37,7 +37,7 @@ from kit import texts
 from kit.keys import HELP_FEEDBACK, HELP_VOTE
 
 from . import templating
-from .deps import GatewayState, get_state
+from .deps import get_state
 from .help_catalogue import Article, Catalogue, anchor, catalogue, excerpt, label
 from .pages import STRICT_CSP
 from .render import markdown_html
@@ -144,17 +144,12 @@ def preferred_lang(request: Request) -> str:
     return best
 
 
-def _ready(state: GatewayState) -> FaqSource | None:
-    service = state.index.service
-    return service if service is not None and state.index.ready else None
-
-
 def _serving(request: Request, lang: str) -> FaqSource | Response:
     """The FAQ for a page in `lang`, or the page to show instead (404 for a language we do not
     have, "loading" while the first index loads)."""
     if lang not in LANGS:
         return not_found(request)
-    service = _ready(get_state(request))
+    service = get_state(request).index.faq()
     return loading(request, lang) if service is None else service
 
 
@@ -237,7 +232,7 @@ def _feedback_refused(request: Request, lang: str, article: Article) -> HTMLResp
 @router.get("/help", include_in_schema=False)
 async def help_home(request: Request) -> Response:
     lang = preferred_lang(request)
-    service = _ready(get_state(request))
+    service = get_state(request).index.faq()
     if service is None:
         return loading(request, lang)
     response = _index_page(request, lang, catalogue(service), home=True)

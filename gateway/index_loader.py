@@ -54,6 +54,10 @@ class IndexLoader:
     def ready(self) -> bool:
         return self._service is not None and self._service.ready
 
+    def faq(self) -> RetrievalService | None:
+        """The FAQ once it serves (None while the first index loads): what its users ask for."""
+        return self._service if self.ready else None
+
     @property
     def loading(self) -> bool:
         """Building and not serving yet (the thread lives a moment after the index is ready)."""

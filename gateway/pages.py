@@ -35,6 +35,18 @@ def page(path: Path, *, csp: str | None = STRICT_CSP, max_age: int = 60) -> Resp
     return FileResponse(path, headers=headers)
 
 
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def cacheable(request: Request, body: bytes, etag: str, media_type: str, max_age: int) -> Response:
+    """A public, cacheable response; 304 when the client already holds this ETag."""
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
 @cache
 def widget_script() -> tuple[bytes, str]:
     """widget.js with its texts (locales' `widget` section, both languages) in place of the
@@ -47,17 +59,13 @@ def widget_script() -> tuple[bytes, str]:
     if WIDGET_TEXTS not in source:
         raise RuntimeError("widget.js lost its texts marker " + WIDGET_TEXTS)
     body = source.replace(WIDGET_TEXTS, literal).encode()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, etag_of(body)
 
 
 @router.get("/widget.js", include_in_schema=False)
 async def widget_js(request: Request) -> Response:
     """The one script a shop embeds; it may run on any page of the shop (no CSP of ours)."""
-    body, etag = widget_script()
-    headers = {"Cache-Control": "public, max-age=300", "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+    return cacheable(request, *widget_script(), media_type="text/javascript; charset=utf-8", max_age=300)
 
 
 @router.get("/demo", include_in_schema=False)

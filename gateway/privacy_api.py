@@ -8,8 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from handoff.privacy import Privacy
-
 from .agent_api import Agent
 from .deps import get_state
 from .errors import error_response
@@ -31,8 +29,7 @@ async def export(request: Request, agent: Agent, email: str = "") -> JSONRespons
         return error_response(403, "personal data requests are for admins")
     if not _valid(email):
         return error_response(422, "email must be an e-mail address")
-    state = get_state(request)
-    data = await Privacy(state.redis, analytics_secret=state.settings.analytics_secret).export(email)
+    data = await get_state(request).privacy.export(email)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
@@ -42,6 +39,5 @@ async def erase(request: Request, agent: Agent, body: ErasureRequest | None = No
         return error_response(403, "personal data requests are for admins")
     if body is None or not _valid(body.email):
         return error_response(422, "email must be an e-mail address")
-    state = get_state(request)
-    counts = await Privacy(state.redis, analytics_secret=state.settings.analytics_secret).erase(body.email)
+    counts = await get_state(request).privacy.erase(body.email)
     return JSONResponse({"erased": counts})

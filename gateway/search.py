@@ -61,8 +61,8 @@ async def search(
             errors=[{"field": "q", "in": "query", "message": "must contain some text"}],
         )
     state = get_state(request)
-    service = state.index.service
-    if service is None or not service.ready:
+    service = state.index.faq()
+    if service is None:
         return error_response(
             503,
             "The FAQ index is still loading; retry in a few seconds.",

@@ -10,7 +10,6 @@ echoed back). Cacheable: `public, max-age` plus an ETag of the content (texts ch
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cache
 from typing import Annotated, Literal
@@ -21,6 +20,7 @@ from fastapi.responses import Response
 from kit.texts import section
 
 from .errors import error_response
+from .pages import cacheable, etag_of
 
 router = APIRouter(prefix="/api/texts", tags=["texts"])
 SCOPES = ("console", "dashboard")
@@ -33,7 +33,7 @@ def _rendered(scope: str, lang: str) -> tuple[bytes, str]:
     """The response body and its ETag, once per process (the catalogue is read once too)."""
     body = json.dumps({"scope": scope, "lang": lang, "texts": section(lang, scope)},
                       ensure_ascii=False, sort_keys=True).encode("utf-8")
-    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, etag_of(body)
 
 
 @router.get("/{scope}", responses={
@@ -51,8 +51,4 @@ async def texts(request: Request,
     """One page's texts in one language (French by default)."""
     if scope not in SCOPES:
         return error_response(404, "no texts for this page")
-    body, etag = _rendered(scope, lang)
-    headers = {"Cache-Control": f"public, max-age={MAX_AGE_S}", "ETag": etag}
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return cacheable(request, *_rendered(scope, lang), media_type="application/json", max_age=MAX_AGE_S)

@@ -26,13 +26,13 @@ from email_validator import EmailNotValidError, validate_email
 
 from kit.keys import AGENT, AGENT_SESSIONS, AGENTS, PRESENCE, SESSION, SESSIONS_ENDED
 from kit.redis import decoded
+from kit.texts import LANGS
 
 ROLES = ("agent", "manager", "admin")
 ANALYTICS_ROLES = ("manager", "admin")   # who sees the dashboard and its API
 MIN_PASSWORD_LEN = 10
 MAX_PASSWORD_LEN = 1024    # argon2 takes any length; this only bounds the work per attempt
 MAX_NAME_LEN = 100
-LANGS = ("fr", "en")       # the console's and dashboard's languages (kit.texts.LANGS)
 DEFAULT_SESSION_TTL_S = 12 * 3600
 
 # KEYS: agent hash, agents set; ARGV: email, then field/value pairs.
