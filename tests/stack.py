@@ -8,10 +8,13 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+import yaml
 
 from conversation.language import message_language
 from ops import proc
@@ -30,6 +33,24 @@ CHANNEL_HEADER = "X-Gateway-Token"
 # (gateway.ratelimit) get a crowd's size; the per-conversation ones keep their defaults.
 LOOPBACK_LIMITS = {"CHAT_ADDRESS_RATE_LIMIT": "100000/60", "CONVERSATION_RATE_LIMIT": "100000/60",
                    "TICKET_ADDRESS_RATE_LIMIT": "100000/60"}
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OPEN_ALWAYS = {d: ["00:00-24:00"] for d in DAYS}
+
+
+def closed_today() -> dict[str, list[str]]:
+    """Open one day a week, three days from now: closed today, with a real next opening."""
+    day = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=3)).weekday()
+    return {DAYS[day]: ["09:00-18:00"]}
+
+
+def shop_yaml(weekly: dict[str, list[str]]) -> str:
+    """A shop with these opening hours; the rest (contact-reason matrix, surveys) as shipped."""
+    shipped = yaml.safe_load((REPO / "config" / "shop.yml").read_text(encoding="utf-8"))
+    days = "\n".join(f"    {d}: {weekly.get(d, [])!r}".replace("'", '"') for d in DAYS)
+    return (f"shop: {{name: Test shop, languages: [fr, en], default_language: fr}}\n"
+            f"hours:\n  timezone: Europe/Paris\n  weekly:\n{days}\n"
+            f"  holidays: {{country: null}}\nsla: {{ticket_reply_business_hours: 8}}\n"
+            + yaml.safe_dump({k: shipped[k] for k in ("contact_reasons", "surveys")}))
 
 
 def wait_http(url: str, timeout: float, proc_handle=None, log: Path | None = None) -> None:

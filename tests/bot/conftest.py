@@ -6,28 +6,13 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from ops.redis_server import RedisServer
 from ops.train import train
-from tests.stack import RASA, REPO, Gateway, Rasa, gateway, rasa
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def shop_yaml(weekly: dict[str, list[str]]) -> str:
-    """A shop with these opening hours; the rest (contact-reason matrix, surveys) as shipped."""
-    shipped = yaml.safe_load((REPO / "config" / "shop.yml").read_text(encoding="utf-8"))
-    days = "\n".join(f"    {d}: {weekly.get(d, [])!r}".replace("'", '"') for d in DAYS)
-    return (f"shop: {{name: Test shop, languages: [fr, en], default_language: fr}}\n"
-            f"hours:\n  timezone: Europe/Paris\n  weekly:\n{days}\n"
-            f"  holidays: {{country: null}}\nsla: {{ticket_reply_business_hours: 8}}\n"
-            + yaml.safe_dump({k: shipped[k] for k in ("contact_reasons", "surveys")}))
+from tests.stack import OPEN_ALWAYS, RASA, REPO, Gateway, Rasa, closed_today, gateway, rasa, shop_yaml
 
 
 @pytest.fixture(scope="session")
@@ -40,16 +25,15 @@ def bot_model() -> Path:
 @pytest.fixture(scope="session")
 def open_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("shop-open") / "shop.yml"
-    path.write_text(shop_yaml({d: ["00:00-24:00"] for d in DAYS}), encoding="utf-8")
+    path.write_text(shop_yaml(OPEN_ALWAYS), encoding="utf-8")
     return path
 
 
 @pytest.fixture(scope="session")
 def closed_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Open one day a week, three days from now: closed today, with a real next opening."""
-    day = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=3)).weekday()
     path = tmp_path_factory.mktemp("shop-closed") / "shop.yml"
-    path.write_text(shop_yaml({DAYS[day]: ["09:00-18:00"]}), encoding="utf-8")
+    path.write_text(shop_yaml(closed_today()), encoding="utf-8")
     return path
 
 
