@@ -21,28 +21,14 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from kit import texts
+from kit.dates import format_day
 from shop.config import HoursConfig, ShopConfig, load_shop_config
 
 Lang = Literal["fr", "en"]
 LOOKAHEAD_DAYS = 370  # "about a year": enough to skip any sane closure, bounded if the shop never opens
 ONE_DAY = timedelta(days=1)
 Interval = tuple[datetime, datetime]  # UTC, start < end
-
-_WORDS = {
-    "fr": {
-        "days": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-        "months": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-                   "septembre", "octobre", "novembre", "décembre"),
-        "today": "aujourd'hui", "tomorrow": "demain", "at": "à",
-    },
-    "en": {
-        "days": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        "months": ("January", "February", "March", "April", "May", "June", "July", "August",
-                   "September", "October", "November", "December"),
-        "today": "today", "tomorrow": "tomorrow", "at": "at",
-    },
-}
-
 
 class BusinessHours:
     """Opening calendar of the customer service, in the shop's time zone."""
@@ -134,21 +120,26 @@ class BusinessHours:
         return self.describe(self.sla_deadline(at, hours), lang, now=at)
 
     def describe(self, when: datetime, lang: Lang = "fr", *, now: datetime) -> str:
-        """`when` in shop time: 'today/tomorrow at H:MM' relative to `now`, else weekday + date."""
-        words = _WORDS[_norm_lang(lang)]
+        """`when` in shop time: 'today/tomorrow at H:MM' relative to `now`, else weekday + date.
+
+        The words come from the locale catalogue (`hours.*`) and the day from babel, so the
+        shopper reads the same wording here as in every other date the bot gives.
+        """
+        code = _norm_lang(lang)
         local = _utc(when, "when").astimezone(self.tz)
-        today = _utc(now, "now").astimezone(self.tz).date()
+        today = self.day_of(now)
         clock = f"{local.hour}:{local.minute:02d}"
         if local.date() == today:
-            day = words["today"]
+            day = texts.text(code, "hours.today")
         elif local.date() == today + ONE_DAY:
-            day = words["tomorrow"]
+            day = texts.text(code, "hours.tomorrow")
         else:
-            number = "1er" if words is _WORDS["fr"] and local.day == 1 else str(local.day)
-            day = f"{words['days'][local.weekday()]} {number} {words['months'][local.month - 1]}"
-            if local.year != today.year:
-                day += f" {local.year}"
-        return f"{day} {words['at']} {clock}"
+            day = format_day(local.date(), code, today=today)
+        return texts.text(code, "hours.day_at", day=day, time=clock)
+
+    def day_of(self, at: datetime) -> date:
+        """The shop's calendar day at an instant ("today" for the shop, not for the server)."""
+        return _utc(at, "at").astimezone(self.tz).date()
 
     # -- calendar -----------------------------------------------------------------------------------
     def is_closed_day(self, day: date) -> bool:
@@ -224,7 +215,8 @@ def _utc(value: datetime, name: str) -> datetime:
 
 
 def _norm_lang(lang: str) -> str:
+    """"en-GB", "fr_FR" -> "en", "fr"; a language the catalogue lacks is an error, not French."""
     code = lang.lower().replace("_", "-").split("-")[0]
-    if code not in _WORDS:
-        raise ValueError(f"unsupported language {lang!r} (supported: {', '.join(_WORDS)})")
+    if code not in texts.LANGS:
+        raise ValueError(f"unsupported language {lang!r} (supported: {', '.join(texts.LANGS)})")
     return code

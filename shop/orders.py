@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from kit import texts
+from kit.dates import format_day
 from kit.texts import norm_lang
 
 ORDER_RE = re.compile(r"^\s*(?:al)?[\s-]?(\d{6})\s*$", re.IGNORECASE)
 DEFAULT_PATH = Path("config/demo_orders.yml")
+DEFAULT_TIMEZONE = "Europe/Paris"   # the shop's, when the caller does not say which day it is
 
 
 def normalise_order_number(text: str | None) -> str | None:
@@ -38,20 +42,52 @@ class Order:
     postcode: str = ""     # the delivery postcode: the other accepted proof
 
 
-
-
-
 STATUSES = ("confirmed", "shipped", "delivered", "cancelled", "delayed")   # labels: locales orders.status
+ON_THE_WAY = ("shipped", "delayed")   # only a parcel still travelling can be late
 
 
-def describe(order: Order, lang: str) -> tuple[str, str]:
-    """(status, details) sentences for the bot's reply, in the shopper's language."""
+class OrderReply(NamedTuple):
+    """The order-status reply: unpacks as `status, details, late` for the bot's template."""
+
+    status: str    # the status label, in the shopper's language
+    details: str   # carrier, delivery date (or the delay and what to do), tracking link
+    late: bool     # the expected delivery day has passed and the parcel is still on its way
+
+
+def eta_of(order: Order) -> date | None:
+    """The expected delivery day, None when unknown or not an ISO date (shown as typed then)."""
+    try:
+        return date.fromisoformat(order.eta.strip()) if order.eta.strip() else None
+    except ValueError:
+        return None
+
+
+def is_late(order: Order, today: date) -> bool:
+    """True when a shipped or delayed order's expected day is before `today` (the shop's day):
+    delivered, cancelled and not-yet-shipped orders are never late."""
+    eta = eta_of(order)
+    return order.status in ON_THE_WAY and eta is not None and eta < today
+
+
+def describe(order: Order, lang: str, today: date | None = None) -> OrderReply:
+    """Status and details for the bot's reply, in the shopper's language.
+
+    The delivery day is written out ("mercredi 2 décembre"), and a late parcel is said to be
+    late with what happens next, so the shopper does not have to ask. `today` is the shop's
+    calendar day (default: now in Europe/Paris); pass it so the answer follows the shop's clock.
+    """
     lang = norm_lang(lang)
+    if today is None:
+        today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     statuses = texts.section(lang, "orders.status")
     status = statuses.get(order.status, order.status)
+    late = is_late(order, today)
+    eta = eta_of(order)
+    when = format_day(eta, lang, today=today) if eta else order.eta.strip()
     parts = [texts.text(lang, f"orders.{key}", value=value) for key, value in
-             (("carrier", order.carrier), ("eta", order.eta), ("track", order.tracking_url)) if value]
-    return status, ". ".join(parts)
+             (("carrier", order.carrier), ("late" if late else "eta", when), ("track", order.tracking_url))
+             if value]
+    return OrderReply(status, ". ".join(parts), late)
 
 
 class OrderSource(Protocol):

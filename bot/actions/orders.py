@@ -52,7 +52,8 @@ class ActionOrderStatus(ServiceAction):
         elif found.order is None:
             dispatcher.utter_message(response="utter_order_unknown", order_number=number)
         else:
-            status, details = describe(found.order, lang_of(tracker))
+            status, details, _late = describe(found.order, lang_of(tracker),
+                                              self.services.hours.day_of(self.services.clock()))
             dispatcher.utter_message(response="utter_order_status", order_number=found.order.number,
                                      status=status, details=details)
         return [SlotSet("order_number", None), SlotSet("order_proof", None)]

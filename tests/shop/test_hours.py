@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from kit import texts
 from shop.config import load_shop_config
 from shop.hours import BusinessHours, from_config
 
@@ -395,3 +396,24 @@ def test_descriptions_use_shop_time_and_language_variants(bh: BusinessHours) -> 
     assert bh.describe_deadline(at, "fr_FR", hours=1) == "demain à 10:00"
     with pytest.raises(ValueError, match="unsupported language 'de'"):
         bh.describe_next_opening(at, "de")  # type: ignore[arg-type]
+
+
+def test_today_and_tomorrow_words_come_from_the_catalogue(bh: BusinessHours,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    edited = {**texts.catalogue("fr"), "hours.today": "ce jour", "hours.tomorrow": "le lendemain",
+              "hours.day_at": "{day}, {time}"}
+    monkeypatch.setattr(texts, "catalogue", lambda lang: edited)
+    assert bh.describe_next_opening(paris(2026, 11, 30, 7), "fr") == "ce jour, 9:00"
+    assert bh.describe_next_opening(paris(2026, 11, 30, 19), "fr") == "le lendemain, 9:00"
+    assert bh.describe_next_opening(paris(2026, 11, 27, 19), "fr") == "lundi 30 novembre, 9:00"
+
+
+FRENCH_WORDS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "janvier",
+                "février", "juin", "août", "novembre", "décembre", "aujourd", "demain", " à ", "1er")
+
+
+@pytest.mark.parametrize("at", [paris(2026, 11, 27, 19), paris(2026, 11, 30, 7), paris(2026, 11, 30, 19),
+                                paris(2026, 5, 29, 19), paris(2026, 12, 31, 18)])
+def test_english_has_no_french_word(bh: BusinessHours, at: datetime) -> None:
+    for said in (bh.describe_next_opening(at, "en"), bh.describe_deadline(at, "en")):
+        assert said and not [w for w in FRENCH_WORDS if w in said.lower()], said

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from shop.orders import DemoOrderSource, describe, normalise_order_number
+from shop.orders import (
+    STATUSES,
+    DemoOrderSource,
+    Order,
+    OrderReply,
+    describe,
+    is_late,
+    normalise_order_number,
+)
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "config" / "demo_orders.yml"
+BEFORE_ETA = date(2026, 11, 30)   # the demo parcel AL-482913 is expected on Wednesday 2 December
 
 
 @pytest.mark.parametrize(("typed", "number"), [
@@ -29,11 +40,93 @@ def test_demo_source_finds_orders_however_typed() -> None:
 
 
 def test_descriptions_are_in_the_shoppers_language() -> None:
-    order = DemoOrderSource(REPO / "config" / "demo_orders.yml").lookup("AL-482913")
-    fr_status, fr_details = describe(order, "fr")
-    en_status, en_details = describe(order, "en")
-    assert fr_status == "expédiée" and "Suivre le colis" in fr_details
+    order = DemoOrderSource(DEMO).lookup("AL-482913")
+    fr_status, fr_details, fr_late = describe(order, "fr", BEFORE_ETA)
+    en_status, en_details, en_late = describe(order, "en", BEFORE_ETA)
+    assert fr_status == "expédiée" and "Suivre le colis" in fr_details and not fr_late
     assert en_status == "shipped" and "Track the parcel" in en_details and "Carrier: Colissimo" in en_details
+    assert "Livraison prévue le mercredi 2 décembre. [Suivre le colis](https://" in fr_details
+    assert "Expected delivery: Wednesday 2 December. [Track the parcel](https://" in en_details
+    assert "2026-12-02" not in fr_details + en_details
+
+
+def _order(status: str = "shipped", eta: str = "2026-11-30") -> Order:
+    return Order(number="AL-111111", status=status, carrier="Colissimo", eta=eta)
+
+
+TODAY = date(2026, 12, 1)   # a Tuesday
+
+
+@pytest.mark.parametrize(("status", "eta", "late"), [
+    ("shipped", "2026-11-30", True),      # yesterday's ETA, still travelling: late
+    ("delayed", "2026-11-30", True),
+    ("shipped", "2026-11-01", True),
+    ("shipped", "2026-12-01", False),     # expected today: not late yet
+    ("delayed", "2026-12-01", False),
+    ("shipped", "2026-12-02", False),
+    ("delivered", "2026-11-30", False),   # delivered, cancelled or not shipped: never late
+    ("cancelled", "2026-11-30", False),
+    ("confirmed", "2026-11-30", False),
+    ("shipped", "", False),               # no date, or one we cannot read: we cannot tell
+    ("shipped", "next week", False),
+])
+def test_late_only_when_on_the_way_past_the_expected_day(status: str, eta: str, late: bool) -> None:
+    order = _order(status, eta)
+    assert is_late(order, TODAY) is late
+    for lang in ("fr", "en"):
+        reply = describe(order, lang, TODAY)
+        assert isinstance(reply, OrderReply) and reply.late is late
+
+
+def test_a_late_parcel_is_said_late_with_the_next_step() -> None:
+    order = Order(number="AL-111111", status="shipped", carrier="Colissimo", eta="2026-11-30",
+                  tracking_url="https://track.example/1")
+    fr = describe(order, "fr", TODAY)
+    en = describe(order, "en", TODAY)
+    assert fr.status == "expédiée" and en.status == "shipped"
+    assert fr.details == (
+        "Transporteur : Colissimo. Votre colis a du retard : la livraison était prévue le lundi 30 novembre. "
+        "Si vous ne l'avez pas reçu d'ici 2 jours ouvrés, un conseiller peut ouvrir une enquête auprès du "
+        "transporteur. [Suivre le colis](https://track.example/1)")
+    assert en.details == (
+        "Carrier: Colissimo. Your parcel is late: delivery was expected on Monday 30 November. "
+        "If you have not received it within 2 working days, an advisor can open an investigation with the "
+        "carrier. [Track the parcel](https://track.example/1)")
+    assert ".." not in fr.details + en.details
+
+
+def test_delivered_with_a_past_date_is_not_called_late() -> None:
+    reply = describe(_order("delivered", "2026-11-30"), "fr", TODAY)
+    assert not reply.late and "retard" not in reply.details
+    assert reply.details == "Transporteur : Colissimo. Livraison prévue le lundi 30 novembre"
+
+
+@pytest.mark.parametrize(("eta", "fr", "en"), [
+    ("2026-12-01", "mardi 1er décembre", "Tuesday 1 December"),          # French ordinal
+    ("2027-01-04", "lundi 4 janvier 2027", "Monday 4 January 2027"),    # next year: the year is said
+    ("2026-12-03", "jeudi 3 décembre", "Thursday 3 December"),
+])
+def test_expected_day_in_words(eta: str, fr: str, en: str) -> None:
+    order = _order(eta=eta)
+    assert describe(order, "fr", TODAY).details.endswith(f"Livraison prévue le {fr}")
+    assert describe(order, "en", TODAY).details.endswith(f"Expected delivery: {en}")
+
+
+FRENCH_WORDS = ("lundi", "mardi", "mercredi", "novembre", "décembre", "janvier", "1er", "retard", "colis",
+                "livraison", "transporteur", "expédiée", "jours ouvrés", "conseiller")
+
+
+@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("eta", ["2026-11-30", "2026-12-01", "2027-01-04"])
+def test_english_has_no_french_word(status: str, eta: str) -> None:
+    order = Order(number="AL-111111", status=status, carrier="DHL", eta=eta, tracking_url="https://t.example")
+    said = " ".join(describe(order, "en", TODAY)[:2]).lower()
+    assert not [w for w in FRENCH_WORDS if w in said], said
+
+
+def test_today_defaults_to_the_shops_day() -> None:
+    far_past, far_future = _order(eta="2000-01-03"), _order(eta="2999-01-03")
+    assert describe(far_past, "en").late and not describe(far_future, "en").late
 
 
 def test_an_unknown_status_names_the_file(tmp_path: Path) -> None:
