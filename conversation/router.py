@@ -101,7 +101,9 @@ class ConversationRouter:
     async def submit(self, message: Message) -> bool:
         cid = message.conversation_id or await self.transcripts.open(message.channel, message.sender)
         conv = await self.transcripts.require(cid)
-        lang = message.lang or message_language(self.detector, message.text) or conv.get("lang", "")
+        # what the shopper wrote decides; the page's language (the widget's hint) only when the
+        # text cannot tell and the conversation has no language yet
+        lang = message_language(self.detector, message.text) or conv.get("lang", "") or message.lang
         message = replace(message, conversation_id=cid, lang=lang, role="shopper")
         if not await self.transcripts.append(message, route=True):
             return False

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOT = ROOT / "bot"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = "bot"                                   # bot/models/bot.tar.gz
-INPUTS = ("config.yml", "domain.yml", "data")
+INPUTS = ("config.yml", "domain.yml", "data", "components", "evidence.yml")
 
 
 def fingerprint(bot: Path = BOT) -> str:

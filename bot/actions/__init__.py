@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rasa_sdk.executor import ActionExecutor
 
-from .escalation import ActionHandoff, ActionSubmitTicket, ValidateTicketForm
+from .escalation import ActionHandoff, ActionSubmitTicket
 from .faq import ActionAnswerFaq, ActionOfferHelp
+from .forms import ActionLeaveForm, ValidateOrderForm, ValidateTicketForm
 from .language import ActionDetectLanguage
-from .orders import ActionOrderStatus, ValidateOrderForm
+from .orders import ActionOrderStatus
 from .services import Services
 
 
@@ -16,7 +17,7 @@ def executor(services: Services) -> ActionExecutor:
     ex = ActionExecutor()
     actions = (ActionDetectLanguage(services), ActionAnswerFaq(services), ActionOfferHelp(services),
                ActionHandoff(services), ActionSubmitTicket(services), ActionOrderStatus(services),
-               ValidateTicketForm(), ValidateOrderForm())
+               ActionLeaveForm(services), ValidateTicketForm(services), ValidateOrderForm(services))
     for action in actions:
         ex.register_action(action)
     return ex

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from conversation.message import clean_text
 from handoff.desk import HandoffRequest
@@ -16,8 +14,6 @@ from shop.orders import normalise_order_number
 
 from .common import ServiceAction, lang_of
 
-NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande", "no order", "nope", "n/a"}
-MAX_MESSAGE_CHARS = 4000
 SUMMARY_TURNS = 3
 
 
@@ -46,45 +42,14 @@ class ActionHandoff(ServiceAction):
             dispatcher.utter_message(response="utter_escalate_ticket",
                                      next_opening=self.services.next_opening(lang))
         if availability != "human":
-            return [SlotSet("escalate", False), SlotSet("handoff", "ticket")]  # rule: ticket_form
+            return [SlotSet("handoff", "ticket")]  # rule: ticket_form
         await self.services.desk.request_handoff(HandoffRequest(
             conversation_id=tracker.sender_id, lang=lang,
             reason=tracker.get_slot("contact_reason") or "", summary=summary(tracker),
             trigger=_trigger(tracker), channel=channel_of(tracker)))
         dispatcher.utter_message(response="utter_handoff_queued")
         # the agent has it; the gateway resumes the bot when the agent closes the conversation
-        return [SlotSet("escalate", False), SlotSet("handoff", "queued"), ConversationPaused()]
-
-
-class ValidateTicketForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_ticket_form"
-
-    def validate_ticket_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
-        try:
-            email = validate_email(str(value or "").strip(), check_deliverability=False).normalized
-        except EmailNotValidError:
-            dispatcher.utter_message(response="utter_invalid_email")
-            return {"ticket_email": None}
-        return {"ticket_email": email}
-
-    def validate_ticket_order(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "").strip()
-        intent = tracker.latest_message.get("intent", {}).get("name")
-        if intent == "deny" or text.lower().strip(" .!") in NO_ORDER_WORDS:
-            return {"ticket_order": "-"}
-        number = normalise_order_number(text)
-        if number is None:
-            dispatcher.utter_message(response="utter_invalid_order_number")
-            return {"ticket_order": None}
-        return {"ticket_order": number}
-
-    def validate_ticket_message(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> dict[str, Any]:
-        text = clean_text(str(value or "")).strip()
-        return {"ticket_message": text[:MAX_MESSAGE_CHARS] if text else None}
+        return [SlotSet("handoff", "queued"), ConversationPaused()]
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -102,7 +67,10 @@ class ActionSubmitTicket(ServiceAction):
         channel = channel_of(tracker)
         cid = tracker.sender_id
         done = [SlotSet("ticket_email", None), SlotSet("ticket_order", None),
-                SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None)]
+                SlotSet("ticket_message", None), SlotSet("faq_misses", 0), SlotSet("handoff", None),
+                SlotSet("form_retries", 0)]
+        if not (email and tracker.get_slot("ticket_order") and tracker.get_slot("ticket_message")):
+            return done   # the form ended early (a way out was offered): nothing to send
         if await self.services.ticket_wait(cid, await self.services.client_of(cid)):
             dispatcher.utter_message(response="utter_ticket_limited")
             return done

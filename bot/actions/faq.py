@@ -14,15 +14,18 @@ from conversation import faq, payloads
 from .common import ServiceAction, lang_of, latest_entity
 from .services import Services
 
-MISSES_BEFORE_ESCALATION = 2
 MAX_SUGGESTIONS = 3
 FOLLOW_UP_WINDOW = 3  # shopper messages (this one included) over which an FAQ answer is followed up
 
 
-def _answered(dispatcher: CollectingDispatcher, answer: faq.Answer) -> list[EventType]:
+def _answered(dispatcher: CollectingDispatcher, answer: faq.Answer, lang: str,
+              ask_feedback: bool) -> list[EventType]:
+    if answer.hit.lang != lang and answer.hit.lang in ANSWER_IN:   # only in another language
+        dispatcher.utter_message(response=ANSWER_IN[answer.hit.lang])
     dispatcher.utter_message(text=answer.text)
-    dispatcher.utter_message(response="utter_did_that_help")
-    return [SlotSet("faq_band", "answer"), SlotSet("escalate", False), SlotSet("faq_misses", 0),
+    if ask_feedback:
+        dispatcher.utter_message(response="utter_did_that_help")
+    return [SlotSet("faq_band", "answer"), SlotSet("faq_misses", 0),
             SlotSet("faq_entry", answer.hit.id), SlotSet("contact_reason", answer.hit.reason)]
 
 
@@ -56,49 +59,58 @@ def _event_id(tracker: Tracker, kind: str) -> str:
 ANSWER_IN = {"fr": "utter_answer_in_fr", "en": "utter_answer_in_en"}
 
 
+def looks_like_a_question(text: str) -> bool:
+    """Worth suggesting articles for: a question mark or a sentence, not a stray value."""
+    return "?" in text or len(text.split()) >= 4
+
+
+async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, *,
+                         in_form: bool = False) -> list[EventType] | None:
+    """The FAQ's reply to the latest message: an answer, or "did you mean" buttons when one of
+    the suggestions is plausibly related; None when it has neither (the caller says so).
+    In a form (`in_form`), a question asked instead of the value gets its answer without the
+    "did this help?" buttons, and suggestions only for what reads like a question."""
+    lang = lang_of(tracker)
+    retriever = services.retriever()
+    if retriever is None:  # index still loading: never leave the shopper without a way out
+        return None
+    if tracker.latest_message.get("intent", {}).get("name") == "faq_choice":
+        chosen = latest_entity(tracker, "faq_id")
+        hit = retriever.entry(chosen) if chosen else None
+        if hit is not None:
+            return _answered(dispatcher, faq.clicked(
+                retriever, hit, conversation=tracker.sender_id, lang=lang,
+                recorder=services.recorder, event_id=_event_id(tracker, "click")), lang, not in_form)
+    text = tracker.latest_message.get("text") or ""
+    context = previous_faq_question(tracker)
+    result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS, context)
+    answered = faq.searched(retriever, result, conversation=tracker.sender_id, query=text, lang=lang,
+                            recorder=services.recorder, event_id=_event_id(tracker, "faq"))
+    if answered is not None:
+        return _answered(dispatcher, answered, lang, not in_form)
+    suggestions = [h for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
+    if result.band == "suggest" and suggestions and (not in_form or looks_like_a_question(text)):
+        buttons = [{"title": h.title, "payload": payloads.payload("faq_choice", faq_id=h.id)}
+                   for h in suggestions]
+        dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
+        return [SlotSet("faq_band", "suggest"), SlotSet("contact_reason", suggestions[0].reason)]
+    return None
+
+
 class ActionAnswerFaq(ServiceAction):
     NAME = "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        lang = lang_of(tracker)
-        retriever = self.services.retriever()
-        if retriever is None:  # index still loading: never leave the shopper without a way out
-            return await self._miss(dispatcher, tracker, lang)
-        if tracker.latest_message.get("intent", {}).get("name") == "faq_choice":
-            chosen = latest_entity(tracker, "faq_id")
-            hit = retriever.entry(chosen) if chosen else None
-            if hit is not None:
-                return _answered(dispatcher, faq.clicked(
-                    retriever, hit, conversation=tracker.sender_id, lang=lang,
-                    recorder=self.services.recorder, event_id=_event_id(tracker, "click")))
-        text = tracker.latest_message.get("text") or ""
-        context = previous_faq_question(tracker)
-        result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS, context)
-        answered = faq.searched(retriever, result, conversation=tracker.sender_id, query=text, lang=lang,
-                                recorder=self.services.recorder, event_id=_event_id(tracker, "faq"))
-        if answered is not None:
-            if answered.hit.lang != lang and answered.hit.lang in ANSWER_IN:   # only in another language
-                dispatcher.utter_message(response=ANSWER_IN[answered.hit.lang])
-            return _answered(dispatcher, answered)
-        if result.band == "suggest":
-            buttons = [{"title": h.title, "payload": payloads.payload("faq_choice", faq_id=h.id)}
-                       for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
-            dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
-            return [SlotSet("faq_band", "suggest"), SlotSet("escalate", False),
-                    SlotSet("contact_reason", result.hits[0].reason)]
-        return await self._miss(dispatcher, tracker, lang)
-
-    async def _miss(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    lang: str) -> list[EventType]:
+        replied = await reply_from_faq(self.services, dispatcher, tracker)
+        if replied is not None:
+            return replied
+        # no answer: say what the bot can do and offer a person; never hand over by itself
+        # (a handoff needs the shopper's word: ask_human, a complaint, a button)
         misses = int(tracker.get_slot("faq_misses") or 0) + 1
-        events: list[EventType] = [SlotSet("faq_band", "none")]
-        if misses >= MISSES_BEFORE_ESCALATION:
-            # the second miss in a row: hand over without asking the shopper again (rule)
-            return [*events, SlotSet("faq_misses", 0), SlotSet("escalate", True)]
-        dispatcher.utter_message(response="utter_dont_know")
-        await offer_help(self.services, dispatcher, lang)
-        return [*events, SlotSet("escalate", False), SlotSet("faq_misses", misses)]
+        dispatcher.utter_message(response="utter_out_of_scope")
+        await offer_help(self.services, dispatcher, lang_of(tracker))
+        return [SlotSet("faq_band", "none"), SlotSet("faq_misses", misses)]
 
 
 async def offer_help(services: Services, dispatcher: CollectingDispatcher, lang: str) -> None:

@@ -3,7 +3,7 @@ the real calendar and the real Redis (Rasa's side is covered by tests/bot)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -59,19 +59,19 @@ def test_suggestions_are_buttons_that_answer_when_clicked(bot: TestClient) -> No
     assert all(b["payload"].startswith('/faq_choice{"faq_id": ') for b in msg["buttons"])
 
 
-def test_a_first_miss_says_so_and_offers_a_message_when_closed(bot: TestClient) -> None:
+def test_a_miss_says_what_the_bot_can_do_and_offers_a_message_when_closed(bot: TestClient) -> None:
     res = call(bot, "action_answer_faq", "Qui a gagné la coupe du monde de football ?")
     names = [r.get("response") for r in responses(res)]
-    assert names == ["utter_dont_know", "utter_offer_ticket"]
+    assert names == ["utter_out_of_scope", "utter_offer_ticket"]
     assert "lundi" in responses(res)[1]["next_opening"]
     assert slots(res)["faq_misses"] == 1
 
 
-def test_a_second_miss_in_a_row_escalates_without_asking(bot: TestClient) -> None:
+def test_a_second_miss_in_a_row_offers_again_and_never_hands_over_by_itself(bot: TestClient) -> None:
     res = call(bot, "action_answer_faq", "Qui a gagné la coupe du monde de football ?",
                slots={"faq_misses": 1})
-    assert responses(res) == []
-    assert slots(res)["escalate"] is True  # rule: action_handoff
+    assert [r.get("response") for r in responses(res)] == ["utter_out_of_scope", "utter_offer_ticket"]
+    assert slots(res)["faq_band"] == "none" and "handoff" not in slots(res)
 
 
 def test_handoff_out_of_hours_starts_the_ticket_form(bot: TestClient) -> None:
@@ -159,13 +159,15 @@ def test_a_submitted_ticket_is_saved_and_promises_business_hours(bot: TestClient
     ("AL-482913", "marie.dupont@exemple.fr", True), ("al482913", " 69003 ", True),
     ("AL-482913", "Marie.Dupont@EXEMPLE.fr", True), ("AL-000000", "marie.dupont@exemple.fr", False)])
 def test_order_status(bot: TestClient, number: str, proof: str, found: bool) -> None:
+    bot.app.state.gateway.action_services.clock = lambda: TUESDAY_MORNING   # before the parcel's ETA
     res = call(bot, "action_order_status", proof, intent="faq",
                slots={"order_number": number, "order_proof": proof})
     (msg,) = responses(res)
     assert msg["response"] == ("utter_order_status" if found else "utter_order_unknown")
     if found:
         assert msg["order_number"] == "AL-482913" and "Colissimo" in msg["details"]
-    assert slots(res) == {"order_number": None, "order_proof": None}   # nothing kept for the next lookup
+    got = slots(res)
+    assert got["order_number"] is None and got["order_proof"] is None   # nothing kept for the next lookup
 
 
 def test_a_wrong_token_is_refused(bot: TestClient) -> None:
@@ -214,3 +216,78 @@ def test_an_answer_found_in_another_language_says_so(bot: TestClient) -> None:
     assert "suivi" in out[1]["text"].lower()
     same = responses(call(bot, "action_answer_faq", "Où est mon colis ?", lang="fr", sender="conv-2"))
     assert all(m.get("response") != "utter_answer_in_fr" for m in same)
+
+
+def _in_form(bot: TestClient, form: str, slot: str, text: str, intent: str = "faq", lang: str = "fr",
+             extra: dict[str, Any] | None = None, entities: list[dict] | None = None) -> Any:
+    """The form's validation as Rasa calls it: the text was extracted into the requested slot."""
+    return call(bot, f"validate_{form}", text, intent=intent, active_loop=form, lang=lang,
+                slots={"requested_slot": slot, slot: text, **(extra or {})}, entities=entities,
+                events=[{"event": "user", "text": text}, {"event": "slot", "name": slot, "value": text}])
+
+
+def test_a_question_asked_in_a_form_is_answered_then_the_form_asks_again(bot: TestClient) -> None:
+    res = _in_form(bot, "ticket_form", "ticket_email", "au fait, les retours sont gratuits ?")
+    out = responses(res)
+    assert not out[0].get("response") and out[0]["text"]              # the FAQ answer itself
+    assert [r.get("response") for r in out[1:]] == ["utter_form_resume"]   # no "did it help?" mid-form
+    got = slots(res)
+    assert got["ticket_email"] is None and got["faq_band"] == "answer" and got["faq_entry"] == "return-fr"
+    assert "form_retries" not in got                                   # a question is not a failure
+
+
+def test_a_second_invalid_value_in_a_row_ends_the_form_with_a_way_out(bot: TestClient) -> None:
+    first = _in_form(bot, "ticket_form", "ticket_email", "marie arobase exemple")
+    assert [r["response"] for r in responses(first)] == ["utter_invalid_email"]
+    assert slots(first)["form_retries"] == 1
+    second = _in_form(bot, "ticket_form", "ticket_email", "marie arobase exemple point fr",
+                      extra={"form_retries": 1})
+    assert [r["response"] for r in responses(second)] == ["utter_form_way_out_ticket"]
+    got = slots(second)
+    assert got["requested_slot"] is None and got["form_retries"] == 0   # the form stops asking
+
+
+def test_the_order_form_takes_number_and_proof_from_one_message(bot: TestClient) -> None:
+    text = "AL-482913, marie.dupont@exemple.fr"
+    res = _in_form(bot, "order_form", "order_number", text, intent="order_status",
+                   entities=[{"entity": "order_number", "value": "AL-482913"}])
+    assert responses(res) == []
+    got = slots(res)
+    assert got["order_number"] == "AL-482913" and got["order_proof"] == "marie.dupont@exemple.fr"
+
+
+def test_the_proof_given_first_is_kept_and_the_number_asked(bot: TestClient) -> None:
+    res = _in_form(bot, "order_form", "order_number", "69003")
+    got = slots(res)
+    assert got["order_number"] is None and got["order_proof"] == "69003" and responses(res) == []
+
+
+def test_a_new_number_given_with_the_proof_corrects_the_first(bot: TestClient) -> None:
+    res = _in_form(bot, "order_form", "order_proof", "non pardon c'est AL-304958, code postal 33000",
+                   intent="deny", extra={"order_number": "AL-482913"})
+    got = slots(res)
+    assert got["order_number"] == "AL-304958" and got["order_proof"] == "33000"
+
+
+def test_leaving_a_form_forgets_its_values_and_says_so(bot: TestClient) -> None:
+    res = call(bot, "action_leave_form", "laisse tomber", intent="stop", active_loop="order_form",
+               slots={"requested_slot": "order_proof", "order_number": "AL-482913"})
+    assert [r["response"] for r in responses(res)] == ["utter_form_cancelled"]
+    events = res.json()["events"]
+    assert {"event": "active_loop", "name": None} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+    assert slots(res)["order_number"] is None and slots(res)["requested_slot"] is None
+
+
+def test_a_form_ended_early_submits_nothing(bot: TestClient, redis_client: redis.Redis) -> None:
+    res = call(bot, "action_submit_ticket", "x", slots={"ticket_email": None, "ticket_order": None})
+    assert responses(res) == [] and redis_client.zcard(TICKETS_OPEN) == 0
+    res = call(bot, "action_order_status", "x", slots={"order_number": "AL-482913", "order_proof": None})
+    assert responses(res) == []
+
+
+def test_a_late_parcel_is_said_to_be_late(bot: TestClient) -> None:
+    bot.app.state.gateway.action_services.clock = lambda: datetime(2026, 12, 5, 10, tzinfo=UTC)
+    res = call(bot, "action_order_status", "69003", lang="en",
+               slots={"order_number": "AL-482913", "order_proof": "69003"})
+    (msg,) = responses(res)
+    assert msg["response"] == "utter_order_late" and "December" in msg["details"]
