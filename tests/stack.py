@@ -43,14 +43,15 @@ def closed_today() -> dict[str, list[str]]:
     return {DAYS[day]: ["09:00-18:00"]}
 
 
-def shop_yaml(weekly: dict[str, list[str]]) -> str:
-    """A shop with these opening hours; the rest (contact-reason matrix, surveys) as shipped."""
+def shop_yaml(weekly: dict[str, list[str]], extra: Mapping[str, object] | None = None) -> str:
+    """A shop with these opening hours (and `extra` top-level sections); the rest
+    (contact-reason matrix, surveys) as shipped."""
     shipped = yaml.safe_load((REPO / "config" / "shop.yml").read_text(encoding="utf-8"))
     days = "\n".join(f"    {d}: {weekly.get(d, [])!r}".replace("'", '"') for d in DAYS)
     return (f"shop: {{name: Test shop, languages: [fr, en], default_language: fr}}\n"
             f"hours:\n  timezone: Europe/Paris\n  weekly:\n{days}\n"
             f"  holidays: {{country: null}}\nsla: {{ticket_reply_business_hours: 8}}\n"
-            + yaml.safe_dump({k: shipped[k] for k in ("contact_reasons", "surveys")}))
+            + yaml.safe_dump({**{k: shipped[k] for k in ("contact_reasons", "surveys")}, **(extra or {})}))
 
 
 def wait_http(url: str, timeout: float, proc_handle=None, log: Path | None = None) -> None:

@@ -51,9 +51,12 @@ def render(results: list[DialogueResult], *, verbose: bool = False) -> str:
     for r in wrong:
         lines.append(f"- `{r.dialogue.id}` ({r.dialogue.source}, {r.dialogue.situation})"
                      + (f": {r.error}" if r.error else "") + (" TRAPPED" if r.trapped else ""))
-        for n, t in enumerate(r.turns, 1):
-            if t.wrong or verbose:
-                mark = "x" if t.wrong else " "
-                lines.append(f"  {mark} {n}. {t.say[:70]!r} -> {t.outcome.summary()}"
-                             + (f"  [{'; '.join(t.wrong)}]" if t.wrong else ""))
+        lines += played(r, only_wrong=not verbose)
     return "\n".join(lines)
+
+
+def played(result: DialogueResult, *, only_wrong: bool = False) -> list[str]:
+    """One line per turn: what the shopper said, what the bot did, what was wrong."""
+    return [f"  {'x' if t.wrong else ' '} {n}. {t.say[:70]!r} -> {t.outcome.summary()}"
+            + (f"  [{'; '.join(t.wrong)}]" if t.wrong else "")
+            for n, t in enumerate(result.turns, 1) if t.wrong or not only_wrong]

@@ -25,6 +25,9 @@ from .script import Dialogue
 TURN_TIMEOUT_S = 60
 PRESENCE = "support:agents:presence"
 TRAP_TURNS = 3
+# every scripted shopper comes from one address and looks the same few orders up: the lookup
+# budgets (against guessing) would otherwise refuse the later conversations
+SHOP_EXTRA = {"order_lookups": {"per_client": 10000, "per_order": 10000}}
 
 
 def orders_yaml(today: date) -> str:
@@ -63,10 +66,10 @@ class Stage:
 
 
 @contextmanager
-def stages(redis_url: str, tmp: Path, situations: set[str], *,
-           today: date | None = None) -> Iterator[dict[str, Stage]]:
+def stages(redis_url: str, tmp: Path, situations: set[str], *, today: date | None = None,
+           index_dir: Path | None = None) -> Iterator[dict[str, Stage]]:
     """One stack per kind of shop the situations need: closed (out of hours) and open (busy or
-    with an advisor online)."""
+    with an advisor online). `index_dir`: an FAQ index folder to share with other stacks."""
     orders = tmp / "orders.yml"
     orders.write_text(orders_yaml(today or date.today()), encoding="utf-8")
     env = {"ORDERS_FILE": str(orders)}
@@ -78,9 +81,9 @@ def stages(redis_url: str, tmp: Path, situations: set[str], *,
                 continue
             (tmp / kind).mkdir(parents=True, exist_ok=True)
             shop = tmp / f"shop-{kind}.yml"
-            shop.write_text(shop_yaml(weekly), encoding="utf-8")
+            shop.write_text(shop_yaml(weekly, SHOP_EXTRA), encoding="utf-8")
             gw, bot = stack_of.enter_context(stack(redis_url, tmp / kind, shop_config=shop,
-                                                   index_dir=tmp / "index", extra_env=env))
+                                                   index_dir=index_dir or tmp / "index", extra_env=env))
             for situation in wanted:
                 out[situation] = Stage(gw, bot, redis_url)
         yield out

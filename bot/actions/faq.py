@@ -89,6 +89,8 @@ async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, t
     if answered is not None:
         return _answered(dispatcher, answered, lang, not in_form)
     suggestions = [h for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
+    if tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
+        suggestions = []   # not a shop question: an answer that fits, or nothing
     if result.band == "suggest" and suggestions and (not in_form or looks_like_a_question(text)):
         buttons = [{"title": h.title, "payload": payloads.payload("faq_choice", faq_id=h.id)}
                    for h in suggestions]

@@ -50,9 +50,9 @@ def order_in(text: str) -> str | None:
 
 def proof_in(text: str) -> str | None:
     """An e-mail address or a postcode anywhere in a message, outside the order number."""
+    text = ORDER_IN_TEXT.sub(" ", text or "").strip()   # "AL-482913" must not pass for a postcode
     if parse_proof(text) is not None:
-        return text.strip()
-    text = ORDER_IN_TEXT.sub(" ", text or "")
+        return text
     for pattern in (EMAIL_IN_TEXT, POSTCODE_IN_TEXT):
         for match in pattern.finditer(text):
             if parse_proof(match.group(0)) is not None:

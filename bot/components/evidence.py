@@ -39,9 +39,8 @@ def fold(text: str) -> str:
 
 def cue_pattern(cues: list[str]) -> re.Pattern[str]:
     """One regex matching any cue at a word start (emoji anywhere)."""
-    parts = [re.escape(fold(c)) if c[:1].isalnum() else re.escape(c) for c in cues]
-    words = [p for p, c in zip(parts, cues) if c[:1].isalnum()]
-    others = [p for p, c in zip(parts, cues) if not c[:1].isalnum()]
+    words = [re.escape(fold(c)) for c in cues if c[:1].isalnum()]
+    others = [re.escape(c) for c in cues if not c[:1].isalnum()]
     alternatives = ([rf"(?<![\w])(?:{'|'.join(words)})"] if words else []) + others
     return re.compile("|".join(alternatives) or r"(?!)")
 
