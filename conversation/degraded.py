@@ -24,6 +24,10 @@ from kit import texts
 from retrieval.source import FaqSource
 
 LEAVE = "/leave_message"
+MAX_RETRIES = 2   # invalid e-mail addresses in a row before the capture stops asking
+# what leaves the capture, as the bot's `stop` intent does (no NLU here: whole messages)
+STOP_WORDS = {"annuler", "annule", "laisse tomber", "laissez tomber", "stop", "arrête", "arrêtez",
+              "oubliez", "tant pis", "cancel", "never mind", "nevermind", "forget it", "quit", "exit"}
 
 
 Reply = tuple[str, tuple[Button, ...]]
@@ -79,12 +83,17 @@ class DegradedMode:
         return [(t(lang, "down"), leave)]
 
     async def _capture(self, message: Message, conv: Conversation, lang: str, text: str) -> list[Reply]:
+        """The e-mail, then the message; like the bot's forms: "annuler" leaves, a question the
+        FAQ answers is answered and the address asked again, a second invalid address stops."""
         state = json.loads(conv["degraded_ticket"])
+        if text.lower().strip(" .!") in STOP_WORDS:
+            await self.update(conv["id"], degraded_ticket="")
+            return [(t(lang, "cancelled"), ())]
         if state["step"] == "email":
             try:
                 email = validate_email(text, check_deliverability=False).normalized
             except EmailNotValidError:
-                return [(t(lang, "bad_email"), ())]
+                return await self._not_an_email(message, conv, lang, text, state)
             await self.update(conv["id"], degraded_ticket=json.dumps({"step": "message", "email": email}))
             return [(t(lang, "message"), ())]
         opened = await self.tickets().open_ticket(
@@ -93,3 +102,20 @@ class DegradedMode:
             request_key=f"degraded:{message.message_id}")
         await self.update(conv["id"], degraded_ticket="")
         return [(t(lang, "done", tid=opened["ticket_id"], promise=opened["promise"]), ())]
+
+    async def _not_an_email(self, message: Message, conv: Conversation, lang: str, text: str,
+                            state: dict[str, Any]) -> list[Reply]:
+        source = self.faq()
+        if source is not None and "@" not in text and faq.looks_like_a_question(text):
+            result = await asyncio.to_thread(source.search, text, lang)
+            cid = conv["id"]
+            answered = faq.searched(source, result, conversation=cid, query=text, lang=lang,
+                                    recorder=self.recorder, event_id=f"faq:{cid}:{message.message_id}")
+            if answered is not None:
+                return [(answered.text, ()), (t(lang, "resume_email"), ())]
+        retries = int(state.get("retries", 0)) + 1
+        if retries >= MAX_RETRIES:
+            await self.update(conv["id"], degraded_ticket="")
+            return [(t(lang, "way_out"), (Button(t(lang, "leave"), LEAVE),))]
+        await self.update(conv["id"], degraded_ticket=json.dumps({**state, "retries": retries}))
+        return [(t(lang, "bad_email"), ())]

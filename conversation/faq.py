@@ -13,6 +13,12 @@ from retrieval.engine import Hit, SearchResult
 from retrieval.source import FaqSource
 
 
+def looks_like_a_question(text: str) -> bool:
+    """Inside a form, only a question mark or a sentence is read as a question: a stray value
+    ("pas un mail", "12") is an invalid answer to the form, not something to look up."""
+    return "?" in text or len(text.split()) >= 4
+
+
 @dataclass(frozen=True)
 class Answer:
     hit: Hit

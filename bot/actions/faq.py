@@ -59,17 +59,12 @@ def _event_id(tracker: Tracker, kind: str) -> str:
 ANSWER_IN = {"fr": "utter_answer_in_fr", "en": "utter_answer_in_en"}
 
 
-def looks_like_a_question(text: str) -> bool:
-    """Worth suggesting articles for: a question mark or a sentence, not a stray value."""
-    return "?" in text or len(text.split()) >= 4
-
-
 async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, *,
                          in_form: bool = False) -> list[EventType] | None:
     """The FAQ's reply to the latest message: an answer, or "did you mean" buttons when one of
     the suggestions is plausibly related; None when it has neither (the caller says so).
-    In a form (`in_form`), a question asked instead of the value gets its answer without the
-    "did this help?" buttons, and suggestions only for what reads like a question."""
+    In a form (`in_form`), only what reads like a question is looked up, and its answer comes
+    without the "did this help?" buttons."""
     lang = lang_of(tracker)
     retriever = services.retriever()
     if retriever is None:  # index still loading: never leave the shopper without a way out
@@ -82,6 +77,8 @@ async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, t
                 retriever, hit, conversation=tracker.sender_id, lang=lang,
                 recorder=services.recorder, event_id=_event_id(tracker, "click")), lang, not in_form)
     text = tracker.latest_message.get("text") or ""
+    if in_form and not faq.looks_like_a_question(text):
+        return None
     context = previous_faq_question(tracker)
     result = await asyncio.to_thread(retriever.search, text, lang, MAX_SUGGESTIONS, context)
     answered = faq.searched(retriever, result, conversation=tracker.sender_id, query=text, lang=lang,
@@ -91,7 +88,7 @@ async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, t
     suggestions = [h for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
     if tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
         suggestions = []   # not a shop question: an answer that fits, or nothing
-    if result.band == "suggest" and suggestions and (not in_form or looks_like_a_question(text)):
+    if result.band == "suggest" and suggestions:
         buttons = [{"title": h.title, "payload": payloads.payload("faq_choice", faq_id=h.id)}
                    for h in suggestions]
         dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)

@@ -95,3 +95,23 @@ def test_metrics_count_messages_stages_errors_and_events(client: TestClient) -> 
     assert value('support_stage_duration_seconds_count{stage="degraded"}') >= 1
     assert value('support_events_total{kind="message_in"}') >= 1
     assert "faq_index_entries" in text or "faq_index" in text
+
+
+def test_the_message_form_answers_questions_stops_on_cancel_never_loops(client: TestClient,
+                                                                       redis_client: redis.Redis) -> None:
+    cid = new_conversation(client, lang="fr")
+    say(client, cid, "/leave_message")
+    assert wait_history(client, cid, 2)[1]["text"] == "Quelle est votre adresse e-mail ?"
+    say(client, cid, "Où est mon colis ?")                       # a question, not an address
+    history = wait_history(client, cid, 5)
+    assert "lien de suivi" in history[3]["text"] and history[4]["text"].startswith("Reprenons")
+    say(client, cid, "jo arobase example")
+    assert "ne semble pas valide" in wait_history(client, cid, 7)[6]["text"]
+    say(client, cid, "toujours pas")                                # second invalid: a way out, not a loop
+    out = wait_history(client, cid, 9)[8]
+    assert "ne tournons pas en rond" in out["text"] and out["buttons"][0]["payload"] == "/leave_message"
+    say(client, cid, "/leave_message")
+    wait_history(client, cid, 11)
+    say(client, cid, "annuler")
+    assert wait_history(client, cid, 13)[12]["text"].startswith("D'accord, j'arrête là")
+    assert redis_client.zcard("support:tickets:open") == 0
