@@ -27,7 +27,7 @@ from ops.train import train
 from tests.stack import REPO, gateway, rasa
 
 CONTROL = ("greet", "goodbye", "thanks", "affirm", "deny", "ask_human", "leave_message", "order_status",
-           "complaint", "bot_challenge", "feedback_positive", "feedback_negative")
+           "complaint", "bot_challenge", "feedback_positive", "feedback_negative", "stop", "out_of_scope")
 ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
