@@ -25,7 +25,7 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.training_data.message import Message
 
 FALLBACK = "nlu_fallback"
-GATED = ("ask_human", "complaint")
+GATED = ("ask_human", "complaint", "stop")
 UNSURE = (FALLBACK, "faq")
 LEXICON = Path(__file__).resolve().parent.parent / "evidence.yml"
 
@@ -53,25 +53,33 @@ class EvidenceGate(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"lexicon": str(LEXICON)}
+        # recover_min_confidence: an unsure message (nlu_fallback) takes a gated intent that DIET
+        # ranked first with at least this confidence, when its words say so
+        return {"lexicon": str(LEXICON), "recover_min_confidence": 0.5}
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self.component_config = config
         data = yaml.safe_load(Path(config.get("lexicon") or LEXICON).read_text(encoding="utf-8"))
         self.cues = {name: cue_pattern(list(data.get(name) or [])) for name in (*GATED, "strong_complaint")}
+        self.component_config = {**self.get_default_config(), **config}
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> EvidenceGate:
         return cls(config)
 
-    def relabel(self, text: str, intent: str) -> str | None:
-        """The intent this message should have instead, or None to keep it."""
+    def relabel(self, text: str, intent: str, runner_up: dict[str, Any] | None = None) -> str | None:
+        """The intent this message should have instead, or None to keep it. `runner_up` is
+        DIET's own best guess when the FallbackClassifier overruled it."""
         folded = fold(text)
         if text.startswith("/"):          # a button's payload says what it means
             return None
         if intent in GATED and not self.cues[intent].search(folded):
             return FALLBACK
+        guess = (runner_up or {}).get("name")
+        if (intent == FALLBACK and guess in GATED and self.cues[guess].search(folded)
+                and float((runner_up or {}).get("confidence") or 0) >= self.component_config[
+                    "recover_min_confidence"]):
+            return guess
         if intent in UNSURE and self.cues["strong_complaint"].search(folded):
             return "complaint"
         return None
@@ -80,7 +88,9 @@ class EvidenceGate(GraphComponent, IntentClassifier):
         for message in messages:
             intent = (message.get("intent") or {}).get("name")
             text = message.get("text") or ""
-            new = self.relabel(text, intent) if intent else None
+            ranking = message.get("intent_ranking") or []
+            runner_up = next((r for r in ranking if r.get("name") != FALLBACK), None)
+            new = self.relabel(text, intent, runner_up) if intent else None
             if new is None:
                 continue
             confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
