@@ -26,6 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 FALLBACK = "nlu_fallback"
 GATED = ("ask_human", "complaint", "stop")
+RECOVERED = ("ask_human", "complaint")   # not `stop`: "annuler ma commande" is an FAQ question
 UNSURE = (FALLBACK, "faq")
 LEXICON = Path(__file__).resolve().parent.parent / "evidence.yml"
 
@@ -76,7 +77,7 @@ class EvidenceGate(GraphComponent, IntentClassifier):
         if intent in GATED and not self.cues[intent].search(folded):
             return FALLBACK
         guess = (runner_up or {}).get("name")
-        if (intent == FALLBACK and guess in GATED and self.cues[guess].search(folded)
+        if (intent == FALLBACK and guess in RECOVERED and self.cues[guess].search(folded)
                 and float((runner_up or {}).get("confidence") or 0) >= self.component_config[
                     "recover_min_confidence"]):
             return guess
