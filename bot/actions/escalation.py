@@ -36,6 +36,14 @@ class ActionHandoff(ServiceAction):
                   domain: dict[str, Any]) -> list[EventType]:
         lang = lang_of(tracker)
         availability = await self.services.availability()
+        if availability != "human" and tracker.get_slot("handoff") in ("ticket", "offered"):
+            # asked again: the same form a second time would trap the shopper in it
+            if availability == "busy":
+                dispatcher.utter_message(response="utter_escalate_again_busy")
+            else:
+                dispatcher.utter_message(response="utter_escalate_again",
+                                         next_opening=self.services.next_opening(lang))
+            return [SlotSet("handoff", "offered")]
         if availability == "busy":
             dispatcher.utter_message(response="utter_escalate_ticket_busy")
         elif availability == "closed":

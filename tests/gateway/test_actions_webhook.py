@@ -291,3 +291,11 @@ def test_a_late_parcel_is_said_to_be_late(bot: TestClient) -> None:
                slots={"order_number": "AL-482913", "order_proof": "69003"})
     (msg,) = responses(res)
     assert msg["response"] == "utter_order_late" and "December" in msg["details"]
+
+
+def test_a_person_asked_for_again_with_nobody_there_is_offered_a_message_not_a_second_form(
+        bot: TestClient) -> None:
+    res = call(bot, "action_handoff", "je veux un humain", intent="ask_human", slots={"handoff": "ticket"})
+    (msg,) = responses(res)
+    assert msg["response"] == "utter_escalate_again" and "lundi" in msg["next_opening"]
+    assert slots(res) == {"handoff": "offered"}        # no ticket form: the rule waits for the shopper
