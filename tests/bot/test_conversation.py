@@ -7,6 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from ops.redis_server import RedisServer
 from tests.stack import Gateway, Rasa, rasa
 
@@ -75,3 +77,21 @@ def test_an_order_is_shown_only_with_its_email_or_postcode(closed_stack: tuple[G
     bot.say(owner, "where is my order AL-482913?")
     replies = bot.say(owner, "69003")
     assert "Colissimo" in texts(replies) and "shipped" in texts(replies)
+
+
+@pytest.mark.parametrize("text", ["et en Suisse ?", "combien ?", "how long does it take?",
+                                  "et pour la Belgique ?", "is it free?"])
+def test_a_short_follow_up_is_never_a_handoff_intent(closed_stack: tuple[Gateway, Rasa], text: str) -> None:
+    _, bot = closed_stack
+    assert bot.parse(text)["intent"]["name"] not in ("complaint", "ask_human", "stop")
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("je veux parler à un conseiller", "ask_human"), ("I need a human to help me", "ask_human"),
+    ("mon colis est arrivé cassé, c'est inadmissible", "complaint"),
+    ("this is the third time I write, nobody answers", "complaint"),
+    ("laisse tomber", "stop"), ("never mind", "stop")])
+def test_handoff_and_stop_intents_stand_with_their_words(closed_stack: tuple[Gateway, Rasa], text: str,
+                                                         intent: str) -> None:
+    _, bot = closed_stack
+    assert bot.parse(text)["intent"]["name"] == intent
