@@ -33,7 +33,9 @@ from .services import Services
 MAX_RETRIES = 2           # invalid values in a row before the way out
 MAX_MESSAGE_CHARS = 4000
 NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande", "no order", "nope", "n/a",
-                  "pas de numéro", "no number", "je n'en ai pas", "i don't have one"}
+                  "pas de numéro", "no number", "je n'en ai pas", "i don't have one", "je ne sais pas",
+                  "je sais pas", "jsp", "aucune idée", "pas encore", "i don't know", "dunno", "not sure",
+                  "not yet", "pas concerné", "not relevant"}
 ORDER_IN_TEXT = re.compile(r"(?<![\w-])(?:al)?[\s-]?(\d{6})(?!\d)", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[^\s,;:<>()\"']+@[^\s,;:<>()\"']+\.[^\s,;:<>()\"'.]+")
 # in a sentence, only a 5-digit (French) postcode; any postcode when it is the whole message
@@ -122,6 +124,8 @@ class ValidateTicketForm(FormValidator):
         if intent == "deny" or text.lower().strip(" .!") in NO_ORDER_WORDS:
             return {"ticket_order": "-", "form_retries": 0}
         number = order_in(text)
+        if number is None and int(tracker.get_slot("form_retries") or 0) + 1 >= MAX_RETRIES:
+            return {"ticket_order": "-", "form_retries": 0}   # optional: the message matters more
         if number is None:
             return await self.not_a_value("ticket_order", "utter_invalid_order_number", dispatcher, tracker)
         return {"ticket_order": number, "form_retries": 0}

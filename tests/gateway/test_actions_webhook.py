@@ -299,3 +299,12 @@ def test_a_person_asked_for_again_with_nobody_there_is_offered_a_message_not_a_s
     (msg,) = responses(res)
     assert msg["response"] == "utter_escalate_again" and "lundi" in msg["next_opening"]
     assert slots(res) == {"handoff": "offered"}        # no ticket form: the rule waits for the shopper
+
+
+def test_the_optional_order_number_never_ends_the_message_form(bot: TestClient) -> None:
+    first = _in_form(bot, "ticket_form", "ticket_order", "euh la grande")
+    assert [r["response"] for r in responses(first)] == ["utter_invalid_order_number"]
+    second = _in_form(bot, "ticket_form", "ticket_order", "la bleue", extra={"form_retries": 1})
+    assert slots(second)["ticket_order"] == "-" and "requested_slot" not in slots(second)   # on to the message
+    dunno = _in_form(bot, "ticket_form", "ticket_order", "je ne sais pas")
+    assert slots(dunno)["ticket_order"] == "-"
