@@ -117,10 +117,12 @@ class DialogueResult:
 
     @property
     def trapped(self) -> bool:
-        """Three turns in a row ending with the same form re-prompt."""
+        """Three turns in a row answered by nothing but the same form prompt (a turn that also
+        answered a question asked mid-form is not a re-prompt)."""
         run, last = 0, None
         for turn in self.turns:
-            prompt = turn.outcome.prompt if turn.outcome.asking else None
+            helped = turn.outcome.answered or turn.outcome.suggested
+            prompt = turn.outcome.prompt if turn.outcome.asking and not helped else None
             run = run + 1 if prompt and prompt == last else 1
             last = prompt
             if prompt and run >= TRAP_TURNS:
