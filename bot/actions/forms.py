@@ -125,7 +125,9 @@ class ValidateTicketForm(FormValidator):
             return {"ticket_order": "-", "form_retries": 0}
         number = order_in(text)
         if number is None and int(tracker.get_slot("form_retries") or 0) + 1 >= MAX_RETRIES:
-            return {"ticket_order": "-", "form_retries": 0}   # optional: the message matters more
+            # optional: go on without it (the message matters more), and say how to stop
+            dispatcher.utter_message(response="utter_form_way_out_no_order")
+            return {"ticket_order": "-", "form_retries": 0}
         if number is None:
             return await self.not_a_value("ticket_order", "utter_invalid_order_number", dispatcher, tracker)
         return {"ticket_order": number, "form_retries": 0}

@@ -305,6 +305,7 @@ def test_the_optional_order_number_never_ends_the_message_form(bot: TestClient) 
     first = _in_form(bot, "ticket_form", "ticket_order", "euh la grande")
     assert [r["response"] for r in responses(first)] == ["utter_invalid_order_number"]
     second = _in_form(bot, "ticket_form", "ticket_order", "la bleue", extra={"form_retries": 1})
-    assert slots(second)["ticket_order"] == "-" and "requested_slot" not in slots(second)   # on to the message
+    assert [r["response"] for r in responses(second)] == ["utter_form_way_out_no_order"]   # says how to stop
+    assert slots(second)["ticket_order"] == "-" and "requested_slot" not in slots(second)  # on to the message
     dunno = _in_form(bot, "ticket_form", "ticket_order", "je ne sais pas")
     assert slots(dunno)["ticket_order"] == "-"
