@@ -201,11 +201,12 @@ class ConversationRouter:
 
     async def _did_it_help(self, message: Message) -> tuple[bool, str | None]:
         """Is this yes/no the answer to "did this answer your question?" (the bot's last message
-        offered exactly the yes/no pair after an FAQ answer)? With the shopper's question, which
+        offered the yes/no pair after an FAQ answer)? With the shopper's question, which
         is kept for the FAQ editors when the answer did not help."""
         recent = await self.transcripts.recent(message.conversation_id, 30)
         bots = [i for i, m in enumerate(recent) if m.role == "bot"]
-        if not bots or [b.payload for b in recent[bots[-1]].buttons] != list(THUMBS):
+        # the yes/no pair first (a third button may follow: "check my order")
+        if not bots or [b.payload for b in recent[bots[-1]].buttons][:2] != list(THUMBS):
             return False, None
         asked = [m.text for m in recent[:bots[-1]] if m.role == "shopper" and not m.text.startswith("/")]
         return True, (asked[-1] if asked else None)

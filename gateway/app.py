@@ -175,7 +175,8 @@ def _wire(state: GatewayState) -> None:
     state.action_services = Services(
         retriever=state.index.faq,
         hours=hours, desk=state.desk, order_gate=_order_gate(state, DemoOrderSource(settings.orders_file)),
-        sla_hours=hours.sla_hours or 8, clock=state.clock, recorder=state.recorder,
+        sla_hours=hours.sla_hours or 8, order_offer=state.shop.order_lookups.offered_after,
+        clock=state.clock, recorder=state.recorder,
         client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
     state.actions = executor(state.action_services)
 

@@ -117,6 +117,12 @@ class OrderLookupConfig:
     per_client: int = 10                 # from one web client address (or one Messenger/WhatsApp user)
     per_order: int = 10                  # on one order number, by anybody
     window_minutes: int = 60
+    # after an FAQ answer on one of these contact reasons (or categories), the bot offers to
+    # look the shopper's own order up: "where is my parcel?" gets the answer and the lookup
+    offer_after: tuple[str, ...] = ()
+
+    def offered_after(self, reason: str) -> bool:
+        return bool(reason) and (reason in self.offer_after or reason.split("/", 1)[0] in self.offer_after)
 
 
 @dataclass(frozen=True)
@@ -202,11 +208,14 @@ class _Parser:
         if raw is None:
             return OrderLookupConfig()
         section = self.mapping(raw, "order_lookups", set(OrderLookupConfig.__dataclass_fields__), set())
+        offer = section.pop("offer_after", [])
+        if not isinstance(offer, list) or not all(isinstance(r, str) and r for r in offer):
+            raise self.error("order_lookups.offer_after", f"must be a list of contact reasons, got {offer!r}")
         for name, value in section.items():
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
                 raise self.error(f"order_lookups.{name}",
                                  f"must be a whole number from 1 to 10000, got {value!r}")
-        return OrderLookupConfig(**section)
+        return OrderLookupConfig(**section, offer_after=tuple(offer))
 
     def retention(self, raw: Any) -> RetentionConfig:
         if raw is None:

@@ -504,18 +504,19 @@
 
   function buttons(list_) {
     var payloads = list_.map(function (b) { return String(b.payload); });
-    var feedback = payloads.length === 2 && payloads.indexOf("/affirm") >= 0 && payloads.indexOf("/deny") >= 0;
+    var feedback = payloads.indexOf("/affirm") >= 0 && payloads.indexOf("/deny") >= 0;
     var group = el("div", {class: "btns" + (feedback ? " fb" : ""), role: "group",
       "aria-label": feedback ? t("helpfulQ") : t("choices")});
     var entry = {node: group, payloads: payloads, feedback: feedback, answered: false};
     list_.forEach(function (b) {
       var payload = String(b.payload), title = String(b.title || b.payload);
       S.titles[payload] = title;
-      var label = feedback ? (payload === "/affirm" ? t("yes") : t("no")) : null;
+      var thumb = feedback && (payload === "/affirm" || payload === "/deny");   // a third button keeps its title
+      var label = thumb ? (payload === "/affirm" ? t("yes") : t("no")) : null;
       group.appendChild(el("button", {class: "qr", type: "button", "aria-label": label, title: label,
-        "data-payload": payload, "aria-pressed": feedback ? "false" : null,
+        "data-payload": payload, "aria-pressed": thumb ? "false" : null,
         onclick: function () { if (!entry.answered) sendText(payload, title); }},
-      [feedback ? icon(payload === "/affirm" ? "up" : "dn") : title]));
+      [thumb ? icon(payload === "/affirm" ? "up" : "dn") : title]));
     });
     S.groups.push(entry);
     return group;

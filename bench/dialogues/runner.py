@@ -17,7 +17,7 @@ import redis
 import yaml
 
 from kit.keys import LOCK, PENDING
-from tests.stack import OPEN_ALWAYS, Gateway, Rasa, closed_today, shop_yaml, stack
+from tests.stack import OPEN_ALWAYS, REPO, Gateway, Rasa, closed_today, shop_yaml, stack
 
 from .outcome import Outcome, failures, read_turn
 from .script import Dialogue
@@ -27,7 +27,8 @@ PRESENCE = "support:agents:presence"
 TRAP_TURNS = 3
 # every scripted shopper comes from one address and looks the same few orders up: the lookup
 # budgets (against guessing) would otherwise refuse the later conversations
-SHOP_EXTRA = {"order_lookups": {"per_client": 10000, "per_order": 10000}}
+SHOP_EXTRA = {"order_lookups": {"per_client": 10000, "per_order": 10000, "offer_after": yaml.safe_load(
+    (REPO / "config" / "shop.yml").read_text(encoding="utf-8"))["order_lookups"]["offer_after"]}}
 
 
 def orders_yaml(today: date) -> str:

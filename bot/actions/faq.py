@@ -19,12 +19,13 @@ FOLLOW_UP_WINDOW = 3  # shopper messages (this one included) over which an FAQ a
 
 
 def _answered(dispatcher: CollectingDispatcher, answer: faq.Answer, lang: str,
-              ask_feedback: bool) -> list[EventType]:
+              ask_feedback: bool, offer_lookup: bool = False) -> list[EventType]:
     if answer.hit.lang != lang and answer.hit.lang in ANSWER_IN:   # only in another language
         dispatcher.utter_message(response=ANSWER_IN[answer.hit.lang])
     dispatcher.utter_message(text=answer.text)
-    if ask_feedback:
-        dispatcher.utter_message(response="utter_did_that_help")
+    if ask_feedback:   # on a parcel's whereabouts, with "check my order" beside yes / no
+        feedback = "utter_did_that_help_or_lookup" if offer_lookup else "utter_did_that_help"
+        dispatcher.utter_message(response=feedback)
     return [SlotSet("faq_band", "answer"), SlotSet("faq_misses", 0),
             SlotSet("faq_entry", answer.hit.id), SlotSet("contact_reason", answer.hit.reason)]
 
@@ -75,7 +76,8 @@ async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, t
         if hit is not None:
             return _answered(dispatcher, faq.clicked(
                 retriever, hit, conversation=tracker.sender_id, lang=lang,
-                recorder=services.recorder, event_id=_event_id(tracker, "click")), lang, not in_form)
+                recorder=services.recorder, event_id=_event_id(tracker, "click")), lang, not in_form,
+                services.order_offer(hit.reason))
     text = tracker.latest_message.get("text") or ""
     if in_form and not faq.looks_like_a_question(text):
         return None
@@ -84,7 +86,7 @@ async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, t
     answered = faq.searched(retriever, result, conversation=tracker.sender_id, query=text, lang=lang,
                             recorder=services.recorder, event_id=_event_id(tracker, "faq"))
     if answered is not None:
-        return _answered(dispatcher, answered, lang, not in_form)
+        return _answered(dispatcher, answered, lang, not in_form, services.order_offer(answered.hit.reason))
     suggestions = [h for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
     if tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
         suggestions = []   # not a shop question: an answer that fits, or nothing

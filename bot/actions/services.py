@@ -27,6 +27,8 @@ class Services:
     desk: HelpDesk
     order_gate: OrderGate                       # the only way to read an order (proof + limits)
     sla_hours: float = 8
+    # contact reason -> offer to look the shopper's order up after an answer on it
+    order_offer: Callable[[str], bool] = field(default=lambda reason: False)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     recorder: Recorder = field(default=NULL)    # analytics events (background, never blocking)
     # who is behind a conversation, for per-client limits: conversation id -> a stable key

@@ -16,10 +16,18 @@ from tests.gateway.actions_client import TOKEN, TUESDAY_MORNING, call, responses
 
 
 def test_a_faq_question_gets_the_answer_and_did_it_help(bot: TestClient) -> None:
+    res = call(bot, "action_answer_faq", "Comment payer ?")
+    out = responses(res)
+    assert out[1]["response"] == "utter_did_that_help"
+    assert slots(res)["faq_band"] == "answer" and slots(res)["faq_entry"].startswith("pay")
+
+
+def test_an_answer_on_a_parcels_whereabouts_also_offers_the_order_lookup(bot: TestClient) -> None:
+    # config/shop.yml: order_lookups.offer_after lists delivery/tracking
     res = call(bot, "action_answer_faq", "Où est mon colis ?")
     out = responses(res)
     assert "suivi" in out[0]["text"].lower()
-    assert out[1]["response"] == "utter_did_that_help"
+    assert out[1]["response"] == "utter_did_that_help_or_lookup"
     assert slots(res)["faq_band"] == "answer" and slots(res)["faq_entry"] == "track-fr"
 
 

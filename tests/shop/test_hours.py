@@ -417,3 +417,13 @@ FRENCH_WORDS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "di
 def test_english_has_no_french_word(bh: BusinessHours, at: datetime) -> None:
     for said in (bh.describe_next_opening(at, "en"), bh.describe_deadline(at, "en")):
         assert said and not [w for w in FRENCH_WORDS if w in said.lower()], said
+
+
+def test_the_order_lookup_is_offered_after_the_configured_reasons(tmp_path: Path) -> None:
+    lookups = load_shop_config(SHIPPED).order_lookups
+    assert lookups.offered_after("delivery/tracking") and not lookups.offered_after("returns/return-costs")
+    whole = write_config(tmp_path, lambda d: d["order_lookups"].update(offer_after=["delivery"]))
+    assert load_shop_config(whole).order_lookups.offered_after("delivery/lost-parcel")   # a whole category
+    bad = write_config(tmp_path, lambda d: d["order_lookups"].update(offer_after="delivery/tracking"))
+    with pytest.raises(ValueError, match="order_lookups.offer_after"):
+        load_shop_config(bad)
