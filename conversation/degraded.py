@@ -75,9 +75,7 @@ class DegradedMode:
             return [(t(lang, "thanks"), ())]
         if source is None:   # the index is still loading
             return [(t(lang, "down"), leave)]
-        result = await asyncio.to_thread(source.search, text, lang)
-        answered = faq.searched(source, result, conversation=cid, query=text, lang=lang,
-                                recorder=self.recorder, event_id=f"faq:{cid}:{mid}")
+        answered = await self._search(source, text, lang, conv, message)
         if answered is not None:
             return [(answered.text, ()), (t(lang, "note"), leave)]
         return [(t(lang, "down"), leave)]
@@ -107,10 +105,7 @@ class DegradedMode:
                             state: dict[str, Any]) -> list[Reply]:
         source = self.faq()
         if source is not None and "@" not in text and faq.looks_like_a_question(text):
-            result = await asyncio.to_thread(source.search, text, lang)
-            cid = conv["id"]
-            answered = faq.searched(source, result, conversation=cid, query=text, lang=lang,
-                                    recorder=self.recorder, event_id=f"faq:{cid}:{message.message_id}")
+            answered = await self._search(source, text, lang, conv, message)
             if answered is not None:
                 return [(answered.text, ()), (t(lang, "resume_email"), ())]
         retries = int(state.get("retries", 0)) + 1
@@ -119,3 +114,11 @@ class DegradedMode:
             return [(t(lang, "way_out"), (Button(t(lang, "leave"), LEAVE),))]
         await self.update(conv["id"], degraded_ticket=json.dumps({**state, "retries": retries}))
         return [(t(lang, "bad_email"), ())]
+
+    async def _search(self, source: FaqSource, text: str, lang: str, conv: Conversation,
+                      message: Message) -> faq.Answer | None:
+        """The FAQ's direct answer to the message, counted once like the bot's."""
+        result = await asyncio.to_thread(source.search, text, lang)
+        cid = conv["id"]
+        return faq.searched(source, result, conversation=cid, query=text, lang=lang,
+                            recorder=self.recorder, event_id=f"faq:{cid}:{message.message_id}")

@@ -76,6 +76,11 @@ class SlaConfig:
     ticket_reply_business_hours: float
 
 
+def listed(reason: str, reasons: tuple[str, ...]) -> bool:
+    """Is the contact reason, or its whole category (`returns` of `returns/exchange`), listed?"""
+    return reason in reasons or reason.split("/", 1)[0] in reasons
+
+
 @dataclass(frozen=True)
 class ReasonsConfig:
     """How the dashboard places contact reasons on the value/irritant matrix (Price & Jaffe)."""
@@ -86,8 +91,7 @@ class ReasonsConfig:
 
     def value_of(self, reason: str) -> str:
         """"high" when the reason, or its category (`returns` of `returns/exchange`), is listed."""
-        category = reason.split("/", 1)[0]
-        return "high" if reason in self.high_value or category in self.high_value else "low"
+        return "high" if listed(reason, self.high_value) else "low"
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class OrderLookupConfig:
     offer_after: tuple[str, ...] = ()
 
     def offered_after(self, reason: str) -> bool:
-        return bool(reason) and (reason in self.offer_after or reason.split("/", 1)[0] in self.offer_after)
+        return bool(reason) and listed(reason, self.offer_after)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,13 @@ import httpx
 import redis
 import yaml
 
-from kit.keys import LOCK, PENDING
+from kit.keys import LOCK, PENDING, PRESENCE
 from tests.stack import OPEN_ALWAYS, REPO, Gateway, Rasa, closed_today, shop_yaml, stack
 
 from .outcome import Outcome, failures, read_turn
 from .script import Dialogue
 
 TURN_TIMEOUT_S = 60
-PRESENCE = "support:agents:presence"
 TRAP_TURNS = 3
 # every scripted shopper comes from one address and looks the same few orders up: the lookup
 # budgets (against guessing) would otherwise refuse the later conversations

@@ -36,21 +36,17 @@ class ActionHandoff(ServiceAction):
                   domain: dict[str, Any]) -> list[EventType]:
         lang = lang_of(tracker)
         availability = await self.services.availability()
-        if availability != "human" and tracker.get_slot("handoff") in ("ticket", "offered"):
-            # asked again: the same form a second time would trap the shopper in it
-            if availability == "busy":
-                dispatcher.utter_message(response="utter_escalate_again_busy")
-            else:
-                dispatcher.utter_message(response="utter_escalate_again",
-                                         next_opening=self.services.next_opening(lang))
-            return [SlotSet("handoff", "offered")]
+        # asked again with nobody there: the message is offered, not the same form a second time
+        # (that would trap the shopper in it)
+        again = tracker.get_slot("handoff") in ("ticket", "offered")
         if availability == "busy":
-            dispatcher.utter_message(response="utter_escalate_ticket_busy")
+            dispatcher.utter_message(response="utter_escalate_again_busy" if again
+                                     else "utter_escalate_ticket_busy")
         elif availability == "closed":
-            dispatcher.utter_message(response="utter_escalate_ticket",
+            dispatcher.utter_message(response="utter_escalate_again" if again else "utter_escalate_ticket",
                                      next_opening=self.services.next_opening(lang))
         if availability != "human":
-            return [SlotSet("handoff", "ticket")]  # rule: ticket_form
+            return [SlotSet("handoff", "offered" if again else "ticket")]  # rule: ticket_form, or wait
         await self.services.desk.request_handoff(HandoffRequest(
             conversation_id=tracker.sender_id, lang=lang,
             reason=tracker.get_slot("contact_reason") or "", summary=summary(tracker),
