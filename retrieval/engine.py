@@ -11,7 +11,7 @@ from .calibration import Thresholds
 from .embedder import Embedder
 from .index import HybridIndex
 from .scorer import Scorer
-from .text import LanguageDetector, strip_courtesy, tokens
+from .text import LanguageDetector, expand_shorthand, strip_courtesy, tokens
 
 MAX_QUERY_CHARS = 1000
 BAND_RANK = {"none": 0, "suggest": 1, "answer": 2}
@@ -123,16 +123,17 @@ class SearchEngine:
         query_lang = self._query_lang(text, lang) if text else (lang or self.default_lang)
         result = SearchResult(query=text, query_lang=query_lang, lang=None, band="none",
                               index_version=self.version)
-        # greetings and "please" carry no topic but would count as unknown words
-        text_to_match = strip_courtesy(text)
+        langs = self.index.langs
+        preferred = query_lang if query_lang in langs else (
+            lang if lang in langs else (self.default_lang if self.default_lang in langs else langs[0]))
+        # greetings and "please" carry no topic but would count as unknown words; SMS shorthand
+        # ("c koi", "cb") is written out as the KB would say it
+        text_to_match = expand_shorthand(strip_courtesy(text), preferred)
         if not text or self._nothing_known(text_to_match):
             result.took_ms = round((time.perf_counter() - start) * 1000, 2)
             return result
         text_to_match = self.index.respell(text_to_match)
         qvec = self.embedder.encode_query(text_to_match)
-        langs = self.index.langs
-        preferred = query_lang if query_lang in langs else (
-            lang if lang in langs else (self.default_lang if self.default_lang in langs else langs[0]))
         order = [preferred] + [lg for lg in langs if lg != preferred]
         for i, lg in enumerate(order):
             hits = self._rank_in(text_to_match, qvec, lg, k)
@@ -174,7 +175,7 @@ class SearchEngine:
 
     def _unknown_share(self, text: str, lang: str) -> float:
         """Share of the message's words that the KB never uses, even misspelt."""
-        return self.index.unknown(tokens(strip_courtesy(text), lang), lang)
+        return self.index.unknown(tokens(expand_shorthand(strip_courtesy(text), lang), lang), lang)
 
     def _context_text(self, context: str) -> str:
         """An entry id stands for that entry's title; any other text is the previous question."""

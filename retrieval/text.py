@@ -78,6 +78,30 @@ def tokens(text: str, lang: str) -> list[str]:
     return _stemmer(lang).stemWords(words)
 
 
+# Lingua alone is unsure on a few words ("Et la TVA est incluse ?": fr 0.59) and sure of things
+# that are no language ("'; DROP TABLE orders; --": en 0.77). The language's own function words
+# ("et", "la", "est" / "is", "my", "where"), spaCy's stop-word lists, settle short messages.
+SURE = 0.9      # lingua at or above this is trusted whatever the function words say
+UNSURE = 0.7    # a message without any function word is never surer than this below SURE
+
+
+@lru_cache(maxsize=8)
+def function_words(langs: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Each language's stop words, accent-folded too, without those two languages share
+    ("a", "on", "me")."""
+    import spacy.util
+
+    lists: dict[str, set[str]] = {}
+    for lg in langs:
+        try:
+            words = spacy.util.get_lang_class(lg).Defaults.stop_words
+        except (ImportError, KeyError, AttributeError):   # a language spaCy does not ship
+            words = set()
+        lists[lg] = {w.lower() for w in words} | {unidecode(w.lower()) for w in words}
+    counts = Counter(w for words in lists.values() for w in words)
+    return {lg: frozenset(w for w in words if counts[w] == 1) for lg, words in lists.items()}
+
+
 class LanguageDetector:
     """Detects the language of a shopper's message among the KB's languages."""
 
@@ -92,6 +116,7 @@ class LanguageDetector:
                 LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models()
                 .build()
             )
+            self._function_words = function_words(tuple(self.langs))
 
     def detect(self, text: str) -> tuple[str | None, float]:
         """Best language and its confidence (0-1); (None, 0) when undecidable."""
@@ -100,8 +125,20 @@ class LanguageDetector:
         values = self._detector.compute_language_confidence_values(text)
         if not values:
             return None, 0.0
-        best = values[0]
-        return best.language.iso_code_639_1.name.lower(), float(best.value)
+        lang, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+        if confidence >= SURE:
+            return lang, confidence
+        words = set(_SPELLED_RE.findall(split_elisions(text).lower()))
+        votes = Counter({lg: len(words & fw) for lg, fw in self._function_words.items()})
+        ranked = votes.most_common(2)
+        if not ranked or ranked[0][1] == 0:      # content words only: lingua guesses
+            return lang, min(confidence, UNSURE)
+        lead, margin = ranked[0][0], ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0)
+        if lead == lang and margin >= 1:
+            return lang, max(confidence, SURE)
+        if margin >= 2:   # the lists hold a few content words ("stop", "merci"): one is no proof
+            return lead, SURE
+        return lang, confidence
 
 
 COURTESY = Path(__file__).with_name("data") / "courtesy.yml"
@@ -130,6 +167,27 @@ def strip_courtesy(text: str) -> str:
     out.append(text[last:])
     rest = " ".join("".join(out).split()).strip(" ,.;:!-")
     return rest if any(c.isalnum() for c in rest) else text
+
+
+SHORTHAND = Path(__file__).with_name("data") / "shorthand.yml"
+
+
+@lru_cache(maxsize=1)
+def _shorthand() -> dict[str, tuple[re.Pattern[str], dict[str, str]]]:
+    table = yaml.safe_load(SHORTHAND.read_text(encoding="utf-8")) or {}
+    out = {}
+    for lang, words in table.items():
+        words = {str(k).lower(): str(v) for k, v in (words or {}).items()}
+        body = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+        out[lang] = (re.compile(rf"(?<![\w'’-])(?:{body})(?![\w'’-])", re.IGNORECASE), words)
+    return out
+
+
+def expand_shorthand(text: str, lang: str | None) -> str:
+    """SMS shorthand written out in the message's language ("c koi" -> "c'est quoi"; see
+    data/shorthand.yml)."""
+    pattern, words = _shorthand().get(lang or "", (None, {}))
+    return pattern.sub(lambda m: words[m.group(0).lower()], text) if pattern else text
 
 
 def noisy(text: str, rng: random.Random) -> str:

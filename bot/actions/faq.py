@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from conversation import faq, payloads
+from retrieval.engine import Hit
 
 from .common import ServiceAction, lang_of, latest_entity
 from .services import Services
 
 MAX_SUGGESTIONS = 3
 FOLLOW_UP_WINDOW = 3  # shopper messages (this one included) over which an FAQ answer is followed up
+CHAIN_TURNS = 8       # earlier messages searched for the question that opened a chain of follow-ups
 
 
 def _answered(dispatcher: CollectingDispatcher, answer: faq.Answer, lang: str,
@@ -30,25 +33,41 @@ def _answered(dispatcher: CollectingDispatcher, answer: faq.Answer, lang: str,
             SlotSet("faq_entry", answer.hit.id), SlotSet("contact_reason", answer.hit.reason)]
 
 
+def _turns(tracker: Tracker) -> list[tuple[str, str | None]]:
+    """The shopper's messages before the current one, newest first, each with the FAQ entry
+    its reply left in `faq_entry` ("" = cleared, None = not touched)."""
+    turns: list[tuple[str, str | None]] = []
+    entry: str | None = None
+    current = True
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "faq_entry" and entry is None:
+            entry = event.get("value") or ""
+        elif event.get("event") == "user":
+            if not current:
+                turns.append(((event.get("text") or "").strip(), entry))
+            current, entry = False, None
+    return turns
+
+
 def previous_faq_question(tracker: Tracker) -> str | None:
     """The question behind the conversation's last FAQ answer, if recent (e.g. before "did that
     help?" / "yes"): the shopper's text, or the entry id when they clicked a suggestion (the text
-    is then a button payload). It lets the engine read "et pour la Suisse ?" as a follow-up."""
-    entry: str | None = None
-    seen = 0
-    for event in reversed(tracker.events):  # newest first: the current message comes first
-        if event.get("event") == "slot" and event.get("name") == "faq_entry" and seen and entry is None:
-            entry = event.get("value") or ""
-            if not entry:  # the slot was cleared: nothing to follow up
-                return None
-        elif event.get("event") == "user":
-            if entry is not None:
-                text = (event.get("text") or "").strip()
-                return entry if not text or text.startswith("/") else text
-            seen += 1
-            if seen > FOLLOW_UP_WINDOW:
-                return None
-    return None
+    is then a button payload). It lets the engine read "et pour la Suisse ?" as a follow-up.
+    After a chain of follow-ups on one entry ("do I need photos?" after a damaged lamp), it is
+    the question that opened the chain: an elliptic question is no context for the next one."""
+    turns = _turns(tracker)
+    last = next((i for i, (_, entry) in enumerate(turns[:FOLLOW_UP_WINDOW]) if entry is not None), None)
+    if last is None or not turns[last][1]:   # no FAQ answer in the window, or the slot was cleared
+        return None
+    entry = turns[last][1]
+    opening = last
+    for i in range(last + 1, min(len(turns), last + CHAIN_TURNS)):
+        if turns[i][1] == entry:
+            opening = i
+        elif turns[i][1] is not None:   # another entry, or cleared: the chain started after it
+            break
+    text = turns[opening][0]
+    return entry if not text or text.startswith("/") else text
 
 
 def _event_id(tracker: Tracker, kind: str) -> str:
@@ -58,6 +77,15 @@ def _event_id(tracker: Tracker, kind: str) -> str:
 
 # "This answer is only available in French:", said before an answer from another language
 ANSWER_IN = {"fr": "utter_answer_in_fr", "en": "utter_answer_in_en"}
+
+
+def _mostly_whereabouts(suggestions: list[Hit], order_offer: Callable[[str], bool]) -> bool:
+    """The best guess, and at least two thirds of the guesses' weight, are about where a parcel
+    is (order_lookups.offer_after): "une question sur mon achat" spreads over other topics."""
+    if not suggestions or not order_offer(suggestions[0].reason):
+        return False
+    parcel = sum(h.score for h in suggestions if order_offer(h.reason))
+    return parcel >= 2 * sum(h.score for h in suggestions if not order_offer(h.reason))
 
 
 async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, *,
@@ -90,6 +118,12 @@ async def reply_from_faq(services: Services, dispatcher: CollectingDispatcher, t
     suggestions = [h for h in result.hits[:MAX_SUGGESTIONS] if h.band != "none"]
     if tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
         suggestions = []   # not a shop question: an answer that fits, or nothing
+    if result.band == "suggest" and not in_form and _mostly_whereabouts(suggestions, services.order_offer):
+        # unsure, but about where a parcel is ("Is my order on its way?"): their own order says
+        # more than any article; the lookup asks for its number (and the proof it is theirs)
+        dispatcher.utter_message(response="utter_order_lookup_first")
+        return [SlotSet("faq_band", "suggest"), SlotSet("contact_reason", suggestions[0].reason),
+                FollowupAction("order_form")]
     if result.band == "suggest" and suggestions:
         buttons = [{"title": h.title, "payload": payloads.payload("faq_choice", faq_id=h.id)}
                    for h in suggestions]

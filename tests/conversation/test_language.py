@@ -20,6 +20,12 @@ DETECTOR = LanguageDetector(["fr", "en"])
     ("/affirm", ""),                                      # a button
     ("ok", ""),                                           # too short to say
     ("AL-482913", ""),
+    # short messages: the language's own function words settle what lingua is unsure of
+    ("Et la TVA est incluse ?", "fr"),                    # lingua alone: fr 0.59
+    ("where is my parcel", "en"),                         # lingua alone: en 0.75
+    ("why not??", "en"),
+    ("'; DROP TABLE orders; --", ""),                     # no language: the conversation keeps its own
+    ("stop texting me promos", "en"),                     # one French-listed word ("stop") is no proof
 ])
 def test_one_rule_for_the_language_of_a_message(text: str, lang: str) -> None:
     assert message_language(DETECTOR, text) == lang

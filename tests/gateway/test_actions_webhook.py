@@ -31,6 +31,23 @@ def test_an_answer_on_a_parcels_whereabouts_also_offers_the_order_lookup(bot: Te
     assert slots(res)["faq_band"] == "answer" and slots(res)["faq_entry"] == "track-fr"
 
 
+def test_unsure_about_a_parcels_whereabouts_the_bot_looks_the_order_up(bot: TestClient) -> None:
+    # band suggest, best guess the tracking entry: their own order says more than an article
+    res = call(bot, "action_answer_faq", "Is my order on its way?", lang="en")
+    assert [m["response"] for m in responses(res)] == ["utter_order_lookup_first"]
+    events = res.json()["events"]
+    assert {"event": "followup", "name": "order_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+    assert slots(res)["faq_band"] == "suggest" and slots(res)["contact_reason"] == "delivery/tracking"
+
+
+def test_inside_a_form_an_unsure_parcel_question_starts_no_lookup(bot: TestClient) -> None:
+    res = _in_form(bot, "ticket_form", "ticket_email", "Is my order on its way?", lang="en")
+    assert res.status_code == 200, res.text
+    assert "followup" not in [e["event"] for e in res.json()["events"]]
+    assert "utter_order_lookup_first" not in [m.get("response") for m in responses(res)]
+
+
 def test_an_entry_with_variants_shows_each_conversation_one_variant_consistently(bot: TestClient) -> None:
     variants = bot.app.state.gateway.index.service.variants("track-fr")
     assert set(variants) == {"short"}

@@ -48,6 +48,12 @@ def tracker(events: list[dict[str, Any]]) -> Tracker:
     ([user(RETURN_Q), *answered("return-en"), *[user(f"m{i}") for i in range(FOLLOW_UP_WINDOW + 1)]], None),
     ([user(RETURN_Q), *answered("return-en"), {"event": "slot", "name": "faq_entry", "value": None},
       user(FOLLOW_UP)], None),
+    # a chain of follow-ups on one entry: the question that opened it, not the elliptic last one
+    ([user("I received a damaged lamp"), *answered("damaged-en"), user("do I need photos?"),
+      *answered("damaged-en"), user("/affirm"), user("how long do I have?")], "I received a damaged lamp"),
+    # ... which starts after the previous entry
+    ([user(RETURN_Q), *answered("return-en"), user("I received a damaged lamp"), *answered("damaged-en"),
+      user("do I need photos?"), *answered("damaged-en"), user("how long?")], "I received a damaged lamp"),
     # the current message's own answer (a retried action) is not its context
     ([user(RETURN_Q), *answered("return-en")], None),
 ])

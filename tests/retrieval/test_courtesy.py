@@ -1,10 +1,11 @@
-"""Greetings and "please" around a question must not make the engine less sure of it."""
+"""Greetings, "please", fillers and SMS shorthand around a question must not make the engine
+less sure of it."""
 
 from __future__ import annotations
 
 import pytest
 
-from retrieval.text import strip_courtesy
+from retrieval.text import expand_shorthand, strip_courtesy
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -16,6 +17,9 @@ from retrieval.text import strip_courtesy
     ("merci !", "merci !"),                      # nothing else left: unchanged
     ("Thanksgiving order", "Thanksgiving order"),  # whole words only
     ("this is history", "this is history"),
+    ("bon, comment je fais un retour ?", "comment je fais un retour ?"),   # a filler
+    ("un bon d'achat", "un bon d'achat"),        # "bon" only with its comma: here it is the topic
+    ("ok and made to measure curtains?", "and made to measure curtains?"),
 ])
 def test_strip_courtesy(text: str, expected: str) -> None:
     assert strip_courtesy(text) == expected
@@ -31,3 +35,26 @@ def test_a_polite_question_is_as_sure_as_a_bare_one(small_engine, query: str, ex
     assert polite.best.id == bare.best.id == expected
     assert polite.band == bare.band and polite.best.score == pytest.approx(bare.best.score)
     assert polite.query == " ".join(query.split())  # the shopper's text is reported as typed
+
+
+@pytest.mark.parametrize(("text", "lang", "expected"), [
+    ("c koi le delai de livraison", "fr", "c'est quoi le delai de livraison"),
+    ("C CB la livraison", "fr", "c'est combien la livraison"),
+    ("on peut payer en cb ?", "fr", "on peut payer en carte bancaire ?"),   # a phrase wins over its word
+    ("on peu payer en 3x ?", "fr", "on peu payer en 3 fois ?"),
+    ("c'est gratuit ?", "fr", "c'est gratuit ?"),            # an elided "c'" is no shorthand
+    ("vitamine c", "en", "vitamine c"),                       # the French table only for French
+    ("how do u return it", "en", "how do you return it"),
+    ("u-turn", "en", "u-turn"),                              # whole words only
+    ("c koi", None, "c koi"),
+])
+def test_expand_shorthand(text: str, lang: str | None, expected: str) -> None:
+    assert expand_shorthand(text, lang) == expected
+
+
+def test_shorthand_is_as_sure_as_the_words_it_stands_for(small_engine) -> None:
+    sms, written = small_engine.search("c koi le delai pr mon colis"), small_engine.search(
+        "c'est quoi le delai pour mon colis")
+    assert sms.best.id == written.best.id == "track-fr"
+    assert sms.best.score == pytest.approx(written.best.score)
+    assert sms.query == "c koi le delai pr mon colis"   # the shopper's text is reported as typed
