@@ -57,14 +57,9 @@ class Transfer(BaseModel):
 class NewTicket(BaseModel):
     conversation_id: str = ""
     email: str = Field(max_length=254)
-    order_number: str = Field(default="", max_length=40)   # empty or like AL-123456
+    order_number: str = Field(default="", max_length=40)   # empty or the shop's format (checked below)
     message: CleanText = Field(min_length=1)
     lang: str = Field(default="fr", max_length=5)
-
-    @field_validator("order_number")
-    @classmethod
-    def _order_number(cls, value: str) -> str:
-        return valid_order_number(value)
 
     @field_validator("email")
     @classmethod
@@ -275,12 +270,17 @@ async def tickets(request: Request, agent: Agent, status: str | None = None) -> 
 @router.post("/tickets", status_code=201)
 async def create_ticket(request: Request, body: NewTicket, agent: Agent) -> JSONResponse:
     state = get_state(request)
+    try:
+        order_number = valid_order_number(body.order_number, state.order_gate.numbers)
+    except ValueError as exc:   # the same shape as the schema's own validation errors
+        return error_response(422, f"order_number: {exc}", errors=[
+            {"field": "order_number", "in": "body", "message": str(exc)}])
     conv = await state.transcripts.conversation(body.conversation_id) if body.conversation_id else None
     if body.conversation_id and conv is None:
         return error_response(404, "unknown conversation")
     ticket = await state.tickets.open_ticket(
         conversation_id=body.conversation_id, channel=(conv or {}).get("channel", "agent"), email=body.email,
-        order_number=body.order_number, message=body.message, lang=body.lang,
+        order_number=order_number, message=body.message, lang=body.lang,
         reason=(conv or {}).get("reason", ""), source="agent",
         request_key=f"agent:{agent.email}:{body.conversation_id}:{digest(body.email, body.message)}")
     return JSONResponse(ticket, status_code=201)

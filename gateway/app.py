@@ -128,7 +128,7 @@ def _wire(state: GatewayState) -> None:
     from retrieval.text import LanguageDetector
     from shop.config import load_shop_config
     from shop.hours import BusinessHours
-    from shop.orders import DemoOrderSource
+    from shop.sources import build_source
 
     from .channels.graph import GraphClient
     from .channels.messenger import MessengerSender
@@ -169,12 +169,15 @@ def _wire(state: GatewayState) -> None:
     if state.meta.whatsapp_enabled:
         state.senders["whatsapp"] = WhatsAppSender(state.graph, state.meta)
 
+    # the shop's orders (demo file, PrestaShop, Shopify, WooCommerce: config/shop.yml `orders`)
+    state.orders = build_source(state.shop.orders, demo_file=str(settings.orders_file))
+    state.order_gate = _order_gate(state, state.orders)
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
                                       detector=detector, recorder=state.recorder, surveys=state.shop.surveys,
                                       degraded=_degraded_mode(state), metrics=state.metrics)
     state.action_services = Services(
         retriever=state.index.faq,
-        hours=hours, desk=state.desk, order_gate=_order_gate(state, DemoOrderSource(settings.orders_file)),
+        hours=hours, desk=state.desk, order_gate=state.order_gate,
         sla_hours=hours.sla_hours or 8, order_offer=state.shop.order_lookups.offered_after,
         clock=state.clock, recorder=state.recorder,
         client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
@@ -276,6 +279,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.bot.aclose()
         if state.graph is not None:
             await state.graph.aclose()
+        if (close := getattr(state.orders, "aclose", None)) is not None:
+            await close()
         await run_in_threadpool(state.index.stop)
         await state.redis.aclose()
         state.redis = None

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
     from shop.config import ShopConfig
+    from shop.order_gate import OrderGate
+    from shop.sources import OrderSource
 
     from .channels.graph import GraphClient
     from .channels.meta import MetaSettings
@@ -43,6 +45,8 @@ class GatewayState:
     redis: aioredis.Redis | None = None          # created in the lifespan, on the server's event loop
     actions: Any = None                          # rasa_sdk's ActionExecutor (untyped library)
     action_services: Services | None = None      # what the custom actions use
+    orders: OrderSource | None = None            # the shop's orders (config/shop.yml `orders`)
+    order_gate: OrderGate | None = None          # ... read only through the ownership gate
     meta: MetaSettings | None = None             # Messenger / WhatsApp settings
     transcripts: Transcripts | None = None
     desk: HelpDesk | None = None

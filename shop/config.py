@@ -19,6 +19,8 @@ from typing import Any
 import holidays
 import yaml
 
+from .sources.settings import OrdersConfig, parse_orders
+
 DEFAULT_PATH = Path("config/shop.yml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 MINUTES_PER_DAY = 24 * 60
@@ -139,6 +141,7 @@ class ShopConfig:
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     order_lookups: OrderLookupConfig = field(default_factory=OrderLookupConfig)
+    orders: OrdersConfig = field(default_factory=OrdersConfig)
 
 
 def config_path() -> Path:
@@ -202,11 +205,12 @@ class _Parser:
     def config(self, data: Any) -> ShopConfig:
         top = self.mapping(data, "(top level)",
                            {"shop", "hours", "sla", "contact_reasons", "surveys", "retention",
-                            "order_lookups"},
+                            "order_lookups", "orders"},
                            {"shop", "hours", "sla"})
         return ShopConfig(self.shop(top["shop"]), self.hours(top["hours"]), self.sla(top["sla"]), self.path,
                           self.reasons(top.get("contact_reasons")), self.surveys(top.get("surveys")),
-                          self.retention(top.get("retention")), self.order_lookups(top.get("order_lookups")))
+                          self.retention(top.get("retention")), self.order_lookups(top.get("order_lookups")),
+                          parse_orders(top.get("orders"), self.error))
 
     def order_lookups(self, raw: Any) -> OrderLookupConfig:
         if raw is None:

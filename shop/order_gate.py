@@ -5,13 +5,15 @@ in sequence, so it proves nothing. The shopper must also give the order's e-mail
 postcode. "No such order" and "not yours" get the same answer, so guessing numbers tells an
 attacker nothing; and every attempt counts against three budgets (this conversation, this
 client, this order number), so neither numbers nor postcodes can be enumerated. Every
-`OrderSource` (demo file today, shop connectors later) is reached through this gate.
+`OrderSource` (the demo file, PrestaShop, Shopify, WooCommerce) is reached through this gate;
+a shop that cannot answer is "unavailable", said honestly, never "no such order".
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,7 +21,11 @@ from typing import Literal, Protocol
 
 from email_validator import EmailNotValidError, validate_email
 
-from .orders import Order, OrderSource, normalise_order_number
+from .order_numbers import NumberFormat
+from .orders import Order
+from .sources.base import OrderSource, SourceError
+
+log = logging.getLogger("shop.order_gate")
 
 POSTCODE_RE = re.compile(r"^[A-Z0-9](?:[A-Z0-9 -]{1,8})[A-Z0-9]$")
 
@@ -61,8 +67,13 @@ def owns(order: Order, proof: Proof) -> bool:
 
 @dataclass(frozen=True)
 class Lookup:
-    outcome: Literal["found", "not_found", "limited"]   # not_found also means "not yours"
-    order: Order | None = None
+    # not_found also means "not yours"; unavailable: the shop's system did not answer
+    outcome: Literal["found", "not_found", "limited", "unavailable"]
+    orders: tuple[Order, ...] = ()
+
+    @property
+    def order(self) -> Order | None:
+        return self.orders[0] if self.orders else None
 
 
 def _key(kind: str, value: str) -> str:
@@ -76,18 +87,24 @@ class OrderGate:
     def __init__(self, source: OrderSource, *, per_conversation: Limiter, per_client: Limiter,
                  per_order: Limiter) -> None:
         self.source = source
+        self.numbers: NumberFormat = source.numbers
         self.limits = (("conv", per_conversation), ("client", per_client), ("number", per_order))
 
     async def lookup(self, number: str, proof_text: str, *, conversation: str, client: str) -> Lookup:
         """`client`: who asks (a web client's address digest, or channel:sender on Messenger/WhatsApp)."""
-        normalised = normalise_order_number(number) or str(number or "").strip().upper()
+        normalised = self.numbers.normalise(number) or str(number or "").strip().upper()
         subjects = {"conv": conversation, "client": client, "number": normalised}
         # every budget is charged on every attempt, whatever the answer, so a refusal reveals nothing
         allowed = [await limiter.allow(_key(kind, subjects[kind])) for kind, limiter in self.limits]
         if not all(allowed):
             return Lookup("limited")
         proof = parse_proof(proof_text)
-        order = self.source.lookup(normalised) if proof else None
-        if order is None or proof is None or not owns(order, proof):
+        if proof is None:
             return Lookup("not_found")
-        return Lookup("found", order)
+        try:
+            orders = await self.source.lookup(normalised)
+        except SourceError as exc:   # never logged with the proof: the message names the shop only
+            log.warning("order lookup failed: %s", exc)
+            return Lookup("unavailable")
+        mine = tuple(order for order in orders if owns(order, proof))
+        return Lookup("found", mine) if mine else Lookup("not_found")

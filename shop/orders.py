@@ -1,17 +1,18 @@
-"""Order lookup behind `OrderSource`, with a demo source reading `config/demo_orders.yml`.
+"""Orders as the bot shows them: one status vocabulary for every platform, the shopper's wording
+of an order, and the demo source reading `config/demo_orders.yml`.
 
-A real shop plugs its back office in by implementing `lookup`; the bot only needs a
-status, a carrier and a tracking link, in the shopper's language, plus the buyer's e-mail and
-delivery postcode, which `shop.order_gate` checks before showing anything.
+The shops' own back offices (PrestaShop, Shopify, WooCommerce) are in `shop.sources`; the bot
+only needs a status, a carrier and a tracking link, in the shopper's language, plus the buyer's
+e-mail and delivery postcode, which `shop.order_gate` checks before showing anything.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -20,15 +21,16 @@ from kit import texts
 from kit.dates import format_day
 from kit.texts import norm_lang
 
-ORDER_RE = re.compile(r"^\s*(?:al)?[\s-]?(\d{6})\s*$", re.IGNORECASE)
+from .order_numbers import DEMO
+
 DEFAULT_PATH = Path("config/demo_orders.yml")
 DEFAULT_TIMEZONE = "Europe/Paris"   # the shop's, when the caller does not say which day it is
 
 
 def normalise_order_number(text: str | None) -> str | None:
-    """`AL-123456` from what shoppers type (`al123456`, `AL 123456`, `123456`); None if not one."""
-    match = ORDER_RE.match(text or "")
-    return f"AL-{match.group(1)}" if match else None
+    """`AL-123456` from what shoppers type (`al123456`, `AL 123456`, `123456`); None if not one
+    (the demo's numbers; a shop's own are its source's `numbers`)."""
+    return DEMO.normalise(text)
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,11 @@ class Order:
     postcode: str = ""     # the delivery postcode: the other accepted proof
 
 
-STATUSES = ("confirmed", "shipped", "delivered", "cancelled", "delayed")   # labels: locales orders.status
-ON_THE_WAY = ("shipped", "delayed")   # only a parcel still travelling can be late
+# one vocabulary for every platform; labels and next steps: locales `orders.status` / `orders.next`
+STATUSES = ("awaiting_payment", "confirmed", "on_hold", "shipped", "out_for_delivery", "delivered",
+            "delivery_failed", "cancelled", "refunded", "delayed")
+ON_THE_WAY = ("shipped", "out_for_delivery", "delayed")   # only a parcel still travelling can be late
+NEEDS_A_HUMAN = ("on_hold", "delivery_failed", "cancelled")   # something is wrong: a person can help
 
 
 class OrderReply(NamedTuple):
@@ -52,6 +57,7 @@ class OrderReply(NamedTuple):
     status: str    # the status label, in the shopper's language
     details: str   # carrier, delivery date (or the delay and what to do), tracking link
     late: bool     # the expected delivery day has passed and the parcel is still on its way
+    next: str = ""  # what the shopper can do now (returns after delivery, a person when it went wrong)
 
 
 def eta_of(order: Order) -> date | None:
@@ -87,11 +93,13 @@ def describe(order: Order, lang: str, today: date | None = None) -> OrderReply:
     parts = [texts.text(lang, f"orders.{key}", value=value) for key, value in
              (("carrier", order.carrier), ("late" if late else "eta", when), ("track", order.tracking_url))
              if value]
-    return OrderReply(status, ". ".join(parts), late)
+    step = texts.section(lang, "orders.next").get(order.status, "") if not late else ""
+    return OrderReply(status, ". ".join(parts), late, step)
 
 
-class OrderSource(Protocol):
-    def lookup(self, number: str) -> Order | None: ...
+def needs_a_human(order: Order, reply: OrderReply) -> bool:
+    """Late, cancelled, on hold, a failed delivery: the bot offers a person after the status."""
+    return reply.late or order.status in NEEDS_A_HUMAN
 
 
 class DemoOrderSource:
@@ -112,6 +120,9 @@ class DemoOrderSource:
             eta=str(v.get("eta") or ""), email=str(v.get("email") or ""),
             postcode=str(v.get("postcode") or "")) for k, v in orders.items()}
 
-    def lookup(self, number: str) -> Order | None:
+    numbers = DEMO
+
+    async def lookup(self, number: str) -> Sequence[Order]:
         key = normalise_order_number(number)
-        return self.orders.get(key) if key else None
+        order = self.orders.get(key) if key else None
+        return [order] if order else []

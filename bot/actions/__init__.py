@@ -6,7 +6,13 @@ from rasa_sdk.executor import ActionExecutor
 
 from .escalation import ActionHandoff, ActionSubmitTicket
 from .faq import ActionAnswerFaq, ActionOfferHelp
-from .forms import ActionLeaveForm, ValidateOrderForm, ValidateTicketForm
+from .forms import (
+    ActionAskOrderNumber,
+    ActionAskTicketOrder,
+    ActionLeaveForm,
+    ValidateOrderForm,
+    ValidateTicketForm,
+)
 from .language import ActionDetectLanguage
 from .orders import ActionOrderStatus
 from .services import Services
@@ -17,7 +23,8 @@ def executor(services: Services) -> ActionExecutor:
     ex = ActionExecutor()
     actions = (ActionDetectLanguage(services), ActionAnswerFaq(services), ActionOfferHelp(services),
                ActionHandoff(services), ActionSubmitTicket(services), ActionOrderStatus(services),
-               ActionLeaveForm(services), ValidateTicketForm(services), ValidateOrderForm(services))
+               ActionLeaveForm(services), ValidateTicketForm(services), ValidateOrderForm(services),
+               ActionAskOrderNumber(services), ActionAskTicketOrder(services))
     for action in actions:
         ex.register_action(action)
     return ex

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from conversation.message import clean_text
 from handoff.desk import HandoffRequest
-from shop.orders import normalise_order_number
+from shop.order_numbers import NumberFormat
 
 from .common import ServiceAction, lang_of
 
@@ -82,7 +82,7 @@ class ActionSubmitTicket(ServiceAction):
         request_key = f"{cid}:{tracker.latest_message.get('message_id') or len(tracker.events)}"
         ticket = await self.services.tickets.open_ticket(
             conversation_id=cid, channel=channel, email=email,
-            order_number=_order_slot(tracker.get_slot("ticket_order")),
+            order_number=_order_slot(tracker.get_slot("ticket_order"), self.services.order_gate.numbers),
             message=clean_text(str(tracker.get_slot("ticket_message") or "")), lang=lang,
             reason=tracker.get_slot("contact_reason") or "", source="bot", request_key=request_key)
         hours = self.services.sla_hours
@@ -92,8 +92,8 @@ class ActionSubmitTicket(ServiceAction):
         return done
 
 
-def _order_slot(value: Any) -> str:
+def _order_slot(value: Any, numbers: NumberFormat) -> str:
     """The form's order number again ("-" = none): a slot can also be set outside the form's
     validation (an entity in a hand-written `/intent{...}`), and agents must see a real number."""
     text = str(value or "").strip()
-    return text if text == "-" else normalise_order_number(text) or ""
+    return text if text == "-" else numbers.normalise(text) or ""

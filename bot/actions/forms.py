@@ -24,7 +24,7 @@ from rasa_sdk.types import DomainDict
 
 from conversation.message import clean_text
 from shop.order_gate import parse_proof
-from shop.orders import normalise_order_number
+from shop.order_numbers import NumberFormat
 
 from .common import ServiceAction
 from .faq import reply_from_faq
@@ -36,7 +36,6 @@ NO_ORDER_WORDS = {"non", "no", "aucun", "aucune", "none", "-", "pas de commande"
                   "pas de numéro", "no number", "je n'en ai pas", "i don't have one", "je ne sais pas",
                   "je sais pas", "jsp", "aucune idée", "pas encore", "i don't know", "dunno", "not sure",
                   "not yet", "pas concerné", "not relevant"}
-ORDER_IN_TEXT = re.compile(r"(?<![\w-])(?:al)?[\s-]?(\d{6})(?!\d)", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[^\s,;:<>()\"']+@[^\s,;:<>()\"']+\.[^\s,;:<>()\"'.]+")
 # in a sentence, only a 5-digit (French) postcode; any postcode when it is the whole message
 POSTCODE_IN_TEXT = re.compile(r"(?<![\w-])\d{5}(?![\w-])")
@@ -44,15 +43,20 @@ FORMS = {"ticket_form": ("ticket_email", "ticket_order", "ticket_message"),
          "order_form": ("order_number", "order_proof")}
 
 
-def order_in(text: str) -> str | None:
-    """The first order number anywhere in a message ("c'est la AL-482913 merci")."""
-    match = ORDER_IN_TEXT.search(text or "")
-    return normalise_order_number(match.group(1)) if match else None
+def order_in(text: str, numbers: NumberFormat) -> str | None:
+    """The first order number anywhere in a message ("c'est la AL-482913 merci"), in the shop's
+    format; a message that is all an e-mail address or a postcode holds none (a WooCommerce
+    order number and a postcode are both digits: asked for the proof, "75002" is the proof)."""
+    if parse_proof((text or "").strip()) is not None and numbers.normalise(text) is None:
+        return None
+    return numbers.find(text)
 
 
-def proof_in(text: str) -> str | None:
+def proof_in(text: str, numbers: NumberFormat) -> str | None:
     """An e-mail address or a postcode anywhere in a message, outside the order number."""
-    text = ORDER_IN_TEXT.sub(" ", text or "").strip()   # "AL-482913" must not pass for a postcode
+    if parse_proof((text or "").strip()) is not None and numbers.normalise(text) is None:
+        return (text or "").strip()
+    text = numbers.strip(text or "").strip()   # "AL-482913" must not pass for a postcode
     if parse_proof(text) is not None:
         return text
     for pattern in (EMAIL_IN_TEXT, POSTCODE_IN_TEXT):
@@ -86,6 +90,11 @@ class FormValidator(FormValidationAction):
     def text(self, tracker: Tracker) -> str:
         return clean_text(str(tracker.latest_message.get("text") or "")).strip()
 
+    @property
+    def numbers(self) -> NumberFormat:
+        """The shop's order numbers (its order source's format)."""
+        return self.services.order_gate.numbers
+
     async def not_a_value(self, slot: str, invalid_response: str, dispatcher: CollectingDispatcher,
                           tracker: Tracker) -> dict[str, Any]:
         """The message is not the value asked for: a question is answered (the form asks again),
@@ -101,7 +110,7 @@ class FormValidator(FormValidationAction):
             dispatcher.utter_message(response=self.WAY_OUT)
             # requested_slot None ends the form; the submit action sees it incomplete
             return {**{s: None for s in FORMS[self.FORM]}, "form_retries": 0, "requested_slot": None}
-        dispatcher.utter_message(response=invalid_response)
+        dispatcher.utter_message(response=invalid_response, example=self.numbers.example)
         return {slot: None, "form_retries": retries}
 
 
@@ -114,7 +123,7 @@ class ValidateTicketForm(FormValidator):
         email = email_in(str(value or ""))
         if email is None:
             return await self.not_a_value("ticket_email", "utter_invalid_email", dispatcher, tracker)
-        order = order_in(str(value or ""))
+        order = order_in(str(value or ""), self.numbers)
         return {"ticket_email": email, "form_retries": 0, **({"ticket_order": order} if order else {})}
 
     async def validate_ticket_order(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -123,7 +132,7 @@ class ValidateTicketForm(FormValidator):
         intent = tracker.latest_message.get("intent", {}).get("name")
         if intent == "deny" or text.lower().strip(" .!") in NO_ORDER_WORDS:
             return {"ticket_order": "-", "form_retries": 0}
-        number = order_in(text)
+        number = order_in(text, self.numbers)
         if number is None and int(tracker.get_slot("form_retries") or 0) + 1 >= MAX_RETRIES:
             # optional: go on without it (the message matters more), and say how to stop
             dispatcher.utter_message(response="utter_form_way_out_no_order")
@@ -146,8 +155,8 @@ class ValidateOrderForm(FormValidator):
         """The number, and the proof when given in the same message; the proof alone is kept
         and the number asked again (any order)."""
         text = self.text(tracker)
-        number = order_in(str(value or "")) or order_in(text)
-        proof = proof_in(text)
+        number = order_in(str(value or ""), self.numbers) or order_in(text, self.numbers)
+        proof = proof_in(text, self.numbers)
         if number is None and proof is None:
             return await self.not_a_value("order_number", "utter_invalid_order_number", dispatcher, tracker)
         found = {"form_retries": 0, **({"order_proof": proof} if proof else {})}
@@ -158,11 +167,29 @@ class ValidateOrderForm(FormValidator):
         """The e-mail address or postcode; a new order number in the message corrects the first
         ("non pardon, c'est AL-482914")."""
         text = self.text(tracker)
-        proof = proof_in(str(value or "")) or proof_in(text)
-        number = order_in(text)
+        proof = proof_in(str(value or ""), self.numbers) or proof_in(text, self.numbers)
+        number = order_in(text, self.numbers)
         if proof is None and number is None:
             return await self.not_a_value("order_proof", "utter_invalid_order_proof", dispatcher, tracker)
         return {"order_proof": proof, "form_retries": 0, **({"order_number": number} if number else {})}
+
+
+class ActionAskOrderNumber(ServiceAction):
+    """The order form's question, with an example in the shop's own format (AL-123456,
+    XKBKNABJK, #1001...): Rasa calls `action_ask_<slot>` instead of the response when it exists."""
+
+    NAME = "action_ask_order_number"
+    RESPONSE = "utter_ask_order_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(response=self.RESPONSE, example=self.services.order_gate.numbers.example)
+        return []
+
+
+class ActionAskTicketOrder(ActionAskOrderNumber):
+    NAME = "action_ask_ticket_order"
+    RESPONSE = "utter_ask_ticket_order"
 
 
 class ActionLeaveForm(ServiceAction):

@@ -30,7 +30,7 @@ from conversation.message import MAX_HISTORY_AFTER, MAX_TEXT_CHARS, Message, cle
 from conversation.transcript import Conversation
 from kit import texts
 from kit.keys import OUTBOX
-from shop.orders import normalise_order_number
+from shop.order_numbers import NumberFormat
 
 from ..deps import GatewayState, get_state
 from ..errors import error_code, error_response
@@ -46,7 +46,6 @@ CLOSE_TRY_AGAIN_LATER = 1013   # WebSocket close code: the server refuses for no
 TOO_MANY_MESSAGES = "too many messages: wait a little before sending more"
 TOO_MANY_CONVERSATIONS = "too many new conversations from this address: try again later"
 TOO_MANY_TICKETS = "too many messages left from this conversation or address: try again later"
-ORDER_NUMBER_FORM = "an order number looks like AL-123456 (AL and 6 digits)"
 
 
 
@@ -74,20 +73,20 @@ class ChatMessage(BaseModel):
 
 class OfflineTicket(BaseModel):
     email: str = Field(max_length=254)
-    order_number: str = Field(default="", max_length=40)   # empty or like AL-123456 (valid_order_number)
+    order_number: str = Field(default="", max_length=40)   # empty or the shop's format (valid_order_number)
     message: CleanText = Field(min_length=1)
     lang: str = Field(default="", max_length=5)
 
 
-def valid_order_number(raw: str) -> str:
-    """"" or the normalised number (AL-123456); ValueError for anything else, so a ticket never
-    carries free text where agents expect an order number."""
+def valid_order_number(raw: str, numbers: NumberFormat) -> str:
+    """"" or the number in the shop's format (AL-123456, XKBKNABJK, #1001...); ValueError for
+    anything else, so a ticket never carries free text where agents expect an order number."""
     typed = clean_text(raw).strip()
     if not typed:
         return ""
-    number = normalise_order_number(typed)
+    number = numbers.normalise(typed)
     if number is None:
-        raise ValueError(ORDER_NUMBER_FORM)
+        raise ValueError(f"an order number looks like {numbers.example}")
     return number
 
 
@@ -224,7 +223,7 @@ async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSO
         except EmailNotValidError as exc:
             raise ChatError(422, f"invalid e-mail address: {exc}", field="email") from exc
         try:
-            order_number = valid_order_number(body.order_number)
+            order_number = valid_order_number(body.order_number, state.order_gate.numbers)
         except ValueError as exc:
             raise ChatError(422, f"invalid order number: {exc}", field="order_number") from exc
         client = client_of(request, state)

@@ -3,11 +3,11 @@ number on each platform, and a short cache so a shopper asking twice costs the s
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from shop.order_numbers import NumberFormat
 
 if TYPE_CHECKING:
     from shop.orders import Order
@@ -21,30 +21,6 @@ class SourceError(Exception):
 class SourceMisconfigured(SourceError):
     """The shop refused us: wrong key, webservice disabled, a missing scope. The owner must act
     (`python -m shop orders check` says which); the shopper is told the same as for an outage."""
-
-
-@dataclass(frozen=True)
-class NumberFormat:
-    """How a platform's order numbers look when shoppers type them.
-
-    `pattern` matches one number as typed, its first group the significant part; `canonical`
-    writes that part the platform's way ("{}" is the group, upper-cased)."""
-
-    pattern: str
-    canonical: str
-    example: str
-    find_any_case: bool = True  # False: in a sentence, only as typed in capitals (9-letter references)
-
-    def normalise(self, text: str | None) -> str | None:
-        """The platform's spelling of a typed number ("al 123456" -> "AL-123456"); None if not one."""
-        match = re.fullmatch(rf"\s*{self.pattern}\s*", text or "", re.IGNORECASE)
-        return self.canonical.format(match.group(1).upper()) if match else None
-
-    def find(self, text: str | None) -> str | None:
-        """The first order number anywhere in a message ("c'est la AL-482913 merci")."""
-        flags = re.IGNORECASE if self.find_any_case else 0
-        match = re.search(rf"(?<![\w#-]){self.pattern}(?![\w-])", text or "", flags)
-        return self.canonical.format(match.group(1).upper()) if match else None
 
 
 class OrderSource(Protocol):

@@ -11,21 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shop.orders import STATUSES
+
 from .tracking import DEFAULT_CARRIERS
 
 SOURCES = ("demo", "prestashop", "shopify", "woocommerce")
-STATUSES = (
-    "awaiting_payment",
-    "confirmed",
-    "on_hold",
-    "shipped",
-    "out_for_delivery",
-    "delivered",
-    "delivery_failed",
-    "cancelled",
-    "refunded",
-    "delayed",
-)
 SECRETS = {
     "prestashop": ("PRESTASHOP_API_KEY",),
     "shopify": ("SHOPIFY_ACCESS_TOKEN",),

@@ -314,8 +314,9 @@ def test_a_late_parcel_is_said_to_be_late(bot: TestClient) -> None:
     bot.app.state.gateway.action_services.clock = lambda: datetime(2026, 12, 5, 10, tzinfo=UTC)
     res = call(bot, "action_order_status", "69003", lang="en",
                slots={"order_number": "AL-482913", "order_proof": "69003"})
-    (msg,) = responses(res)
+    msg, offer = responses(res)
     assert msg["response"] == "utter_order_late" and "December" in msg["details"]
+    assert offer["response"].startswith("utter_offer_")    # late: a person (or a message) is offered
 
 
 def test_a_person_asked_for_again_with_nobody_there_is_offered_a_message_not_a_second_form(

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from gateway.channels.web import ORDER_NUMBER_FORM, TOO_MANY_CONVERSATIONS, TOO_MANY_TICKETS
+from gateway.channels.web import TOO_MANY_CONVERSATIONS, TOO_MANY_TICKETS
 from gateway.pages import widget_script
 from tests.browser.conftest import browser, page, playwright  # noqa: F401  (fixtures)
 
@@ -64,7 +64,8 @@ def test_the_offline_form_explains_a_bad_order_number_then_the_ticket_limit(page
     shop_page(page, "en")
     page.route(re.compile(r"/api/chat/conversations$"), lambda route: route.fulfill(
         status=201, json={"conversation_id": "c-" + "a" * 24, "visitor_id": "v-1"}))
-    answers = [(422, {"error": "invalid_request", "field": "order_number", "message": ORDER_NUMBER_FORM}),
+    answers = [(422, {"error": "invalid_request", "field": "order_number",
+                      "message": "an order number looks like AL-123456"}),
                (429, {"error": "too_many_requests", "retry_after_s": 3600, "message": TOO_MANY_TICKETS})]
     page.route(re.compile(r"/tickets$"), lambda route: route.fulfill(
         status=answers[0][0], json=answers.pop(0)[1]))

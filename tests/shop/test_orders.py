@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from shop.orders import (
     OrderReply,
     describe,
     is_late,
+    needs_a_human,
     normalise_order_number,
 )
 
@@ -31,18 +33,21 @@ def test_normalise_order_number(typed: str | None, number: str | None) -> None:
     assert normalise_order_number(typed) == number
 
 
+def lookup(number: str) -> list[Order]:
+    return list(asyncio.run(DemoOrderSource(DEMO).lookup(number)))
+
+
 def test_demo_source_finds_orders_however_typed() -> None:
-    source = DemoOrderSource(REPO / "config" / "demo_orders.yml")
-    order = source.lookup("al 482913")
-    assert order is not None and order.status == "shipped" and order.carrier == "Colissimo"
-    assert source.lookup("AL-000000") is None
-    assert source.lookup("not a number") is None
+    (order,) = lookup("al 482913")
+    assert order.status == "shipped" and order.carrier == "Colissimo"
+    assert lookup("AL-000000") == []
+    assert lookup("not a number") == []
 
 
 def test_descriptions_are_in_the_shoppers_language() -> None:
-    order = DemoOrderSource(DEMO).lookup("AL-482913")
-    fr_status, fr_details, fr_late = describe(order, "fr", BEFORE_ETA)
-    en_status, en_details, en_late = describe(order, "en", BEFORE_ETA)
+    (order,) = lookup("AL-482913")
+    fr_status, fr_details, fr_late, _ = describe(order, "fr", BEFORE_ETA)
+    en_status, en_details, en_late, _ = describe(order, "en", BEFORE_ETA)
     assert fr_status == "expédiée" and "Suivre le colis" in fr_details and not fr_late
     assert en_status == "shipped" and "Track the parcel" in en_details and "Carrier: Colissimo" in en_details
     assert "Livraison prévue le mercredi 2 décembre. [Suivre le colis](https://" in fr_details
@@ -120,8 +125,38 @@ FRENCH_WORDS = ("lundi", "mardi", "mercredi", "novembre", "décembre", "janvier"
 @pytest.mark.parametrize("eta", ["2026-11-30", "2026-12-01", "2027-01-04"])
 def test_english_has_no_french_word(status: str, eta: str) -> None:
     order = Order(number="AL-111111", status=status, carrier="DHL", eta=eta, tracking_url="https://t.example")
-    said = " ".join(describe(order, "en", TODAY)[:2]).lower()
+    said = " ".join(describe(order, "en", TODAY)[:2] + (describe(order, "en", TODAY).next,)).lower()
     assert not [w for w in FRENCH_WORDS if w in said], said
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_every_status_has_a_label_in_both_languages(status: str) -> None:
+    order = Order(number="AL-111111", status=status)
+    fr, en = describe(order, "fr", TODAY), describe(order, "en", TODAY)
+    assert fr.status not in ("", status) and en.status   # words, not the code
+    assert fr.status != en.status
+
+
+@pytest.mark.parametrize(("status", "fr_words", "human"), [
+    ("delivered", "retourner", False),          # after delivery: how to return
+    ("cancelled", "conseiller", True),          # something went wrong: a person
+    ("delivery_failed", "nouvelle livraison", True),
+    ("on_hold", "conseiller", True),
+    ("awaiting_payment", "paiement", False),
+    ("refunded", "remboursement", False),
+])
+def test_each_status_says_what_the_shopper_can_do_next(status: str, fr_words: str, human: bool) -> None:
+    order = Order(number="AL-111111", status=status)
+    reply = describe(order, "fr", TODAY)
+    assert fr_words in reply.next.lower()
+    assert needs_a_human(order, reply) is human
+    assert describe(order, "en", TODAY).next and describe(order, "en", TODAY).next != reply.next
+
+
+def test_a_late_parcel_needs_a_human_and_says_late_instead_of_the_usual_next_step() -> None:
+    order = _order("shipped", "2026-11-30")
+    reply = describe(order, "fr", TODAY)
+    assert reply.late and reply.next == "" and needs_a_human(order, reply)
 
 
 def test_today_defaults_to_the_shops_day() -> None:
