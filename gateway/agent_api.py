@@ -205,9 +205,51 @@ async def conversation(request: Request, cid: str, agent: Agent, after: After = 
     others = [c for c in await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
               if c != cid]
     tickets = [t for t in await state.desk.tickets() if t.get("conversation_id") in {cid, *others}]
+    numbers = state.order_gate.numbers
+    # order numbers the shopper typed (newest first, at most 3): the console shows their cards
+    order_numbers = list(dict.fromkeys(n for m in reversed(messages) if m.role == "shopper"
+                                       and (n := numbers.find(m.text))))[:3]
     return JSONResponse({"conversation": conv, "handoff": await state.desk.handoff(cid),
                          "messages": [with_html(m.to_dict()) for m in messages], "past_conversations": others,
-                         "tickets": tickets})
+                         "tickets": tickets, "order_numbers": order_numbers})
+
+
+AGENT_LOOKUPS_PER_HOUR = 120   # an agent's account looking up orders in bulk is a stolen account
+
+
+@router.get("/orders/{number}")
+async def order(request: Request, number: str, agent: Agent,
+                lang: Literal["fr", "en"] | None = None) -> JSONResponse:
+    """An order as the console's card shows it: status, carrier, tracking link, expected day and
+    the buyer's e-mail (to recognise the customer); never an address or a phone number. Agents
+    need no proof of ownership, but their lookups are budgeted per account."""
+    from shop.orders import describe
+    from shop.sources import SourceError
+
+    from .ratelimit import RateLimit
+
+    state = get_state(request)
+    normalised = state.order_gate.numbers.normalise(number)
+    if normalised is None:
+        return error_response(422, f"an order number looks like {state.order_gate.numbers.example}")
+    budget = RateLimit(state.redis, AGENT_LOOKUPS_PER_HOUR, 3600)
+    if not await budget.allow(f"agent-orders:{digest(agent.email)}"):
+        return error_response(429, "too many order lookups from this account: try again later",
+                              headers={"Retry-After": "600"})
+    try:
+        orders = await state.orders.lookup(normalised)
+    except SourceError:
+        return error_response(503, "the shop's order system does not answer", code="orders_unavailable")
+    if not orders:
+        return error_response(404, f"no order {normalised}")
+    today = state.action_services.hours.day_of(state.clock())
+    cards = []
+    for found in orders:
+        said = describe(found, lang or agent.lang or "fr", today)   # the console's language
+        cards.append({"number": found.number, "status": found.status, "status_label": said.status,
+                      "late": said.late, "carrier": found.carrier, "tracking_url": found.tracking_url,
+                      "eta": found.eta, "email": found.email})
+    return JSONResponse({"orders": cards})
 
 
 @router.post("/conversations/{cid}/messages")

@@ -26,7 +26,6 @@ SECRETS = {
 @dataclass(frozen=True)
 class OrdersConfig:
     source: str = "demo"
-    demo_file: str = "config/demo_orders.yml"
     url: str = ""  # the shop's address (Shopify: https://{shop}.myshopify.com)
     api_version: str = "2025-07"  # Shopify Admin API version
     timeout_seconds: float = 5.0

@@ -214,3 +214,58 @@ def test_wrong_password_then_sign_in_and_out(live: tuple[Gateway, Rasa, RedisSer
     expect(page.locator("#login-view")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('console.token')") is None
     assert httpx.get(f"{gw.url}/api/agent/me", headers=auth).status_code == 401
+
+
+def test_the_order_a_shopper_mentioned_shows_as_a_card_and_agents_can_look_one_up(
+        live: tuple[Gateway, Rasa, RedisServer], page: Page) -> None:
+    """Issue 18: next to a conversation where the shopper typed an order number, its card
+    (status in the console's language, carrier, tracking link); the lookup box for any other;
+    what the shop's source answers stays text."""
+    gw, _, redis = live
+    email = unique_email("ines")
+    add_agent(redis.url, email, PASSWORD)
+    sign_in(page, gw, email)
+    shopper = WebShopper(gw.url)
+    shopper.say("Ma commande AL-482913 n'est toujours pas arrivée")
+    shopper.wait_for("bot", "")                   # whatever the bot answers, then a person is asked for
+    shopper.say("je veux parler à un conseiller")
+    card = page.locator(f'#queue [data-cid="{shopper.cid}"]')
+    expect(card).to_be_visible(timeout=WAIT_MS)
+    card.get_by_role("button", name=re.compile("^Take conversation")).click()
+    order = page.locator("#order-cards .kb__hit", has_text="Order AL-482913")
+    expect(order).to_be_visible(timeout=WAIT_MS)
+    expect(order).to_contain_text("Colissimo")
+    expect(order.locator("dd").first).to_have_text(re.compile("^shipped"))     # the console's language
+    link = order.get_by_role("link", name="Track the parcel")
+    assert (link.get_attribute("href") or "").startswith("https://")
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert axe_violations(page) == []
+
+    box = page.get_by_label("Look an order up by its number")
+    box.fill("AL-000000")
+    box.press("Enter")
+    expect(page.locator("#order-status")).to_have_text("No order AL-000000.")
+    box.fill(XSS)
+    box.press("Enter")
+    expect(page.locator("#order-status")).to_contain_text("Invalid number")
+    assert page.locator("#order-cards img").count() == 0
+
+
+def test_the_order_api_needs_an_agent_and_budgets_each_account(
+        live: tuple[Gateway, Rasa, RedisServer]) -> None:
+    gw, _, redis = live
+    assert httpx.get(f"{gw.url}/api/agent/orders/AL-482913").status_code == 401
+    email = unique_email("olga")
+    add_agent(redis.url, email, PASSWORD)
+    login = {"email": email, "password": PASSWORD}
+    token = httpx.post(f"{gw.url}/api/agent/login", json=login).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    res = httpx.get(f"{gw.url}/api/agent/orders/al482913?lang=fr", headers=auth)
+    assert res.status_code == 200, res.text
+    (card,) = res.json()["orders"]
+    assert card["number"] == "AL-482913" and card["status_label"] == "expédiée"
+    assert set(card) == {"number", "status", "status_label", "late", "carrier", "tracking_url", "eta",
+                         "email"}                                  # no address, no phone
+    statuses = [httpx.get(f"{gw.url}/api/agent/orders/AL-{n:06d}", headers=auth).status_code
+                for n in range(125)]
+    assert statuses.count(429) >= 5 and set(statuses) <= {200, 404, 429}   # a bulk scrape stops

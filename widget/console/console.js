@@ -728,6 +728,16 @@
       tickets.appendChild(li);
     });
     show($("customer-tickets-empty"), !(data.tickets || []).length);
+
+    // the cards of the numbers the shopper typed, fetched once per conversation and numbers
+    // (the details refresh often; each lookup counts against the account's budget)
+    var numbers = data.order_numbers || [], key = S.currentCid + "|" + numbers.join(",");
+    if (S.orderCardsFor !== key) {
+      S.orderCardsFor = key;
+      clear($("order-cards"));
+      $("order-status").textContent = "";
+      lookUpOrders(numbers);
+    }
   }
 
   function onReply(event) {
@@ -830,6 +840,56 @@
     api(url).then(function (data) {
       renderKb((data.hits || []).slice(0, 3));
     }).catch(function (err) { $("kb-status").textContent = T("kb.failed", { error: err.message }); });
+  }
+
+  // -- orders: the cards of the numbers the shopper typed, and a lookup box ---------------------
+
+  function onOrderSearch(event) {
+    event.preventDefault();
+    var q = $("order-q").value.trim();
+    clear($("order-cards"));
+    $("order-status").textContent = "";
+    lookUpOrders(q ? [q] : []);   // stays until another conversation opens
+  }
+
+  function lookUpOrders(numbers) {
+    var seq = S.orderSeq = (S.orderSeq || 0) + 1;   // a newer lookup makes the older answers stale
+    if (!numbers.length) return;
+    $("order-status").textContent = T("orders.searching");
+    var cards = $("order-cards"), pending = numbers.length, found = 0;
+    numbers.forEach(function (number) {
+      api("/api/agent/orders/" + encodeURIComponent(number) + "?lang=" + I18N.lang).then(function (data) {
+        if (seq !== S.orderSeq) return;
+        (data.orders || []).forEach(function (o) { cards.appendChild(orderCard(o)); found += 1; });
+      }).catch(function (err) {
+        if (seq !== S.orderSeq) return;
+        var key = { 404: "orders.none", 422: "orders.invalid", 429: "orders.limited", 503: "orders.unavailable" }[err.status];
+        $("order-status").textContent = key ? T(key, { number: number, error: err.message })
+          : T("orders.failed", { error: err.message });
+      }).then(function () {
+        pending -= 1;
+        if (seq === S.orderSeq && !pending && found) $("order-status").textContent = I18N.tn("orders.found", found);
+      });
+    });
+  }
+
+  function orderCard(o) {
+    var li = el("li", "kb__hit");
+    li.appendChild(el("p", "kb__title", T("orders.card_title", { number: o.number })));
+    var dl = el("dl", "facts");
+    fact(dl, T("orders.status"), o.status_label + (o.late ? " · " + T("orders.late") : ""));
+    fact(dl, T("orders.carrier"), o.carrier);
+    fact(dl, T("orders.eta"), o.eta);
+    fact(dl, T("orders.email"), o.email);
+    if (o.tracking_url && /^https:\/\//.test(o.tracking_url)) {
+      var a = el("a", "", T("orders.track"));
+      a.href = o.tracking_url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      fact(dl, T("orders.tracking"), a);
+    }
+    li.appendChild(dl);
+    return li;
   }
 
   function renderKb(hits) {
@@ -1023,6 +1083,7 @@
     $("reply-form").addEventListener("submit", onReply);
     $("reply-text").addEventListener("keydown", onReplyKey);
     $("kb-form").addEventListener("submit", onKbSearch);
+    $("order-form").addEventListener("submit", onOrderSearch);
     $("tab-inbox").addEventListener("click", function () { switchView("inbox"); });
     $("tab-tickets").addEventListener("click", function () { switchView("tickets"); });
     $("tickets-refresh").addEventListener("click", refreshTickets);
