@@ -9,6 +9,7 @@ its id: every shop adds and renumbers states; the owner can still map a state id
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -136,18 +137,24 @@ class PrestaShopSource:
 
     async def _order(self, raw: dict[str, Any], reference: str) -> Order:
         state_id = str(raw.get("current_state") or "")
-        status = self.status_map.get(state_id) or state_status(await self._state(state_id))
-        shipments = await self._list("order_carriers", id_order=str(int(raw.get("id") or 0)))
+        # one round trip for everything that only needs the order (the shop may be far away)
+        state, shipments, customer, address, carrier = await asyncio.gather(
+            self._state(state_id),
+            self._list("order_carriers", id_order=str(int(raw.get("id") or 0))),
+            self._one("customers", "customer", raw.get("id_customer")),
+            self._one("addresses", "address", raw.get("id_address_delivery")),
+            self._carrier(raw.get("id_carrier")),
+        )
+        status = self.status_map.get(state_id) or state_status(state)
         shipment = next(
             (s for s in shipments if _text(s.get("tracking_number")).strip()),
             shipments[0] if shipments else {},
         )
-        carrier = await self._carrier(shipment.get("id_carrier") or raw.get("id_carrier"))
+        if shipment.get("id_carrier") and str(shipment["id_carrier"]) != str(raw.get("id_carrier")):
+            carrier = await self._carrier(shipment["id_carrier"])  # the parcel left with another carrier
         number = _text(shipment.get("tracking_number")) or _text(raw.get("shipping_number"))
         template = _text(carrier.get("url"))
         url = template.replace("@", number) if number and "@" in template else ""
-        customer = await self._one("customers", "customer", raw.get("id_customer"))
-        address = await self._one("addresses", "address", raw.get("id_address_delivery"))
         name = _text(carrier.get("name"))
         return Order(
             number=reference,

@@ -9,12 +9,13 @@ shop without it answers `rest_no_route`, which is no error. An unknown order is 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shop.orders import Order
 
-from .base import NumberFormat, SourceError
+from .base import NumberFormat, SourceError, SourceMisconfigured
 from .http import JsonApi, Reply, require_https
 from .tracking import DEFAULT_CARRIERS, tracking_link
 
@@ -66,25 +67,35 @@ class WooCommerceSource:
         ident = self.numbers.normalise(number)
         if ident is None:
             return []
-        reply = await self.api.call("GET", f"wc/v3/orders/{int(ident)}")
+        # the order and its tracking in one round trip (the tracking is dropped if not needed)
+        reply, tracking = await asyncio.gather(
+            self.api.call("GET", f"wc/v3/orders/{int(ident)}"), self._tracking(ident)
+        )
         if reply.status == 404 and _code(reply) in NOT_FOUND:
             return []
         if reply.status == 404 and _code(reply) == "rest_no_route":
             raise SourceError("woocommerce: the REST API is not available at this address (rest_no_route)")
         if reply.status >= 400 or not isinstance(reply.body, dict):
             raise SourceError(f"woocommerce: HTTP {reply.status} ({_code(reply) or 'unexpected reply'})")
-        return [await self._order(reply.body, ident)]
+        return [self._order(reply.body, ident, tracking)]
 
     async def _tracking(self, ident: str) -> dict[str, Any]:
-        reply = await self.api.call("GET", f"wc-shipment-tracking/v3/orders/{int(ident)}/shipment-trackings")
+        try:
+            reply = await self.api.call(
+                "GET", f"wc-shipment-tracking/v3/orders/{int(ident)}/shipment-trackings"
+            )
+        except SourceMisconfigured:
+            raise
+        except SourceError:  # tracking is a bonus: the order's status still answers
+            return {}
         if reply.status >= 400 or not isinstance(reply.body, list):  # no extension, or nothing yet
             return {}
         items = [t for t in reply.body if isinstance(t, dict)]
         return items[-1] if items else {}
 
-    async def _order(self, raw: dict[str, Any], ident: str) -> Order:
+    def _order(self, raw: dict[str, Any], ident: str, tracking: dict[str, Any]) -> Order:
         status = STATUSES.get(str(raw.get("status") or ""), "confirmed")
-        tracking = await self._tracking(ident) if status in ("shipped", "confirmed") else {}
+        tracking = tracking if status in ("shipped", "confirmed") else {}
         provider = str(tracking.get("tracking_provider") or tracking.get("custom_tracking_provider") or "")
         billing, shipping = raw.get("billing") or {}, raw.get("shipping") or {}
         return Order(

@@ -8,6 +8,7 @@ get one reply, and attempts are budgeted per conversation, client and order numb
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,24 @@ def test_one_conversation_is_budgeted(lookups: Callable[..., list[str]]) -> None
 def test_proofs_are_an_email_or_a_postcode(typed: str, kind: str | None, value: str | None) -> None:
     proof = parse_proof(typed)
     assert (proof.kind, proof.value) == (kind, value) if kind else proof is None
+
+
+def test_a_shop_that_does_not_answer_is_unavailable_and_nothing_is_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 18: the gate never turns an outage into "no such order", and never logs a proof."""
+    from shop.sources import SourceError
+
+    class Down:
+        numbers = ORDERS.numbers
+
+        async def lookup(self, number: str) -> list:
+            raise SourceError("woocommerce answered HTTP 503")
+
+    class Allow:
+        async def allow(self, key: str) -> bool:
+            return True
+
+    gate = OrderGate(Down(), per_conversation=Allow(), per_client=Allow(), per_order=Allow())
+    found = asyncio.run(gate.lookup("AL-482913", "marie.dupont@exemple.fr", conversation="c", client="k"))
+    assert found.outcome == "unavailable" and found.order is None
+    assert "503" in caplog.text and "marie" not in caplog.text and "exemple" not in caplog.text

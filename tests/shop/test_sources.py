@@ -274,13 +274,15 @@ def test_down_timeout_and_garbage_are_source_errors(
     prestashop: FakePrestaShop, shopify: FakeShopify, woo: FakeWooCommerce
 ) -> None:
     for shop, make, number in _sources(prestashop, shopify, woo):
-        shop.fail_next(3, 502)
+        shop.fail_next(10, 502)   # every attempt of every call (some run side by side)
         with pytest.raises(SourceError, match="502"):
             run(_lookup(make(), number))
-        shop.slow_next(3, 1.5)
+        shop.reset()
+        shop.slow_next(10, 1.5)
         with pytest.raises(SourceError, match="timed out"):
             run(_lookup(make(timeout=0.3), number))
-        shop.garbage_next(1)
+        shop.reset()
+        shop.garbage_next(2)      # the order and what is fetched beside it
         with pytest.raises(SourceError, match="not JSON"):
             run(_lookup(make(attempts=1), number))
         shop.reset()
