@@ -24,10 +24,9 @@ OK, CONFIG, REFUSED, UNREACHABLE = 0, 1, 2, 3
 
 async def _check(number: str | None, env: Mapping[str, str]) -> int:
     config = load_shop_config().orders
-    print(
-        f"order source: {config.source}"
-        + (f" at {config.url}" if config.source != "demo" else f" ({config.demo_file})")
-    )
+    where = f"({env.get('ORDERS_FILE') or 'config/demo_orders.yml'})" if config.source == "demo" else \
+        f"at {config.url}"
+    print(f"order source: {config.source} {where}")
     missing = [name for name in SECRETS.get(config.source, ()) if not env.get(name)]
     if missing:
         print(f"error: set {' and '.join(missing)} in the environment (keys are never read from files)")

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from kit.backoff import retrying
 
 from .meta import MetaSettings, appsecret_proof
 
@@ -114,19 +115,6 @@ class GraphClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential backoff (backoff, 2*backoff, ...) capped; a 429's Retry-After wins if sooner
-        than the cap."""
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_backoff)
-        return float(min(self.backoff * 2 ** (state.attempt_number - 1), self.max_backoff))
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("Graph call failed (attempt %d of %d), retrying: %s", state.attempt_number,
-                    self.attempts, exc)  # fmt: skip
-
     async def post(self, path: str, json: dict[str, Any], *, token: str) -> dict[str, Any]:
         """POST `json` to `path` (relative to the API version: "me/messages",
         "<phone-number-id>/messages") and return Graph's JSON answer."""
@@ -135,13 +123,11 @@ class GraphClient:
         params = {"appsecret_proof": appsecret_proof(token, self.settings.app_secret)} \
             if self.settings.app_secret else {}  # fmt: skip
         headers = {"Authorization": f"Bearer {token}"}
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts), wait=self._wait,
-            retry=retry_if_exception_type(_Transient), before_sleep=self._log_retry, reraise=True,
-        )  # fmt: skip
+        attempts = retrying("Graph", _Transient, attempts=self.attempts, backoff=self.backoff,
+                            cap=self.max_backoff, log=log)
         try:
             async with await self._breakers.get_breaker("graph"):   # Graph down: fail fast, not 4 x backoff
-                async for attempt in retrying:
+                async for attempt in attempts:
                     with attempt:
                         return await self._post_once(path.lstrip("/"), json, params, headers)
         except OpenedState:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import CachedSource, NumberFormat, OrderSource, SourceError, SourceMisconfigured
-from .settings import OrdersConfig
+from .settings import SECRETS, OrdersConfig
 
 __all__ = [
     "CachedSource",
@@ -20,46 +20,31 @@ __all__ = [
 ]
 
 
-def build_source(
-    config: OrdersConfig, env: Mapping[str, str] | None = None, *, demo_file: str | None = None, **client: Any
-) -> OrderSource:
-    """The configured source, cached `config.cache_seconds`; secrets from `env` (os.environ).
+def build_source(config: OrdersConfig, env: Mapping[str, str] | None = None, *,
+                 demo_file: str | None = None, **client: Any) -> OrderSource:
+    """The configured source, cached `config.cache_seconds`; secrets from `env` (os.environ);
+    the demo's file from `demo_file`, else ORDERS_FILE, else config/demo_orders.yml.
     `client`: extra settings for the HTTP client (tests pass a transport or a shorter backoff)."""
     env = os.environ if env is None else env
-    http = {"timeout": config.timeout_seconds, "attempts": config.attempts, **client}
+    if config.source == "demo":
+        from shop.orders import DemoOrderSource
+
+        # a local file: nothing to cache
+        return DemoOrderSource(demo_file or env.get("ORDERS_FILE") or "config/demo_orders.yml")
+    http = {"timeout": config.timeout_seconds, "attempts": config.attempts, "carriers": config.carriers,
+            **client}
+    keys = [env.get(name, "") for name in SECRETS[config.source]]
     source: OrderSource
     if config.source == "prestashop":
         from .prestashop import PrestaShopSource
 
-        source = PrestaShopSource(
-            config.url,
-            env.get("PRESTASHOP_API_KEY", ""),
-            carriers=config.carriers,
-            status_map=config.status_map,
-            **http,
-        )
+        source = PrestaShopSource(config.url, *keys, status_map=config.status_map, **http)
     elif config.source == "shopify":
         from .shopify import ShopifySource
 
-        source = ShopifySource(
-            config.url,
-            env.get("SHOPIFY_ACCESS_TOKEN", ""),
-            api_version=config.api_version,
-            carriers=config.carriers,
-            **http,
-        )
-    elif config.source == "woocommerce":
+        source = ShopifySource(config.url, *keys, api_version=config.api_version, **http)
+    else:
         from .woocommerce import WooCommerceSource
 
-        source = WooCommerceSource(
-            config.url,
-            env.get("WOOCOMMERCE_CONSUMER_KEY", ""),
-            env.get("WOOCOMMERCE_CONSUMER_SECRET", ""),
-            carriers=config.carriers,
-            **http,
-        )
-    else:
-        from shop.orders import DemoOrderSource
-
-        return DemoOrderSource(demo_file or config.demo_file)  # a local file: nothing to cache
+        source = WooCommerceSource(config.url, *keys, **http)
     return CachedSource(source, config.cache_seconds) if config.cache_seconds else source

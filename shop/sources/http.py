@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from kit.backoff import retrying
 
 from .base import SourceError, SourceMisconfigured
 
@@ -105,37 +106,16 @@ class JsonApi:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_backoff)
-        return float(min(self.backoff * 2 ** (state.attempt_number - 1), self.max_backoff))
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "%s call failed (attempt %d of %d), retrying: %s",
-            self.name,
-            state.attempt_number,
-            self.attempts,
-            exc,
-        )
-
     async def call(
         self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None
     ) -> Reply:
         """The parsed reply of a call that reached the shop (any status but 429/5xx); raises
         SourceError when the shop cannot be reached, stays in error or answers non-JSON."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        attempts = retrying(self.name, _Transient, attempts=self.attempts, backoff=self.backoff,
+                            cap=self.max_backoff, log=log)
         try:
             async with await self._breakers.get_breaker(self.name):
-                async for attempt in retrying:
+                async for attempt in attempts:
                     with attempt:
                         return await self._once(method, path, params, json)
         except OpenedState:

@@ -15,19 +15,18 @@ import asyncio
 import hashlib
 import hmac
 import itertools
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from conversation.message import Message
+
+from .local_server import LocalServer
 
 # -- webhook-side helpers -----------------------------------------------------------------------
 
@@ -210,7 +209,7 @@ def validate_whatsapp(body: Any) -> str:
     return to
 
 
-class FakeGraph:
+class FakeGraph(LocalServer):
     """`with FakeGraph(...) as graph:` -> `graph.base_url`, `graph.calls`, `graph.attempts`."""
 
     def __init__(
@@ -228,17 +227,10 @@ class FakeGraph:
         self._script = _Script()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
-        app = Starlette(routes=[Route("/{version}/{node}/messages", self._messages, methods=["POST"])])
-        self._config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        routes = [Route("/{version}/{node}/messages", self._messages, methods=["POST"])]
+        super().__init__(Starlette(routes=routes), "graph")
 
     # -- scripting (from the test thread) --
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, count: int, status: int = 503, *, retry_after: float | None = None) -> None:
         """The next `count` requests get `status` (before any check)."""
@@ -267,38 +259,6 @@ class FakeGraph:
     def calls_to(self, endpoint: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.endpoint == endpoint]
-
-    # -- lifecycle --
-
-    def start(self) -> FakeGraph:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self._server = uvicorn.Server(self._config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name="fake-graph")  # fmt: skip
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("fake Graph server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeGraph:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- the endpoint --
 
     async def _messages(self, request: Request) -> JSONResponse:
         with self._lock:

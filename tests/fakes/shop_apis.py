@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .local_server import LocalServer
 
 
 @dataclass
@@ -32,7 +31,7 @@ class _Script:
     garbage: int = 0
 
 
-class FakeShop:
+class FakeShop(LocalServer):
     """`with FakeX() as shop:` -> `shop.base_url`, `shop.requests` (paths and queries seen)."""
 
     name = "shop"
@@ -42,18 +41,10 @@ class FakeShop:
         self.latency = 0.0
         self._script = _Script()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
-        app = Starlette(routes=self.routes())
-        self._config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        super().__init__(Starlette(routes=self.routes()), self.name)
 
     def routes(self) -> list[Route]:
         raise NotImplementedError
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, count: int, status: int = 503) -> None:
         with self._lock:
@@ -95,35 +86,6 @@ class FakeShop:
                 media_type="text/html",
             )
         return None
-
-    def start(self) -> FakeShop:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self._server = uvicorn.Server(self._config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"fake-{self.name}"
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake {self.name} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeShop:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _basic(request: Request) -> tuple[str, str] | None:

@@ -102,3 +102,11 @@ def test_a_wrong_orders_section_names_the_field(
     configure(tmp_path, monkeypatch, "orders:\n  source: magento\n")
     assert main(["orders", "check"], env={}) == 1
     assert "orders.source" in capsys.readouterr().out
+
+
+def test_the_demo_source_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    configure(tmp_path, monkeypatch, "")
+    assert main(["orders", "check", "--number", "AL-482913"], env={}) == 0
+    out = capsys.readouterr().out
+    assert "order source: demo (config/demo_orders.yml)" in out and "OK: order AL-482913: shipped" in out
