@@ -18,7 +18,7 @@ from analytics import report
 from handoff.accounts import ANALYTICS_ROLES
 
 from .agent_api import Agent
-from .csv_export import csv_text
+from .csv_export import DIALECTS, csv_text
 from .deps import get_state
 from .errors import error_response
 
@@ -53,9 +53,9 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]], name: str) -> Response:
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]], name: str, dialect: str) -> Response:
     """Shoppers' texts end up in these cells: csv_text neutralises spreadsheet formulas."""
-    return Response(csv_text(header, rows), media_type="text/csv; charset=utf-8",
+    return Response(csv_text(header, rows, dialect), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
@@ -71,6 +71,11 @@ async def _answer(request: Request, agent: Any, start: str | None, end: str | No
         return error_response(403, "the analytics are for managers and admins")
     if fmt not in ("json", "csv"):
         return error_response(422, "format must be json or csv")
+    # CSV for French Excel (";", decimal comma, BOM) for a manager whose account reads French
+    # (the dashboard always says which, from the language it shows), else standard CSV
+    dialect = request.query_params.get("dialect") or ("excel-fr" if agent.lang == "fr" else "plain")
+    if dialect not in DIALECTS:
+        return error_response(422, f"dialect must be one of {', '.join(DIALECTS)}")
     state = get_state(request)
     try:
         first, last = _period(state, start, end)
@@ -78,7 +83,7 @@ async def _answer(request: Request, agent: Any, start: str | None, end: str | No
     except ValueError as exc:
         return error_response(422, str(exc))
     if fmt == "csv":
-        return _csv(header, rows, f"{name}-{first}-{last}")
+        return _csv(header, rows, f"{name}-{first}-{last}", dialect)
     return JSONResponse(body)
 
 

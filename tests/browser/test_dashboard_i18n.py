@@ -4,8 +4,11 @@ the account: a reload keeps it; en-GB formats); axe-core in both languages."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -60,6 +63,13 @@ def test_dashboard_in_french_then_english(live: Live, simulated_month: None, bro
         shot = screenshot(page, "dashboard-fr", full_page=True)
         assert shot.stat().st_size > 20_000
         assert axe_violations(page) == []
+        with page.expect_download() as download:        # CSV for French Excel: BOM, ";", decimal comma
+            page.get_by_role("button", name="Indicateurs en CSV").click()
+        raw = Path(download.value.path()).read_text(encoding="utf-8")
+        assert raw.startswith("\ufeffmetric;value")
+        rows = list(csv.reader(io.StringIO(raw[1:], newline=""), delimiter=";"))
+        assert all(len(row) == 2 for row in rows) and len(rows) > 10          # columns, not one column
+        assert any(re.fullmatch(r"-?\d+,\d+", value) for _, value in rows[1:])
 
         page.get_by_label("Langue de l’interface").select_option("en")    # saved on the account
         expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -70,9 +70,13 @@ def _login(api: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {res.json()['token']}"}
 
 
-def _rows(api: TestClient, table: str, auth: dict[str, str]) -> list[list[str]]:
-    res = api.get(f"/api/admin/analytics/{table}", params={**PERIOD, "format": "csv"}, headers=auth)
+def _rows(api: TestClient, table: str, auth: dict[str, str], dialect: str = "plain") -> list[list[str]]:
+    res = api.get(f"/api/admin/analytics/{table}", params={**PERIOD, "format": "csv", "dialect": dialect},
+                  headers=auth)
     assert res.status_code == 200, res.text
+    if dialect == "excel-fr":   # what French Excel reads: a BOM, then ";" between cells
+        assert res.text.startswith("\ufeff")
+        return list(csv.reader(io.StringIO(res.text[1:], newline=""), delimiter=";"))
     return list(csv.reader(io.StringIO(res.text, newline="")))
 
 
@@ -88,12 +92,25 @@ def _plain_number(cell: str) -> bool:
     return True
 
 
-def test_no_csv_cell_starts_a_formula(api: TestClient) -> None:
+@pytest.mark.parametrize("dialect", ["plain", "excel-fr"])
+def test_no_csv_cell_starts_a_formula(api: TestClient, dialect: str) -> None:
     auth = _login(api)
     for table in TABLES:
-        for row in _rows(api, table, auth):
+        for row in _rows(api, table, auth, dialect):
             for cell in row:
-                assert not cell.startswith(FORMULA_STARTS) or _plain_number(cell), (table, cell)
+                number = _plain_number(cell.replace(",", "."))   # "-12,5" in French
+                assert not cell.startswith(FORMULA_STARTS) or number, (table, cell)
+
+
+def test_french_excel_gets_columns_and_decimal_commas(api: TestClient) -> None:
+    auth = _login(api)
+    plain = {row[0]: row[1] for row in _rows(api, "kpis", auth)[1:]}
+    french = {row[0]: row[1] for row in _rows(api, "kpis", auth, "excel-fr")[1:]}
+    assert plain.keys() == french.keys() and len(plain) > 10            # one metric per row, two columns
+    decimals = [k for k, v in plain.items() if "." in v and _plain_number(v)]
+    assert decimals and all(french[k] == plain[k].replace(".", ",") for k in decimals)
+    assert api.get("/api/admin/analytics/kpis", params={**PERIOD, "format": "csv", "dialect": "xlsx"},
+                   headers=auth).status_code == 422
 
 
 def test_shopper_text_is_kept_behind_a_quote(api: TestClient) -> None:

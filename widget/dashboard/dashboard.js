@@ -234,7 +234,8 @@
   function period() { var f = filters(); return {start: f.start, end: f.end}; }
 
   function download(name, filtered) {
-    var params = Object.assign({format: "csv"}, filtered ? filters() : period());
+    var params = Object.assign({format: "csv", dialect: I18N.lang === "en" ? "plain" : "excel-fr"},
+                               filtered ? filters() : period());   // French Excel: ";", "12,5", a BOM
     if (name === "verbatims" && $("survey").value) { params.survey = $("survey").value; }
     fetch("/api/admin/analytics/" + name + "?" + new URLSearchParams(params), {headers: {Authorization: "Bearer " + token()}})
       .then(function (res) {
@@ -247,6 +248,8 @@
         var a = document.createElement("a");
         a.href = URL.createObjectURL(file.blob);
         a.download = file.name;
+        a.textContent = file.name;
+        a.hidden = true;                  // a link for the click only: never shown, never read out
         document.body.appendChild(a);
         a.click();
         setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
