@@ -337,6 +337,8 @@ async def ticket(request: Request, tid: str, agent: Agent) -> JSONResponse:
     cid = found.get("conversation_id", "")
     messages = await state.transcripts.history(cid, limit=5000) if cid else []
     return JSONResponse({"ticket": {**found, "overdue": state.tickets.overdue(found)},
+                         # no SMTP: the console says so before the agent writes a reply
+                         "can_email": state.tickets.mailer is not None,
                          "replies": await state.desk.ticket_replies(tid),
                          "transcript": [with_html(m.to_dict()) for m in messages]})
 

@@ -68,6 +68,7 @@ def test_ticket_out_of_hours_survives_a_redis_crash_and_is_answered_by_email(
         after = wait_ok(lambda: agent.get(f"/api/agent/tickets/{ticket['id']}"))
         assert after.status_code == 200, after.text
         assert after.json()["ticket"]["message"] == "Mon colis est arrivé cassé, je voudrais un échange."
+        assert after.json()["can_email"] is True                      # SMTP configured: the reply box is on
         assert any("colis" in m["text"] for m in after.json()["transcript"])  # conversation attached
 
         reply = agent.post(f"/api/agent/tickets/{ticket['id']}/reply",

@@ -93,6 +93,7 @@ def test_agent_made_ticket_and_no_mail_configured(api: TestClient, redis_server:
     tid = made.json()["ticket_id"]
     listed = api.get("/api/agent/tickets", headers=ann).json()["tickets"]
     assert [(t["id"], t["source"], t["overdue"]) for t in listed] == [(tid, "agent", False)]
+    assert api.get(f"/api/agent/tickets/{tid}", headers=ann).json()["can_email"] is False   # said first
     reply = api.post(f"/api/agent/tickets/{tid}/reply", json={"text": "Done"}, headers=ann)
     assert reply.status_code == 503 and "SMTP_URL" in reply.json()["message"]
     assert api.post("/api/agent/tickets", headers=ann, json={

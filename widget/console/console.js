@@ -993,6 +993,11 @@
     show($("ticket-reply-form"), !solved);
     $("ticket-reply-hint").textContent = t.email ? T("tickets.sent_to", { email: t.email }) : T("tickets.sent_to_customer");
     errorBox("ticket-reply-error", "");
+    // no SMTP: said before anyone writes a reply that cannot leave (the box is disabled)
+    var canEmail = data.can_email !== false;
+    $("ticket-reply-text").disabled = !canEmail;
+    $("ticket-reply-form").querySelector("button[type=submit]").disabled = !canEmail;
+    show($("ticket-no-email"), !canEmail);
 
     show($("ticket-side-empty"), false);
     show($("ticket-side"), true);
