@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from analytics import events as ev
@@ -52,3 +53,12 @@ def clicked(source: FaqSource, hit: Hit, *, conversation: str, lang: str, record
     recorder.emit(ev.suggestion_clicked, conversation=conversation, entry=hit.id, variant=chosen.variant,
                   lang=lang, reason=hit.reason, id=event_id)
     return chosen
+
+
+async def reason_of(source: FaqSource | None, text: str, lang: str) -> str:
+    """The contact reason a text is about, from the FAQ's best plausible entry ("" when none is,
+    or while the index loads): a ticket is filed under what its own message says."""
+    if source is None or not text.strip():
+        return ""
+    result = await asyncio.to_thread(source.search, text, lang, 1)
+    return result.hits[0].reason if result.band != "none" and result.hits else ""

@@ -117,6 +117,7 @@ def _wire(state: GatewayState) -> None:
     from analytics.recorder import Recorder
     from bot.actions import executor
     from bot.actions.services import Services
+    from conversation.faq import reason_of
     from conversation.router import ConversationRouter
     from conversation.transcript import Transcripts
     from handoff.accounts import Accounts
@@ -158,7 +159,8 @@ def _wire(state: GatewayState) -> None:
     mail = MailSettings.from_env()
     state.tickets = Tickets(state.desk, hours, clock=state.clock, sla_hours=hours.sla_hours or 8,
                             mailer=Mailer(mail) if mail.enabled else None, recorder=state.recorder,
-                            survey_links=state.survey_links, shop_name=state.shop.shop.name)
+                            survey_links=state.survey_links, shop_name=state.shop.shop.name,
+                            classify=lambda text, lang: reason_of(state.index.faq(), text, lang))
     state.rate_limit = ChatLimits(state.redis, settings, secret=settings.analytics_secret)
     state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
     state.meta = MetaSettings.from_env()

@@ -7,7 +7,7 @@ first. The shopper is told the reference and the real deadline, never a fixed te
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,8 @@ SIGNATURE_SEPARATOR = "\n\n--\n"   # mail clients fold what follows as a signatu
 class Tickets:
     def __init__(self, desk: HelpDesk, hours: BusinessHours, *, clock: Callable[[], datetime],
                  sla_hours: float = 8, mailer: Any = None, recorder: Recorder = NULL,
-                 survey_links: Any = None, shop_name: str = ""):
+                 survey_links: Any = None, shop_name: str = "",
+                 classify: Callable[[str, str], Awaitable[str]] | None = None):
         self.desk = desk
         self.hours = hours
         self.clock = clock
@@ -33,11 +34,18 @@ class Tickets:
         self.recorder = recorder
         self.survey_links = survey_links   # handoff.survey_links.SurveyLinks: cold NPS link in replies
         self.shop_name = shop_name
+        # (message, lang) -> contact reason from the ticket's own text ("" = cannot tell): the last
+        # FAQ topic of the conversation is often another subject (a torn lampshade was filed
+        # under payment methods because the shopper had asked about payment before)
+        self.classify = classify
 
     async def open_ticket(self, *, conversation_id: str, channel: str, email: str, order_number: str,
                           message: str, lang: str, reason: str, source: str,
                           request_key: str) -> dict[str, Any]:
-        """Saves the ticket (idempotent per `request_key`) and returns its id and the promise."""
+        """Saves the ticket (idempotent per `request_key`) and returns its id and the promise.
+        `reason` (the conversation's) stands only when the ticket's own text says nothing."""
+        if self.classify is not None:
+            reason = await self.classify(message, lang) or reason
         now = self.clock()
         due = self.hours.add_business_hours(now, self.sla_hours)
         ticket = Ticket(conversation_id=conversation_id, email=email, order_number=order_number or "-",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from analytics.recorder import NULL, Recorder
+from conversation.faq import reason_of
 from handoff.desk import HelpDesk
 from handoff.tickets import Tickets
 from kit import texts
@@ -39,7 +40,11 @@ class Services:
     @property
     def tickets(self) -> Tickets:
         return Tickets(self.desk, self.hours, clock=self.clock, sla_hours=self.sla_hours,
-                       recorder=self.recorder)
+                       recorder=self.recorder, classify=self.reason_of)
+
+    async def reason_of(self, text: str, lang: str) -> str:
+        """A ticket's contact reason from its own text (conversation.faq.reason_of)."""
+        return await reason_of(self.retriever(), text, lang)
 
     async def availability(self) -> str:
         """"human" (open and somebody online), "busy" (open, nobody online) or "closed":

@@ -180,6 +180,22 @@ def test_a_submitted_ticket_is_saved_and_promises_business_hours(bot: TestClient
     assert redis_client.zcard(TICKETS_OPEN) == 1
 
 
+@pytest.mark.parametrize(("message", "reason"), [
+    ("Je voudrais retourner mon plaid, il ne me plaît pas", "returns/process"),   # what the text says
+    ("zzzz qwxv", "payment/methods"),                   # a text that says nothing: the conversation's
+])
+def test_a_ticket_is_filed_under_what_its_own_text_says(bot: TestClient, redis_client: redis.Redis,
+                                                        message: str, reason: str) -> None:
+    """Issue 19: a torn lampshade was filed under payment methods, the shopper's previous question."""
+    call(bot, "action_submit_ticket", "merci", sender=f"reason-{reason}", slots={
+        "ticket_email": "marie@example.fr", "ticket_order": "-", "ticket_message": message,
+        "contact_reason": "payment/methods"})
+    tickets = [redis_client.hgetall(f"support:ticket:{tid}")
+               for tid in redis_client.zrange(TICKETS_OPEN, 0, -1)]
+    (ticket,) = [t for t in tickets if t["message"] == message]
+    assert ticket["reason"] == reason
+
+
 @pytest.mark.parametrize(("number", "proof", "found"), [
     ("AL-482913", "marie.dupont@exemple.fr", True), ("al482913", " 69003 ", True),
     ("AL-482913", "Marie.Dupont@EXEMPLE.fr", True), ("AL-000000", "marie.dupont@exemple.fr", False)])

@@ -16,6 +16,7 @@ from starlette.testclient import WebSocketTestSession
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from retrieval.engine import SearchResult
 from tests.fakes.bots import EchoBot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +30,11 @@ class ReadyIndex:
     def status(self) -> dict[str, Any]:
         return {"ready": True, "index_version": "stub", "entries": 0, "model": None, "thresholds": None,
                 "reloads": 0, "last_reload_at": None, "kb_errors": []}
+
+    def search(self, query: str, lang: str | None = None, k: int = 3,
+               context: str | None = None) -> SearchResult:
+        """An empty KB: nothing matches (tickets keep their conversation's reason)."""
+        return SearchResult(query=query, query_lang=lang, lang=None, band="none", index_version="stub")
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
