@@ -123,10 +123,16 @@ async def logout(request: Request, agent: Agent) -> JSONResponse:
 
 
 @router.get("/me")
-async def me(request: Request, agent: Agent) -> JSONResponse:
+async def me(request: Request, agent: Agent, lang: Literal["fr", "en"] | None = None) -> JSONResponse:
+    """The agent, and whether the shop is open: after closing time chats are paused, and an
+    agent marked online must be told why nothing arrives (`lang`: the console's language)."""
     state = get_state(request)
+    services = state.action_services
+    is_open = services.hours.is_open(services.clock())
+    shop = {"open": is_open,
+            "next_opening": "" if is_open else services.next_opening(lang or agent.lang or "fr")}
     return JSONResponse({**_agent(agent), "presence": await state.desk.presence(agent.email),
-                         "conversations": await state.desk.active(agent.email),
+                         "conversations": await state.desk.active(agent.email), "shop": shop,
                          "lang": agent.lang or None})   # None: the console follows the browser
 
 

@@ -270,3 +270,26 @@ def test_the_order_api_needs_an_agent_and_budgets_each_account(
     statuses = [httpx.get(f"{gw.url}/api/agent/orders/AL-{n:06d}", headers=auth).status_code
                 for n in range(125)]
     assert statuses.count(429) >= 5 and set(statuses) <= {200, 404, 429}   # a bulk scrape stops
+
+
+def test_after_closing_time_the_console_says_chats_are_paused(live: tuple[Gateway, Rasa, RedisServer],
+                                                              page: Page) -> None:
+    """Issue 19: an agent online after closing time is told why nothing arrives (the live stack is
+    always open: the gateway's answer is changed on its way to the page, as a closed shop's)."""
+    gw, _, redis = live
+    email = unique_email("paul")
+    add_agent(redis.url, email, PASSWORD)
+
+    def closed(route: Any) -> None:
+        body = route.fetch().json()
+        body["shop"] = {"open": False, "next_opening": "Monday at 09:00"}
+        route.fulfill(json=body)
+
+    page.route(re.compile(r"/api/agent/me(\?|$)"), closed)
+    sign_in(page, gw, email)
+    banner = page.locator("#closed-banner")
+    expect(banner).to_be_visible(timeout=WAIT_MS)
+    expect(banner).to_have_text(re.compile("^The shop is closed: chats are paused until Monday at 09:00"))
+    assert axe_violations(page) == []
+    page.unroute(re.compile(r"/api/agent/me(\?|$)"))
+    expect(banner).to_be_hidden(timeout=60_000)          # the next refresh: open again

@@ -131,3 +131,19 @@ def test_the_agent_list_for_the_transfer_picker(api: TestClient, redis_server: A
     assert rows["ben@shop.example"]["presence"] == "offline"          # never logged in
     assert rows["ann@shop.example"]["active"] == 0
     assert not any("password" in key for row in rows.values() for key in row)
+
+
+def test_me_says_when_chats_are_paused_because_the_shop_is_closed(api: TestClient, redis_server: Any) -> None:
+    """Issue 19: an agent online after closing time is told why nothing arrives, and until when."""
+    from tests.gateway.actions_client import FRIDAY_EVENING, TUESDAY_MORNING
+
+    add(redis_server.url, "ann@shop.example")
+    ann = login(api, "ann@shop.example")
+    services = api.app.state.gateway.action_services
+    services.clock = lambda: FRIDAY_EVENING            # config/shop.yml: closed until Monday 9:00
+    closed = api.get("/api/agent/me", headers=ann).json()["shop"]
+    assert closed["open"] is False and "lundi" in closed["next_opening"]
+    english = api.get("/api/agent/me", params={"lang": "en"}, headers=ann).json()["shop"]
+    assert "Monday" in english["next_opening"]
+    services.clock = lambda: TUESDAY_MORNING
+    assert api.get("/api/agent/me", headers=ann).json()["shop"] == {"open": True, "next_opening": ""}

@@ -183,6 +183,7 @@
       if (me.presence === "offline") setPresence("online");
       show($("login-view"), false);
       show($("app"), true);
+      renderShopHours(me);
       connect();
       refreshAll();
       loadAgents();
@@ -488,9 +489,16 @@
 
   // -- my conversations -----------------------------------------------------------------------
 
+  function renderShopHours(me) {
+    var shop = me.shop || { open: true };
+    show($("closed-banner"), !shop.open);
+    if (!shop.open) $("closed-banner").textContent = T("hours.closed_banner", { next: shop.next_opening });
+  }
+
   function refreshMine() {
-    return api("/api/agent/me").then(function (me) {
+    return api("/api/agent/me?lang=" + I18N.lang).then(function (me) {
       S.me = me;
+      renderShopHours(me);
       S.mine = me.conversations || [];
       return Promise.all(S.mine.map(function (cid) {
         if (S.mineInfo[cid] && S.mineInfo[cid].conv) return null;
