@@ -26,6 +26,12 @@ from conversation.message import Button, Message
 RESUME_EVENTS = [{"event": "resume"}, {"event": "slot", "name": "handoff", "value": None},
                  {"event": "slot", "name": "escalate", "value": False},
                  {"event": "slot", "name": "faq_misses", "value": 0}]
+# the widget's message form sent a ticket: whatever form the bot had open (its own message form
+# asking for the e-mail) ends, so the shopper is not asked again for what they just gave
+TICKET_SENT_EVENTS = [{"event": "active_loop", "name": None},
+                      *({"event": "slot", "name": slot, "value": None} for slot in
+                        ("requested_slot", "ticket_email", "ticket_order", "ticket_message", "handoff")),
+                      {"event": "slot", "name": "form_retries", "value": 0}]
 FAILURES_TO_OPEN = 3
 OPEN_S = 15.0
 TIMEOUT = httpx.Timeout(20.0, connect=2.0)   # a turn takes ~0.1 s; a connect that hangs is a dead host
@@ -90,6 +96,15 @@ class RasaClient:
         (the rules would otherwise keep listening for the agent)."""
         res = await self._call("POST", f"/conversations/{conversation_id}/tracker/events",
                                params={"token": self.token} if self.token else None, json=RESUME_EVENTS)
+        try:
+            res.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise BotUnavailable(str(exc) or type(exc).__name__) from exc
+
+    async def ticket_sent(self, conversation_id: str) -> None:
+        """The shopper left a message through the widget's own form: the bot's forms end."""
+        res = await self._call("POST", f"/conversations/{conversation_id}/tracker/events",
+                               params={"token": self.token} if self.token else None, json=TICKET_SENT_EVENTS)
         try:
             res.raise_for_status()
         except httpx.HTTPError as exc:

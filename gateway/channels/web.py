@@ -238,6 +238,10 @@ async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSO
         conversation_id=cid, channel="web", email=email, order_number=order_number,
         message=body.message.strip(), lang=lang, reason=conv.get("reason", ""), source="widget",
         request_key=f"widget:{cid}:{digest(email, body.message)}")
+    try:   # one ticket flow: the bot's own message form must not ask for the e-mail again
+        await state.router.bot.ticket_sent(cid)
+    except Exception as exc:   # noqa: BLE001  (the ticket is saved: the bot's state is a courtesy)
+        log.warning("could not end the bot's forms after a widget ticket: %s", exc)
     return JSONResponse(ticket, status_code=201)
 
 

@@ -89,3 +89,19 @@ def test_ticket_out_of_hours_survives_a_redis_crash_and_is_answered_by_email(
         assert form.status_code == 201, form.text
         assert datetime.fromisoformat(form.json()["due"]) == MONDAY_17H_PARIS
         assert "Monday" in form.json()["promise"]
+
+        # one ticket flow (issue 19): the bot's form asked for the e-mail, the shopper used the
+        # widget's form instead; the bot does not ask again, nor read "merci" as an address
+        both = Shopper(gw.url.replace("http", "ws") + "/ws/chat?lang=fr")
+        both.say("je veux laisser un message")
+        both.wait_message("bot", "adresse e-mail")
+        sent = httpx.post(f"{gw.url}/api/chat/conversations/{both.conversation_id}/tickets", json={
+            "email": "lea@example.com", "message": "La housse est déchirée.", "lang": "fr"})
+        assert sent.status_code == 201, sent.text
+        both.say("merci")
+        reply = both.wait_message("bot")
+        assert "adresse e-mail" not in reply["text"] and "ne semble pas" not in reply["text"], reply["text"]
+        both.close()
+        listed = agent.get("/api/agent/tickets").json()["tickets"]
+        assert [t["message"] for t in listed if t["email"] == "lea@example.com"] == [
+            "La housse est déchirée."]

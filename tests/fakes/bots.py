@@ -21,6 +21,7 @@ class EchoBot:
         self.fail = fail
         self.seen: list[str] = []
         self.resumed: list[str] = []
+        self.tickets_sent: list[str] = []
         self.in_flight: dict[str, int] = defaultdict(int)
         self.max_in_flight = 0
 
@@ -41,6 +42,9 @@ class EchoBot:
     async def resume(self, conversation_id: str) -> None:
         self.resumed.append(conversation_id)
 
+    async def ticket_sent(self, conversation_id: str) -> None:
+        self.tickets_sent.append(conversation_id)
+
 
 class FaqBot:
     """Answers any question with an FAQ answer + "did that help?"; answers yes/no with a word."""
@@ -59,6 +63,9 @@ class FaqBot:
         return [reply("Your tracking link is in the shipping e-mail."), reply("Did that help?", DID_IT_HELP)]
 
     async def resume(self, conversation_id: str) -> None:
+        return None
+
+    async def ticket_sent(self, conversation_id: str) -> None:
         return None
 
 

@@ -155,6 +155,7 @@ def test_the_offline_form_checks_the_email_then_saves_a_ticket(client: TestClien
     assert redis_client.zscore("support:tickets:open", ticket["ticket_id"]) is not None
     again = client.post(f"/api/chat/conversations/{cid}/tickets", json={**form, "email": "Anna@Example.com"})
     assert again.json()["ticket_id"] == ticket["ticket_id"]                 # a double submit: one ticket
+    assert client.app.state.gateway.router.bot.tickets_sent == [cid, cid]  # the bot's forms end (one flow)
     unknown = client.post("/api/chat/conversations/c-nope/tickets", json={**form, "email": "a@example.com"})
     assert unknown.status_code == 404
 
