@@ -843,7 +843,7 @@
         var bad = err.body && err.body.field, wait = waitText(err.body && err.body.retry_after_s);
         var f = bad === "email" ? email : bad === "message" ? message : bad === "order_number" ? order : null;
         if (f) {
-          validate(f.control, f.err, f === email ? t("emailBad") : f === order ? t("orderBad") : t("msgMissing"));
+          validate(f.control, f.err, f === email ? t("emailBad") : f === order ? t("orderBad", {example: err.body.example || ""}) : t("msgMissing"));
           f.control.focus();
         } else if (err.status === 429) {                       // no new conversation, or no more tickets
           formStatus.textContent = S.cid ? t("tkLimited", {x: wait}) : t("limited", {x: wait});

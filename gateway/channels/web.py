@@ -224,8 +224,9 @@ async def offline_ticket(request: Request, cid: str, body: OfflineTicket) -> JSO
             raise ChatError(422, f"invalid e-mail address: {exc}", field="email") from exc
         try:
             order_number = valid_order_number(body.order_number, state.order_gate.numbers)
-        except ValueError as exc:
-            raise ChatError(422, f"invalid order number: {exc}", field="order_number") from exc
+        except ValueError as exc:   # the widget says it with the shop's own example
+            raise ChatError(422, f"invalid order number: {exc}", field="order_number",
+                            example=state.order_gate.numbers.example) from exc
         client = client_of(request, state)
         await seen_from(state, conv, client)
         wait = await state.rate_limit.ticket(cid, client)

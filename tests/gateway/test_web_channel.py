@@ -141,6 +141,10 @@ def test_the_offline_form_checks_the_email_then_saves_a_ticket(client: TestClien
     bad = client.post(f"/api/chat/conversations/{cid}/tickets", json=form)
     assert bad.status_code == 422
     assert bad.json()["error"] == "invalid_request" and bad.json()["field"] == "email"
+    odd = client.post(f"/api/chat/conversations/{cid}/tickets", json={**form, "email": "a@example.com",
+                                                                      "order_number": "=1+1"})
+    assert odd.status_code == 422 and odd.json()["field"] == "order_number"
+    assert odd.json()["example"] == "AL-123456"          # the widget says it with the shop's own format
     missing = client.post(f"/api/chat/conversations/{cid}/tickets", json={"message": "hi"})
     assert missing.status_code == 422 and [e["field"] for e in missing.json()["errors"]] == ["email"]
 

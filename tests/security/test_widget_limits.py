@@ -64,8 +64,8 @@ def test_the_offline_form_explains_a_bad_order_number_then_the_ticket_limit(page
     shop_page(page, "en")
     page.route(re.compile(r"/api/chat/conversations$"), lambda route: route.fulfill(
         status=201, json={"conversation_id": "c-" + "a" * 24, "visitor_id": "v-1"}))
-    answers = [(422, {"error": "invalid_request", "field": "order_number",
-                      "message": "an order number looks like AL-123456"}),
+    answers = [(422, {"error": "invalid_request", "field": "order_number", "example": "#1001",
+                      "message": "an order number looks like #1001"}),
                (429, {"error": "too_many_requests", "retry_after_s": 3600, "message": TOO_MANY_TICKETS})]
     page.route(re.compile(r"/tickets$"), lambda route: route.fulfill(
         status=answers[0][0], json=answers.pop(0)[1]))
@@ -77,7 +77,7 @@ def test_the_offline_form_explains_a_bad_order_number_then_the_ticket_limit(page
     form.get_by_role("textbox", name="Message", exact=True).fill("My lamp arrived broken.")
     form.get_by_role("button", name="Send the request").click()
     expect(order).to_have_attribute("aria-invalid", "true")
-    expect(form).to_contain_text("An order number looks like AL-123456 (or leave it empty).")
+    expect(form).to_contain_text("An order number looks like #1001 (or leave it empty).")   # the shop's
     expect(order).to_be_focused()
     order.fill("")
     form.get_by_role("button", name="Send the request").click()
