@@ -167,7 +167,9 @@ class ValidateOrderForm(FormValidator):
         """The e-mail address or postcode; a new order number in the message corrects the first
         ("non pardon, c'est AL-482914")."""
         text = self.text(tracker)
-        if parse_proof(text) is not None:   # asked for the proof, "75002" is a postcode, not a number
+        # asked for the proof, "75002" is a postcode even where order numbers are digits
+        # (WooCommerce); "AL-482914" alone is a corrected number, though it could pass for a postcode
+        if parse_proof(text) is not None and (self.numbers.normalise(text) is None or text.isdigit()):
             return {"order_proof": text, "form_retries": 0}
         proof = proof_in(str(value or ""), self.numbers) or proof_in(text, self.numbers)
         number = order_in(text, self.numbers)

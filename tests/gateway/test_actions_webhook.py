@@ -310,6 +310,16 @@ def test_a_new_number_given_with_the_proof_corrects_the_first(bot: TestClient) -
     assert got["order_number"] == "AL-304958" and got["order_proof"] == "33000"
 
 
+@pytest.mark.parametrize(("typed", "number", "proof"), [
+    ("AL-304958", "AL-304958", None),      # a corrected number alone (it could pass for a postcode)
+    ("33000", None, "33000"),              # the postcode asked for
+])
+def test_asked_for_the_proof_a_number_corrects_and_a_postcode_proves(
+        bot: TestClient, typed: str, number: str | None, proof: str | None) -> None:
+    got = slots(_in_form(bot, "order_form", "order_proof", typed, extra={"order_number": "AL-482913"}))
+    assert got.get("order_number", "AL-482913") == (number or "AL-482913") and got.get("order_proof") == proof
+
+
 def test_leaving_a_form_forgets_its_values_and_says_so(bot: TestClient) -> None:
     res = call(bot, "action_leave_form", "laisse tomber", intent="stop", active_loop="order_form",
                slots={"requested_slot": "order_proof", "order_number": "AL-482913"})
