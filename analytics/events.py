@@ -39,6 +39,7 @@ class EventKind(StrEnum):
     TICKET_CREATED = "ticket_created"
     TICKET_REPLIED = "ticket_replied"
     TICKET_SOLVED = "ticket_solved"
+    TICKET_REASON_CORRECTED = "ticket_reason_corrected"   # an agent filed the ticket elsewhere
     SURVEY_ANSWERED = "survey_answered"
     SURVEY_COMMENT = "survey_comment"
 
@@ -58,6 +59,7 @@ SPEC: dict[EventKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.TICKET_CREATED: (("ticket", "channel", "lang"), ("conversation", "customer", "due")),
     K.TICKET_REPLIED: (("ticket",), ("conversation", "agent")),
     K.TICKET_SOLVED: (("ticket",), ("conversation", "agent")),
+    K.TICKET_REASON_CORRECTED: (("ticket", "reason"), ("agent",)),
     K.SURVEY_ANSWERED: (("survey", "score"), ("conversation", "ticket", "verbatim", "customer", "agent")),
     K.SURVEY_COMMENT: (("survey", "score", "verbatim"), ("conversation", "ticket", "customer")),
 }
@@ -270,6 +272,12 @@ def ticket_created(*, ticket: str, channel: str, lang: str, conversation: str | 
                    id: str | None = None) -> Event:
     return make_event(K.TICKET_CREATED, ticket=ticket, channel=channel, lang=lang, conversation=conversation,
                       customer=customer, reason=reason, due=due, at=at, id=id)
+
+
+def ticket_reason_corrected(*, ticket: str, reason: str, agent: str | None = None,
+                            at: datetime | float | None = None, id: str | None = None) -> Event:
+    """The ticket's contact reason as an agent corrected it: the ticket moves to that reason."""
+    return make_event(K.TICKET_REASON_CORRECTED, ticket=ticket, reason=reason, agent=agent, at=at, id=id)
 
 
 def ticket_update(kind: EventKind | str, *, ticket: str, agent: str | None = None,

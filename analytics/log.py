@@ -205,6 +205,9 @@ class EventLog:
             plan.hashes[CONV_FACTS.format(cid=event.conversation)] = (new_conv, CONV_TTL_S)
         if event.ticket and new_ticket:
             plan.diff(ticket_contribution(ticket), ticket_contribution(new_ticket))
+            if kind is K.TICKET_REASON_CORRECTED and ticket.get("day"):   # counted where it belongs now
+                plan.diff([(ticket["day"], _ticket_dims(ticket), "ticket_created", 1)],
+                          [(new_ticket["day"], _ticket_dims(new_ticket), "ticket_created", 1)])
             plan.hashes[TICKET_FACTS.format(tid=event.ticket)] = (new_ticket, TICKET_TTL_S)
             if new_ticket.get("due") and not new_ticket.get("handled_at"):
                 plan.zadd[event.ticket] = float(new_ticket["due"])
@@ -323,6 +326,9 @@ class EventLog:
         created = fact(facts, "created")
         if created is None:
             return {}  # a ticket created before analytics existed: counted as an event only
+        if kind is K.TICKET_REASON_CORRECTED:   # its contributions move to the corrected reason
+            facts["reason"] = str(data["reason"])
+            return facts
         if kind is K.TICKET_REPLIED and "reply_s" not in facts:
             facts["reply_s"] = repr(self._human_seconds(created, at))
         if kind is K.TICKET_SOLVED and "solved_s" not in facts:
@@ -431,3 +437,7 @@ def day_range(start: date, end: date) -> list[date]:
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _ticket_dims(facts: dict[str, str]) -> Dims:
+    return (facts.get("channel") or NONE, facts.get("lang") or NONE, facts.get("reason") or NONE)

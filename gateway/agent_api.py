@@ -359,6 +359,40 @@ async def reply_ticket(request: Request, tid: str, body: Reply, agent: Agent) ->
     return JSONResponse({"ticket": updated})
 
 
+class ReasonChoice(BaseModel):
+    reason: str = Field(min_length=1, max_length=120)
+
+
+def _reasons(state: GatewayState, lang: str) -> list[dict[str, str]]:
+    """The taxonomy's leaves (what a ticket can be filed under), labelled in `lang`."""
+    from .help_catalogue import label
+
+    service = state.index.faq()
+    taxonomy = service.taxonomy() if service is not None else []
+    return [{"code": code, "label": label(code, lang)} for code, _ in taxonomy if "/" in code]
+
+
+@router.get("/reasons")
+async def reasons(request: Request, agent: Agent, lang: Literal["fr", "en"] | None = None) -> JSONResponse:
+    """The contact reasons a ticket can be filed under, in the console's language."""
+    return JSONResponse({"reasons": _reasons(get_state(request), lang or agent.lang or "fr")})
+
+
+@router.post("/tickets/{tid}/reason")
+async def correct_reason(request: Request, tid: str, body: ReasonChoice, agent: Agent) -> JSONResponse:
+    """An agent files the ticket under another reason (counted: how often the automatic one
+    was wrong; the dashboard's matrix moves the ticket)."""
+    state = get_state(request)
+    if body.reason not in {r["code"] for r in _reasons(state, "fr")}:
+        return error_response(422, "reason: not a contact reason of the taxonomy", errors=[
+            {"field": "reason", "in": "body", "message": "not a contact reason of the taxonomy"}])
+    try:
+        await state.desk.set_ticket_reason(tid, body.reason, agent.email)
+    except DeskError as exc:
+        return desk_error(exc)
+    return JSONResponse({"ticket": await state.desk.ticket(tid)})
+
+
 @router.post("/tickets/{tid}/solve")
 async def solve_ticket(request: Request, tid: str, agent: Agent) -> JSONResponse:
     state = get_state(request)

@@ -258,6 +258,19 @@ class HelpDesk:
     async def ticket_replies(self, tid: str) -> list[dict]:
         return [json.loads(r) for r in await self.redis.lrange(TICKET_LOG.format(tid=tid), 0, -1)]
 
+    async def set_ticket_reason(self, tid: str, reason: str, agent_id: str) -> None:
+        """An agent files the ticket under another contact reason; the correction is counted
+        (how often the automatic reason was wrong) and the analytics move the ticket there."""
+        ticket = await self.ticket(tid)
+        if ticket is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        if ticket.get("reason") == reason:
+            return
+        await self.redis.hset(TICKET.format(tid=tid), mapping={
+            "reason": reason, "reason_was": ticket.get("reason", ""), "reason_by": agent_id})
+        self.recorder.emit(ev.ticket_reason_corrected, ticket=tid, reason=reason, agent=agent_id,
+                           id=f"reason:{tid}:{reason}:{time.time():.3f}")
+
     async def solve_ticket(self, tid: str, agent_id: str) -> None:
         if await self.ticket(tid) is None:
             raise DeskError("not_found", f"no ticket {tid}")

@@ -346,3 +346,23 @@ def test_tickets_sla_without_hours_needs_explicit_due(redis_server: RedisServer)
     k = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
     assert k["sla"] == {"rate": 0.0, "met": 0, "missed": 1, "overdue_open": 0}
     assert k["first_response"]["human_ticket"]["mean_s"] == pytest.approx(3 * 3600)  # (5 h + 1 h) / 2
+
+
+def test_a_corrected_ticket_reason_moves_the_ticket_and_is_counted(redis_server: RedisServer) -> None:
+    """Issue 19: an agent files a ticket under another reason; the matrix counts it there."""
+    async def scenario(r: aioredis.Redis) -> tuple[dict[str, str], dict[str, Any]]:
+        log = EventLog(r)
+        t0 = paris(2, 10)
+        await log.append(ev.ticket_created(ticket="t9", channel="web", lang="fr", reason="payment/methods",
+                                           at=t0, due=t0 + timedelta(hours=8)))
+        await log.append(ev.ticket_reason_corrected(ticket="t9", reason="delivery/damaged", agent="ann",
+                                                    at=t0 + timedelta(minutes=5)))
+        day = await r.hgetall("support:analytics:day:2026-03-02")
+        return day, await report.kpis(r, "2026-03-02", "2026-03-02", as_of=AS_OF)
+
+    day, kpis = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
+    assert day["ticket_created|web|fr|delivery/damaged"] == "1"            # moved, not copied
+    assert day.get("ticket_created|web|fr|payment/methods", "0") == "0"
+    assert day["ticket_created|*|*|*"] == "1"
+    assert kpis["volume"]["ticket_reasons_corrected"] == 1
+    assert kpis["volume"]["tickets_created"] == 1

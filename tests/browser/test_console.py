@@ -186,6 +186,12 @@ def test_tickets_oldest_first_with_transcript_then_solved(live: tuple[Gateway, R
     screenshot(page, "console-ticket")
     assert page.locator("#tickets-view img").count() == 0
 
+    # the reason chosen from the ticket's text can be corrected (issue 19)
+    page.get_by_label("Contact reason").select_option("returns/exchange")
+    expect(page.locator("#ticket-reason-status")).to_have_text("Reason corrected.")
+    auth_check = {"Authorization": f"Bearer {agent_token(page)}"}
+    corrected = httpx.get(f"{gw.url}/api/agent/tickets/{first}", headers=auth_check).json()["ticket"]
+    assert corrected["reason"] == "returns/exchange" and corrected["reason_by"] == email
     # no SMTP in this stack: said before anything is typed, and the reply box is off
     expect(page.locator("#ticket-no-email")).to_contain_text("SMTP_URL")
     expect(page.get_by_label("Reply by e-mail")).to_be_disabled()

@@ -147,3 +147,28 @@ def test_me_says_when_chats_are_paused_because_the_shop_is_closed(api: TestClien
     assert "Monday" in english["next_opening"]
     services.clock = lambda: TUESDAY_MORNING
     assert api.get("/api/agent/me", headers=ann).json()["shop"] == {"open": True, "next_opening": ""}
+
+
+def test_an_agent_files_a_ticket_under_another_reason_and_it_is_counted(
+        bot: TestClient, redis_server: Any, redis_client: redis.Redis) -> None:
+    """Issue 19: the reason chosen from the ticket's text can be corrected; the correction is
+    counted and the ticket moves to that reason in the analytics."""
+    add(redis_server.url, "ann@shop.example")
+    ann = login(bot, "ann@shop.example")
+    listed = bot.get("/api/agent/reasons", params={"lang": "fr"}, headers=ann).json()["reasons"]
+    codes = {r["code"] for r in listed}
+    assert {"delivery/tracking", "returns/process"} <= codes and all("/" in c for c in codes)
+    assert all(r["label"] for r in listed)
+    made = bot.post("/api/agent/tickets", headers=ann, json={
+        "email": "shopper@example.com", "message": "Je voudrais retourner mon plaid", "lang": "fr"})
+    tid = made.json()["ticket_id"]
+    assert redis_client.hget(f"support:ticket:{tid}", "reason") == "returns/process"     # from its text
+    assert bot.post(f"/api/agent/tickets/{tid}/reason", json={"reason": "not/a-reason"},
+                    headers=ann).status_code == 422
+    anonymous = bot.post(f"/api/agent/tickets/{tid}/reason", json={"reason": "delivery/tracking"})
+    assert anonymous.status_code == 401
+    res = bot.post(f"/api/agent/tickets/{tid}/reason", json={"reason": "delivery/tracking"}, headers=ann)
+    assert res.status_code == 200, res.text
+    ticket = res.json()["ticket"]
+    assert (ticket["reason"], ticket["reason_was"], ticket["reason_by"]) == (
+        "delivery/tracking", "returns/process", "ann@shop.example")

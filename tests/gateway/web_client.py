@@ -36,6 +36,9 @@ class ReadyIndex:
         """An empty KB: nothing matches (tickets keep their conversation's reason)."""
         return SearchResult(query=query, query_lang=lang, lang=None, band="none", index_version="stub")
 
+    def taxonomy(self) -> list[tuple[str, str]]:
+        return []
+
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
     return Settings(**{"redis_url": redis_url, "shop_config": REPO / "config" / "shop.yml", **overrides})

@@ -850,6 +850,40 @@
     }).catch(function (err) { $("kb-status").textContent = T("kb.failed", { error: err.message }); });
   }
 
+  // -- a ticket's contact reason: chosen from its text, corrected by the agent (counted) ------------
+
+  function reasonOptions() {
+    if (S.reasons && S.reasons.lang === I18N.lang) return Promise.resolve(S.reasons.list);
+    return api("/api/agent/reasons?lang=" + I18N.lang).then(function (data) {
+      S.reasons = { lang: I18N.lang, list: data.reasons || [] };
+      return S.reasons.list;
+    });
+  }
+
+  function renderTicketReason(t) {
+    var select = $("ticket-reason");
+    $("ticket-reason-status").textContent = "";
+    reasonOptions().then(function (list) {
+      clear(select);
+      var listed = list.some(function (r) { return r.code === t.reason; });
+      if (!listed) select.appendChild(el("option", "", reasonText(t.reason) || "—"));
+      list.forEach(function (r) {
+        var opt = el("option", "", r.label);
+        opt.value = r.code;
+        opt.selected = r.code === t.reason;
+        select.appendChild(opt);
+      });
+    }).catch(function () {});
+  }
+
+  function onTicketReason() {
+    var tid = S.ticket && S.ticket.id, reason = $("ticket-reason").value;
+    if (!tid || !reason) return;
+    api("/api/agent/tickets/" + encodeURIComponent(tid) + "/reason", { body: { reason: reason } })
+      .then(function () { $("ticket-reason-status").textContent = T("tickets.reason_saved"); })
+      .catch(function (err) { $("ticket-reason-status").textContent = T("tickets.reason_failed", { error: err.message }); });
+  }
+
   // -- orders: the cards of the numbers the shopper typed, and a lookup box ---------------------
 
   function onOrderSearch(event) {
@@ -1020,6 +1054,7 @@
     fact(dl, T("fields.source"), known("ticket_sources", t.source));
     if (t.created_at) fact(dl, T("fields.opened"), fmtTime(parseFloat(t.created_at)));
     fact(dl, T("fields.due"), fmtDate(t.due));
+    renderTicketReason(t);
     if (t.conversation_id) {
       var b = el("button", "link-btn", T("conversation.name", { id: shortId(t.conversation_id) }));
       b.type = "button";
@@ -1097,6 +1132,8 @@
     $("reply-text").addEventListener("keydown", onReplyKey);
     $("kb-form").addEventListener("submit", onKbSearch);
     $("order-form").addEventListener("submit", onOrderSearch);
+    $("ticket-reason").addEventListener("change", onTicketReason);
+    $("ticket-reason-form").addEventListener("submit", function (e) { e.preventDefault(); });
     $("tab-inbox").addEventListener("click", function () { switchView("inbox"); });
     $("tab-tickets").addEventListener("click", function () { switchView("tickets"); });
     $("tickets-refresh").addEventListener("click", refreshTickets);
