@@ -31,7 +31,9 @@ Lang = Literal["fr", "en"]
 @cache
 def _rendered(scope: str, lang: str) -> tuple[bytes, str]:
     """The response body and its ETag, once per process (the catalogue is read once too)."""
-    body = json.dumps({"scope": scope, "lang": lang, "texts": section(lang, scope)},
+    # the contact reasons' names (locales `reasons:`) come along: both pages show reasons
+    reasons = {f"reasons.{code}": name for code, name in section(lang, "reasons").items()}
+    body = json.dumps({"scope": scope, "lang": lang, "texts": {**reasons, **section(lang, scope)}},
                       ensure_ascii=False, sort_keys=True).encode("utf-8")
     return body, etag_of(body)
 

@@ -60,6 +60,9 @@ def test_dashboard_in_french_then_english(live: Live, simulated_month: None, bro
         expect(page.locator("#verbatims")).to_contain_text(re.compile(r"\((promoteur|passif|détracteur|satisfait|"
                                                                      r"neutre|insatisfait|facile|difficile)\)"))
         expect(page.get_by_role("button", name="Indicateurs en CSV")).to_be_visible()
+        # reasons by their names in the manager's language, never their codes (issue 19)
+        first_reason = page.locator("#reasons tr td").first
+        expect(first_reason).not_to_have_text(re.compile(r"^[a-z-]+/[a-z-]+$"))
         shot = screenshot(page, "dashboard-fr", full_page=True)
         assert shot.stat().st_size > 20_000
         assert axe_violations(page) == []

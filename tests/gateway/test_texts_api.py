@@ -45,11 +45,15 @@ def login(api: TestClient, email: str) -> dict[str, str]:
 def test_a_pages_texts_are_public_french_by_default_and_cacheable(api: TestClient, scope: str) -> None:
     res = api.get(f"/api/texts/{scope}")                              # no token: the login screens need them
     assert res.status_code == 200, res.text
-    assert res.json() == {"scope": scope, "lang": "fr", "texts": section("fr", scope)}
+    reasons = {f"reasons.{code}": name for code, name in section("fr", "reasons").items()}
+    assert res.json() == {"scope": scope, "lang": "fr", "texts": {**reasons, **section("fr", scope)}}
+    assert res.json()["texts"]["reasons.returns/exchange"]          # both pages name contact reasons
     assert "public" in res.headers["cache-control"] and "max-age=" in res.headers["cache-control"]
     assert res.headers["content-type"].startswith("application/json")
     english = api.get(f"/api/texts/{scope}", params={"lang": "en"})
-    assert english.json()["lang"] == "en" and english.json()["texts"] == section("en", scope)
+    english_reasons = {f"reasons.{code}": name for code, name in section("en", "reasons").items()}
+    assert english.json()["lang"] == "en"
+    assert english.json()["texts"] == {**english_reasons, **section("en", scope)}
     assert set(english.json()["texts"]) == set(res.json()["texts"])  # every key in both languages
     assert english.headers["etag"] != res.headers["etag"]
     again = api.get(f"/api/texts/{scope}", headers={"If-None-Match": res.headers["etag"]})

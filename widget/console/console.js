@@ -81,7 +81,11 @@
 
   function shortId(cid) { return String(cid || "").replace(/^c-/, "").slice(0, 6); }
 
-  function reasonText(reason) { return String(reason || "").replace(/[/_]/g, " ").trim(); }
+  /* A contact reason's name in the console's language (locales `reasons:`), else its code made readable. */
+  function reasonText(reason) {
+    return reason && I18N.texts["reasons." + reason] !== undefined ? T("reasons." + reason)
+      : String(reason || "").replace(/[/_]/g, " ").trim();
+  }
 
   /* Markdown FAQ answer -> plain text for the reply box (links keep their address). */
   function plainText(markdown) {

@@ -168,7 +168,7 @@
       cell.appendChild(el("p", "axis", T("matrix.axis", levels)));
       var list = el("ul");
       rows.filter(function (r) { return r.value === q[0] && r.irritant_level === q[1]; }).forEach(function (r) {
-        list.appendChild(el("li", r.few_data ? "few" : "", r.reason + " (" + count(r.volume) + ")"));
+        list.appendChild(el("li", r.few_data ? "few" : "", known("reasons", r.reason) + " (" + count(r.volume) + ")"));
       });
       if (!list.children.length) { list.appendChild(el("li", "none", "—")); }
       cell.appendChild(list);
@@ -176,14 +176,14 @@
     });
     var unknown = rows.filter(function (r) { return !r.irritant_level; });
     if (unknown.length) {
-      box.appendChild(el("p", "measure", T("matrix.few_data", {reasons: unknown.map(function (r) { return r.reason; }).join(", ")})));
+      box.appendChild(el("p", "measure", T("matrix.few_data", {reasons: unknown.map(function (r) { return known("reasons", r.reason); }).join(", ")})));
     }
   }
 
   function reasons(body) {
     matrix(body.rows);
     fill("reasons", body.rows.map(function (r) {
-      return [r.reason, count(r.volume), trend(r.trend), pct(r.containment), pct(r.csat), pct(r.irritant),
+      return [known("reasons", r.reason), count(r.volume), trend(r.trend), pct(r.containment), pct(r.csat), pct(r.irritant),
               known("matrix", r.value), action(r.action)];
     }), T("matrix.empty"));
   }
@@ -193,7 +193,7 @@
     fill("topics", body.topics.map(function (t) {
       var why = WHY.filter(function (k) { return t.why[k]; })
         .map(function (k) { return T("unanswered.why_" + k, {n: count(t.why[k])}); }).join(", ");
-      return [t.label, count(t.count), why, t.reason || "—", t.examples.slice(0, 4).join(" · ")];
+      return [t.label, count(t.count), why, t.reason ? known("reasons", t.reason) : "—", t.examples.slice(0, 4).join(" · ")];
     }), T("unanswered.empty"));
   }
 
@@ -215,7 +215,7 @@
 
   function verbatims(body) {
     fill("verbatims", body.verbatims.slice(0, 50).map(function (v) {
-      return [v.reason === "-" ? "—" : v.reason, v.survey.toUpperCase(),
+      return [v.reason === "-" ? "—" : known("reasons", v.reason), v.survey.toUpperCase(),
               T("verbatims.score_band", {score: count(v.score), band: known("bands", v.band)}), v.text];
     }), T("verbatims.empty"));
   }
