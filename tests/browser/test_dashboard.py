@@ -59,6 +59,8 @@ def test_dashboard_shows_a_simulated_month(live, simulated_month, page: Page) ->
     expect(page.locator("#topics tr").first).not_to_have_text("Nothing missed", timeout=60_000)
     assert page.locator("#topics tr").count() >= 2
     expect(page.locator("#variants")).to_contain_text("delivery-tracking-fr")
+    # a per-reason CSAT says how many answers it rests on, and when they are too few (issue 19)
+    expect(page.locator("#reasons")).to_contain_text(re.compile(r"\d+\s?% \(1 answer, too few\)"))
     assert page.locator("#verbatims tr").count() >= 3
     page.get_by_label("Survey").select_option("nps")
     expect(page.locator("#verbatims tr").first).to_contain_text("NPS")

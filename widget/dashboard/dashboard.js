@@ -135,6 +135,8 @@
     return tr;
   }
 
+  var LOW_DATA = 10;   // answers under which a rate is shown as "too few to trust"
+
   function fill(id, rows, empty) {
     var body = $(id);
     body.textContent = "";
@@ -180,10 +182,16 @@
     }
   }
 
+  /* A rate with how many answers it rests on; under 10 it is flagged as too few to trust. */
+  function rated(rate, answers) {
+    if (missing(rate)) return pct(rate);
+    return I18N.tn(answers < LOW_DATA ? "matrix.rate_few" : "matrix.rate_n", answers || 0, {rate: pct(rate)});
+  }
+
   function reasons(body) {
     matrix(body.rows);
     fill("reasons", body.rows.map(function (r) {
-      return [known("reasons", r.reason), count(r.volume), trend(r.trend), pct(r.containment), pct(r.csat), pct(r.irritant),
+      return [known("reasons", r.reason), count(r.volume), trend(r.trend), pct(r.containment), rated(r.csat, r.csat_answers), pct(r.irritant),
               known("matrix", r.value), action(r.action)];
     }), T("matrix.empty"));
   }
