@@ -94,17 +94,15 @@ class RasaClient:
     async def resume(self, conversation_id: str) -> None:
         """Un-pause the bot for a conversation an agent has closed, and forget the handoff
         (the rules would otherwise keep listening for the agent)."""
-        res = await self._call("POST", f"/conversations/{conversation_id}/tracker/events",
-                               params={"token": self.token} if self.token else None, json=RESUME_EVENTS)
-        try:
-            res.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise BotUnavailable(str(exc) or type(exc).__name__) from exc
+        await self._append_events(conversation_id, RESUME_EVENTS)
 
     async def ticket_sent(self, conversation_id: str) -> None:
         """The shopper left a message through the widget's own form: the bot's forms end."""
+        await self._append_events(conversation_id, TICKET_SENT_EVENTS)
+
+    async def _append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
         res = await self._call("POST", f"/conversations/{conversation_id}/tracker/events",
-                               params={"token": self.token} if self.token else None, json=TICKET_SENT_EVENTS)
+                               params={"token": self.token} if self.token else None, json=events)
         try:
             res.raise_for_status()
         except httpx.HTTPError as exc:
