@@ -363,19 +363,19 @@ class ReasonChoice(BaseModel):
     reason: str = Field(min_length=1, max_length=120)
 
 
-def _reasons(state: GatewayState, lang: str) -> list[dict[str, str]]:
-    """The taxonomy's leaves (what a ticket can be filed under), labelled in `lang`."""
-    from .help_catalogue import label
-
+def _leaves(state: GatewayState) -> list[str]:
+    """The taxonomy's leaves: what a ticket can be filed under."""
     service = state.index.faq()
-    taxonomy = service.taxonomy() if service is not None else []
-    return [{"code": code, "label": label(code, lang)} for code, _ in taxonomy if "/" in code]
+    return [code for code, _ in (service.taxonomy() if service is not None else []) if "/" in code]
 
 
 @router.get("/reasons")
 async def reasons(request: Request, agent: Agent, lang: Literal["fr", "en"] | None = None) -> JSONResponse:
     """The contact reasons a ticket can be filed under, in the console's language."""
-    return JSONResponse({"reasons": _reasons(get_state(request), lang or agent.lang or "fr")})
+    from .help_catalogue import label
+
+    return JSONResponse({"reasons": [{"code": code, "label": label(code, lang or agent.lang or "fr")}
+                                     for code in _leaves(get_state(request))]})
 
 
 @router.post("/tickets/{tid}/reason")
@@ -383,7 +383,7 @@ async def correct_reason(request: Request, tid: str, body: ReasonChoice, agent: 
     """An agent files the ticket under another reason (counted: how often the automatic one
     was wrong; the dashboard's matrix moves the ticket)."""
     state = get_state(request)
-    if body.reason not in {r["code"] for r in _reasons(state, "fr")}:
+    if body.reason not in _leaves(state):
         return error_response(422, "reason: not a contact reason of the taxonomy", errors=[
             {"field": "reason", "in": "body", "message": "not a contact reason of the taxonomy"}])
     try:

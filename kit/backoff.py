@@ -4,8 +4,18 @@ Retry-After honoured, each retry logged."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """A reply's Retry-After in seconds (None when absent, a date, or beyond an hour)."""
+    try:
+        seconds = float(headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 3600 else None
 
 
 def backoff_wait(state: RetryCallState, backoff: float, cap: float) -> float:

@@ -23,16 +23,18 @@ class NumberFormat:
         match = re.fullmatch(rf"\s*{self.pattern}\s*", text or "", re.IGNORECASE)
         return self.canonical.format(match.group(1).upper()) if match else None
 
+    def _in_text(self) -> re.Pattern[str]:
+        """A number inside a sentence: not glued to a word, a '#' or a '-'."""
+        return re.compile(rf"(?<![\w#-]){self.pattern}(?![\w-])", re.IGNORECASE if self.find_any_case else 0)
+
     def find(self, text: str | None) -> str | None:
         """The first order number anywhere in a message ("c'est la AL-482913 merci")."""
-        flags = re.IGNORECASE if self.find_any_case else 0
-        match = re.search(rf"(?<![\w#-]){self.pattern}(?![\w-])", text or "", flags)
+        match = self._in_text().search(text or "")
         return self.canonical.format(match.group(1).upper()) if match else None
 
     def strip(self, text: str) -> str:
         """The message without its order numbers ("AL-482913 75002" -> " 75002")."""
-        flags = re.IGNORECASE if self.find_any_case else 0
-        return re.sub(rf"(?<![\w#-]){self.pattern}(?![\w-])", " ", text, flags=flags)
+        return self._in_text().sub(" ", text)
 
 
 DEMO = NumberFormat(r"(?:AL)?[\s-]?(\d{6})", "AL-{}", "AL-123456")

@@ -17,7 +17,7 @@ import httpx
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from kit.backoff import retrying
+from kit.backoff import retry_after, retrying
 
 from .meta import MetaSettings, appsecret_proof
 
@@ -69,15 +69,6 @@ def _error_from(response: httpx.Response) -> dict[str, Any]:
     if isinstance(error, dict):
         return error
     return {"message": response.reason_phrase or f"HTTP {response.status_code}"}
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 3600 else None
 
 
 class GraphClient:
@@ -149,7 +140,7 @@ class GraphClient:
             error = _error_from(response)
             raise _Transient(
                 str(error.get("message") or f"HTTP {status}"), status=status,
-                retry_after=_retry_after(response), code=_int(error.get("code")),
+                retry_after=retry_after(response.headers), code=_int(error.get("code")),
                 subcode=_int(error.get("error_subcode")),
                 error_type=str(error.get("type") or ""),
             )  # fmt: skip

@@ -21,7 +21,7 @@ import httpx
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from kit.backoff import retrying
+from kit.backoff import retry_after, retrying
 
 from .base import SourceError, SourceMisconfigured
 
@@ -57,14 +57,6 @@ def require_https(url: str, what: str) -> str:
                 f"{what}: {url!r} must use https:// (the API key would travel in clear)"
             )
     return url.rstrip("/")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 3600 else None
 
 
 class JsonApi:
@@ -141,5 +133,6 @@ class JsonApi:
         if (why := self.refused(reply)) is not None:
             raise SourceMisconfigured(f"{self.name}: {why}")
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(f"{self.name} answered HTTP {response.status_code}", _retry_after(response))
+            raise _Transient(f"{self.name} answered HTTP {response.status_code}",
+                             retry_after(response.headers))
         return reply

@@ -85,8 +85,7 @@ class PrestaShopSource:
         self.api = JsonApi("prestashop", base, auth=(key, ""), refused=_refused, **client)
         self.carriers = dict(DEFAULT_CARRIERS if carriers is None else carriers)
         self.status_map = {str(k): v for k, v in (status_map or {}).items()}
-        self._states: dict[str, dict[str, Any]] = {}  # order states and carriers rarely change
-        self._carriers: dict[str, dict[str, Any]] = {}
+        self._stable: dict[tuple[str, str], dict[str, Any]] = {}  # (resource, id) -> order state, carrier
 
     async def aclose(self) -> None:
         await self.api.aclose()
@@ -117,17 +116,18 @@ class PrestaShopSource:
             raise SourceError(f"prestashop: unexpected reply shape for {resource}")
         return [i for i in items if isinstance(i, dict)]
 
+    async def _kept(self, resource: str, singular: str, ident: Any) -> dict[str, Any]:
+        """An order state or a carrier, fetched once per process: they rarely change."""
+        key = (resource, str(ident))
+        if key not in self._stable:
+            self._stable[key] = await self._one(resource, singular, ident)
+        return self._stable[key]
+
     async def _state(self, ident: Any) -> dict[str, Any]:
-        key = str(ident)
-        if key not in self._states:
-            self._states[key] = await self._one("order_states", "order_state", ident)
-        return self._states[key]
+        return await self._kept("order_states", "order_state", ident)
 
     async def _carrier(self, ident: Any) -> dict[str, Any]:
-        key = str(ident)
-        if key not in self._carriers:
-            self._carriers[key] = await self._one("carriers", "carrier", ident)
-        return self._carriers[key]
+        return await self._kept("carriers", "carrier", ident)
 
     async def lookup(self, number: str) -> Sequence[Order]:
         reference = self.numbers.normalise(number)
