@@ -55,7 +55,7 @@ SPEC: dict[EventKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.THUMBS: (("conversation", "up"), ("entry", "variant", "query")),
     K.HANDOFF_REQUESTED: (("conversation",), ()),
     K.HANDOFF_CLAIMED: (("conversation",), ("agent",)),
-    K.HANDOFF_CLOSED: (("conversation",), ("agent",)),
+    K.HANDOFF_CLOSED: (("conversation",), ("agent", "close_reason")),
     K.TICKET_CREATED: (("ticket", "channel", "lang"), ("conversation", "customer", "due")),
     K.TICKET_REPLIED: (("ticket",), ("conversation", "agent")),
     K.TICKET_SOLVED: (("ticket",), ("conversation", "agent")),
@@ -137,6 +137,10 @@ def _check(kind: EventKind, name: str, value: Any) -> Any:
         return value
     if name == "due":
         return epoch(value, "due")
+    if name == "close_reason":   # handoff.desk.CLOSE_REASONS (analytics sits below handoff)
+        if value not in ("solved", "spam", "duplicate"):
+            raise ValueError(f"{kind}: close_reason must be solved|spam|duplicate, got {value!r}")
+        return value
     if name == "query":
         return mask_pii(str(value))[:QUERY_MAX]
     if name == "verbatim":
@@ -257,13 +261,15 @@ def thumbs(*, conversation: str, up: bool, entry: str | None = None, variant: st
 
 def handoff(kind: EventKind | str, *, conversation: str, agent: str | None = None,
             channel: str | None = None, lang: str | None = None, reason: str | None = None,
-            at: datetime | float | None = None, id: str | None = None) -> Event:
-    """handoff_requested / handoff_claimed / handoff_closed (agent only on claimed/closed)."""
+            at: datetime | float | None = None, id: str | None = None,
+            close_reason: str | None = None) -> Event:
+    """handoff_requested / handoff_claimed / handoff_closed (agent only on claimed/closed;
+    close_reason, solved | spam | duplicate, only on closed)."""
     kind = EventKind(kind)
     if kind not in (K.HANDOFF_REQUESTED, K.HANDOFF_CLAIMED, K.HANDOFF_CLOSED):
         raise ValueError(f"not a handoff event kind: {kind}")
     return make_event(kind, conversation=conversation, agent=agent, channel=channel, lang=lang,
-                      reason=reason, at=at, id=id)
+                      reason=reason, at=at, id=id, close_reason=close_reason)
 
 
 def ticket_created(*, ticket: str, channel: str, lang: str, conversation: str | None = None,

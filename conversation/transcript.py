@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from conversation.message import Message
 from kit.ids import customer_id
-from kit.keys import BY_CUSTOMER, BY_SENDER, CONV, LOG, PENDING, PENDING_CONVERSATIONS, SEEN
+from kit.keys import BY_CUSTOMER, BY_SENDER, CONV, CONVERSATIONS, LOG, PENDING, PENDING_CONVERSATIONS, SEEN
 from kit.redis import decoded, text
 
 SEEN_TTL_S = 7 * 86400
@@ -96,6 +96,7 @@ class Transcripts:
                 "id": cid, "channel": channel, "sender": sender, "state": "bot", "agent": "",
                 "lang": lang, "created_at": now, "updated_at": now, "client": client})
             pipe.zadd(BY_CUSTOMER.format(channel=channel, sender=sender), {cid: now})
+            pipe.zadd(CONVERSATIONS, {cid: now})
             await pipe.execute()
         return cid
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -126,10 +126,15 @@ async def logout(request: Request, agent: Agent) -> JSONResponse:
 async def me(request: Request, agent: Agent, lang: Literal["fr", "en"] | None = None) -> JSONResponse:
     """The agent, and whether the shop is open: after closing time chats are paused, and an
     agent marked online must be told why nothing arrives (`lang`: the console's language)."""
+    from .agent_desk_api import openings
+
     state = get_state(request)
     services = state.action_services
+    hours = openings(state)
+    await hours.refresh()              # a manager may have opened chats on another gateway
     is_open = services.hours.is_open(services.clock())
-    shop = {"open": is_open,
+    shop = {"open": is_open, "exception": await hours.today(),
+            "can_open": agent.role in ("manager", "admin"),
             "next_opening": "" if is_open else services.next_opening(lang or agent.lang or "fr")}
     return JSONResponse({**_agent(agent), "presence": await state.desk.presence(agent.email),
                          "conversations": await state.desk.active(agent.email), "shop": shop,
@@ -208,16 +213,51 @@ async def conversation(request: Request, cid: str, agent: Agent, after: After = 
     if conv is None:
         return error_response(404, "unknown conversation")
     messages = await state.transcripts.history(cid, after=after, limit=5000)
-    others = [c for c in await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
-              if c != cid]
-    tickets = [t for t in await state.desk.tickets() if t.get("conversation_id") in {cid, *others}]
-    numbers = state.order_gate.numbers
-    # order numbers the shopper typed (newest first, at most 3): the console shows their cards
-    order_numbers = list(dict.fromkeys(n for m in reversed(messages) if m.role == "shopper"
-                                       and (n := numbers.find(m.text))))[:3]
+    customer = await _customer(state, cid, conv, messages)
     return JSONResponse({"conversation": conv, "handoff": await state.desk.handoff(cid),
-                         "messages": [with_html(m.to_dict()) for m in messages], "past_conversations": others,
-                         "tickets": tickets, "order_numbers": order_numbers})
+                         "messages": [with_html(m.to_dict()) for m in messages],
+                         "notes": await state.desk.notes(cid), **customer})
+
+
+async def _customer(state: GatewayState, cid: str, conv: dict[str, Any],
+                    messages: list[Any]) -> dict[str, Any]:
+    """Who the customer is, across what we hold: their conversations on this channel, their
+    tickets, the e-mail(s) those give, the conversations of the same e-mail on other channels,
+    and the order numbers they typed (newest first, at most 3: the console shows their cards)."""
+    from handoff.search import DeskSearch, conversation_hit
+
+    own = await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
+    tickets = [t for t in await _all_tickets(state) if t.get("conversation_id") in {cid, *own}]
+    emails = list(dict.fromkeys(t["email"].casefold() for t in tickets if t.get("email")))
+    related: dict[str, dict[str, Any]] = {}
+    for email in emails[:3]:
+        found = await DeskSearch(state.redis).search(email)
+        related.update((hit["id"], hit) for hit in found["conversations"])
+        known = {t["id"] for t in tickets}
+        tickets += [t for hit in found["tickets"] if hit["id"] not in known
+                    and (t := await state.desk.ticket(hit["id"]))]
+    for other in own:
+        if other not in related and (found_conv := await state.transcripts.conversation(other)):
+            related[other] = conversation_hit(other, dict(found_conv), "")
+    past = sorted((c for c in related.values() if c["id"] != cid),
+                  key=lambda c: -float(c.get("created_at") or 0))
+    numbers = state.order_gate.numbers
+    typed = [n for m in reversed(messages) if m.role == "shopper" and (n := numbers.find(m.text))]
+    given = [t["order_number"] for t in tickets if t.get("order_number", "-") != "-"]
+    return {"customer": {"emails": emails, "channel": conv.get("channel", ""), "lang": conv.get("lang", ""),
+                         "first_name": conv.get("first_name", ""),
+                         "channels": sorted({conv.get("channel", ""), *(c["channel"] for c in past)} - {""})},
+            "past_conversations": [c["id"] for c in past], "past": past, "tickets": tickets,
+            "order_numbers": list(dict.fromkeys([*typed, *given]))[:3]}
+
+
+async def _all_tickets(state: GatewayState) -> list[dict[str, Any]]:
+    """Open and pending tickets, and solved ones still kept (the customer's history)."""
+    from kit.keys import TICKETS_ALL
+    from kit.redis import text
+
+    ids = [text(t) for t in await state.redis.zrevrange(TICKETS_ALL, 0, 4999)]
+    return [t for t in [await state.desk.ticket(tid) for tid in ids] if t]
 
 
 AGENT_LOOKUPS_PER_HOUR = 120   # an agent's account looking up orders in bulk is a stolen account
@@ -293,13 +333,19 @@ async def transfer(request: Request, cid: str, body: Transfer, agent: Agent) -> 
     return JSONResponse({"conversation_id": cid, "to": target.email if target else "queue"})
 
 
+class Close(BaseModel):
+    reason: Literal["solved", "spam", "duplicate"] = "solved"
+
+
 @router.post("/conversations/{cid}/close")
-async def close(request: Request, cid: str, agent: Agent) -> JSONResponse:
+async def close(request: Request, cid: str, agent: Agent, body: Close | None = None) -> JSONResponse:
+    """Gives the conversation back to the bot, filed as solved, spam or duplicate. The console
+    waits 10 s before sending it (the agent's undo), so the shopper never sees a retracted close."""
     state = get_state(request)
     if await state.transcripts.conversation(cid) is None:
         return error_response(404, "unknown conversation")
     try:
-        await state.desk.close(cid, await _holder_for(state, cid, agent))
+        await state.desk.close(cid, await _holder_for(state, cid, agent), reason=(body or Close()).reason)
     except DeskError as exc:
         return desk_error(exc)
     await state.router.closed(cid, agent.email)
@@ -307,9 +353,15 @@ async def close(request: Request, cid: str, agent: Agent) -> JSONResponse:
 
 
 @router.get("/tickets")
-async def tickets(request: Request, agent: Agent, status: str | None = None) -> JSONResponse:
+async def tickets(request: Request, agent: Agent, status: Literal["open", "pending"] | None = None,
+                  assignee: str | None = Query(default=None, max_length=254,
+                                               description="me, none, or an agent's e-mail")) -> JSONResponse:
+    """Open and pending tickets, oldest first; `assignee` narrows to one agent's (or nobody's)."""
     state = get_state(request)
     items = await state.desk.tickets(status)
+    if assignee is not None:
+        wanted = agent.email if assignee == "me" else "" if assignee == "none" else assignee.casefold()
+        items = [t for t in items if t.get("assignee", "") == wanted]
     for t in items:
         t["overdue"] = state.tickets.overdue(t)
     return JSONResponse({"tickets": items})

@@ -27,6 +27,7 @@ from kit.redis import redact_url
 from . import (
     actions,
     agent_api,
+    agent_desk_api,
     agent_ws,
     analytics_api,
     health,
@@ -71,9 +72,9 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     app.state.gateway = state
     install_error_handlers(app)
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
-                   agent_api.router, agent_ws.router, analytics_api.router, messenger.router,
-                   whatsapp.router, pages.router, help_centre.router, survey_page.router, privacy_api.router,
-                   texts_api.router):
+                   agent_api.router, agent_desk_api.router, agent_ws.router, analytics_api.router,
+                   messenger.router, whatsapp.router, pages.router, help_centre.router, survey_page.router,
+                   privacy_api.router, texts_api.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
@@ -233,6 +234,7 @@ async def _sweep_forever(state: GatewayState) -> None:
         await asyncio.sleep(SWEEP_S)
         try:
             await state.router.sweep()
+            await agent_desk_api.openings(state).refresh()   # chats a manager opened on any gateway
         except Exception as exc:  # Redis down: the next sweep retries
             log.warning("pending sweep failed", extra={"error": str(exc) or type(exc).__name__})
 

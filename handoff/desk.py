@@ -22,20 +22,24 @@ from kit.keys import (
     AWAY,
     CONV,
     HANDOFF,
+    NOTES,
     PRESENCE,
     QUEUE,
     TICKET,
     TICKET_IDEMPOTENCY,
     TICKET_LOG,
     TICKET_SEQ,
+    TICKETS_ALL,
     TICKETS_OPEN,
     WAITS,
 )
 from kit.redis import decoded, text
 
 PRESENCE_TTL_S = 90                       # an agent without heartbeat for this long is away
-TICKET_STATUSES = ("open", "pending", "solved")
+TICKET_STATUSES = ("open", "pending", "solved")   # pending: waiting for the customer's answer
+CLOSE_REASONS = ("solved", "spam", "duplicate")
 RECENT_WAITS = 50
+MAX_NOTES = 200                           # per conversation: notes are a few lines, not a wiki
 
 # KEYS: queue, conv, active(agent); ARGV: cid ("" = oldest), agent, max, now
 # -> cid claimed, or "" nothing waiting / "!full" agent at capacity / "!taken" not waiting
@@ -54,6 +58,17 @@ local conv = string.gsub(KEYS[2], '{cid}', cid)
 redis.call('HSET', conv, 'state', 'agent', 'agent', ARGV[2], 'claimed_at', ARGV[4])
 redis.call('SADD', KEYS[3], cid)
 return cid
+"""
+
+# KEYS: conv, active(agent); ARGV: agent, max, now -> "ok" | "!unknown" | "!open" (queued or held) | "!full"
+_REOPEN = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == false then return '!unknown' end
+if state == 'queued' or state == 'agent' then return '!open' end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return '!full' end
+redis.call('HSET', KEYS[1], 'state', 'agent', 'agent', ARGV[1], 'claimed_at', ARGV[3], 'reopened_at', ARGV[3])
+redis.call('SADD', KEYS[2], KEYS[3])
+return 'ok'
 """
 
 
@@ -93,6 +108,7 @@ class HelpDesk:
         self.redis = redis
         self.recorder = recorder
         self._claim = redis.register_script(_CLAIM)
+        self._reopen = redis.register_script(_REOPEN)
 
     # -- presence ----------------------------------------------------------------------
 
@@ -204,18 +220,51 @@ class HelpDesk:
                 pipe.hset(CONV.format(cid=cid), mapping={"agent": "", "state": "queued"})
             await pipe.execute()
 
-    async def close(self, cid: str, agent_id: str, *, force: bool = False) -> None:
-        """The agent is done: the conversation goes back to the bot."""
+    async def close(self, cid: str, agent_id: str, *, force: bool = False, reason: str = "solved") -> None:
+        """The agent is done: the conversation goes back to the bot, filed under `reason`
+        (solved | spam | duplicate) so the dashboard can leave spam out of resolutions."""
+        if reason not in CLOSE_REASONS:
+            raise DeskError("invalid", f"a close reason is one of {', '.join(CLOSE_REASONS)}")
         if not force and await self.holder(cid) != agent_id:
             raise DeskError("forbidden", "you do not hold this conversation")
+        now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(ACTIVE.format(agent=agent_id), cid)
             pipe.zrem(QUEUE, cid)
-            pipe.hset(CONV.format(cid=cid), mapping={"state": "bot", "agent": "", "closed_at": time.time()})
+            pipe.hset(CONV.format(cid=cid), mapping={"state": "bot", "agent": "", "closed_at": now,
+                                                     "close_reason": reason, "closed_by": agent_id})
             pipe.delete(HANDOFF.format(cid=cid))
             await pipe.execute()
         self.recorder.emit(ev.handoff, kind="handoff_closed", conversation=cid, agent=agent_id,
-                           id=f"close:{cid}:{int(time.time())}")
+                           close_reason=reason, id=f"close:{cid}:{int(now)}")
+
+    async def reopen(self, cid: str, agent_id: str, max_conversations: int) -> None:
+        """An agent takes a closed conversation back (the shopper wrote again elsewhere, or the
+        close was a mistake): it is theirs at once, the bot stays out of it."""
+        got = text(await self._reopen(keys=[CONV.format(cid=cid), ACTIVE.format(agent=agent_id), cid],
+                                      args=[agent_id, max_conversations, time.time()]))
+        if got == "!unknown":
+            raise DeskError("not_found", "unknown conversation")
+        if got == "!open":
+            raise DeskError("conflict", "this conversation is already with an agent or waiting for one")
+        if got == "!full":
+            raise DeskError("full", f"you already hold {max_conversations} conversations")
+
+    # -- internal notes ----------------------------------------------------------------
+
+    async def add_note(self, cid: str, agent_id: str, body: str) -> dict:
+        """A note for colleagues, kept apart from the transcript: nothing that reads the
+        transcript (the widget, the channels, the bot) can ever show it to the customer."""
+        if not await self.redis.exists(CONV.format(cid=cid)):
+            raise DeskError("not_found", "unknown conversation")
+        if await self.redis.llen(NOTES.format(cid=cid)) >= MAX_NOTES:
+            raise DeskError("full", f"a conversation holds at most {MAX_NOTES} notes")
+        note = {"agent": agent_id, "body": body, "at": time.time()}
+        await self.redis.rpush(NOTES.format(cid=cid), json.dumps(note, ensure_ascii=False))
+        return note
+
+    async def notes(self, cid: str) -> list[dict]:
+        return [json.loads(n) for n in await self.redis.lrange(NOTES.format(cid=cid), 0, -1)]
 
     # -- tickets -----------------------------------------------------------------------
 
@@ -232,6 +281,7 @@ class HelpDesk:
             pipe.hset(TICKET.format(tid=tid), mapping={**asdict(ticket), "id": tid, "status": "open",
                                                       "created_at": created})
             pipe.zadd(TICKETS_OPEN, {tid: created})
+            pipe.zadd(TICKETS_ALL, {tid: created})
             pipe.set(idem, tid, ex=7 * 86400)
             await pipe.execute()
         return tid
@@ -244,6 +294,44 @@ class HelpDesk:
         ids = [text(t) for t in await self.redis.zrange(TICKETS_OPEN, 0, -1)]
         out = [t for t in [await self.ticket(tid) for tid in ids] if t]
         return [t for t in out if status is None or t["status"] == status]
+
+    async def ticket_note(self, tid: str, agent_id: str, body: str) -> dict:
+        """An internal note in the ticket's log: shown to agents, never e-mailed."""
+        if await self.ticket(tid) is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        if await self.redis.llen(TICKET_LOG.format(tid=tid)) >= MAX_NOTES:
+            raise DeskError("full", f"a ticket holds at most {MAX_NOTES} entries")
+        entry = {"agent": agent_id, "body": body, "at": time.time(), "note": True}
+        await self.redis.rpush(TICKET_LOG.format(tid=tid), json.dumps(entry, ensure_ascii=False))
+        return entry
+
+    async def assign_ticket(self, tid: str, agent_id: str, by: str) -> None:
+        """Give the ticket to one agent (`agent_id`) or to nobody (""): who answers it is never
+        a guess between two colleagues."""
+        if await self.ticket(tid) is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        await self.redis.hset(TICKET.format(tid=tid), mapping={"assignee": agent_id, "assigned_by": by,
+                                                              "assigned_at": time.time()})
+
+    async def set_ticket_status(self, tid: str, status: str, agent_id: str) -> None:
+        """open | pending (waiting for the customer) | solved; a solved ticket set back to open
+        or pending returns to the queue."""
+        if status not in TICKET_STATUSES:
+            raise DeskError("invalid", f"a ticket status is one of {', '.join(TICKET_STATUSES)}")
+        if status == "solved":
+            await self.solve_ticket(tid, agent_id)
+            return
+        ticket = await self.ticket(tid)
+        if ticket is None:
+            raise DeskError("not_found", f"no ticket {tid}")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(TICKET.format(tid=tid), mapping={"status": status})
+            pipe.zadd(TICKETS_OPEN, {tid: float(ticket.get("created_at") or time.time())})
+            if ticket.get("status") == "solved":
+                pipe.hdel(TICKET.format(tid=tid), "solved_at", "solved_by")
+                pipe.hset(TICKET.format(tid=tid), mapping={"reopened_by": agent_id,
+                                                          "reopened_at": time.time()})
+            await pipe.execute()
 
     async def add_ticket_reply(self, tid: str, agent_id: str, body: str, *, message_id: str = "") -> None:
         """Record an agent's reply (already e-mailed); the ticket waits for the shopper."""

@@ -35,9 +35,11 @@ from kit.keys import (
     BY_CUSTOMER,
     BY_SENDER,
     CONV,
+    CONVERSATIONS,
     HANDOFF,
     LOCK,
     LOG,
+    NOTES,
     OFFER,
     PENDING,
     PENDING_CONVERSATIONS,
@@ -50,6 +52,7 @@ from kit.keys import (
     TICKET,
     TICKET_IDEMPOTENCY,
     TICKET_LOG,
+    TICKETS_ALL,
     TICKETS_OPEN,
 )
 from kit.pii import analytics_secret as default_secret
@@ -61,7 +64,7 @@ SCAN_COUNT = 1000
 # Rasa's tracker and lock are keyed by our conversation id (kit/keys.py); a ticket's
 # conversation id is Rasa's.
 # Per-conversation keys beside those of the log's messages; a new one must be added here.
-CONVERSATION_KEYS = (CONV, LOG, PENDING, LOCK, HANDOFF, CONV_FACTS, RASA_TRACKER, RASA_LOCK)
+CONVERSATION_KEYS = (CONV, LOG, NOTES, PENDING, LOCK, HANDOFF, CONV_FACTS, RASA_TRACKER, RASA_LOCK)
 TICKET_KEYS = (TICKET, TICKET_LOG, TICKET_FACTS)
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
@@ -204,9 +207,11 @@ class Privacy:
             pipe.delete(key)
         for cid in subject.conversations:
             pipe.zrem(QUEUE, cid)
+            pipe.zrem(CONVERSATIONS, cid)
             pipe.srem(PENDING_CONVERSATIONS, cid)
         for tid in subject.tickets:
             pipe.zrem(TICKETS_OPEN, tid)
+            pipe.zrem(TICKETS_ALL, tid)
             pipe.zrem(SLA_PENDING, tid)
         for key in await self._scan(ACTIVE.format(agent="*")):
             for cid in subject.conversations:

@@ -41,6 +41,13 @@ class BusinessHours:
         self._country = hours.holidays.country
         self._subdiv = hours.holidays.subdiv
         self._holidays_of_year = cache(self._load_holidays)  # per instance, any year on demand
+        # day -> extra (start, end) minutes on the wall clock: a manager opened chats outside the
+        # calendar (shop.opening_exceptions keeps them in Redis and sets them here)
+        self._extra: dict[date, tuple[int, int]] = {}
+
+    def set_extra_openings(self, extra: dict[date, tuple[int, int]]) -> None:
+        """Openings added to the calendar for some days (they win over closures and holidays)."""
+        self._extra = dict(extra)
 
     @classmethod
     def from_shop_config(cls, config: ShopConfig) -> BusinessHours:
@@ -158,10 +165,12 @@ class BusinessHours:
         return None
 
     def _day_intervals(self, day: date) -> list[Interval]:
-        if self.is_closed_day(day):
-            return []
-        return [(self._instant(day, r.start, end=False), self._instant(day, r.end, end=True))
-                for r in self._weekly.get(day.weekday(), ())]
+        weekly = self._weekly.get(day.weekday(), ())
+        ranges = [] if self.is_closed_day(day) else [(r.start, r.end) for r in weekly]
+        if day in self._extra:
+            ranges = _union([*ranges, self._extra[day]])
+        return [(self._instant(day, start, end=False), self._instant(day, end, end=True))
+                for start, end in ranges]
 
     def _instant(self, day: date, minute: int, *, end: bool) -> datetime:
         """A wall-clock minute of `day` as a UTC instant.
@@ -184,7 +193,7 @@ class BusinessHours:
 
         Stops past `until`, or, when unbounded, after LOOKAHEAD_DAYS days in a row without any.
         """
-        if not any(self._weekly.values()):
+        if not any(self._weekly.values()) and not self._extra:
             return
         day = after.astimezone(self.tz).date() - ONE_DAY  # start early: DST shifts may cross midnight
         last_day = None if until is None else until.astimezone(self.tz).date() + ONE_DAY
@@ -201,6 +210,17 @@ class BusinessHours:
                     yield start, end
             idle = 0 if found else idle + 1
             day += ONE_DAY
+
+
+def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Minute ranges merged where they overlap or touch, in order."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def from_config(path: str | Path | None = None) -> BusinessHours:
