@@ -4,7 +4,9 @@
  * Embed (the gateway's address comes from this script's own src):
  *   <script src="https://support.example/widget.js" data-lang="fr" data-color="#2f5d50" async></script>
  * Options, as data-* attributes of that script tag:
- *   data-lang       "fr" | "en" (default: navigator.language, French when it is French, else English)
+ *   data-lang       "fr" | "en" (default: navigator.language, French when it is French, else English);
+ *                   the widget then follows the conversation's language: a shopper who writes in
+ *                   English gets the English interface at once, and on the next pages too
  *   data-color      brand colour "#rgb" / "#rrggbb"; text on it is white or dark, by luminance (WCAG AA)
  *   data-title      the panel's title (default "Service client" / "Customer service")
  *   data-proactive  JSON list of greetings, e.g. [{"path": "/demo", "after": 3, "fr": "...", "en": "..."}]:
@@ -39,7 +41,8 @@
 
   // both languages' texts, from locales/{fr,en}.yml's `widget` section: the gateway puts them
   // in place of the marker when it serves this file (gateway/pages.py)
-  var STRINGS = (/*@widget-texts@*/{fr: {}, en: {}})[LANG];
+  var ALL_STRINGS = /*@widget-texts@*/{fr: {}, en: {}};
+  var STRINGS = ALL_STRINGS[LANG];
 
   function t(key, vars) {
     return (STRINGS[key] || key).replace(/\{(\w+)\}/g, function (_, k) { return vars && k in vars ? vars[k] : ""; });
@@ -61,6 +64,8 @@
     };
   }
   var LS = store("localStorage"), SS = store("sessionStorage");
+  var SPOKEN = LS.get("lang", "");                      // the language this visitor's conversation is in
+  if (SPOKEN === "fr" || SPOKEN === "en") { LANG = SPOKEN; STRINGS = ALL_STRINGS[LANG]; }
 
   // -- colours: AA contrast whatever data-color says ---------------------------------------
 
@@ -450,8 +455,39 @@
   function shown(text) { return text.charAt(0) === "/" && S.titles[text] ? S.titles[text] : text; }
 
   // how: "history" (loaded), "live" (pushed now), "local" (typed here, not yet stored)
+  /* The conversation is in another language than the interface (the shopper wrote in English
+     on a French page): rebuild the interface in that language and show the history again. */
+  function followLanguage(lang) {
+    if (lang === LANG || !ALL_STRINGS[lang] || !host) return;
+    LANG = lang;
+    STRINGS = ALL_STRINGS[lang];
+    LS.set("lang", lang);
+    timeFmt = new Intl.DateTimeFormat(LANG, {hour: "2-digit", minute: "2-digit"});
+    dayFmt = new Intl.DateTimeFormat(LANG, {day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"});
+    var wasOpen = S.open, hadFocus = host.shadowRoot && host.shadowRoot.activeElement === input;
+    var draft = input.value;
+    host.remove();
+    S.seen = {};
+    S.groups = [];
+    S.histCount = 0;
+    S.historyLoaded = false;
+    build();
+    input.value = draft;
+    S.queue.forEach(function (item) { renderQueued(item); });
+    if (S.ws && S.connected) S.ws.send(JSON.stringify({type: "history", after: 0}));
+    else if (S.polling) poll();
+    if (wasOpen) setOpen(true, hadFocus);
+    renderBadge();
+    S.avail = null;
+    S.availAt = 0;
+    if (wasOpen) loadAvailability();
+  }
+
   function addMessage(m, how) {
     var key = keyOf(m), role = m.role || "bot", text = String(m.text || "");
+    if (role === "bot" && how === "live" && (m.lang === "fr" || m.lang === "en") && m.lang !== LANG) {
+      setTimeout(function () { followLanguage(m.lang); }, 0);   // after this message is in
+    }
     var known = S.seen[key];
     if (known) { settle(known, m); return; }
     if (!text && !(m.buttons || []).length) return;       // internal events have no text for shoppers

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from ops.redis_server import RedisServer
-from tests.bot.conftest import bot_model, open_shop, shared_index  # noqa: F401  (fixtures)
+from tests.bot.conftest import bot_model, closed_shop, open_shop, shared_index  # noqa: F401  (fixtures)
 from tests.stack import REPO, Gateway, Rasa, stack
 
 CHROMIUM = Path("/usr/bin/chromium")

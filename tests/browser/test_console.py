@@ -118,6 +118,7 @@ def test_a_conversation_from_the_queue_to_closed(live: tuple[Gateway, Rasa, Redi
     assert shopper.wait_for("agent", "Je regarde votre colis.")["author"] == "agent"
 
     page.get_by_role("button", name="Close", exact=True).click()
+    page.locator("#close-form").get_by_role("button", name="Close conversation").click()   # solved
     expect(page.locator("#conv-empty")).to_be_visible()
     expect(page.locator(f'#mine [data-cid="{shopper.cid}"]')).to_have_count(0)
     shopper.wait_for("bot", "terminée")

@@ -146,7 +146,8 @@ def test_me_says_when_chats_are_paused_because_the_shop_is_closed(api: TestClien
     english = api.get("/api/agent/me", params={"lang": "en"}, headers=ann).json()["shop"]
     assert "Monday" in english["next_opening"]
     services.clock = lambda: TUESDAY_MORNING
-    assert api.get("/api/agent/me", headers=ann).json()["shop"] == {"open": True, "next_opening": "", "exception": None, "can_open": False}
+    assert api.get("/api/agent/me", headers=ann).json()["shop"] == {
+        "open": True, "next_opening": "", "exception": None, "can_open": False}
 
 
 def test_an_agent_files_a_ticket_under_another_reason_and_it_is_counted(

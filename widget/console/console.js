@@ -14,8 +14,10 @@
   var REFRESH_MS = 20000;          // fallback polling when the live feed is down or missed something
   var PING_MS = 25000;             // keeps the agent's presence alive (server TTL is 90 s)
   var LONG_WAIT_S = 120;           // a wait shown in red
-  var ROLES = { shopper: true, bot: true, agent: true, system: true };
+  var ROLES = { shopper: true, bot: true, agent: true, system: true, note: true };
+  var UNDO_S = 10;                 // a close can be undone this long (it is sent to the server after)
   var EVENTS = { claimed: true, closed: true, transferred: true, delivery_refused: true, delivery_failed: true };
+  var CLOSE_REASONS = ["solved", "spam", "duplicate"];
   var I18N = new window.SupportI18n("console");
 
   function T(key, fields) { return I18N.t(key, fields); }
@@ -32,7 +34,8 @@
     token: null, me: null, queue: [], seenQueue: null, mine: [], mineInfo: {}, agents: [],
     current: null, currentCid: "", count: 0, shown: {}, ticket: null, tickets: [],
     ws: null, wsRetry: 0, wsTimer: null, pingTimer: null, refreshTimer: null, tickTimer: null,
-    audio: null, view: "inbox", conn: "offline", ticketData: null, kbHits: null
+    audio: null, view: "inbox", conn: "offline", ticketData: null, kbHits: null,
+    pendingClose: null, canned: null, cannedFor: "", cannedHits: [], cannedAt: -1, ticketFilter: ""
   };
 
   // -- helpers ----------------------------------------------------------------------------
@@ -317,6 +320,9 @@
       case "message":
         onMessageEvent(data);
         break;
+      case "note":
+        if (data.conversation_id === S.currentCid) loadConversation(S.currentCid);
+        break;
       default:
         break;
     }
@@ -494,9 +500,42 @@
   // -- my conversations -----------------------------------------------------------------------
 
   function renderShopHours(me) {
-    var shop = me.shop || { open: true };
+    var shop = me.shop || { open: true }, exception = shop.exception || null;
+    var manager = Boolean(shop.can_open);
     show($("closed-banner"), !shop.open);
     if (!shop.open) $("closed-banner").textContent = T("hours.closed_banner", { next: shop.next_opening });
+    show($("opened-banner"), Boolean(shop.open && exception));
+    if (shop.open && exception) {
+      $("opened-banner").textContent = T("opening.opened", { until: minutes(exception.end), by: exception.by });
+    }
+    var form = $("open-now-form");
+    if (!shop.open && manager && form.hidden) {
+      var until = $("open-until");
+      if (!until.value) until.value = "19:00";
+    }
+    show(form, !shop.open && manager);
+    show($("open-now-back"), Boolean(shop.open && exception && manager));
+    show($("hours-bar"), !shop.open || Boolean(exception && shop.open));
+  }
+
+  function minutes(total) {
+    var h = Math.floor(total / 60), m = total % 60;
+    return I18N.date(new Date(2000, 0, 1, h, m), { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
+
+  function openNow(event) {
+    event.preventDefault();
+    errorBox("opening-error", "");
+    api("/api/agent/hours/open-now", { body: { until: $("open-until").value } })
+      .then(refreshMine)
+      .catch(function (err) { errorBox("opening-error", T("opening.failed", { error: err.message })); });
+  }
+
+  function backToCalendar() {
+    errorBox("opening-error", "");
+    api("/api/agent/hours/open-now", { method: "DELETE" })
+      .then(refreshMine)
+      .catch(function (err) { errorBox("opening-error", T("opening.failed", { error: err.message })); });
   }
 
   function refreshMine() {
@@ -550,6 +589,11 @@
     errorBox("reply-error", "");
     show($("transfer-form"), false);
     $("conv-transfer-toggle").setAttribute("aria-expanded", "false");
+    show($("close-form"), false);
+    $("conv-close").setAttribute("aria-expanded", "false");
+    closeCanned();
+    var replyRadio = $("reply-form").querySelector("input[name=reply-mode][value=reply]");
+    if (!replyRadio.checked) { replyRadio.checked = true; onReplyMode(); }   // a public reply by default
     markCurrent();
     return loadConversation(cid).then(function () {
       var box = $("reply-text");
@@ -619,10 +663,12 @@
     var admin = S.me && S.me.role === "admin" && holderOf(data);
     var queued = conv.state === "queued";
     show($("conv-claim"), queued);
+    show($("conv-reopen"), conv.state === "bot" && Boolean(conv.closed_at));
     show($("conv-transfer-toggle"), Boolean(mine || admin));
     show($("conv-close"), Boolean(mine || admin));
     show($("reply-form"), Boolean(mine || admin));
-    if (!(mine || admin)) show($("transfer-form"), false);
+    show($("canned-manage"), Boolean(S.me && S.me.role === "admin"));
+    if (!(mine || admin)) { show($("transfer-form"), false); show($("close-form"), false); }
     var note = $("readonly-note");
     if (mine || admin) {
       show(note, false);
@@ -634,9 +680,21 @@
     var list = $("transcript");
     clear(list);
     S.shown = {};
-    (data.messages || []).forEach(function (m) { S.shown[m.message_id] = true; list.appendChild(messageItem(m)); });
+    withNotes(data.messages || [], data.notes || []).forEach(function (m) {
+      if (m.message_id) S.shown[m.message_id] = true;
+      list.appendChild(messageItem(m));
+    });
     list.scrollTop = list.scrollHeight;
     renderCustomer(data);
+  }
+
+  /* Internal notes between the messages, by time: shown to agents only, and unmistakable. */
+  function withNotes(messages, notes) {
+    var out = messages.slice();
+    notes.forEach(function (n) {
+      out.push({ role: "note", author: n.agent, text: n.body, timestamp: n.at, message_id: "note-" + n.at });
+    });
+    return out.sort(function (a, b) { return (a.timestamp || 0) - (b.timestamp || 0); });
   }
 
   function messageItem(m) {
@@ -645,7 +703,9 @@
     li.dataset.role = role;
     var meta = el("div", "msg__meta");
     meta.appendChild(el("span", "role", T("roles." + role)));
-    if (role !== "system") {
+    if (role === "note") {
+      meta.appendChild(el("span", "msg__who", m.author || ""));
+    } else if (role !== "system") {
       var who = role === "agent" ? (m.author || T("message.agent")) : T(role === "bot" ? "message.bot" : "message.customer");
       meta.appendChild(el("span", "msg__who", who));
     }
@@ -706,7 +766,12 @@
     show($("side"), true);
     var dl = $("details");
     clear(dl);
+    var who = data.customer || {};
+    fact(dl, T("profile.emails"), (who.emails || []).join(", ") || T("profile.no_email"));
     fact(dl, T("fields.channel"), known("channels", conv.channel));
+    if ((who.channels || []).length > 1) {
+      fact(dl, T("profile.channels"), who.channels.map(function (c) { return known("channels", c); }).join(", "));
+    }
     fact(dl, T("fields.language"), (conv.lang || handoff.lang || "").toUpperCase() || T("customer.unknown_lang"));
     fact(dl, T("fields.reason"), reasonText(handoff.reason || conv.reason) || T("customer.no_reason"));
     fact(dl, T("fields.summary"), handoff.summary);
@@ -717,27 +782,23 @@
     if (conv.created_at) fact(dl, T("fields.started"), fmtTime(parseFloat(conv.created_at)));
     fact(dl, T("fields.customer_id"), conv.sender);
 
+    if (S.firstNameFor !== S.currentCid) {          // not while the agent is typing one
+      S.firstNameFor = S.currentCid;
+      $("first-name").value = conv.first_name || "";
+      $("first-name-status").textContent = "";
+    }
+
     var past = $("past");
     clear(past);
-    (data.past_conversations || []).forEach(function (cid) {
-      var li = el("li");
-      var b = el("button", "link-btn", T("conversation.name", { id: shortId(cid) }));
-      b.type = "button";
-      b.addEventListener("click", function () { openConversation(cid); });
-      li.appendChild(b);
-      past.appendChild(li);
-    });
-    show($("past-empty"), !(data.past_conversations || []).length);
+    var earlier = data.past || (data.past_conversations || []).map(function (cid) { return { id: cid }; });
+    earlier.forEach(function (c) { past.appendChild(conversationLink(c)); });
+    show($("past-empty"), !earlier.length);
 
     var tickets = $("customer-tickets");
     clear(tickets);
     (data.tickets || []).forEach(function (tk) {
       var li = el("li");
-      var b = el("button", "link-btn", tk.id + " · " + known("ticket_status", tk.status));
-      b.type = "button";
-      b.addEventListener("click", function () { openTicket(tk.id); });
-      li.appendChild(b);
-      tickets.appendChild(li);
+      tickets.appendChild(ticketLink(tk, li));
     });
     show($("customer-tickets-empty"), !(data.tickets || []).length);
 
@@ -757,6 +818,7 @@
     var box = $("reply-text"), text = box.value.trim(), cid = S.currentCid;
     if (!text || !cid) return;
     errorBox("reply-error", "");
+    if (replyMode() === "note") { addNote(cid, text); return; }
     var button = $("reply-form").querySelector("button[type=submit]");
     button.disabled = true;
     api("/api/agent/conversations/" + encodeURIComponent(cid) + "/messages", { body: { text: text } })
@@ -769,20 +831,329 @@
   }
 
   function onReplyKey(event) {
+    if (onCannedKey(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       $("reply-form").requestSubmit();
     }
   }
 
-  function closeConversation() {
+  /* Closing asks why (solved, spam, duplicate), then waits UNDO_S seconds before telling the
+     server: undone in time, nothing happened, and the shopper never saw a close taken back. */
+  function toggleCloseForm() {
+    var form = $("close-form"), open = form.hidden;
+    show(form, open);
+    $("conv-close").setAttribute("aria-expanded", String(open));
+    if (open) form.querySelector("input[name=close-reason]:checked").focus();
+  }
+
+  function closeConversation(event) {
+    if (event) event.preventDefault();
     var cid = S.currentCid;
     if (!cid) return;
-    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/close", { method: "POST" }).then(function () {
+    var picked = $("close-form").querySelector("input[name=close-reason]:checked");
+    var reason = picked && CLOSE_REASONS.indexOf(picked.value) >= 0 ? picked.value : "solved";
+    flushClose();                               // one pending close at a time
+    show($("close-form"), false);
+    $("conv-close").setAttribute("aria-expanded", "false");
+    var pending = { cid: cid, reason: reason, left: UNDO_S, timer: null };
+    S.pendingClose = pending;
+    pending.timer = window.setInterval(function () {
+      pending.left -= 1;
+      if (pending.left <= 0) flushClose(); else renderUndo();
+    }, 1000);
+    renderUndo();
+    leaveConversation();
+    $("undo-close").focus();
+  }
+
+  function renderUndo() {
+    var p = S.pendingClose;
+    show($("undo-bar"), Boolean(p));
+    if (p) $("undo-text").textContent = T("close.pending", { id: shortId(p.cid), s: I18N.number(p.left) });
+  }
+
+  function undoClose() {
+    var p = S.pendingClose;
+    if (!p) return;
+    window.clearInterval(p.timer);
+    S.pendingClose = null;
+    renderUndo();
+    announce(T("close.undone"));
+    openConversation(p.cid);
+  }
+
+  /* Sends the pending close now (time is up, another close, or the page is going away). */
+  function flushClose(leaving) {
+    var p = S.pendingClose;
+    if (!p) return;
+    window.clearInterval(p.timer);
+    S.pendingClose = null;
+    renderUndo();
+    var path = "/api/agent/conversations/" + encodeURIComponent(p.cid) + "/close";
+    if (leaving) {                              // fetch keepalive outlives the page
+      fetch(path, { method: "POST", keepalive: true, headers: { "Content-Type": "application/json",
+        Authorization: "Bearer " + S.token }, body: JSON.stringify({ reason: p.reason }) });
+      return;
+    }
+    api(path, { body: { reason: p.reason } }).then(function () {
       announce(T("conversation.closed"));
-      delete S.mineInfo[cid];
-      leaveConversation();
+      delete S.mineInfo[p.cid];
+      refreshQueue();
+      refreshMine();
     }).catch(function (err) { announceError(T("conversation.not_closed", { error: err.message })); });
+  }
+
+  function reopenConversation() {
+    var cid = S.currentCid;
+    if (!cid) return;
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/reopen", { method: "POST" }).then(function () {
+      announce(T("close.reopened"));
+      refreshMine();
+      return loadConversation(cid);
+    }).catch(function (err) { announceError(T("close.not_reopened", { error: err.message })); });
+  }
+
+  // -- internal notes and canned replies ------------------------------------------------------
+
+  function replyMode() {
+    var picked = $("reply-form").querySelector("input[name=reply-mode]:checked");
+    return picked ? picked.value : "reply";
+  }
+
+  function onReplyMode() {
+    var note = replyMode() === "note";
+    $("reply-form").classList.toggle("reply--note", note);
+    $("reply-text").setAttribute("placeholder", T(note ? "notes.placeholder" : "conversation.reply_placeholder"));
+    $("reply-form").querySelector("button[type=submit]").textContent = T(note ? "notes.add" : "conversation.send");
+  }
+
+  function addNote(cid, text) {
+    var box = $("reply-text");
+    return api("/api/agent/conversations/" + encodeURIComponent(cid) + "/notes", { body: { text: text } })
+      .then(function () {
+        box.value = "";
+        announce(T("notes.saved"));
+        return loadConversation(cid);
+      }).catch(function (err) { errorBox("reply-error", T("notes.not_saved", { error: err.message })); });
+  }
+
+  function loadCanned() {
+    var cid = S.currentCid;
+    if (S.canned && S.cannedFor === cid) return Promise.resolve(S.canned);
+    return api("/api/agent/canned?conversation=" + encodeURIComponent(cid)).then(function (data) {
+      S.canned = data.canned || [];
+      S.cannedFor = cid;
+      return S.canned;
+    });
+  }
+
+  /* "/" at the start of the reply box opens the canned replies; the word after it filters them. */
+  function onReplyInput() {
+    var box = $("reply-text"), value = box.value;
+    var m = /^\/(\S*)$/.exec(value);
+    if (!m || replyMode() !== "reply") { closeCanned(); return; }
+    var word = m[1].toLowerCase();
+    loadCanned().then(function (all) {
+      var lang = ((S.current || {}).conversation || {}).lang;
+      var hits = all.filter(function (r) {
+        return r.shortcut.indexOf(word) === 0 || r.title.toLowerCase().indexOf(word) >= 0;
+      }).sort(function (a, b) { return (a.lang === lang ? 0 : 1) - (b.lang === lang ? 0 : 1); });
+      renderCanned(hits.slice(0, 8));
+    }).catch(function () { closeCanned(); });
+  }
+
+  function renderCanned(hits) {
+    var menu = $("canned-menu");
+    clear(menu);
+    S.cannedHits = hits;
+    S.cannedAt = hits.length ? 0 : -1;
+    if (!hits.length) {
+      menu.appendChild(el("li", "canned-menu__none", T("canned.none")));
+    }
+    hits.forEach(function (r, i) {
+      var li = el("li", "canned-menu__item");
+      li.id = "canned-" + i;
+      li.setAttribute("role", "option");
+      li.appendChild(el("strong", "", "/" + r.shortcut));
+      li.appendChild(document.createTextNode(" " + r.title + " "));
+      li.appendChild(el("span", "tag tag--lang", r.lang.toUpperCase()));
+      li.appendChild(el("span", "canned-menu__text", r.text || r.body));
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); pickCanned(i); });
+      menu.appendChild(li);
+    });
+    show(menu, true);
+    $("reply-text").setAttribute("aria-expanded", "true");
+    markCanned();
+  }
+
+  function markCanned() {
+    var items = $("canned-menu").querySelectorAll(".canned-menu__item");
+    items.forEach(function (li, i) { li.setAttribute("aria-selected", String(i === S.cannedAt)); });
+    if (S.cannedAt >= 0) $("reply-text").setAttribute("aria-activedescendant", "canned-" + S.cannedAt);
+    else $("reply-text").removeAttribute("aria-activedescendant");
+  }
+
+  function closeCanned() {
+    show($("canned-menu"), false);
+    S.cannedHits = [];
+    S.cannedAt = -1;
+    $("reply-text").setAttribute("aria-expanded", "false");
+    $("reply-text").removeAttribute("aria-activedescendant");
+  }
+
+  function pickCanned(i) {
+    var r = S.cannedHits[i];
+    if (!r) return;
+    var box = $("reply-text");
+    box.value = r.text || r.body;
+    closeCanned();
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+    announce(T("canned.inserted", { title: r.title }));
+  }
+
+  /* Arrow keys move in the open menu, Enter or Tab inserts, Escape closes it. */
+  function onCannedKey(event) {
+    if ($("canned-menu").hidden) return false;
+    var n = S.cannedHits.length;
+    if (event.key === "ArrowDown" && n) { S.cannedAt = (S.cannedAt + 1) % n; markCanned(); }
+    else if (event.key === "ArrowUp" && n) { S.cannedAt = (S.cannedAt - 1 + n) % n; markCanned(); }
+    else if ((event.key === "Enter" || event.key === "Tab") && S.cannedAt >= 0) pickCanned(S.cannedAt);
+    else if (event.key === "Escape") closeCanned();
+    else return false;
+    event.preventDefault();
+    event.stopPropagation();
+    return true;
+  }
+
+  function saveFirstName(event) {
+    event.preventDefault();
+    var cid = S.currentCid;
+    if (!cid) return;
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/customer",
+        { body: { first_name: $("first-name").value.trim() } }).then(function () {
+      $("first-name-status").textContent = T("profile.first_name_saved");
+      S.canned = null;                           // re-rendered with the name next time
+    }).catch(function (err) { $("first-name-status").textContent = err.message; });
+  }
+
+  // -- canned replies: the admins' editor --------------------------------------------------------
+
+  function openCannedEditor() {
+    var dialog = $("canned-dialog");
+    fillCannedForm(null);
+    listCannedForAdmin();
+    if (!dialog.open) dialog.showModal();
+  }
+
+  function listCannedForAdmin() {
+    return api("/api/agent/canned").then(function (data) {
+      var list = $("canned-admin-list");
+      clear(list);
+      (data.canned || []).forEach(function (r) {
+        var li = el("li", "canned-admin__item");
+        var edit = el("button", "link-btn", "/" + r.shortcut + " · " + r.lang.toUpperCase() + " · " + r.title);
+        edit.type = "button";
+        edit.addEventListener("click", function () { fillCannedForm(r); });
+        var del = el("button", "btn btn--ghost btn--small", T("canned.delete"));
+        del.type = "button";
+        del.setAttribute("aria-label", T("canned.delete") + " /" + r.shortcut + " " + r.lang.toUpperCase());
+        del.addEventListener("click", function () {
+          api("/api/agent/canned/" + encodeURIComponent(r.id), { method: "DELETE" }).then(function () {
+            announce(T("canned.deleted"));
+            S.canned = null;
+            listCannedForAdmin();
+          }).catch(function (err) { errorBox("canned-error", T("canned.failed", { error: err.message })); });
+        });
+        li.appendChild(edit);
+        li.appendChild(del);
+        list.appendChild(li);
+      });
+    }).catch(function (err) { errorBox("canned-error", T("canned.failed", { error: err.message })); });
+  }
+
+  function fillCannedForm(r) {
+    $("canned-id").value = r ? r.id : "";
+    $("canned-shortcut").value = r ? r.shortcut : "";
+    $("canned-lang").value = r ? r.lang : I18N.lang;
+    $("canned-title").value = r ? r.title : "";
+    $("canned-body").value = r ? r.body : "";
+    errorBox("canned-error", "");
+    $("canned-shortcut").focus();
+  }
+
+  function saveCanned(event) {
+    event.preventDefault();
+    var id = $("canned-id").value;
+    var body = { shortcut: $("canned-shortcut").value.trim(), lang: $("canned-lang").value,
+                 title: $("canned-title").value.trim(), body: $("canned-body").value.trim() };
+    api("/api/agent/canned" + (id ? "/" + encodeURIComponent(id) : ""), { method: id ? "PUT" : "POST", body: body })
+      .then(function (data) {
+        announce(T("canned.saved"));
+        S.canned = null;
+        fillCannedForm(data.canned);
+        listCannedForAdmin();
+      }).catch(function (err) { errorBox("canned-error", T("canned.failed", { error: err.message })); });
+  }
+
+  // -- search: conversations and tickets, closed ones included -----------------------------------
+
+  function onDeskSearch(event) {
+    event.preventDefault();
+    var q = $("desk-q").value.trim();
+    var panel = $("search-results");
+    show(panel, true);
+    clear($("search-conversations"));
+    clear($("search-tickets"));
+    if (q.length < 2) { $("search-status").textContent = T("search.too_short"); return; }
+    $("search-status").textContent = T("search.searching");
+    api("/api/agent/search?q=" + encodeURIComponent(q)).then(function (data) {
+      var convs = data.conversations || [], tks = data.tickets || [];
+      convs.forEach(function (c) { $("search-conversations").appendChild(conversationLink(c, true)); });
+      tks.forEach(function (t) { $("search-tickets").appendChild(ticketLink(t, null, true)); });
+      var n = convs.length + tks.length;
+      $("search-status").textContent = n ? I18N.tn("search.found", n) : T("search.none", { q: q });
+    }).catch(function (err) { $("search-status").textContent = T("search.failed", { error: err.message }); });
+  }
+
+  function closeSearch() {
+    show($("search-results"), false);
+    $("desk-q").focus();
+  }
+
+  function conversationState(c) {
+    if (c.state === "bot" && c.closed_at) {
+      return T("search.state_closed", { reason: known("close_reasons", c.close_reason || "solved") });
+    }
+    return { bot: T("customer.state_bot"), queued: T("customer.state_queued"),
+      agent: T("customer.state_agent", { agent: c.agent || T("customer.an_agent") }) }[c.state] || c.state || "";
+  }
+
+  function conversationLink(c, fromSearch) {
+    var li = el("li");
+    var b = el("button", "link-btn", T("conversation.name", { id: shortId(c.id) }));
+    b.type = "button";
+    b.addEventListener("click", function () { if (fromSearch) show($("search-results"), false); openConversation(c.id); });
+    li.appendChild(b);
+    if (c.channel || c.state) {
+      var when = c.created_at ? fmtTime(parseFloat(c.created_at)) : "";
+      li.appendChild(el("span", "hint", " " + T("search.hit_conversation", {
+        channel: known("channels", c.channel), state: conversationState(c), date: when })));
+    }
+    if (c.snippet) li.appendChild(el("p", "snippet", c.snippet));
+    return li;
+  }
+
+  function ticketLink(tk, li, fromSearch) {
+    li = li || el("li");
+    var label = tk.id + " · " + known("ticket_status", tk.status) + (tk.email ? " · " + tk.email : "");
+    var b = el("button", "link-btn", label);
+    b.type = "button";
+    b.addEventListener("click", function () { if (fromSearch) show($("search-results"), false); openTicket(tk.id); });
+    li.appendChild(b);
+    if (tk.snippet) li.appendChild(el("p", "snippet", tk.snippet));
+    return li;
   }
 
   function leaveConversation() {
@@ -969,7 +1340,8 @@
   // -- tickets --------------------------------------------------------------------------------
 
   function refreshTickets() {
-    return api("/api/agent/tickets").then(function (data) {
+    var filter = S.ticketFilter ? "?assignee=" + encodeURIComponent(S.ticketFilter) : "";
+    return api("/api/agent/tickets" + filter).then(function (data) {
       S.tickets = data.tickets || [];
       renderTickets();
       updateBadges();
@@ -985,7 +1357,8 @@
       var top = el("div", "card__top");
       top.appendChild(el("span", "tag tag--lang", (tk.lang || "?").toUpperCase()));
       top.appendChild(el("span", "tag", channelText(tk.channel)));
-      if (tk.status === "pending") top.appendChild(el("span", "tag tag--pending", T("tickets.replied")));
+      if (tk.status === "pending") top.appendChild(el("span", "tag tag--pending", known("ticket_status", "pending")));
+      if (tk.assignee) top.appendChild(el("span", "tag", T("assign.to", { agent: agentName(tk.assignee) })));
       if (tk.overdue) top.appendChild(el("span", "tag tag--overdue", T("tickets.overdue")));
       li.appendChild(top);
       var open = el("button", "card__open", tk.id + " · " + (tk.email || ""));
@@ -1027,7 +1400,7 @@
     var replies = $("ticket-replies");
     clear(replies);
     (data.replies || []).forEach(function (r) {
-      replies.appendChild(messageItem({ role: "agent", author: r.agent, text: r.body, timestamp: r.at }));
+      replies.appendChild(messageItem({ role: r.note ? "note" : "agent", author: r.agent, text: r.body, timestamp: r.at }));
     });
     show($("ticket-replies-empty"), !(data.replies || []).length);
     var tr = $("ticket-transcript");
@@ -1035,6 +1408,8 @@
     (data.transcript || []).forEach(function (m) { tr.appendChild(messageItem(m)); });
     show($("ticket-transcript-empty"), !(data.transcript || []).length);
     var solved = t.status === "solved";
+    errorBox("ticket-note-error", "");
+    renderAssignment(t);
     show($("ticket-solve"), !solved);
     show($("ticket-reply-form"), !solved);
     $("ticket-reply-hint").textContent = t.email ? T("tickets.sent_to", { email: t.email }) : T("tickets.sent_to_customer");
@@ -1065,6 +1440,71 @@
       b.addEventListener("click", function () { openConversation(t.conversation_id); });
       fact(dl, T("fields.chat"), b);
     }
+  }
+
+  function agentName(email) {
+    var a = (S.agents || []).filter(function (x) { return x.email === email; })[0];
+    return a && a.name ? a.name : email;
+  }
+
+  function renderAssignment(t) {
+    $("ticket-status").value = t.status || "open";
+    $("ticket-assign-status").textContent = "";
+    var select = $("ticket-assignee");
+    var fill = function () {
+      clear(select);
+      var none = el("option", "", T("assign.nobody"));
+      none.value = "";
+      select.appendChild(none);
+      (S.agents || []).forEach(function (a) {
+        var opt = el("option", "", S.me && a.email === S.me.email ? T("assign.me") + " (" + (a.name || a.email) + ")"
+          : (a.name || a.email));
+        opt.value = a.email;
+        select.appendChild(opt);
+      });
+      if (t.assignee && !(S.agents || []).some(function (a) { return a.email === t.assignee; })) {
+        var gone = el("option", "", t.assignee);
+        gone.value = t.assignee;
+        select.appendChild(gone);
+      }
+      select.value = t.assignee || "";
+    };
+    fill();
+    loadAgents().then(function () { if (S.ticket && S.ticket.id === t.id) fill(); });
+  }
+
+  function onAssign() {
+    var tid = S.ticket && S.ticket.id;
+    if (!tid) return;
+    api("/api/agent/tickets/" + encodeURIComponent(tid) + "/assign", { body: { to: $("ticket-assignee").value } })
+      .then(function (data) {
+        S.ticket = data.ticket;
+        $("ticket-assign-status").textContent = T("assign.saved");
+        refreshTickets();
+      }).catch(function (err) { $("ticket-assign-status").textContent = T("assign.failed", { error: err.message }); });
+  }
+
+  function onTicketStatus() {
+    var tid = S.ticket && S.ticket.id;
+    if (!tid) return;
+    api("/api/agent/tickets/" + encodeURIComponent(tid) + "/status", { body: { status: $("ticket-status").value } })
+      .then(function () {
+        $("ticket-assign-status").textContent = T("assign.status_saved");
+        openTicket(tid);
+        refreshTickets();
+      }).catch(function (err) { $("ticket-assign-status").textContent = T("assign.failed", { error: err.message }); });
+  }
+
+  function onTicketNote(event) {
+    event.preventDefault();
+    var tid = S.ticket && S.ticket.id, box = $("ticket-note-text"), text = box.value.trim();
+    if (!tid || !text) return;
+    errorBox("ticket-note-error", "");
+    api("/api/agent/tickets/" + encodeURIComponent(tid) + "/notes", { body: { text: text } }).then(function () {
+      box.value = "";
+      announce(T("notes.saved"));
+      openTicket(tid);
+    }).catch(function (err) { errorBox("ticket-note-error", T("notes.not_saved", { error: err.message })); });
   }
 
   function onTicketReply(event) {
@@ -1120,7 +1560,35 @@
     $("language").addEventListener("change", function (e) { setLanguage(e.target.value); });
     $("claim-next").addEventListener("click", function () { unlockAudio(); claim(""); });
     $("conv-claim").addEventListener("click", function () { claim(S.currentCid); });
-    $("conv-close").addEventListener("click", closeConversation);
+    $("conv-close").addEventListener("click", toggleCloseForm);
+    $("close-form").addEventListener("submit", closeConversation);
+    $("close-cancel").addEventListener("click", function () { toggleCloseForm(); $("conv-close").focus(); });
+    $("close-form").addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { toggleCloseForm(); $("conv-close").focus(); }
+    });
+    $("undo-close").addEventListener("click", undoClose);
+    $("conv-reopen").addEventListener("click", reopenConversation);
+    window.addEventListener("pagehide", function () { flushClose(true); });
+    $("reply-form").querySelectorAll("input[name=reply-mode]").forEach(function (r) {
+      r.addEventListener("change", onReplyMode);
+    });
+    $("reply-text").addEventListener("input", onReplyInput);
+    $("reply-text").addEventListener("blur", function () { window.setTimeout(closeCanned, 150); });
+    $("canned-manage").addEventListener("click", openCannedEditor);
+    $("canned-dialog-close").addEventListener("click", function () { $("canned-dialog").close(); });
+    $("canned-form").addEventListener("submit", saveCanned);
+    $("canned-new").addEventListener("click", function () { fillCannedForm(null); });
+    $("first-name-form").addEventListener("submit", saveFirstName);
+    $("desk-search").addEventListener("submit", onDeskSearch);
+    $("search-close").addEventListener("click", closeSearch);
+    $("search-results").addEventListener("keydown", function (e) { if (e.key === "Escape") closeSearch(); });
+    $("open-now-form").addEventListener("submit", openNow);
+    $("open-now-back").addEventListener("click", backToCalendar);
+    $("tickets-filter").addEventListener("change", function (e) { S.ticketFilter = e.target.value; refreshTickets(); });
+    $("ticket-assignee").addEventListener("change", onAssign);
+    $("ticket-status").addEventListener("change", onTicketStatus);
+    $("ticket-assign-form").addEventListener("submit", function (e) { e.preventDefault(); });
+    $("ticket-note-form").addEventListener("submit", onTicketNote);
     $("conv-transfer-toggle").addEventListener("click", toggleTransfer);
     $("transfer-form").addEventListener("submit", function (e) {
       e.preventDefault();
