@@ -213,7 +213,8 @@ async def conversation(request: Request, cid: str, agent: Agent, after: After = 
     if conv is None:
         return error_response(404, "unknown conversation")
     messages = await state.transcripts.history(cid, after=after, limit=5000)
-    customer = await _customer(state, cid, conv, messages)
+    # the customer view on a full read only: the console polls new messages with `after`
+    customer = await _customer(state, cid, conv, messages) if after == 0 else {}
     return JSONResponse({"conversation": conv, "handoff": await state.desk.handoff(cid),
                          "messages": [with_html(m.to_dict()) for m in messages],
                          "notes": await state.desk.notes(cid), **customer})
@@ -253,11 +254,14 @@ async def _customer(state: GatewayState, cid: str, conv: dict[str, Any],
 
 async def _all_tickets(state: GatewayState) -> list[dict[str, Any]]:
     """Open and pending tickets, and solved ones still kept (the customer's history)."""
-    from kit.keys import TICKETS_ALL
-    from kit.redis import text
+    from kit.keys import TICKET, TICKETS_ALL
+    from kit.redis import decoded, text
 
     ids = [text(t) for t in await state.redis.zrevrange(TICKETS_ALL, 0, 4999)]
-    return [t for t in [await state.desk.ticket(tid) for tid in ids] if t]
+    pipe = state.redis.pipeline(transaction=False)
+    for tid in ids:
+        pipe.hgetall(TICKET.format(tid=tid))
+    return [t for raw in await pipe.execute() if (t := decoded(raw))]
 
 
 AGENT_LOOKUPS_PER_HOUR = 120   # an agent's account looking up orders in bulk is a stolen account

@@ -184,6 +184,7 @@
     }).then(function (me) {
       $("language").value = I18N.lang;
       $("me-name").textContent = me.name || me.email;
+      show($("canned-manage"), me.role === "admin");
       S.conn = "offline";
       renderConnection();
       setPresenceUi(me.presence === "away" ? "away" : "online");
@@ -667,7 +668,6 @@
     show($("conv-transfer-toggle"), Boolean(mine || admin));
     show($("conv-close"), Boolean(mine || admin));
     show($("reply-form"), Boolean(mine || admin));
-    show($("canned-manage"), Boolean(S.me && S.me.role === "admin"));
     if (!(mine || admin)) { show($("transfer-form"), false); show($("close-form"), false); }
     var note = $("readonly-note");
     if (mine || admin) {
@@ -844,7 +844,11 @@
     var form = $("close-form"), open = form.hidden;
     show(form, open);
     $("conv-close").setAttribute("aria-expanded", String(open));
-    if (open) form.querySelector("input[name=close-reason]:checked").focus();
+    if (open) {                                  // "solved" unless the agent says otherwise, every time
+      var solved = form.querySelector("input[name=close-reason][value=solved]");
+      solved.checked = true;
+      solved.focus();
+    }
   }
 
   function closeConversation(event) {
@@ -983,7 +987,6 @@
       menu.appendChild(li);
     });
     show(menu, true);
-    $("reply-text").setAttribute("aria-expanded", "true");
     markCanned();
   }
 
@@ -998,7 +1001,6 @@
     show($("canned-menu"), false);
     S.cannedHits = [];
     S.cannedAt = -1;
-    $("reply-text").setAttribute("aria-expanded", "false");
     $("reply-text").removeAttribute("aria-activedescendant");
   }
 
@@ -1056,7 +1058,7 @@
         var edit = el("button", "link-btn", "/" + r.shortcut + " · " + r.lang.toUpperCase() + " · " + r.title);
         edit.type = "button";
         edit.addEventListener("click", function () { fillCannedForm(r); });
-        var del = el("button", "btn btn--ghost btn--small", T("canned.delete"));
+        var del = el("button", "btn btn--small", T("canned.delete"));
         del.type = "button";
         del.setAttribute("aria-label", T("canned.delete") + " /" + r.shortcut + " " + r.lang.toUpperCase());
         del.addEventListener("click", function () {
