@@ -31,7 +31,7 @@ from shop.config import ReasonsConfig
 
 from . import matrix as reason_matrix
 from .ab import DEFAULT_VARIANT
-from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, percent, two_proportion_test
+from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, low_data, percent, two_proportion_test
 
 MAX_DAYS = 3 * 366
 METRICS = all_metric_names()
@@ -250,6 +250,7 @@ async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date
         for v in names:
             per_variant[v]["votes"] = per_variant[v]["up"] + per_variant[v]["down"]
         rows = {v: {**per_variant[v], "up_rate": percent(per_variant[v]["up"], per_variant[v]["votes"]),
+                    "low_data": low_data(per_variant[v]["votes"]),
                     "containment": containment(per_variant[v]["contained"], per_variant[v]["conv"])}
                 for v in names}
         out.append({"entry": name, "variants": rows,
@@ -271,18 +272,34 @@ async def reason_counts(redis: aioredis.Redis, days: list[date], names: Iterable
     return out
 
 
+def previous_period(start: date, end: date) -> list[date]:
+    """The period of the same length just before start..end (what trends compare with)."""
+    length = (end - start).days + 1
+    return day_range(start - timedelta(days=length), start - timedelta(days=1))
+
+
 async def reasons(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
                   rules: ReasonsConfig) -> list[dict[str, Any]]:
-    """The contact-reason view: per reason volume, containment, CSAT, trend against the previous
-    period of the same length, and its place on the value/irritant matrix with the action."""
+    """The contact-reason view: per reason volume, containment, bot resolution, CSAT, trend against
+    the previous period of the same length (only when that period has conversations at all), and
+    its place on the value/irritant matrix with the action."""
+    return (await reasons_with_previous(redis, start_date, end_date, rules))[0]
+
+
+async def reasons_with_previous(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
+                                rules: ReasonsConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`reasons` and the previous period it compared with: {start, end, conversations}."""
     start, end = _as_date(start_date), _as_date(end_date)
     days = day_range(start, end)
     if len(days) > MAX_DAYS:
         raise ValueError(f"period too long: {len(days)} days (max {MAX_DAYS})")
-    before = day_range(start - timedelta(days=len(days)), start - timedelta(days=1))
+    before = previous_period(start, end)
     current = await reason_counts(redis, days)
-    previous = await reason_counts(redis, before, ("conv",))
-    return reason_matrix.matrix(current, rules, previous)
+    [conversations] = await sum_fields(redis, DAY, before, [f"conv|{ALL}|{ALL}|{ALL}"])
+    previous = await reason_counts(redis, before, ("conv",)) if conversations else None
+    info = {"start": before[0].isoformat(), "end": before[-1].isoformat(),
+            "conversations": int(conversations)}
+    return reason_matrix.matrix(current, rules, previous), info
 
 
 async def unanswered(redis: aioredis.Redis, start_date: date | str, end_date: date | str
@@ -316,5 +333,5 @@ async def verbatims(redis: aioredis.Redis, start_date: date | str, end_date: dat
     return out
 
 
-__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "reason_counts", "reasons", "unanswered",
-           "variants", "verbatims"]
+__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "previous_period", "reason_counts",
+           "reasons", "reasons_with_previous", "unanswered", "variants", "verbatims"]

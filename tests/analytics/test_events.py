@@ -265,9 +265,9 @@ def test_report_kpis_over_dates_and_filters(redis_server: RedisServer) -> None:
     [v] = out["variants"]
     assert v["entry"] == "tracking-fr"
     assert v["variants"]["a"] == {"shown": 1, "up": 1, "down": 0, "votes": 1, "up_rate": 100.0,
-                                  "conv": 1, "contained": 1, "containment": 100.0}
+                                  "low_data": True, "conv": 1, "contained": 1, "containment": 100.0}
     assert v["variants"]["b"] == {"shown": 1, "up": 0, "down": 1, "votes": 1, "up_rate": 0.0,
-                                  "conv": 1, "contained": 1, "containment": 100.0}
+                                  "low_data": True, "conv": 1, "contained": 1, "containment": 100.0}
     assert v["thumbs_test"]["a"] == "a" and v["thumbs_test"]["p_value"] == pytest.approx(0.1573, abs=1e-4)
     assert not v["thumbs_test"]["significant"]
 
