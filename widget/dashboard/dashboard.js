@@ -176,10 +176,9 @@
     var yName = svg("text", {x: left - 8, y: top - 2, "text-anchor": "end", "font-size": "12", fill: "#4d5660",
                              "aria-hidden": "true"}, root);
     yName.textContent = T("chart.y_axis");
-    var every = Math.max(1, Math.ceil(days.length / 8));         // x axis: about eight dates
+    var every = Math.max(1, Math.ceil(days.length / 8));         // x axis: about eight dates, the last day always
     days.forEach(function (d, i) {
-      if (i % every && i !== days.length - 1) { return; }
-      if (i === days.length - 1 && i % every && i % every < every / 2) { return; }   // too close to the last
+      if ((days.length - 1 - i) % every) { return; }
       var anchor = days.length > 1 && i === 0 ? "start" : (i === days.length - 1 && days.length > 1 ? "end" : "middle");
       var t = svg("text", {x: x(i), y: h - bottom + 22, "text-anchor": anchor, "font-size": "14", fill: "#4d5660",
                            "class": "tick tick--x", "aria-hidden": "true"}, root);
