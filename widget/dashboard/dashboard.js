@@ -126,7 +126,7 @@
       tile("nps", T("tiles.nps"), count(k.nps.score), k.nps.score, T("tiles.nps_hint"), counted("tiles.answers", k.nps)),
       tile("ces", T("tiles.ces"), num(k.ces.score), k.ces.score, T("tiles.ces_hint"), counted("tiles.answers", k.ces)),
       tile("sla", T("tiles.sla"), pct(k.sla.rate), k.sla.rate, I18N.tn("tiles.sla_hint", k.sla.missed)),
-      timeTile("bot_first", T("tiles.bot_first"), frt.bot, "tiles.bot_first_hint", "tiles.chats"),
+      timeTile("bot_first", T("tiles.bot_first"), frt.bot, "tiles.bot_first_hint", "tiles.conversations_n"),
       timeTile("chat_first", T("tiles.chat_first"), frt.human_chat, "tiles.chat_first_hint", "tiles.chats"),
       timeTile("ticket_first", T("tiles.ticket_first"), frt.human_ticket, "tiles.ticket_first_hint", "tiles.tickets"),
       tile("thumbs", T("tiles.thumbs"), pct(k.thumbs.up_rate), k.thumbs.up_rate,
@@ -159,7 +159,7 @@
     var box = $("chart");
     box.textContent = "";
     if (!days.length) { return; }
-    var w = 1000, h = 260, left = 56, right = 20, top = 14, bottom = 40;
+    var w = 1000, h = 270, left = 56, right = 20, top = 34, bottom = 40;
     var peak = Math.max.apply(null, days.map(function (d) { return d.conv || 0; }).concat([1]));
     var step = niceStep(peak), max = Math.ceil(peak / step) * step;
     var x = function (i) { return left + (days.length < 2 ? (w - left - right) / 2 : i * (w - left - right) / (days.length - 1)); };
@@ -173,7 +173,7 @@
                                "class": "tick tick--y", "aria-hidden": "true"}, root);
       label.textContent = count(v);
     }
-    var yName = svg("text", {x: left - 8, y: top - 2, "text-anchor": "end", "font-size": "12", fill: "#4d5660",
+    var yName = svg("text", {x: 4, y: 14, "text-anchor": "start", "font-size": "13", fill: "#4d5660",
                              "aria-hidden": "true"}, root);
     yName.textContent = T("chart.y_axis");
     var every = Math.max(1, Math.ceil(days.length / 8));         // x axis: about eight dates, the last day always
