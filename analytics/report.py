@@ -1,7 +1,7 @@
 """KPI reports read from the pre-aggregated day counters only.
 
-Cost is O(days x metrics) field reads in one pipelined round trip (plus the few tickets currently
-overdue), whatever the number of raw events: the event stream is never scanned here.
+Cost is O(days x metrics) field reads, summed inside Redis a month at a time (plus the few tickets
+currently overdue), whatever the number of raw events: the event stream is never scanned here.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, low_data, perc
 
 MAX_DAYS = 3 * 366
 METRICS = all_metric_names()
+FCR_METRICS = [m for m in METRICS if m.startswith("fcr_")]     # counted once a day's 7-day windows closed
+SUMMED_METRICS = [m for m in METRICS if m not in FCR_METRICS]
 SUM_CHUNK_DAYS = 31   # one server-side sum covers at most a month: Redis is never busy for long
 
 # Sum the same fields over several hashes inside Redis: a year of counters travels as one number
@@ -171,14 +173,12 @@ async def kpis(redis: aioredis.Redis, start_date: date | str, end_date: date | s
         raise ValueError(f"period too long: {len(days)} days (max {MAX_DAYS})")
     now = as_of or datetime.now(UTC)
     tz = await _tz(redis)
-    per_day = await counters(redis, days, channel, lang, reason)
-    total: dict[str, float] = {}
     settled = [d for d in days if fcr_settled(d, now, tz)]
-    for day, values in per_day.items():
-        for metric, value in values.items():
-            if metric.startswith("fcr_") and day not in settled:
-                continue
-            total[metric] = total.get(metric, 0) + value
+    # summed inside Redis (one number per metric), FCR over the settled days only
+    total: dict[str, float] = {}
+    for metrics, over in ((SUMMED_METRICS, days), (FCR_METRICS, settled)):
+        sums = await sum_fields(redis, DAY, over, [field_for(m, channel, lang, reason) for m in metrics])
+        total.update((m, v) for m, v in zip(metrics, sums, strict=True) if v)
     overdue = await _overdue(redis, {d.isoformat() for d in days}, now.timestamp(), channel, lang, reason)
     result = Kpis(total, overdue_open=overdue).as_dict()
     result["fcr"]["settled_until"] = settled[-1].isoformat() if settled else None
