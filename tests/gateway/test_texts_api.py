@@ -294,3 +294,5 @@ def test_french_typography_is_consistent() -> None:
             assert "\u202f:" not in value and "\u00a0;" not in value, (key, value)
             assert "'" not in value, (key, value)                               # the French apostrophe is ’
     assert catalogue("fr")["console.presence.now_away"].startswith("Vous êtes absent\u00a0: ")
+    for code, name in section("fr", "reasons").items():       # both pages show the reasons' names
+        assert "'" not in name and not re.search(r" [:;!?»]", name), (code, name)
