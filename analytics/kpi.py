@@ -24,9 +24,12 @@ from typing import Any, NamedTuple, Protocol
 
 BANDS = ("answer", "suggest", "none")
 SURVEY_RANGES = {"csat": range(1, 6), "nps": range(0, 11), "ces": range(1, 8)}
-# Upper bounds (seconds) of the duration buckets; a value v goes to the first edge >= v.
-DURATION_EDGES: tuple[float, ...] = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800,
-                                     57600, 86400, 172800, 604800, math.inf)
+# Upper bounds (seconds) of the duration buckets; a value v goes to the first edge >= v. Each bucket
+# is at most 1.5x its lower bound, so a median read from them is within that bucket's width (see
+# bucket_stats). A superset of the first, coarser edges: counters written with those still add up.
+DURATION_EDGES: tuple[float, ...] = (
+    5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200,
+    10800, 14400, 21600, 28800, 43200, 57600, 86400, 129600, 172800, 259200, 345600, 432000, 604800, math.inf)
 # first response / resolution series: bot in wall-clock seconds, humans in business seconds
 DURATION_SERIES = ("frt_bot", "res_bot", "frt_chat", "res_chat", "frt_ticket", "res_ticket")
 EVENT_METRICS = (
@@ -82,6 +85,15 @@ def all_metric_names() -> list[str]:
 def percent(part: float, whole: float) -> float | None:
     """100 * part / whole, or None when whole is 0."""
     return None if not whole else 100.0 * part / whole
+
+
+LOW_DATA_ANSWERS = 10  # a rate resting on fewer answers is shown with its count and "too few answers"
+
+
+def low_data(answers: int) -> bool:
+    """True when a survey/answer-based rate rests on fewer than LOW_DATA_ANSWERS answers: the
+    dashboard and the API then flag it (`low_data`) next to its count `n`, whatever the rate says."""
+    return answers < LOW_DATA_ANSWERS
 
 
 def round_half_away(value: Fraction | float) -> int:
@@ -170,10 +182,21 @@ def containment(contained: int, conversations: int) -> float | None:
     return percent(contained, conversations)
 
 
+def resolved_by_bot(*, handed_off: bool, ticket: bool, answered: bool, last_thumbs: str | None) -> bool:
+    """THE definition of "resolved by the bot", for one conversation (the only one: the counters,
+    hence the API, the dashboard tile, the CSV and the reports, all derive from it):
+
+    no human was asked for (no handoff request), no ticket was created, the bot gave an answer
+    (an FAQ answer of band `answer`, or a suggestion the shopper clicked), and the shopper's last
+    thumbs in the conversation was not down. Stricter than containment (no handoff, no ticket):
+    a shopper who gives up silently is contained but not resolved.
+    """
+    return not (handed_off or ticket) and answered and last_thumbs != "down"
+
+
 def bot_resolution(resolved: int, conversations: int) -> float | None:
-    """Bot resolution rate: % of conversations contained AND where the bot gave an answer (band
-    `answer` or a clicked suggestion) and the last thumbs was not down. Stricter than containment:
-    a shopper who gives up silently is contained but not resolved."""
+    """Bot resolution rate: 100 * conversations resolved by the bot (`resolved_by_bot`) /
+    conversations (with at least one shopper message)."""
     return percent(resolved, conversations)
 
 
@@ -328,38 +351,31 @@ def resolution_time(spans: Iterable[Span], hours: BusinessCalendar | None = None
     return _bot_human_stats(spans, hours)
 
 
-def bucket_stats(counters: Mapping[str, float], series: str) -> dict[str, float | int | None] | None:
-    """n, mean and bucketed p50/p90 of a pre-aggregated duration series; None if no value.
+def bucket_stats(counters: Mapping[str, float], series: str) -> dict[str, float | int] | None:
+    """n, median and p90 (seconds) of a pre-aggregated duration series; None if no value.
 
-    Percentiles are the upper edge of the bucket holding the quantile (an upper bound, e.g.
-    p90_le_s = 1800 means 90 % took at most 30 min); None in the open-ended last bucket.
+    A percentile is estimated inside the bucket holding its rank, by linear interpolation between
+    the bucket's bounds (what Prometheus' histogram_quantile does): one value of 100 s, in the
+    (90, 120] bucket, reads 120; the error is at most the bucket's width (edges grow by 1.5x at
+    most). Percentiles, not a mean: one ticket left a week would drag a mean far from what most
+    shoppers waited. A rank in the open-ended last bucket reads as its lower bound (7 days).
     """
     n = int(counters.get(f"{series}:n", 0))
     if n <= 0:
         return None
-    out: dict[str, float | int | None] = {"n": n, "mean_s": counters.get(f"{series}:sum", 0.0) / n}
-    for name, q in (("p50_le_s", 0.5), ("p90_le_s", 0.9)):
-        need, seen = math.ceil(q * n), 0
-        value: float | None = None
+    out: dict[str, float | int] = {"n": n}
+    for name, q in (("median_s", 0.5), ("p90_s", 0.9)):
+        need, seen, low = max(1, math.ceil(q * n)), 0, 0.0
+        value = DURATION_EDGES[-2]
         for edge in DURATION_EDGES:
-            seen += int(counters.get(f"{series}:le{edge_label(edge)}", 0))
-            if seen >= need:
-                value = None if math.isinf(edge) else edge
+            in_bucket = int(counters.get(f"{series}:le{edge_label(edge)}", 0))
+            if in_bucket and seen + in_bucket >= need:
+                value = low if math.isinf(edge) else low + (edge - low) * (need - seen) / in_bucket
                 break
+            seen += in_bucket
+            low = edge
         out[name] = value
     return out
-
-
-def merge_series(counters: Mapping[str, float], *series: str) -> dict[str, float]:
-    """Counters of several duration series summed as one (e.g. human chat + ticket)."""
-    merged: dict[str, float] = {}
-    for s in series:
-        prefix = f"{s}:"
-        for key, value in counters.items():
-            if key.startswith(prefix):
-                merged_key = "merged:" + key[len(prefix):]
-                merged[merged_key] = merged.get(merged_key, 0) + value
-    return merged
 
 
 # -- SLA --------------------------------------------------------------------------------------------
@@ -427,6 +443,11 @@ def two_proportion_test(success_a: int, n_a: int, success_b: int, n_b: int) -> t
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
+def answers(n: int) -> dict[str, int | bool]:
+    """What every answer-based rate carries: how many answers (`n`) and whether that is too few."""
+    return {"n": n, "low_data": low_data(n)}
+
+
 # -- dashboard summary ------------------------------------------------------------------------------
 
 
@@ -450,9 +471,8 @@ class Kpis:
         conversations = c("conv")
         bands = {b: c(f"faq_{b}") for b in BANDS}
         nps_hist, csat_hist, ces_hist = self._hist("nps"), self._hist("csat"), self._hist("ces")
-        human_frt = merge_series(self.counters, "frt_chat", "frt_ticket")
-        human_res = merge_series(self.counters, "res_chat", "res_ticket")
         met, missed = c("sla_met"), c("sla_missed") + self.overdue_open
+        votes = c("thumbs_up") + c("thumbs_down")
         return {
             "volume": {"conversations": conversations, "messages_in": c("msg_in"),
                        "bot_messages": c("msg_out_bot"), "agent_messages": c("msg_out_agent"),
@@ -471,21 +491,22 @@ class Kpis:
                        "conversations_with_ticket": c("conv_ticket"), "conversations": conversations},
             "faq_bands": {"rates": answer_rate_by_band(bands), "counts": bands},
             "thumbs": {"up_rate": thumbs_up_rate(c("thumbs_up"), c("thumbs_down")),
-                       "up": c("thumbs_up"), "down": c("thumbs_down")},
+                       "up": c("thumbs_up"), "down": c("thumbs_down"), **answers(votes)},
             "fcr": {"rate": percent(c("fcr_contacts") - c("fcr_repeat"), c("fcr_contacts")),
-                    "contacts": c("fcr_contacts"), "repeated": c("fcr_repeat")},
+                    "contacts": c("fcr_contacts"), "repeated": c("fcr_repeat"), **answers(c("fcr_contacts"))},
+            # humans in business seconds; chats (handoff -> agent's first message) and tickets
+            # (created -> first reply) apart: minutes and hours do not average into anything true
             "first_response": {"bot": bucket_stats(self.counters, "frt_bot"),
-                               "human": bucket_stats(human_frt, "merged"),
                                "human_chat": bucket_stats(self.counters, "frt_chat"),
                                "human_ticket": bucket_stats(self.counters, "frt_ticket")},
             "resolution": {"bot": bucket_stats(self.counters, "res_bot"),
-                           "human": bucket_stats(human_res, "merged"),
                            "human_chat": bucket_stats(self.counters, "res_chat"),
                            "human_ticket": bucket_stats(self.counters, "res_ticket")},
             "sla": {"rate": percent(met, met + missed), "met": met, "missed": missed,
                     "overdue_open": self.overdue_open},
             "csat": {"score": csat(csat_hist), "mean": mean_score(csat_hist, "csat"),
-                     "n": sum(csat_hist.values()), "histogram": csat_hist},
-            "nps": {"score": nps(nps_hist), **nps_breakdown(nps_hist), "histogram": nps_hist},
-            "ces": {"score": ces(ces_hist), "n": sum(ces_hist.values()), "histogram": ces_hist},
+                     **answers(sum(csat_hist.values())), "histogram": csat_hist},
+            "nps": {"score": nps(nps_hist), **nps_breakdown(nps_hist),
+                    "low_data": low_data(sum(nps_hist.values())), "histogram": nps_hist},
+            "ces": {"score": ces(ces_hist), **answers(sum(ces_hist.values())), "histogram": ces_hist},
         }

@@ -21,7 +21,7 @@ from typing import Any
 
 from shop.config import ReasonsConfig
 
-from .kpi import containment, csat, percent
+from .kpi import bot_resolution, containment, csat, low_data, percent
 
 MIN_ANSWERS = 5   # a signal with fewer answers in the period is not used (too noisy)
 
@@ -33,8 +33,9 @@ ACTIONS = {
                       "Eliminate the cause: fix what makes customers write (process, site, carrier)"),
 }
 # the counters a placement reads, per reason (names of analytics.kpi's vocabulary)
-COUNTERS = ("conv", "conv_contained", "conv_escalated", "thumbs_up", "thumbs_down", "fcr_contacts",
-            "fcr_repeat", *(f"csat:{s}" for s in range(1, 6)), *(f"ces:{s}" for s in range(1, 8)))
+COUNTERS = ("conv", "conv_contained", "conv_bot_resolved", "conv_escalated", "thumbs_up", "thumbs_down",
+            "fcr_contacts", "fcr_repeat", *(f"csat:{s}" for s in range(1, 6)),
+            *(f"ces:{s}" for s in range(1, 8)))
 
 
 
@@ -61,8 +62,14 @@ def irritant_signals(counts: Mapping[str, float]) -> dict[str, float]:
 
 def place(reason: str, counts: Mapping[str, float], rules: ReasonsConfig,
           previous_volume: float | None = None) -> dict[str, Any]:
-    """One reason's row: volume, containment, CSAT, trend, irritant index, quadrant and action.
-    Without any usable signal the irritant axis is unknown and so is the action ("measure")."""
+    """One reason's row: volume, containment, bot resolution, CSAT (with its answer count and
+    `csat_low_data`), trend, irritant index, quadrant and action. Without any usable signal the
+    irritant axis is unknown and so is the action ("measure").
+
+    `previous_volume`: the reason's conversations in the previous period, 0 when it had none
+    there, None when the previous period has no data at all. Only a previous period with data
+    gives a trend: `trend` is the change in %, None (with `new` true) for a reason that was not
+    there before, None (with `new` false) when there is nothing to compare with."""
     volume = counts.get("conv", 0.0)
     signals = irritant_signals(counts)
     irritant = sum(signals.values()) / len(signals) if signals else None
@@ -72,11 +79,14 @@ def place(reason: str, counts: Mapping[str, float], rules: ReasonsConfig,
         "measure", "Measure first: not enough feedback on this reason in the period")
     scores = {s: int(counts.get(f"csat:{s}", 0)) for s in range(1, 6)}
     trend = None if not previous_volume else percent(volume - previous_volume, previous_volume)
+    answers = sum(scores.values())
     return {
         "reason": reason, "volume": int(volume),
         "containment": containment(int(counts.get("conv_contained", 0)), int(volume)),
-        "csat": csat(scores), "csat_answers": sum(scores.values()),
-        "trend": trend, "previous_volume": None if previous_volume is None else int(previous_volume),
+        "bot_resolution": bot_resolution(int(counts.get("conv_bot_resolved", 0)), int(volume)),
+        "csat": csat(scores), "csat_answers": answers, "csat_low_data": low_data(answers),
+        "trend": trend, "new": previous_volume == 0,
+        "previous_volume": None if previous_volume is None else int(previous_volume),
         "value": value, "irritant": irritant, "irritant_level": level, "signals": signals,
         "action": action, "advice": advice, "few_data": volume < rules.min_conversations,
     }
@@ -84,7 +94,11 @@ def place(reason: str, counts: Mapping[str, float], rules: ReasonsConfig,
 
 def matrix(per_reason: Mapping[str, Mapping[str, float]], rules: ReasonsConfig,
            previous: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
-    """Rows for every reason with conversations, biggest volume first."""
-    rows = [place(reason, counts, rules, (previous or {}).get(reason, {}).get("conv"))
+    """Rows for every reason with conversations, biggest volume first. `previous`: the reasons'
+    counters in the previous period, None (or empty) when that period has no data: no trends."""
+    def before(reason: str) -> float | None:
+        return (previous[reason].get("conv", 0.0) if reason in previous else 0.0) if previous else None
+
+    rows = [place(reason, counts, rules, before(reason))
             for reason, counts in per_reason.items() if counts.get("conv", 0) > 0]
     return sorted(rows, key=lambda r: (-r["volume"], r["reason"]))

@@ -1,7 +1,7 @@
 """KPI reports read from the pre-aggregated day counters only.
 
-Cost is O(days x metrics) field reads in one pipelined round trip (plus the few tickets currently
-overdue), whatever the number of raw events: the event stream is never scanned here.
+Cost is O(days x metrics) field reads, summed inside Redis a month at a time (plus the few tickets
+currently overdue), whatever the number of raw events: the event stream is never scanned here.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from shop.config import ReasonsConfig
 
 from . import matrix as reason_matrix
 from .ab import DEFAULT_VARIANT
-from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, percent, two_proportion_test
+from .kpi import FCR_WINDOW, Kpis, all_metric_names, containment, low_data, percent, two_proportion_test
 
 MAX_DAYS = 3 * 366
 METRICS = all_metric_names()
+FCR_METRICS = [m for m in METRICS if m.startswith("fcr_")]     # counted once a day's 7-day windows closed
+SUMMED_METRICS = [m for m in METRICS if m not in FCR_METRICS]
 SUM_CHUNK_DAYS = 31   # one server-side sum covers at most a month: Redis is never busy for long
 
 # Sum the same fields over several hashes inside Redis: a year of counters travels as one number
@@ -171,14 +173,12 @@ async def kpis(redis: aioredis.Redis, start_date: date | str, end_date: date | s
         raise ValueError(f"period too long: {len(days)} days (max {MAX_DAYS})")
     now = as_of or datetime.now(UTC)
     tz = await _tz(redis)
-    per_day = await counters(redis, days, channel, lang, reason)
-    total: dict[str, float] = {}
     settled = [d for d in days if fcr_settled(d, now, tz)]
-    for day, values in per_day.items():
-        for metric, value in values.items():
-            if metric.startswith("fcr_") and day not in settled:
-                continue
-            total[metric] = total.get(metric, 0) + value
+    # summed inside Redis (one number per metric), FCR over the settled days only
+    total: dict[str, float] = {}
+    for metrics, over in ((SUMMED_METRICS, days), (FCR_METRICS, settled)):
+        sums = await sum_fields(redis, DAY, over, [field_for(m, channel, lang, reason) for m in metrics])
+        total.update((m, v) for m, v in zip(metrics, sums, strict=True) if v)
     overdue = await _overdue(redis, {d.isoformat() for d in days}, now.timestamp(), channel, lang, reason)
     result = Kpis(total, overdue_open=overdue).as_dict()
     result["fcr"]["settled_until"] = settled[-1].isoformat() if settled else None
@@ -250,6 +250,7 @@ async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date
         for v in names:
             per_variant[v]["votes"] = per_variant[v]["up"] + per_variant[v]["down"]
         rows = {v: {**per_variant[v], "up_rate": percent(per_variant[v]["up"], per_variant[v]["votes"]),
+                    "low_data": low_data(per_variant[v]["votes"]),
                     "containment": containment(per_variant[v]["contained"], per_variant[v]["conv"])}
                 for v in names}
         out.append({"entry": name, "variants": rows,
@@ -271,18 +272,34 @@ async def reason_counts(redis: aioredis.Redis, days: list[date], names: Iterable
     return out
 
 
+def previous_period(start: date, end: date) -> list[date]:
+    """The period of the same length just before start..end (what trends compare with)."""
+    length = (end - start).days + 1
+    return day_range(start - timedelta(days=length), start - timedelta(days=1))
+
+
 async def reasons(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
                   rules: ReasonsConfig) -> list[dict[str, Any]]:
-    """The contact-reason view: per reason volume, containment, CSAT, trend against the previous
-    period of the same length, and its place on the value/irritant matrix with the action."""
+    """The contact-reason view: per reason volume, containment, bot resolution, CSAT, trend against
+    the previous period of the same length (only when that period has conversations at all), and
+    its place on the value/irritant matrix with the action."""
+    return (await reasons_with_previous(redis, start_date, end_date, rules))[0]
+
+
+async def reasons_with_previous(redis: aioredis.Redis, start_date: date | str, end_date: date | str,
+                                rules: ReasonsConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`reasons` and the previous period it compared with: {start, end, conversations}."""
     start, end = _as_date(start_date), _as_date(end_date)
     days = day_range(start, end)
     if len(days) > MAX_DAYS:
         raise ValueError(f"period too long: {len(days)} days (max {MAX_DAYS})")
-    before = day_range(start - timedelta(days=len(days)), start - timedelta(days=1))
+    before = previous_period(start, end)
     current = await reason_counts(redis, days)
-    previous = await reason_counts(redis, before, ("conv",))
-    return reason_matrix.matrix(current, rules, previous)
+    [conversations] = await sum_fields(redis, DAY, before, [f"conv|{ALL}|{ALL}|{ALL}"])
+    previous = await reason_counts(redis, before, ("conv",)) if conversations else None
+    info = {"start": before[0].isoformat(), "end": before[-1].isoformat(),
+            "conversations": int(conversations)}
+    return reason_matrix.matrix(current, rules, previous), info
 
 
 async def unanswered(redis: aioredis.Redis, start_date: date | str, end_date: date | str
@@ -316,5 +333,5 @@ async def verbatims(redis: aioredis.Redis, start_date: date | str, end_date: dat
     return out
 
 
-__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "reason_counts", "reasons", "unanswered",
-           "variants", "verbatims"]
+__all__ = ["ALL", "breakdown", "counters", "fcr_settled", "kpis", "previous_period", "reason_counts",
+           "reasons", "reasons_with_previous", "unanswered", "variants", "verbatims"]

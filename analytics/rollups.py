@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .kpi import duration_fields
+from .kpi import duration_fields, resolved_by_bot
 
 ALL = "*"
 NONE = "-"  # a dimension not known (e.g. reason not detected yet)
@@ -59,7 +59,8 @@ def conversation_contribution(facts: Mapping[str, str]) -> list[tuple[str, Dims,
     else:
         metrics["conv_contained"] = 1
     answered = fact(facts, "answered_s") is not None
-    resolved = not (handed or ticket) and answered and facts.get("feedback") != "down"
+    resolved = resolved_by_bot(handed_off=handed, ticket=ticket, answered=answered,
+                               last_thumbs=facts.get("feedback"))
     if resolved:
         metrics["conv_bot_resolved"] = 1
     if facts.get("contact") == "1":

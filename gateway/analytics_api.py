@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/admin/analytics", responses={200: {"content": {
 Format = Literal["json", "csv"]
 Dim = Literal["channel", "lang", "reason"]
 Survey = Literal["csat", "ces", "nps"]
-DAILY_METRICS = ("conv", "conv_contained", "conv_handoff", "conv_ticket", "msg_in")
+DAILY_METRICS = ("conv", "conv_bot_resolved", "conv_contained", "conv_handoff", "conv_ticket", "msg_in")
 TOPICS_CACHE_S = 300
 
 
@@ -116,7 +116,8 @@ async def breakdown(request: Request, agent: Agent, dim: Dim = "reason", metric:
 async def daily(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
                 channel: str | None = None, lang: str | None = None, reason: str | None = None,
                 format: Format = "json") -> Response:  # noqa: A002
-    """Per-day volumes for the charts: conversations, contained, handed off, with a ticket."""
+    """Per-day volumes for the charts: conversations, resolved by the bot, contained, handed off,
+    with a ticket."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         per_day = await report.counters(state.redis, report.day_range(first, last),
                                         *_filters(channel, lang, reason), metrics=DAILY_METRICS)
@@ -127,19 +128,21 @@ async def daily(request: Request, agent: Agent, start: str | None = None, end: s
     return await _answer(request, agent, start, end, format, "daily", produce)
 
 
-REASON_COLUMNS = ("reason", "volume", "previous_volume", "trend", "containment", "csat", "csat_answers",
-                  "irritant", "value", "irritant_level", "action", "few_data")
+REASON_COLUMNS = ("reason", "volume", "previous_volume", "trend", "new", "bot_resolution", "containment",
+                  "csat", "csat_answers", "csat_low_data", "irritant", "value", "irritant_level", "action",
+                  "few_data")
 SIGNALS = ("dissatisfied", "thumbs_down", "repeat_contact", "hard_effort")
 
 
 @router.get("/reasons")
 async def reasons(request: Request, agent: Agent, start: str | None = None, end: str | None = None,
                   format: Format = "json") -> Response:  # noqa: A002
-    """Contact reasons on the value/irritant matrix, with the suggested action."""
+    """Contact reasons on the value/irritant matrix, with the suggested action; trends against the
+    previous period of the same length (`previous`) only when it has conversations."""
     async def produce(state: Any, first: date, last: date) -> tuple[dict[str, Any], Table]:
         rules = state.shop.reasons
-        rows = await report.reasons(state.redis, first, last, rules)
-        body = {"start": str(first), "end": str(last), "rows": rows,
+        rows, previous = await report.reasons_with_previous(state.redis, first, last, rules)
+        body = {"start": str(first), "end": str(last), "previous": previous, "rows": rows,
                 "rules": {"high_value": list(rules.high_value),
                           "irritant_threshold": rules.irritant_threshold,
                           "min_conversations": rules.min_conversations}}
@@ -158,11 +161,11 @@ async def variants(request: Request, agent: Agent, start: str | None = None, end
         for e in entries:
             thumbs, contained = e["thumbs_test"] or {}, e["containment_test"] or {}
             for name, v in e["variants"].items():
-                table.append([e["entry"], name, v["shown"], v["up"], v["down"], v["up_rate"], v["conv"],
-                              v["contained"], v["containment"], thumbs.get("p_value"),
+                table.append([e["entry"], name, v["shown"], v["up"], v["down"], v["up_rate"], v["low_data"],
+                              v["conv"], v["contained"], v["containment"], thumbs.get("p_value"),
                               contained.get("p_value")])
-        header = ["entry", "variant", "shown", "up", "down", "up_rate", "conversations", "contained",
-                  "containment", "thumbs_p_value", "containment_p_value"]
+        header = ["entry", "variant", "shown", "up", "down", "up_rate", "up_rate_low_data", "conversations",
+                  "contained", "containment", "thumbs_p_value", "containment_p_value"]
         return {"start": str(first), "end": str(last), "entries": entries}, (header, table)
     return await _answer(request, agent, start, end, format, "ab-tests", produce)
 

@@ -213,20 +213,21 @@ def test_report_kpis_over_dates_and_filters(redis_server: RedisServer) -> None:
     assert k["handoff"]["rate"] == 25.0 and k["ticket"]["rate"] == 25.0                 # B; C
     assert k["faq_bands"]["counts"] == {"answer": 2, "suggest": 1, "none": 1}
     assert k["faq_bands"]["rates"]["answer"] == 50.0
-    assert k["thumbs"] == {"up_rate": 50.0, "up": 1, "down": 1}
+    assert k["thumbs"] == {"up_rate": 50.0, "up": 1, "down": 1, "n": 2, "low_data": True}
     assert k["fcr"]["rate"] == 75.0 and k["fcr"]["contacts"] == 4 and k["fcr"]["repeated"] == 1  # A
+    assert k["fcr"]["n"] == 4 and k["fcr"]["low_data"]
     assert k["fcr"]["pending_days"] == 0
     frt, res = k["first_response"], k["resolution"]
-    assert frt["bot"]["n"] == 4 and frt["bot"]["mean_s"] == pytest.approx((2 + 1 + 5 + 3) / 4)
-    assert frt["human_chat"]["mean_s"] == pytest.approx(1800)    # B: 11:01 -> 11:31
-    assert frt["human_ticket"]["mean_s"] == pytest.approx(3600)  # T1: Tue 20:02 -> Wed 10:00, 1 open hour
-    assert frt["human"]["n"] == 2 and frt["human"]["mean_s"] == pytest.approx(2700)
-    assert res["bot"]["n"] == 1 and res["bot"]["mean_s"] == pytest.approx(2)  # A only (resolved by the bot)
-    assert res["human_chat"]["mean_s"] == pytest.approx(3600)
-    assert res["human_ticket"]["mean_s"] == pytest.approx(7200)
-    assert res["human"]["mean_s"] == pytest.approx(5400)
+    # bot 2, 1, 5, 3 s: rank 2 of 4 (1, 2, 3, 5) sits in the (0, 5] bucket with all four values
+    assert frt["bot"] == {"n": 4, "median_s": pytest.approx(2.5), "p90_s": pytest.approx(5)}
+    # one value each, at a bucket's upper edge: read exactly
+    assert frt["human_chat"] == {"n": 1, "median_s": 1800, "p90_s": 1800}    # B: 11:01 -> 11:31
+    assert frt["human_ticket"] == {"n": 1, "median_s": 3600, "p90_s": 3600}  # T1: Tue 20:02 -> Wed 10:00
+    assert "human" not in frt and "human" not in res      # chats and tickets are never averaged together
+    assert res["bot"] == {"n": 1, "median_s": pytest.approx(5), "p90_s": pytest.approx(5)}  # A only: 2 s
+    assert res["human_chat"]["median_s"] == 3600 and res["human_ticket"]["median_s"] == 7200
     assert k["sla"] == {"rate": 50.0, "met": 1, "missed": 1, "overdue_open": 1}  # T1 met, T2 overdue
-    assert k["csat"]["score"] == 50.0 and k["csat"]["n"] == 2
+    assert k["csat"]["score"] == 50.0 and k["csat"]["n"] == 2 and k["csat"]["low_data"]
     assert k["nps"]["score"] == 0 and k["nps"]["n"] == 3   # 10, 3, 8: 1 promoter - 1 detractor
     assert k["ces"]["score"] == 4.0
 
@@ -264,9 +265,9 @@ def test_report_kpis_over_dates_and_filters(redis_server: RedisServer) -> None:
     [v] = out["variants"]
     assert v["entry"] == "tracking-fr"
     assert v["variants"]["a"] == {"shown": 1, "up": 1, "down": 0, "votes": 1, "up_rate": 100.0,
-                                  "conv": 1, "contained": 1, "containment": 100.0}
+                                  "low_data": True, "conv": 1, "contained": 1, "containment": 100.0}
     assert v["variants"]["b"] == {"shown": 1, "up": 0, "down": 1, "votes": 1, "up_rate": 0.0,
-                                  "conv": 1, "contained": 1, "containment": 100.0}
+                                  "low_data": True, "conv": 1, "contained": 1, "containment": 100.0}
     assert v["thumbs_test"]["a"] == "a" and v["thumbs_test"]["p_value"] == pytest.approx(0.1573, abs=1e-4)
     assert not v["thumbs_test"]["significant"]
 
@@ -345,7 +346,8 @@ def test_tickets_sla_without_hours_needs_explicit_due(redis_server: RedisServer)
 
     k = on_redis(redis_server.url, flush=True, decode=True, job=scenario)
     assert k["sla"] == {"rate": 0.0, "met": 0, "missed": 1, "overdue_open": 0}
-    assert k["first_response"]["human_ticket"]["mean_s"] == pytest.approx(3 * 3600)  # (5 h + 1 h) / 2
+    assert k["first_response"]["human_ticket"]["n"] == 2                      # 5 h and 1 h
+    assert k["first_response"]["human_ticket"]["median_s"] == 3600
 
 
 def test_a_corrected_ticket_reason_moves_the_ticket_and_is_counted(redis_server: RedisServer) -> None:

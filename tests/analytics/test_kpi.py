@@ -176,8 +176,40 @@ def test_bucket_stats_from_counters() -> None:
         for name, value in kpi.duration_fields("frt_bot", seconds).items():
             counters[name] = counters.get(name, 0) + value
     stats = kpi.bucket_stats(counters, "frt_bot")
-    assert stats == {"n": 4, "mean_s": pytest.approx(190.75), "p50_le_s": 10, "p90_le_s": 1800}
+    # median: rank 2 of 4, alone in (5, 10]; p90: rank 4, alone in (600, 900]
+    assert stats == {"n": 4, "median_s": 10, "p90_s": 900}
     assert kpi.bucket_stats({}, "frt_bot") is None
+
+
+def test_bucket_percentiles_stay_within_a_bucket_of_the_truth() -> None:
+    """Interpolated inside the bucket: never further from the exact percentile than the bucket's
+    width, itself at most half its lower bound."""
+    for values in ([float(s) for s in range(1, 101)], [100.0] * 30 + [3 * 3600.0] * 12,
+                   [60.0 * m for m in range(1, 200, 7)]):
+        counters: dict[str, float] = {}
+        for seconds in values:
+            for name, value in kpi.duration_fields("frt_chat", seconds).items():
+                counters[name] = counters.get(name, 0) + value
+        stats = kpi.bucket_stats(counters, "frt_chat")
+        exact = kpi.duration_stats(values)
+        assert stats is not None and exact is not None
+        for ours, truth in (("median_s", "p50_s"), ("p90_s", "p90_s")):
+            upper = next(e for e in kpi.DURATION_EDGES if exact[truth] <= e)
+            lower = max([0.0, *(e for e in kpi.DURATION_EDGES if e < upper)])
+            assert lower <= stats[ours] <= upper, (ours, stats, exact)
+    # every edge is at most 1.5x the one before (from 10 s on): the error bound above is tight
+    finite = [e for e in kpi.DURATION_EDGES if e != float("inf")]
+    assert all(b <= 1.5 * a for a, b in zip(finite[1:], finite[2:], strict=False))
+
+
+def test_counters_of_the_first_coarse_buckets_still_read() -> None:
+    """Days written with the first edges (10, 30, 60, 120, 300, ...) stay readable: every old edge
+    is still an edge, so the cumulative counts at them are right."""
+    old = {"frt_ticket:n": 3, "frt_ticket:sum": 3 * 1000.0, "frt_ticket:le1800": 3}
+    assert {10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 57600, 86400, 172800,
+            604800} <= set(kpi.DURATION_EDGES)
+    stats = kpi.bucket_stats(old, "frt_ticket")
+    assert stats is not None and 1200 < stats["median_s"] <= 1800
 
 
 # -- SLA ------------------------------------------------------------------------------------------

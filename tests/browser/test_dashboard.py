@@ -43,7 +43,7 @@ def test_dashboard_shows_a_simulated_month(live, simulated_month, page: Page) ->
     sign_in(page, gw.url, manager)
     expect(page.locator("#status")).to_contain_text("Figures from", timeout=30_000)
     tiles = page.locator("#tiles .tile")
-    expect(tiles).to_have_count(12)
+    expect(tiles).to_have_count(14)
     conversations = tiles.first.locator(".value")                    # "Conversations"
     total = figure(conversations.inner_text())
     assert total > 100

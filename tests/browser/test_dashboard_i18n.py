@@ -47,8 +47,10 @@ def test_dashboard_in_french_then_english(live: Live, simulated_month: None, bro
             rf"{today.year}\.$"),
             timeout=30_000)
         tile = page.locator("#tiles .tile")
-        expect(tile).to_have_count(12)
-        expect(page.locator('#tiles [data-tile="contained"] .label')).to_have_text("Résolues par le bot")
+        expect(tile).to_have_count(14)
+        expect(page.locator('#tiles [data-tile="bot_resolution"] .label')).to_have_text("Résolues par le bot")
+        expect(page.locator('#tiles [data-tile="contained"] .label')).to_have_text(
+            "Sans conseiller ni ticket")
         expect(page.locator('#tiles [data-tile="csat"] .value')).to_have_text(re.compile(rf"^\d+{SPACE}%$"))
         expect(page.locator('#tiles [data-tile="handoff"] .hint')).to_have_text(
             re.compile(r"conversations?$"))
@@ -80,7 +82,7 @@ def test_dashboard_in_french_then_english(live: Live, simulated_month: None, bro
             rf"^Figures from \d{{1,2}} \w+ \d{{4}} to {today.day} {MONTHS_EN[today.month - 1]} "
             rf"{today.year}\.$"))
         expect(page.locator("h1")).to_have_text("Support dashboard")
-        expect(page.locator('#tiles [data-tile="contained"] .label')).to_have_text("Solved by the bot")
+        expect(page.locator('#tiles [data-tile="bot_resolution"] .label')).to_have_text("Solved by the bot")
         expect(page.locator('#tiles [data-tile="csat"] .value')).to_have_text(re.compile(r"^\d+%$"))
         expect(page.locator("#matrix .quadrant--eliminate h4")).to_have_text("Eliminate the cause")
         expect(page.locator("#unanswered-status")).to_contain_text("in the period")

@@ -252,8 +252,14 @@ def test_keys_the_scripts_build_exist_in_both_languages() -> None:
                     "ticket_sources": ["bot", "widget", "agent", "degraded"]},
         "dashboard": {"actions": ["keep_human", "simplify", "automate", "eliminate", "measure"],
                       "matrix": ["high", "low"], "unanswered": ["why_none", "why_suggest", "why_thumbs_down"],
-                      "tiles": ["conversations", "contained", "handoff", "fcr", "csat", "nps", "ces", "sla",
-                                "bot_first", "human_first", "thumbs", "faq"],
+                      "tiles": ["conversations", "bot_resolution", "contained", "handoff", "fcr", "csat",
+                                "nps", "ces", "sla", "bot_first", "chat_first", "ticket_first", "thumbs",
+                                "faq",
+                                "bot_first_hint", "chat_first_hint", "ticket_first_hint", "chats.one",
+                                "chats.other", "tickets.one", "tickets.other", "answers.one", "answers.other",
+                                "contacts.one", "contacts.other", "votes.one", "votes.other",
+                                "conversations_n.one", "conversations_n.other"],
+                      "verbatims": ["csat", "ces", "nps"],
                       "bands": ["promoter", "passive", "detractor", "satisfied", "neutral", "dissatisfied",
                                 "easy", "hard"]},
     }
@@ -288,3 +294,5 @@ def test_french_typography_is_consistent() -> None:
             assert "\u202f:" not in value and "\u00a0;" not in value, (key, value)
             assert "'" not in value, (key, value)                               # the French apostrophe is ’
     assert catalogue("fr")["console.presence.now_away"].startswith("Vous êtes absent\u00a0: ")
+    for code, name in section("fr", "reasons").items():       # both pages show the reasons' names
+        assert "'" not in name and not re.search(r" [:;!?»]", name), (code, name)

@@ -23,6 +23,16 @@
     return code && I18N.texts[section + "." + code] !== undefined ? T(section + "." + code) : String(code || "—");
   }
 
+  /* A contact reason by its name in the taxonomy (locales `reasons:`), never its code: a leaf
+     the texts do not know is named by its category, else "other reason"; none is "—". */
+  function reasonName(code) {
+    if (!code || code === "-") { return "—"; }
+    var category = String(code).split("/")[0];
+    if (I18N.texts["reasons." + code] !== undefined) { return I18N.texts["reasons." + code]; }
+    if (I18N.texts["reasons." + category] !== undefined) { return I18N.texts["reasons." + category]; }
+    return T("reason_other");
+  }
+
   function token() { return sessionStorage.getItem(KEY); }
 
   function api(path, params) {
@@ -46,8 +56,8 @@
   function count(v) { return missing(v) ? "—" : I18N.number(v); }
   function pct(v) { return missing(v) ? "—" : I18N.number(v / 100, {style: "percent", maximumFractionDigits: 0}); }
   function num(v) { return missing(v) ? "—" : I18N.number(v, {maximumFractionDigits: 1}); }
-  function secs(stats) {
-    var s = stats && (stats.mean_s !== undefined ? stats.mean_s : stats.p50_le_s);
+  /* A duration in seconds, in the unit a person reads it in. */
+  function secs(s) {
     if (missing(s)) { return "—"; }
     var unit = function (value, name, digits) {
       return I18N.number(value, {style: "unit", unit: name, unitDisplay: "short", maximumFractionDigits: digits || 0});
@@ -57,6 +67,7 @@
     return unit(s / 3600, "hour", 1);
   }
   function day(iso) { return I18N.date(iso + "T12:00:00", {day: "numeric", month: "long", year: "numeric"}); }
+  function shortDay(iso) { return I18N.date(iso + "T12:00:00", {day: "numeric", month: "short"}); }
 
   function filters() {
     var days = parseInt($("period").value, 10);
@@ -69,60 +80,150 @@
     return f;
   }
 
+  /* One tile: label, value (its raw API number in data-raw), explanation, and for a rate resting
+     on answers their count and, under 10 (the API's low_data), a "too few answers" mark. */
+  function tile(name, label, value, raw, hint, answers) {
+    var li = el("li", "tile");
+    li.dataset.tile = name;
+    li.appendChild(el("span", "label", label));
+    var v = el("span", "value", value);
+    v.dataset.raw = missing(raw) ? "" : String(raw);
+    li.appendChild(v);
+    li.appendChild(el("span", "hint", hint));
+    if (answers) {
+      li.appendChild(el("span", "count", answers.text));
+      if (answers.low) {
+        li.classList.add("tile--low");
+        li.appendChild(el("span", "low", T("tiles.low_data")));
+      }
+    }
+    return li;
+  }
+
+  function counted(key, block) { return {text: I18N.tn(key, block.n || 0), low: !!block.low_data}; }
+
+  /* A response time tile: the median as the value, the p90 in the explanation (never a mean). */
+  function timeTile(name, label, stats, hintKey, countKey) {
+    var hint = T(hintKey, {p90: secs(stats && stats.p90_s)});
+    return tile(name, label, secs(stats && stats.median_s), stats && stats.median_s, hint,
+                stats ? {text: I18N.tn(countKey, stats.n), low: false} : null);
+  }
+
   function tiles(k) {
     var list = $("tiles");
     list.textContent = "";
+    var frt = k.first_response;
     [
-      ["conversations", num(k.volume.conversations), T("tiles.conversations_hint")],
-      ["contained", pct(k.containment.rate), T("tiles.contained_hint")],
-      ["handoff", pct(k.handoff.rate), I18N.tn("tiles.handoff_hint", k.handoff.conversations_handed_off)],
-      ["fcr", pct(k.fcr.rate), T("tiles.fcr_hint")],
-      ["csat", pct(k.csat.score), I18N.tn("tiles.csat_hint", k.csat.n)],
-      ["nps", count(k.nps.score), T("tiles.nps_hint")],
-      ["ces", num(k.ces.score), T("tiles.ces_hint")],
-      ["sla", pct(k.sla.rate), I18N.tn("tiles.sla_hint", k.sla.missed)],
-      ["bot_first", secs(k.first_response.bot), T("tiles.bot_first_hint")],
-      ["human_first", secs(k.first_response.human), T("tiles.human_first_hint")],
-      ["thumbs", pct(k.thumbs.up_rate), T("tiles.thumbs_hint", {up: count(k.thumbs.up), down: count(k.thumbs.down)})],
-      ["faq", pct(k.faq_bands.rates && k.faq_bands.rates.answer), T("tiles.faq_hint")]
-    ].forEach(function (t) {
-      var li = el("li", "tile");
-      li.dataset.tile = t[0];
-      li.appendChild(el("span", "label", T("tiles." + t[0])));
-      li.appendChild(el("span", "value", t[1]));
-      li.appendChild(el("span", "hint", t[2]));
-      list.appendChild(li);
-    });
+      tile("conversations", T("tiles.conversations"), num(k.volume.conversations), k.volume.conversations,
+           T("tiles.conversations_hint")),
+      tile("bot_resolution", T("tiles.bot_resolution"), pct(k.bot_resolution.rate), k.bot_resolution.rate,
+           T("tiles.bot_resolution_hint")),
+      tile("contained", T("tiles.contained"), pct(k.containment.rate), k.containment.rate, T("tiles.contained_hint")),
+      tile("handoff", T("tiles.handoff"), pct(k.handoff.rate), k.handoff.rate,
+           I18N.tn("tiles.handoff_hint", k.handoff.conversations_handed_off)),
+      tile("fcr", T("tiles.fcr"), pct(k.fcr.rate), k.fcr.rate, T("tiles.fcr_hint"), counted("tiles.contacts", k.fcr)),
+      tile("csat", T("tiles.csat"), pct(k.csat.score), k.csat.score, T("tiles.csat_hint"), counted("tiles.answers", k.csat)),
+      tile("nps", T("tiles.nps"), count(k.nps.score), k.nps.score, T("tiles.nps_hint"), counted("tiles.answers", k.nps)),
+      tile("ces", T("tiles.ces"), num(k.ces.score), k.ces.score, T("tiles.ces_hint"), counted("tiles.answers", k.ces)),
+      tile("sla", T("tiles.sla"), pct(k.sla.rate), k.sla.rate, I18N.tn("tiles.sla_hint", k.sla.missed)),
+      timeTile("bot_first", T("tiles.bot_first"), frt.bot, "tiles.bot_first_hint", "tiles.conversations_n"),
+      timeTile("chat_first", T("tiles.chat_first"), frt.human_chat, "tiles.chat_first_hint", "tiles.chats"),
+      timeTile("ticket_first", T("tiles.ticket_first"), frt.human_ticket, "tiles.ticket_first_hint", "tiles.tickets"),
+      tile("thumbs", T("tiles.thumbs"), pct(k.thumbs.up_rate), k.thumbs.up_rate,
+           T("tiles.thumbs_hint", {up: count(k.thumbs.up), down: count(k.thumbs.down)}), counted("tiles.votes", k.thumbs)),
+      tile("faq", T("tiles.faq"), pct(k.faq_bands.rates && k.faq_bands.rates.answer),
+           k.faq_bands.rates && k.faq_bands.rates.answer, T("tiles.faq_hint"))
+    ].forEach(function (li) { list.appendChild(li); });
   }
 
+  function svg(tag, attrs, parent) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (a) { node.setAttribute(a, attrs[a]); });
+    if (parent) { parent.appendChild(node); }
+    return node;
+  }
+
+  /* A round step for about four y-axis intervals: 1, 2 or 5 times a power of ten. */
+  function niceStep(max) {
+    var raw = Math.max(1, max / 4), power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 5, 10].map(function (m) { return m * power; }).filter(function (v) { return v >= raw; })[0];
+    return Math.max(1, Math.round(step));
+  }
+
+  var SERIES = [["conv", "#1f4e79"], ["conv_bot_resolved", "#1d6b3a"], ["conv_handoff", "#b3541e"]];
+
+  /* Conversations per day, drawn as SVG nodes: dated x axis (the manager's language, Intl), y axis
+     with values, and every day a point that says its figures: a tooltip on hover and on focus,
+     the same words as its accessible name; one tab stop, arrow keys move from day to day. */
   function chart(days) {
     var box = $("chart");
     box.textContent = "";
-    var w = 1000, h = 220, pad = 28;
-    var max = Math.max.apply(null, days.map(function (d) { return d.conv; }).concat([1]));
-    var svg = document.createElementNS(SVG, "svg");
-    svg.setAttribute("viewBox", "0 0 " + w + " " + h);
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", T("chart.label", {days: count(days.length), max: count(max)}));
-    var x = function (i) { return pad + (days.length < 2 ? 0 : i * (w - 2 * pad) / (days.length - 1)); };
-    var y = function (v) { return h - pad - v * (h - 2 * pad) / max; };
-    var axis = document.createElementNS(SVG, "line");
-    [["x1", pad], ["y1", h - pad], ["x2", w - pad], ["y2", h - pad], ["stroke", "#8a939c"]].forEach(function (a) { axis.setAttribute(a[0], a[1]); });
-    svg.appendChild(axis);
-    [["conv", "#1f4e79"], ["conv_contained", "#1d6b3a"], ["conv_handoff", "#b3541e"]].forEach(function (s) {
-      var line = document.createElementNS(SVG, "polyline");
-      line.setAttribute("fill", "none");
-      line.setAttribute("stroke", s[1]);
-      line.setAttribute("stroke-width", "3");
-      line.setAttribute("class", "series series--" + s[0]);
-      line.setAttribute("points", days.map(function (d, i) { return x(i) + "," + y(d[s[0]] || 0); }).join(" "));
-      svg.appendChild(line);
+    if (!days.length) { return; }
+    var w = 1000, h = 270, left = 56, right = 20, top = 34, bottom = 40;
+    var peak = Math.max.apply(null, days.map(function (d) { return d.conv || 0; }).concat([1]));
+    var step = niceStep(peak), max = Math.ceil(peak / step) * step;
+    var x = function (i) { return left + (days.length < 2 ? (w - left - right) / 2 : i * (w - left - right) / (days.length - 1)); };
+    var y = function (v) { return h - bottom - v * (h - top - bottom) / max; };
+    var root = svg("svg", {viewBox: "0 0 " + w + " " + h, role: "group"});
+    root.setAttribute("aria-label", T("chart.label", {start: day(days[0].day), end: day(days[days.length - 1].day),
+                                                      max: count(peak)}));
+    for (var v = 0; v <= max; v += step) {                       // y axis: grid lines and values
+      svg("line", {x1: left, x2: w - right, y1: y(v), y2: y(v), stroke: v ? "#e3e7eb" : "#8a939c", "aria-hidden": "true"}, root);
+      var label = svg("text", {x: left - 8, y: y(v) + 5, "text-anchor": "end", "font-size": "14", fill: "#4d5660",
+                               "class": "tick tick--y", "aria-hidden": "true"}, root);
+      label.textContent = count(v);
+    }
+    var yName = svg("text", {x: 4, y: 14, "text-anchor": "start", "font-size": "13", fill: "#4d5660",
+                             "aria-hidden": "true"}, root);
+    yName.textContent = T("chart.y_axis");
+    var every = Math.max(1, Math.ceil(days.length / 8));         // x axis: about eight dates, the last day always
+    days.forEach(function (d, i) {
+      if ((days.length - 1 - i) % every) { return; }
+      var anchor = days.length > 1 && i === 0 ? "start" : (i === days.length - 1 && days.length > 1 ? "end" : "middle");
+      var t = svg("text", {x: x(i), y: h - bottom + 22, "text-anchor": anchor, "font-size": "14", fill: "#4d5660",
+                           "class": "tick tick--x", "aria-hidden": "true"}, root);
+      t.textContent = shortDay(d.day);
     });
-    var label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", 4); label.setAttribute("y", pad - 8); label.setAttribute("font-size", "14");
-    label.textContent = count(max);
-    svg.appendChild(label);
-    box.appendChild(svg);
+    SERIES.forEach(function (s) {
+      svg("polyline", {fill: "none", stroke: s[1], "stroke-width": "3", "class": "series series--" + s[0], "aria-hidden": "true",
+                       points: days.map(function (d, i) { return x(i) + "," + y(d[s[0]] || 0); }).join(" ")}, root);
+    });
+    var tip = el("div", "tip");
+    tip.setAttribute("aria-hidden", "true");                      // the point's own name says it
+    tip.hidden = true;
+    var slot = (w - left - right) / Math.max(1, days.length - 1);
+    var points = days.map(function (d, i) {
+      var text = T("chart.point", {date: day(d.day), all: count(d.conv || 0), bot: count(d.conv_bot_resolved || 0),
+                                   handoff: count(d.conv_handoff || 0)});
+      var g = svg("g", {"class": "point", role: "img", tabindex: i === days.length - 1 ? "0" : "-1", "aria-label": text}, root);
+      g.dataset.day = d.day;
+      svg("title", {}, g).textContent = text;
+      svg("rect", {x: x(i) - slot / 2, y: top, width: slot, height: h - top - bottom, "class": "hit"}, g);
+      SERIES.forEach(function (s) { svg("circle", {cx: x(i), cy: y(d[s[0]] || 0), r: 4, fill: s[1], "class": "dot"}, g); });
+      var show = function () {
+        tip.textContent = text;
+        tip.hidden = false;
+        tip.style.left = Math.min(80, Math.max(0, (x(i) / w) * 100 - 10)) + "%";
+      };
+      g.addEventListener("mouseenter", show);
+      g.addEventListener("focus", show);
+      g.addEventListener("mouseleave", function () { if (document.activeElement !== g) { tip.hidden = true; } });
+      g.addEventListener("blur", function () { tip.hidden = true; });
+      return g;
+    });
+    root.addEventListener("keydown", function (e) {
+      var at = points.indexOf(document.activeElement);
+      if (at < 0) { return; }
+      var to = {ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: points.length - 1}[e.key];
+      if (to === undefined) { return; }
+      e.preventDefault();
+      to = Math.max(0, Math.min(points.length - 1, to));
+      points[at].setAttribute("tabindex", "-1");
+      points[to].setAttribute("tabindex", "0");
+      points[to].focus();
+    });
+    box.appendChild(root);
+    box.appendChild(tip);
   }
 
   function row(cells) {
@@ -134,8 +235,6 @@
     });
     return tr;
   }
-
-  var LOW_DATA = 10;   // answers under which a rate is shown as "too few to trust"
 
   function fill(id, rows, empty) {
     var body = $(id);
@@ -150,9 +249,12 @@
     rows.forEach(function (cells) { body.appendChild(row(cells)); });
   }
 
-  function trend(v) {
-    return missing(v) ? T("matrix.new")
-      : I18N.number(v / 100, {style: "percent", maximumFractionDigits: 0, signDisplay: "exceptZero"});
+  /* Against the previous period: "new" only for a reason absent from a period that has data;
+     nothing when there is nothing to compare with. */
+  function trend(r) {
+    if (r.new) { return T("matrix.new"); }
+    return missing(r.trend) ? "—"
+      : I18N.number(r.trend / 100, {style: "percent", maximumFractionDigits: 0, signDisplay: "exceptZero"});
   }
 
   function action(code) { return ACTIONS.indexOf(code) >= 0 ? T("actions." + code) : String(code || "—"); }
@@ -170,7 +272,7 @@
       cell.appendChild(el("p", "axis", T("matrix.axis", levels)));
       var list = el("ul");
       rows.filter(function (r) { return r.value === q[0] && r.irritant_level === q[1]; }).forEach(function (r) {
-        list.appendChild(el("li", r.few_data ? "few" : "", known("reasons", r.reason) + " (" + count(r.volume) + ")"));
+        list.appendChild(el("li", r.few_data ? "few" : "", reasonName(r.reason) + " (" + count(r.volume) + ")"));
       });
       if (!list.children.length) { list.appendChild(el("li", "none", "—")); }
       cell.appendChild(list);
@@ -178,22 +280,26 @@
     });
     var unknown = rows.filter(function (r) { return !r.irritant_level; });
     if (unknown.length) {
-      box.appendChild(el("p", "measure", T("matrix.few_data", {reasons: unknown.map(function (r) { return known("reasons", r.reason); }).join(", ")})));
+      box.appendChild(el("p", "measure", T("matrix.few_data", {reasons: unknown.map(function (r) { return reasonName(r.reason); }).join(", ")})));
     }
   }
 
-  /* A rate with how many answers it rests on; under 10 it is flagged as too few to trust. */
-  function rated(rate, answers) {
+  /* A rate with how many answers it rests on; flagged as too few when the API says low_data. */
+  function rated(rate, answers, low) {
     if (missing(rate)) return pct(rate);
-    return I18N.tn(answers < LOW_DATA ? "matrix.rate_few" : "matrix.rate_n", answers || 0, {rate: pct(rate)});
+    return I18N.tn(low ? "matrix.rate_few" : "matrix.rate_n", answers || 0, {rate: pct(rate)});
   }
 
   function reasons(body) {
     matrix(body.rows);
     fill("reasons", body.rows.map(function (r) {
-      return [known("reasons", r.reason), count(r.volume), trend(r.trend), pct(r.containment), rated(r.csat, r.csat_answers), pct(r.irritant),
-              known("matrix", r.value), action(r.action)];
+      return [reasonName(r.reason), count(r.volume), trend(r), pct(r.bot_resolution),
+              rated(r.csat, r.csat_answers, r.csat_low_data), pct(r.irritant), known("matrix", r.value), action(r.action)];
     }), T("matrix.empty"));
+    var previous = body.previous;
+    var note = $("trend-note");
+    note.hidden = !(previous && !previous.conversations);
+    note.textContent = note.hidden ? "" : T("matrix.no_previous", {start: day(previous.start), end: day(previous.end)});
   }
 
   function topics(body) {
@@ -201,7 +307,7 @@
     fill("topics", body.topics.map(function (t) {
       var why = WHY.filter(function (k) { return t.why[k]; })
         .map(function (k) { return T("unanswered.why_" + k, {n: count(t.why[k])}); }).join(", ");
-      return [t.label, count(t.count), why, t.reason ? known("reasons", t.reason) : "—", t.examples.slice(0, 4).join(" · ")];
+      return [t.label, count(t.count), why, reasonName(t.reason), t.examples.slice(0, 4).join(" · ")];
     }), T("unanswered.empty"));
   }
 
@@ -214,7 +320,8 @@
         var v = e.variants[name];
         var p = test ? I18N.number(test.p_value, {minimumFractionDigits: 3, maximumFractionDigits: 3}) : "";
         var verdict = i ? "" : (test ? T("ab.significant", {p: p}) : T("ab.not_yet"));
-        rows.push([i ? "" : e.entry, name, count(v.shown), T("ab.up_of", {rate: pct(v.up_rate), votes: count(v.votes)}),
+        rows.push([i ? "" : e.entry, name, count(v.shown),
+                   T(v.low_data ? "ab.up_of_few" : "ab.up_of", {rate: pct(v.up_rate), votes: count(v.votes)}),
                    pct(v.containment), verdict]);
       });
     });
@@ -223,7 +330,7 @@
 
   function verbatims(body) {
     fill("verbatims", body.verbatims.slice(0, 50).map(function (v) {
-      return [v.reason === "-" ? "—" : known("reasons", v.reason), v.survey.toUpperCase(),
+      return [reasonName(v.reason), known("verbatims", v.survey),
               T("verbatims.score_band", {score: count(v.score), band: known("bands", v.band)}), v.text];
     }), T("verbatims.empty"));
   }
