@@ -202,12 +202,12 @@ def test_an_admin_writes_a_canned_reply_that_agents_then_insert(live: tuple[Gate
     dialog = page.locator("#canned-dialog")
     expect(dialog).to_be_visible()
     expect(dialog.locator("#canned-admin-list li").first).to_be_visible()      # the seeded set
-    page.get_by_label(T["canned.shortcut"]).fill("avoir")
+    page.get_by_label(T["canned.shortcut"], exact=True).fill("avoir")
     page.get_by_label(T["canned.name"], exact=True).fill("Avoir " + XSS)
-    page.get_by_label(T["canned.body"]).fill("Bonjour {prenom}")
+    page.get_by_label(T["canned.body"], exact=True).fill("Bonjour {prenom}")
     dialog.get_by_role("button", name=T["canned.save"]).click()
     expect(page.locator("#canned-error")).to_contain_text("prenom")           # refused, said why
-    page.get_by_label(T["canned.body"]).fill("{first_name}, votre avoir {order_number} est prêt.")
+    page.get_by_label(T["canned.body"], exact=True).fill("{first_name}, votre avoir {order_number} est prêt.")
     dialog.get_by_role("button", name=T["canned.save"]).click()
     expect(dialog.locator("#canned-admin-list li", has_text="/avoir")).to_have_count(1)
     assert (found := axe_violations(page)) == [], found
