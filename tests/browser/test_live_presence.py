@@ -68,9 +68,10 @@ SPIES = """
 
 def add_named_agent(redis_url: str, email: str, name: str) -> None:
     """Through the real CLI, with the display name shoppers see."""
-    res = subprocess.run([sys.executable, "-m", "handoff", "agents", "add", email, "--role", "agent",
-                          "--name", name, "--password-stdin"], input=PASSWORD + "\n", text=True,
-                         capture_output=True, cwd=REPO, env={**os.environ, "REDIS_URL": redis_url}, timeout=60)
+    command = [sys.executable, "-m", "handoff", "agents", "add", email, "--role", "agent", "--name", name,
+               "--password-stdin"]
+    res = subprocess.run(command, input=PASSWORD + "\n", text=True, capture_output=True, cwd=REPO,
+                         env={**os.environ, "REDIS_URL": redis_url}, timeout=60)
     assert res.returncode == 0, res.stderr
 
 
