@@ -217,7 +217,7 @@ def test_tab_badge_and_desktop_notifications_while_the_tab_is_hidden(live: Live,
         page = context.new_page()
         errors = script_errors(page)
         sign_in(page, gw, email)
-        toggle = page.get_by_role("button", name="Desktop notifications")
+        toggle = page.get_by_role("button", name="Notifications", exact=True)
         expect(toggle).to_have_attribute("aria-pressed", "false")
         toggle.click()                                         # a user gesture: the browser asks, once
         expect(toggle).to_have_attribute("aria-pressed", "true")

@@ -425,8 +425,7 @@
     show(button, notificationsSupported());
     if (!notificationsSupported()) return;
     button.setAttribute("aria-pressed", String(notificationsOn()));
-    if (window.Notification.permission === "denied") button.title = T("notify.blocked");
-    else button.removeAttribute("title");
+    button.title = T(window.Notification.permission === "denied" ? "notify.blocked" : "notify.hint");
   }
 
   function rememberNotify(on) {
