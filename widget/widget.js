@@ -256,11 +256,12 @@
     ".btns.answered .qr:disabled{cursor:default}.btns.answered .qr[aria-pressed=false]{opacity:.55}",
     ".typing{display:flex;gap:4px;padding:12px 14px;margin-top:10px;background:#fff;border:1px solid var(--line);",
     "border-radius:16px 16px 16px 4px;width:max-content}",
-    ".typing i{width:7px;height:7px;border-radius:50%;background:#7a828e;animation:ss-b 1.2s infinite ease-in-out}",
-    ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}",
+    ".typing i,.dots i{width:7px;height:7px;border-radius:50%;background:#7a828e;animation:ss-b 1.2s infinite ease-in-out}",
+    ".typing i:nth-child(2),.dots i:nth-child(2){animation-delay:.15s}",
+    ".typing i:nth-child(3),.dots i:nth-child(3){animation-delay:.3s}",
     "@keyframes ss-b{0%,80%,100%{transform:translateY(0);opacity:.5}40%{transform:translateY(-4px);opacity:1}}",
     ".agent-typing{display:flex;align-items:center;gap:8px;margin:10px 0 0;font-size:13px;color:var(--muted)}",
-    ".agent-typing .typing{margin:0;padding:8px 10px}",
+    ".dots{display:flex;gap:4px;padding:8px 10px;background:#fff;border:1px solid var(--line);border-radius:12px}",
     ".card{background:#fff;border:1px solid var(--line);border-radius:14px;padding:14px;margin:0 0 14px}",
     ".card h3{margin:0 0 4px;font-size:15px}.card .hint{margin:0 0 10px;font-size:13px;color:var(--muted)}",
     ".field{margin:0 0 10px}.field label{display:block;font-size:13px;font-weight:600;margin:0 0 4px}",
@@ -357,7 +358,7 @@
     // the advisor typing in the console ("Marie is typing…"): a status line, said once when it appears
     agentTypingText = el("span");
     agentTyping = el("p", {class: "agent-typing", role: "status", hidden: true}, [
-      el("span", {class: "typing", "aria-hidden": "true"}, [el("i"), el("i"), el("i")]), agentTypingText]);
+      el("span", {class: "dots", "aria-hidden": "true"}, [el("i"), el("i"), el("i")]), agentTypingText]);
     body = el("div", {class: "body", tabindex: "0", role: "region", "aria-label": t("conversation")}, [
       leaveBtn, ticketBox,
       el("div", {class: "msg bot intro"}, [el("div", {class: "bubble", text: t("welcome")})]),
