@@ -201,6 +201,7 @@ def test_shortcuts_help_overlay_and_the_shortcuts_themselves(live: Live, page: P
     expect(page.locator(f'.card.is-current[data-cid="{cids[max(0, at - 1)]}"]')).to_have_count(1)
     page.keyboard.press("Alt+ArrowDown")
     expect(page.locator(f'#mine .card.is-current[data-cid="{held}"]')).to_have_count(1)
+    expect(page.locator("#reply-form")).to_be_visible()       # hers again: she may answer
     page.keyboard.press("Alt+r")
     expect(reply).to_be_focused()
     assert errors == [], errors

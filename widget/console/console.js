@@ -1310,8 +1310,10 @@
     if (!cids.length) return;
     var at = cids.indexOf(S.currentCid);
     var next = at < 0 ? (step > 0 ? 0 : cids.length - 1) : Math.min(cids.length - 1, Math.max(0, at + step));
-    var cid = cids[next];
+    var cid = cids[next], before = document.activeElement;
     openConversation(cid, { focusReply: false }).then(function () {
+      var now = document.activeElement;      // the agent moved on meanwhile (Alt+R...): leave it there
+      if (cid !== S.currentCid || (now !== before && now !== document.body && now !== $("main"))) return;
       var open = document.querySelector('#queue [data-cid="' + CSS.escape(cid) + '"] .card__open, ' +
                                         '#mine [data-cid="' + CSS.escape(cid) + '"] .card__open');
       if (open) open.focus();
