@@ -25,6 +25,7 @@ from kit.keys import EVENTS, SESSIONS_ENDED
 from .channels.web import FrameError, load_frame
 from .deps import GatewayState
 from .feeds import relay
+from .typing_signals import Refused
 
 router = APIRouter()
 AUTH_TIMEOUT_S = 10
@@ -66,18 +67,40 @@ class AgentSession:
 
     async def frames(self) -> None:
         """Reads the console's frames until the socket or the session ends; pings keep the
-        agent's presence alive, but only a live session's."""
+        agent's presence alive, but only a live session's; typing signals go to the shopper
+        (gateway/typing_signals.py). Anything else is ignored, as before."""
         desk = self.state.desk
         while True:
-            frame = await self.ws.receive_text()
+            raw = await self.ws.receive_text()
             if not await self.alive(force=True):
                 return
-            if '"ping"' in frame:
+            try:
+                frame = load_frame(raw)
+            except FrameError as exc:
+                await self.ws.send_json({"type": "error", "status": exc.status, "message": exc.message})
+                continue
+            if frame.get("type") == "ping":
                 await desk.heartbeat(self.email)
                 if not await self.alive(force=True):  # logged out during the heartbeat: undo it
                     await desk.set_presence(self.email, "offline")
                     return
                 await self.ws.send_json({"type": "pong"})
+            elif frame.get("type") == "typing":
+                await self.typing(frame)
+
+    async def typing(self, frame: dict[str, Any]) -> None:
+        """The agent types (or stopped) in a conversation: relayed if they hold it, else an
+        error frame naming the conversation (the console keeps its socket)."""
+        agent = await self.state.accounts.agent_for_token(self.token)
+        if agent is None or agent.email != self.email:
+            self.ended.set()
+            return
+        try:
+            await self.state.typing.from_agent(agent, frame)
+        except Refused as exc:
+            cid = frame.get("conversation_id")
+            named = {"conversation_id": cid} if isinstance(cid, str) and len(cid) <= 64 else {}
+            await self.ws.send_json(exc.frame(**named))
 
 
 @router.websocket("/ws/agent")

@@ -138,6 +138,7 @@ def _wire(state: GatewayState) -> None:
     from .channels.whatsapp import WhatsAppSender
     from .rasa_client import RasaClient
     from .ratelimit import ChatLimits
+    from .typing_signals import TypingSignals
 
     settings = state.settings
     state.shop = load_shop_config(settings.shop_config)
@@ -175,6 +176,7 @@ def _wire(state: GatewayState) -> None:
     # the shop's orders (demo file, PrestaShop, Shopify, WooCommerce: config/shop.yml `orders`)
     state.orders = build_source(state.shop.orders, demo_file=str(settings.orders_file))
     state.order_gate = _order_gate(state, state.orders)
+    state.typing = TypingSignals(state.redis, state.transcripts, state.desk, state.senders)
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
                                       detector=detector, recorder=state.recorder, surveys=state.shop.surveys,
                                       degraded=_degraded_mode(state), metrics=state.metrics)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .feeds import FeedHub
     from .rasa_client import RasaClient
     from .ratelimit import ChatLimits
+    from .typing_signals import TypingSignals
 
 
 @dataclass
@@ -63,6 +64,7 @@ class GatewayState:
     shop: ShopConfig | None = None               # config/shop.yml
     survey_links: SurveyLinks | None = None      # None: surveys by link not configured
     senders: dict[str, Sender] = field(default_factory=dict)  # channel -> its outbound side
+    typing: TypingSignals | None = None          # typing indicators, both ways (never stored)
 
     @property
     def inbox(self) -> Inbox:

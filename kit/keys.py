@@ -36,6 +36,7 @@ WAITS = "support:stats:waits"                    # recent queue waits (s), newes
 SURVEYS = "support:surveys"                       # legacy stream of scores (now analytics events)
 EVENTS = "support:events"                         # pub/sub: what agents' consoles follow
 OUTBOX = "support:out:{cid}"                      # pub/sub: messages for the shopper's open sockets
+TYPING_PLATFORM = "support:conv:{cid}:typing-sent"  # set for a few s after Messenger's typing_on
 
 OFFER = "support:conv:{cid}:survey-offer:{survey}"   # string, set while that survey awaits its score
 

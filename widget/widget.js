@@ -261,9 +261,12 @@
     ".btns.answered .qr:disabled{cursor:default}.btns.answered .qr[aria-pressed=false]{opacity:.55}",
     ".typing{display:flex;gap:4px;padding:12px 14px;margin-top:10px;background:#fff;border:1px solid var(--line);",
     "border-radius:16px 16px 16px 4px;width:max-content}",
-    ".typing i{width:7px;height:7px;border-radius:50%;background:#7a828e;animation:ss-b 1.2s infinite ease-in-out}",
-    ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}",
+    ".typing i,.dots i{width:7px;height:7px;border-radius:50%;background:#7a828e;animation:ss-b 1.2s infinite ease-in-out}",
+    ".typing i:nth-child(2),.dots i:nth-child(2){animation-delay:.15s}",
+    ".typing i:nth-child(3),.dots i:nth-child(3){animation-delay:.3s}",
     "@keyframes ss-b{0%,80%,100%{transform:translateY(0);opacity:.5}40%{transform:translateY(-4px);opacity:1}}",
+    ".agent-typing{display:flex;align-items:center;gap:8px;margin:10px 0 0;font-size:13px;color:var(--muted)}",
+    ".dots{display:flex;gap:4px;padding:8px 10px;background:#fff;border:1px solid var(--line);border-radius:12px}",
     ".card{background:#fff;border:1px solid var(--line);border-radius:14px;padding:14px;margin:0 0 14px}",
     ".card h3{margin:0 0 4px;font-size:15px}.card .hint{margin:0 0 10px;font-size:13px;color:var(--muted)}",
     ".field{margin:0 0 10px}.field label{display:block;font-size:13px;font-weight:600;margin:0 0 4px}",
@@ -310,6 +313,7 @@
     retryTimer: 0, pingTimer: 0, pongTimer: 0, polling: 0, inflight: {}, limitedUntil: 0, limitTimer: 0,
     histCount: 0, historyLoaded: false, convState: "bot",
     seen: {}, titles: {}, groups: [], typingTimer: 0,
+    agentTypingTimer: 0, typingSentAt: 0, typingIdle: 0,
     avail: null, availAt: 0, sugTimer: 0, sugSeq: 0, greeting: "", ticket: LS.get("ticket", null)
   };
   if (!Array.isArray(S.queue)) S.queue = [];
@@ -317,6 +321,7 @@
   // -- building the interface ------------------------------------------------------------
 
   var host, root, launcher, badge, panel, availText, dot, leaveBtn, conn, body, ticketBox, list, typing,
+    agentTyping, agentTypingText,
     sug, input, sendBtn, live, greet, greetText;
 
   function build() {
@@ -355,10 +360,14 @@
     list = el("ol", {class: "msgs", "aria-label": t("conversation")});
     typing = el("div", {class: "typing", hidden: true, role: "img", "aria-label": t("typing")},
       [el("i"), el("i"), el("i")]);
+    // the advisor typing in the console ("Marie is typing…"): a status line, said once when it appears
+    agentTypingText = el("span");
+    agentTyping = el("p", {class: "agent-typing", role: "status", hidden: true}, [
+      el("span", {class: "dots", "aria-hidden": "true"}, [el("i"), el("i"), el("i")]), agentTypingText]);
     body = el("div", {class: "body", tabindex: "0", role: "region", "aria-label": t("conversation")}, [
       leaveBtn, ticketBox,
       el("div", {class: "msg bot intro"}, [el("div", {class: "bubble", text: t("welcome")})]),
-      list, typing]);
+      list, typing, agentTyping]);
     sug = el("div", {class: "sug", role: "region", "aria-label": t("sugTitle"), hidden: true});
 
     var inputId = uid("input");
@@ -490,6 +499,7 @@
     }
     var known = S.seen[key];
     if (known) { settle(known, m); return; }
+    if (role === "system" && m.author === "closed") { S.convState = "bot"; hideAgentTyping(); }
     if (!text && !(m.buttons || []).length) return;       // internal events have no text for shoppers
     var li = el("li", {class: "msg " + ({shopper: "me", system: "sys"}[role] || role), "data-id": key});
     S.seen[key] = li;
@@ -519,6 +529,7 @@
     if (role === "shopper") answerGroups(text);
     else {
       hideTyping();
+      if (role === "agent") hideAgentTyping();
       if (how === "live") {
         announce(t("newFrom", {who: who(role), text: (li.querySelector(".bubble") || li).textContent.slice(0, 300)}));
         if (!S.open) { S.unread++; LS.set("unread", S.unread); renderBadge(); }
@@ -580,6 +591,41 @@
   }
   function hideTyping() { typing.hidden = true; clearTimeout(S.typingTimer); }
 
+  // -- typing indicators, both ways (docs/protocol.md, `typing` frames) ---------------------------
+  // The advisor's, shown while their "start" signals keep coming (they come every few seconds
+  // while they type), hidden on "stop", on their message, or AGENT_TYPING_MS after the last one.
+  var AGENT_TYPING_MS = 7000, TYPING_EVERY_MS = 2500, TYPING_IDLE_MS = 4000;
+
+  function onAgentTyping(f) {
+    if (f.state !== "start") { hideAgentTyping(); return; }
+    var name = typeof f.name === "string" ? f.name.slice(0, 80) : "";
+    agentTypingText.textContent = name ? t("agentTyping", {name: name}) : t("advisorTyping");
+    if (agentTyping.hidden) { agentTyping.hidden = false; if (stuck) scrollDown(); }
+    clearTimeout(S.agentTypingTimer);
+    S.agentTypingTimer = setTimeout(hideAgentTyping, AGENT_TYPING_MS);
+  }
+  function hideAgentTyping() { agentTyping.hidden = true; clearTimeout(S.agentTypingTimer); }
+
+  // The shopper's own: only while an advisor is involved (the bot needs no show), at most one
+  // "start" every TYPING_EVERY_MS, a "stop" after TYPING_IDLE_MS without a key or when sent.
+  function typingSignal(state) {
+    if (!S.connected || !S.ws) return;
+    try { S.ws.send(JSON.stringify({type: "typing", state: state})); } catch (e) { /* socket closing */ }
+  }
+  function shopperTyping() {
+    if (S.convState === "bot") return;
+    if (!input.value.trim()) { shopperStopped(); return; }
+    if (Date.now() - S.typingSentAt >= TYPING_EVERY_MS) { S.typingSentAt = Date.now(); typingSignal("start"); }
+    clearTimeout(S.typingIdle);
+    S.typingIdle = setTimeout(shopperStopped, TYPING_IDLE_MS);
+  }
+  function shopperStopped() {
+    clearTimeout(S.typingIdle);
+    if (!S.typingSentAt) return;
+    S.typingSentAt = 0;
+    typingSignal("stop");
+  }
+
   function clearConversation() {
     list.textContent = "";
     S.seen = {};
@@ -602,6 +648,7 @@
   function sendText(text, display) {
     text = String(text || "").trim().slice(0, MAX_CHARS);
     if (!text) return;
+    shopperStopped();
     var item = {id: "m-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10),
       text: text, display: display || "", ts: Date.now() / 1000};
     S.queue.push(item);
@@ -682,6 +729,8 @@
     clearInterval(S.pingTimer);
     clearTimeout(S.pongTimer);
     hideTyping();
+    hideAgentTyping();
+    S.typingSentAt = 0;
     renderConn();
     S.queue.forEach(function (item) { var li = S.seen[item.id]; if (li) status(li, t("queued")); });
     scheduleRetry();
@@ -742,6 +791,10 @@
       addMessage(f.message, "live");
     } else if (f.type === "ack") {
       onAck(f);
+    } else if (f.type === "typing" && f.role === "agent") {
+      onAgentTyping(f);
+    } else if (f.type === "error" && f.for === "typing") {
+      /* a typing signal refused (over budget): the indicator is a courtesy, nothing to say */
     } else if (f.type === "error" && f.message_id) {
       onRefused(f.message_id, f.status, f.retry_after_s);
     } else if (f.type === "error" && f.status === 429) {       // no budget for a new conversation
@@ -896,6 +949,7 @@
 
   function onTyping() {
     autosize();
+    shopperTyping();
     clearTimeout(S.sugTimer);
     var q = input.value.trim();
     if (q.length < 4 || q.charAt(0) === "/") { hideSuggestions(); return; }

@@ -207,6 +207,11 @@ class MessengerSender:
             ids.append(as_str(answer.get("message_id")))
         return ids
 
+    async def typing_on(self, psid: str) -> None:
+        """Messenger's own "typing" bubble while an agent types in the console (a sender action:
+        no message, nothing stored). Graph refusals raise; the caller treats it as cosmetic."""
+        await self._post({"recipient": {"id": psid}, "sender_action": "typing_on"})
+
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
             return await self.graph.post("me/messages", body, token=self.settings.messenger_page_token)

@@ -36,6 +36,7 @@ from ..deps import GatewayState, get_state
 from ..errors import error_code, error_response
 from ..feeds import relay
 from ..render import markdown_html
+from ..typing_signals import Refused
 
 log = logging.getLogger("gateway.web")
 router = APIRouter()
@@ -372,6 +373,12 @@ async def _handle_frame(state: GatewayState, conv: Conversation, raw: str,
         except ChatError as exc:
             return _frame_error(exc.status, exc.message, message_id=mid, **exc.extra)
         return {"type": "ack", **ack}
+    if kind == "typing":   # ephemeral: relayed to the consoles, never stored (gateway/typing_signals.py)
+        try:
+            await state.typing.from_shopper(conv["id"], frame, client)
+        except Refused as exc:
+            return exc.frame()
+        return None
     return _frame_error(422, f"unknown frame type {kind!r}")
 
 

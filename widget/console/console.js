@@ -11,6 +11,10 @@
   "use strict";
 
   var TOKEN_KEY = "console.token";
+  var NOTIFY_KEY = "console.notify";   // localStorage: "on" once the agent turned notifications on
+  var TYPING_EVERY_MS = 2500;      // at most one "typing" signal this often while the agent types
+  var TYPING_IDLE_MS = 4000;       // ... and a "stop" after this long without a key
+  var TYPING_SHOWN_MS = 7000;      // the customer's indicator hides this long after their last signal
   var REFRESH_MS = 20000;          // fallback polling when the live feed is down or missed something
   var PING_MS = 25000;             // keeps the agent's presence alive (server TTL is 90 s)
   var LONG_WAIT_S = 120;           // a wait shown in red
@@ -35,7 +39,8 @@
     current: null, currentCid: "", count: 0, shown: {}, ticket: null, tickets: [],
     ws: null, wsRetry: 0, wsTimer: null, pingTimer: null, refreshTimer: null, tickTimer: null,
     audio: null, view: "inbox", conn: "offline", ticketData: null, kbHits: null,
-    pendingClose: null, canned: null, cannedFor: "", cannedHits: [], cannedAt: -1, ticketFilter: ""
+    pendingClose: null, canned: null, cannedFor: "", cannedHits: [], cannedAt: -1, ticketFilter: "",
+    typingSentAt: 0, typingCid: "", typingIdle: null, typingShown: null, shortcutsReturn: null
   };
 
   // -- helpers ----------------------------------------------------------------------------
@@ -162,6 +167,8 @@
     sessionStorage.removeItem(TOKEN_KEY);
     stopLive();
     S.seenQueue = null; S.currentCid = ""; S.current = null; S.ticket = null; S.ticketData = null;
+    S.mineInfo = {}; S.queue = []; S.mine = [];
+    closeShortcuts(false);
     show($("app"), false);
     I18N.ensure().then(function () {
       show($("login-view"), true);
@@ -192,6 +199,7 @@
       show($("login-view"), false);
       show($("app"), true);
       renderShopHours(me);
+      renderNotify();
       connect();
       refreshAll();
       loadAgents();
@@ -252,6 +260,7 @@
     if (S.current) renderConversation(S.current);
     if (S.ticketData) renderTicket(S.ticketData);
     if (S.kbHits) renderKb(S.kbHits); else $("kb-status").textContent = "";
+    renderNotify();
     updateBadges();
   }
 
@@ -324,7 +333,10 @@
       case "note":
         if (data.conversation_id === S.currentCid) loadConversation(S.currentCid);
         break;
-      default:
+      case "typing":
+        onTypingEvent(data);
+        break;
+      default:                              // includes refused typing signals (`for: "typing"`): a courtesy
         break;
     }
   }
@@ -332,15 +344,145 @@
   function onMessageEvent(data) {
     var msg = data.message || {};
     var cid = data.conversation_id;
+    var mine = msg.role === "shopper" && S.me && data.agent === S.me.email;
     if (cid === S.currentCid) {
       fetchNewMessages();
-      if (msg.role === "shopper") announce(T("conversation.shopper_says", { text: msg.text }));
-    } else if (msg.role === "shopper" && S.me && data.agent === S.me.email) {
+      if (msg.role === "shopper") {
+        hideCustomerTyping();
+        announce(T("conversation.shopper_says", { text: msg.text }));
+      }
+      if (mine && pageHidden()) {           // seen when the agent comes back to the tab
+        S.mineInfo[cid] = Object.assign(S.mineInfo[cid] || {}, { unread: true });
+        updateBadges();
+      }
+    } else if (mine) {
       S.mineInfo[cid] = Object.assign(S.mineInfo[cid] || {}, { unread: true });
       renderMine();
+      updateBadges();
       announce(T("mine.new_message"));
       beep();
     }
+    if (mine) notifyDesktop(T("notify.new_message"), T("conversation.name", { id: shortId(cid) }), cid);
+  }
+
+  // -- typing indicators, both ways (gateway/typing_signals.py) -------------------------------
+
+  /* The customer of the open conversation types: "The customer is typing…" while their signals
+     keep coming (every few seconds), gone on "stop", on their message or TYPING_SHOWN_MS after. */
+  function onTypingEvent(data) {
+    if (data.role !== "shopper" || data.conversation_id !== S.currentCid) return;
+    if (data.state !== "start") { hideCustomerTyping(); return; }
+    var note = $("typing-note");
+    note.textContent = T("conversation.customer_typing");
+    show(note, true);
+    if (S.typingShown) window.clearTimeout(S.typingShown);
+    S.typingShown = window.setTimeout(hideCustomerTyping, TYPING_SHOWN_MS);
+  }
+
+  function hideCustomerTyping() {
+    if (S.typingShown) window.clearTimeout(S.typingShown);
+    S.typingShown = null;
+    show($("typing-note"), false);
+  }
+
+  function typingSignal(cid, state) {
+    if (!S.ws || S.ws.readyState !== 1 || !cid) return;
+    S.ws.send(JSON.stringify({ type: "typing", conversation_id: cid, state: state }));
+  }
+
+  /* The agent types a reply: the customer sees "<name> is typing…" (only in a conversation the
+     agent may answer: the reply box is shown for those only). */
+  function onReplyTyping() {
+    var cid = S.currentCid;
+    if (!cid || $("reply-form").hidden) return;
+    // an internal note or a "/" command for the canned replies is not a reply being written
+    var text = $("reply-text").value.trim();
+    if (!text || replyMode() === "note" || /^\/\S*$/.test(text)) { agentStoppedTyping(); return; }
+    if (S.typingCid !== cid || Date.now() - S.typingSentAt >= TYPING_EVERY_MS) {
+      if (S.typingCid && S.typingCid !== cid) agentStoppedTyping();
+      S.typingCid = cid;
+      S.typingSentAt = Date.now();
+      typingSignal(cid, "start");
+    }
+    if (S.typingIdle) window.clearTimeout(S.typingIdle);
+    S.typingIdle = window.setTimeout(agentStoppedTyping, TYPING_IDLE_MS);
+  }
+
+  function agentStoppedTyping() {
+    if (S.typingIdle) window.clearTimeout(S.typingIdle);
+    S.typingIdle = null;
+    if (!S.typingCid) return;
+    typingSignal(S.typingCid, "stop");
+    S.typingCid = "";
+    S.typingSentAt = 0;
+  }
+
+  // -- desktop notifications and the tab's badge ----------------------------------------------
+
+  function pageHidden() { return document.visibilityState === "hidden"; }
+
+  function notificationsSupported() { return typeof window.Notification === "function"; }
+
+  function notificationsOn() {
+    var on = false;
+    try { on = window.localStorage.getItem(NOTIFY_KEY) === "on"; } catch (e) { on = false; }
+    return on && notificationsSupported() && window.Notification.permission === "granted";
+  }
+
+  function renderNotify() {
+    var button = $("notify-toggle");
+    show(button, notificationsSupported());
+    if (!notificationsSupported()) return;
+    button.setAttribute("aria-pressed", String(notificationsOn()));
+    button.title = T(window.Notification.permission === "denied" ? "notify.blocked" : "notify.hint");
+  }
+
+  function rememberNotify(on) {
+    try { window.localStorage.setItem(NOTIFY_KEY, on ? "on" : "off"); } catch (e) { /* private mode */ }
+    renderNotify();
+    announce(T(on ? "notify.enabled" : "notify.disabled"));
+  }
+
+  /* From the button only (a user gesture): the browser's permission is asked at most once,
+     when it has not been decided; afterwards the toggle only changes our own preference. */
+  function toggleNotify() {
+    if (!notificationsSupported()) return;
+    if (notificationsOn()) { rememberNotify(false); return; }
+    var permission = window.Notification.permission;
+    if (permission === "granted") { rememberNotify(true); return; }
+    if (permission === "denied") { renderNotify(); announceError(T("notify.blocked")); return; }
+    var asked = window.Notification.requestPermission();
+    Promise.resolve(asked).then(function (answer) {
+      if (answer === "granted") rememberNotify(true);
+      else { renderNotify(); announceError(T("notify.blocked")); }
+    }).catch(function () { renderNotify(); });
+  }
+
+  /* A notification while the tab is in the background; clicking it opens the conversation.
+     It names the conversation, never what the customer wrote (screens are seen by others). */
+  function notifyDesktop(title, body, cid) {
+    if (!pageHidden() || !notificationsOn()) return;
+    try {
+      var note = new window.Notification(title, { body: body, tag: cid, lang: I18N.lang });
+      note.onclick = function () {
+        window.focus();
+        note.close();
+        openConversation(cid);
+      };
+    } catch (e) { /* the browser refused (e.g. needs a service worker): the badge remains */ }
+  }
+
+  /* Conversations that need the agent: everyone waiting, and their own with unseen messages. */
+  function attentionCount() {
+    var unseen = S.mine.filter(function (cid) { return S.mineInfo[cid] && S.mineInfo[cid].unread; }).length;
+    return S.queue.length + unseen;
+  }
+
+  function onVisible() {
+    if (pageHidden() || !S.currentCid || !S.mineInfo[S.currentCid] || !S.mineInfo[S.currentCid].unread) return;
+    S.mineInfo[S.currentCid].unread = false;     // the open conversation is seen again
+    renderMine();
+    updateBadges();
   }
 
   // -- notifications -------------------------------------------------------------------------
@@ -386,7 +528,8 @@
     tb.setAttribute("aria-label", overdue ? I18N.tn("tabs.open_overdue", S.tickets.length, { overdue: overdue })
       : I18N.tn("tabs.open", S.tickets.length));
     show(tb, S.tickets.length > 0);
-    document.title = (n ? "(" + n + ") " : "") + T("title");
+    var attention = attentionCount();
+    document.title = (attention ? "(" + attention + ") " : "") + T("title");
   }
 
   // -- queue --------------------------------------------------------------------------------
@@ -412,6 +555,10 @@
       renderQueue(fresh);
       updateBadges();
       if (fresh.length) {
+        notifyDesktop(T("notify.new_conversation"), fresh.length === 1
+          ? T("notify.new_conversation_body", { reason: reasonText(fresh[0].reason) || T("queue.a_customer"),
+                                                lang: (fresh[0].lang || "?").toUpperCase() })
+          : T("queue.new_many", { n: I18N.number(fresh.length) }), fresh.length === 1 ? fresh[0].conversation_id : "");
         beep();
         announce(fresh.length === 1
           ? T("queue.new_one", { reason: reasonText(fresh[0].reason) || T("queue.a_customer"),
@@ -575,12 +722,17 @@
     });
     $("mine-count").textContent = String(S.mine.length);
     show($("mine-empty"), S.mine.length === 0);
+    updateBadges();
   }
 
   // -- conversation view --------------------------------------------------------------------
 
-  function openConversation(cid) {
+  /* `options.focusReply` false: keep the focus where it is (moving through the lists). */
+  function openConversation(cid, options) {
+    var focusReply = !options || options.focusReply !== false;
     switchView("inbox");
+    if (S.typingCid && S.typingCid !== cid) agentStoppedTyping();
+    if (cid !== S.currentCid) hideCustomerTyping();
     S.currentCid = cid;
     if (S.mineInfo[cid]) S.mineInfo[cid].unread = false;
     $("kb-q").value = "";
@@ -596,9 +748,10 @@
     var replyRadio = $("reply-form").querySelector("input[name=reply-mode][value=reply]");
     if (!replyRadio.checked) { replyRadio.checked = true; onReplyMode(); }   // a public reply by default
     markCurrent();
+    updateBadges();
     return loadConversation(cid).then(function () {
       var box = $("reply-text");
-      if (!box.closest("form").hidden) box.focus();
+      if (focusReply && !box.closest("form").hidden) box.focus();
     });
   }
 
@@ -821,6 +974,7 @@
     if (replyMode() === "note") { addNote(cid, text); return; }
     var button = $("reply-form").querySelector("button[type=submit]");
     button.disabled = true;
+    agentStoppedTyping();
     api("/api/agent/conversations/" + encodeURIComponent(cid) + "/messages", { body: { text: text } })
       .then(function () {
         box.value = "";
@@ -1159,6 +1313,8 @@
   }
 
   function leaveConversation() {
+    agentStoppedTyping();
+    hideCustomerTyping();
     S.currentCid = "";
     S.current = null;
     show($("conv"), false);
@@ -1537,6 +1693,110 @@
     }).catch(function (err) { announceError(T("tickets.not_solved", { error: err.message })); });
   }
 
+  // -- keyboard shortcuts and their help (the list is in index.html, its texts in the locales) ----
+
+  var FOCUSABLE = "button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), " +
+    "textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+  function inField(target) {
+    return Boolean(target && target.closest && target.closest("input, textarea, select, [contenteditable]"));
+  }
+
+  /* The letter of a key whatever the layout's Alt produces (macOS turns Alt+N into "˜"). */
+  function letterOf(event) {
+    var key = String(event.key || "");
+    if (/^[a-z]$/i.test(key)) return key.toLowerCase();
+    var code = /^Key([A-Z])$/.exec(event.code || "");
+    return code ? code[1].toLowerCase() : "";
+  }
+
+  function openShortcuts() {
+    var overlay = $("shortcuts");
+    if (!overlay.hidden) return;
+    S.shortcutsReturn = document.activeElement;
+    show(overlay, true);
+    $("app").inert = true;                  // with aria-modal: the console behind is out of reach
+    $("shortcuts-close").focus();
+  }
+
+  /* `giveFocusBack`: to whatever had it when the list opened (if it is still there). */
+  function closeShortcuts(giveFocusBack) {
+    var overlay = $("shortcuts");
+    if (overlay.hidden) return;
+    show(overlay, false);
+    $("app").inert = false;
+    var back = S.shortcutsReturn;
+    S.shortcutsReturn = null;
+    if (giveFocusBack === false) return;
+    if (back && back.focus && document.contains(back) && back !== document.body) back.focus();
+    else $("main").focus();
+  }
+
+  function onShortcutsKey(event) {
+    if (event.key === "Escape") { event.preventDefault(); closeShortcuts(); return; }
+    if (event.key !== "Tab") return;
+    var items = Array.prototype.slice.call($("shortcuts").querySelectorAll(FOCUSABLE));
+    if (!items.length) { event.preventDefault(); return; }
+    var first = items[0], last = items[items.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !$("shortcuts").contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !$("shortcuts").contains(document.activeElement))) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
+  /* Alt+↓ / Alt+↑ (J / K outside a field): the next or previous card of the two lists. */
+  function moveConversation(step) {
+    var cards = Array.prototype.slice.call(document.querySelectorAll("#queue .card, #mine .card"));
+    var cids = cards.map(function (card) { return card.dataset.cid; });
+    if (!cids.length) return;
+    var at = cids.indexOf(S.currentCid);
+    var next = at < 0 ? (step > 0 ? 0 : cids.length - 1) : Math.min(cids.length - 1, Math.max(0, at + step));
+    var cid = cids[next], before = document.activeElement;
+    openConversation(cid, { focusReply: false }).then(function () {
+      var now = document.activeElement;      // the agent moved on meanwhile (Alt+R...): leave it there
+      if (cid !== S.currentCid || (now !== before && now !== document.body && now !== $("main"))) return;
+      var open = document.querySelector('#queue [data-cid="' + CSS.escape(cid) + '"] .card__open, ' +
+                                        '#mine [data-cid="' + CSS.escape(cid) + '"] .card__open');
+      if (open) open.focus();
+    });
+  }
+
+  function clickIfShown(id) {
+    var button = $(id);
+    if (button && !button.hidden && !button.disabled && button.offsetParent !== null) { button.click(); return true; }
+    return false;
+  }
+
+  function onShortcut(event) {
+    if ($("app").hidden) return;
+    if (!$("shortcuts").hidden) { onShortcutsKey(event); return; }
+    if (event.ctrlKey || event.metaKey || event.isComposing) return;
+    var typing = inField(event.target), letter = letterOf(event);
+    if (event.key === "?" && !typing && !event.altKey) { event.preventDefault(); openShortcuts(); return; }
+    if (event.altKey) {
+      var done = true;
+      if (event.key === "ArrowDown") moveConversation(1);
+      else if (event.key === "ArrowUp") moveConversation(-1);
+      else if (!event.shiftKey && letter === "n") {
+        if (S.view !== "inbox") switchView("inbox");
+        if (!clickIfShown("claim-next")) announce(T("queue.empty"));
+      } else if (!event.shiftKey && letter === "r") {
+        var box = $("reply-text");
+        if (S.view === "inbox" && !box.closest("form").hidden && S.currentCid) box.focus(); else done = false;
+      } else if (event.shiftKey && letter === "t") done = clickIfShown("conv-transfer-toggle");
+      else if (event.shiftKey && letter === "c") done = clickIfShown("conv-close");   // the close button's own flow
+      else done = false;
+      if (done) event.preventDefault();
+      return;
+    }
+    if (typing || event.shiftKey) return;
+    if (letter === "j" && event.key.toLowerCase() === "j") { event.preventDefault(); moveConversation(1); }
+    else if (letter === "k" && event.key.toLowerCase() === "k") { event.preventDefault(); moveConversation(-1); }
+  }
+
   // -- views ----------------------------------------------------------------------------------
 
   function switchView(view) {
@@ -1604,6 +1864,14 @@
     });
     $("reply-form").addEventListener("submit", onReply);
     $("reply-text").addEventListener("keydown", onReplyKey);
+    $("reply-text").addEventListener("input", onReplyTyping);
+    $("notify-toggle").addEventListener("click", toggleNotify);
+    $("shortcuts-open").addEventListener("click", openShortcuts);
+    $("shortcuts-close").addEventListener("click", function () { closeShortcuts(); });
+    $("shortcuts").addEventListener("click", function (e) { if (e.target === $("shortcuts")) closeShortcuts(); });
+    document.addEventListener("keydown", onShortcut);
+    document.addEventListener("visibilitychange", onVisible);
+    window.addEventListener("focus", onVisible);
     $("kb-form").addEventListener("submit", onKbSearch);
     $("order-form").addEventListener("submit", onOrderSearch);
     $("ticket-reason").addEventListener("change", onTicketReason);
