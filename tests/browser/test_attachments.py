@@ -11,11 +11,12 @@ import re
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FileChooser, Page, expect
 
 from kit import texts
 from tests.e2e.conftest import add_agent
 
+from .conftest import poll
 from .helpers import (
     BOT_MS,
     PASSWORD,
@@ -39,12 +40,19 @@ def photo() -> bytes:
 
 
 def attach(shop: Page, name: str, mime: str, content: bytes) -> None:
-    """The attach button, reached and pressed from the keyboard, then the file chosen."""
-    button = shop.get_by_role("button", name=W["attach"])
-    button.focus()
-    with shop.expect_file_chooser() as chooser:
+    """The attach button, reached and pressed from the keyboard, then the file chosen. The
+    chooser is caught by a listener set up beforehand (expect_file_chooser can miss a chooser
+    opened by a key press)."""
+    choosers: list[FileChooser] = []
+    shop.on("filechooser", choosers.append)
+    try:
+        button = shop.get_by_role("button", name=W["attach"])
+        button.focus()
         shop.keyboard.press("Enter")
-    chooser.value.set_files({"name": name, "mimeType": mime, "buffer": content})
+        poll(lambda: choosers, "the file chooser", timeout=30, page=shop)
+    finally:
+        shop.remove_listener("filechooser", choosers.append)
+    choosers[0].set_files({"name": name, "mimeType": mime, "buffer": content})
 
 
 def test_a_photo_sent_in_the_widget_reaches_the_agent_and_bad_files_are_refused(live,  # noqa: ANN001
