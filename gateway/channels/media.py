@@ -108,6 +108,8 @@ async def resolve(state: Any, message: Message) -> tuple[Message | None, str]:
     resolved = replace(message, conversation_id=cid, attachments=(), files=tuple(files))
     if not resolved.text.strip() and not files:
         claimed = await state.redis.set(seen, "1", nx=True, ex=SEEN_TTL_S)
+        if claimed:   # the shopper did write: WhatsApp's 24-hour window is open for the reply
+            await state.transcripts.update(cid, last_inbound_at=message.timestamp)
         return None, refusal if claimed else ""
     return resolved, refusal
 
