@@ -44,14 +44,18 @@ def attach(shop: Page, name: str, mime: str, content: bytes) -> None:
     chooser is caught by a listener set up beforehand (expect_file_chooser can miss a chooser
     opened by a key press)."""
     choosers: list[FileChooser] = []
-    shop.on("filechooser", choosers.append)
+
+    def caught(chooser: FileChooser) -> None:
+        choosers.append(chooser)
+
+    shop.on("filechooser", caught)
     try:
         button = shop.get_by_role("button", name=W["attach"])
         button.focus()
         shop.keyboard.press("Enter")
         poll(lambda: choosers, "the file chooser", timeout=30, page=shop)
     finally:
-        shop.remove_listener("filechooser", choosers.append)
+        shop.remove_listener("filechooser", caught)
     choosers[0].set_files({"name": name, "mimeType": mime, "buffer": content})
 
 
