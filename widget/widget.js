@@ -371,7 +371,7 @@
     sendBtn = el("button", {class: "send", type: "submit", "aria-label": t("send"), disabled: true}, [icon("send")]);
     var composer = el("form", {class: "composer", onsubmit: function (e) {
       e.preventDefault(); sendText(input.value); input.value = ""; autosize(); input.focus();
-    }}, [el("label", {class: "sr", for: inputId, text: t("inputLabel")}), attachButton(), input, sendBtn]);
+    }}, [el("label", {class: "sr", for: inputId, text: t("inputLabel")}), input, attachButton(), sendBtn]);
 
     panel = el("section", {class: "panel", id: "ss-panel", role: "dialog", "aria-labelledby": titleId, hidden: true}, [
       el("header", {class: "head"}, [
