@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, FileChooser, Page, expect
 from kit import texts
 from tests.e2e.conftest import add_agent
 
-from .conftest import poll
+from .conftest import poll, screenshot
 from .helpers import (
     BOT_MS,
     PASSWORD,
@@ -95,6 +95,8 @@ def test_a_photo_sent_in_the_widget_reaches_the_agent_and_bad_files_are_refused(
         console.wait_for_function("() => { const i = document.querySelector('#transcript img.file__thumb');"
                                   " return i && i.complete && i.naturalWidth === 320; }")
         expect(thumb).to_have_attribute("alt", re.compile("colis abîmé.jpg"))
+        screenshot(console, "console-attachment")
+        screenshot(shop, "widget-attachment")
 
         attach(shop, "enorme.jpg", "image/jpeg", b"\xff\xd8\xff" + b"0" * (6 * 1024 * 1024))
         expect(shop.locator(".msg.me.failed", has_text=W["fileTooBig"])).to_be_visible(timeout=BOT_MS)
