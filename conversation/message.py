@@ -38,6 +38,31 @@ class Button:
 
 
 @dataclass(frozen=True)
+class FileInfo:
+    """A file the shopper sent, as messages carry it: its id (the file itself is served by the
+    gateway to the conversation's shopper and to agents), cleaned name, sniffed type, size."""
+
+    id: str
+    name: str
+    type: str
+    size: int
+    width: int = 0
+    height: int = 0
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FileInfo | None:
+        """None for anything that is not a stored file's description (never trusted blindly)."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+            return None
+        try:
+            return cls(id=data["id"], name=str(data.get("name") or ""), type=str(data.get("type") or ""),
+                       size=int(data.get("size") or 0), width=int(data.get("width") or 0),
+                       height=int(data.get("height") or 0))
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
 class Message:
     channel: str                      # web | messenger | whatsapp
     sender: str                       # the shopper's id on that channel (PSID, wa_id, web visitor id)
@@ -45,7 +70,8 @@ class Message:
     text: str = ""
     role: str = "shopper"             # shopper | bot | agent | system
     buttons: tuple[Button, ...] = ()
-    attachments: tuple[str, ...] = () # links only: we never store files
+    attachments: tuple[str, ...] = () # links (outbound); inbound Meta media before they are fetched
+    files: tuple[FileInfo, ...] = ()  # files the shopper sent, stored by handoff/attachments.py
     lang: str = ""                    # fr | en | "" when unknown
     message_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the platform's id when it has one
     timestamp: float = field(default_factory=time.time)
@@ -60,6 +86,7 @@ class Message:
         data = asdict(self)
         data["buttons"] = [asdict(b) for b in self.buttons]
         data["attachments"] = list(self.attachments)
+        data["files"] = [asdict(f) for f in self.files]
         return data
 
     @classmethod
@@ -70,6 +97,7 @@ class Message:
             role=str(data.get("role") or "shopper"),
             buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons") or ()),
             attachments=tuple(str(a) for a in data.get("attachments") or ()),
+            files=tuple(f for f in map(FileInfo.from_dict, data.get("files") or ()) if f is not None),
             lang=str(data.get("lang") or ""), message_id=str(data.get("message_id") or uuid.uuid4().hex),
             timestamp=float(data.get("timestamp") or time.time()), author=str(data.get("author") or ""),
         )  # fmt: skip

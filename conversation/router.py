@@ -155,6 +155,12 @@ class ConversationRouter:
 
     async def route(self, message: Message) -> None:
         conv = await self.transcripts.require(message.conversation_id)
+        if message.files and not message.text.strip():
+            # a file alone says nothing the bot can read: an agent sees it (console), the bot
+            # only acknowledges it and says how to reach someone who will look at it
+            if conv.get("state") not in ("queued", "agent"):
+                await self._send_bot(conv, say(message.lang or conv.get("lang", ""), "file_received"))
+            return
         if await self.surveys.handle(message, conv):
             return
         helped = None

@@ -30,6 +30,7 @@ from . import (
     agent_desk_api,
     agent_ws,
     analytics_api,
+    attachments_api,
     health,
     help_centre,
     metrics,
@@ -44,7 +45,7 @@ from .deps import GatewayState
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .feeds import FeedHub
 from .index_loader import IndexLoader
-from .limits import BodySizeLimitMiddleware
+from .limits import DEFAULT_OVERRIDES, BodySizeLimitMiddleware
 from .logs import configure_logging
 from .metrics import Metrics
 from .observe import RequestTelemetryMiddleware
@@ -74,12 +75,14 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_desk_api.router, agent_ws.router, analytics_api.router,
                    messenger.router, whatsapp.router, pages.router, help_centre.router, survey_page.router,
-                   privacy_api.router, texts_api.router):
+                   privacy_api.router, texts_api.router, attachments_api.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=(
+        *DEFAULT_OVERRIDES,
+        (attachments_api.UPLOAD_PATH, attachments_api.body_limit(settings.attachment_max_bytes))))
     add_cors(app, settings.widget_origins)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -122,6 +125,7 @@ def _wire(state: GatewayState) -> None:
     from conversation.router import ConversationRouter
     from conversation.transcript import Transcripts
     from handoff.accounts import Accounts
+    from handoff.attachments import AttachmentStore, Limits
     from handoff.desk import HelpDesk
     from handoff.mailer import Mailer, MailSettings
     from handoff.privacy import Privacy
@@ -153,7 +157,11 @@ def _wire(state: GatewayState) -> None:
     state.desk = HelpDesk(state.redis, state.recorder)
     state.transcripts = Transcripts(state.redis)
     state.accounts = Accounts(state.redis)
-    state.privacy = Privacy(state.redis, analytics_secret=settings.analytics_secret)
+    state.attachments = AttachmentStore(state.redis, settings.attachments_dir, Limits(
+        max_bytes=settings.attachment_max_bytes, max_count=settings.attachment_max_count,
+        max_total_bytes=settings.attachment_max_total))
+    state.privacy = Privacy(state.redis, analytics_secret=settings.analytics_secret,
+                            attachments=state.attachments)
     state.feeds = FeedHub(state.redis)
     state.survey_links = (SurveyLinks(settings.survey_secret, settings.public_url,
                                       days=state.shop.surveys.nps_link_days)

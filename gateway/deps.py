@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from conversation.router import ConversationRouter
     from conversation.transcript import Transcripts
     from handoff.accounts import Accounts
+    from handoff.attachments import AttachmentStore
     from handoff.desk import HelpDesk
     from handoff.privacy import Privacy
     from handoff.survey_links import SurveyLinks
@@ -55,6 +56,7 @@ class GatewayState:
     tickets: Tickets | None = None
     accounts: Accounts | None = None
     privacy: Privacy | None = None               # GDPR export / erase and the retention purge
+    attachments: AttachmentStore | None = None   # the files shoppers send (var/attachments)
     rate_limit: ChatLimits | None = None         # the web channel's budgets
     bot: RasaClient | None = None
     graph: GraphClient | None = None             # when Meta is configured

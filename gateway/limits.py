@@ -8,6 +8,8 @@ without one (chunked) are counted as they stream in.
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,15 +30,22 @@ def _message(limit: int) -> str:
 
 
 
+# paths with their own limit: a prefix, or a pattern (the chat's file uploads: gateway/app.py)
+Override = tuple[str | re.Pattern[str], int]
+DEFAULT_OVERRIDES: tuple[Override, ...] = (("/webhooks/", MAX_WEBHOOK_BYTES),)
+
+
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int, *,
-                 overrides: tuple[tuple[str, int], ...] = (("/webhooks/", MAX_WEBHOOK_BYTES),)) -> None:
+                 overrides: tuple[Override, ...] = DEFAULT_OVERRIDES) -> None:
         self.app = app
         self.default_max = max_bytes
         self.overrides = overrides
 
     def limit_for(self, path: str) -> int:
-        return next((limit for prefix, limit in self.overrides if path.startswith(prefix)), self.default_max)
+        return next((limit for where, limit in self.overrides
+                     if (where.match(path) if isinstance(where, re.Pattern) else path.startswith(where))),
+                    self.default_max)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -19,7 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from kit import texts
 
 WIDGET_DIR = Path(__file__).resolve().parents[1] / "widget"
-STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+# blob: images: the console shows shoppers' files from blob: URLs of authenticated fetches
+STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
               "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'none'; "
               "form-action 'self'; frame-ancestors 'none'")
 router = APIRouter()

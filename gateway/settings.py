@@ -52,6 +52,10 @@ class Settings:
     analytics_secret: str = DEFAULT_ANALYTICS_SECRET  # ANALYTICS_SECRET: keys the customers' pseudonyms
     survey_secret: str = ""                 # SURVEY_SECRET: signs survey links and help feedback forms
     public_url: str = ""                    # PUBLIC_URL: the gateway as customers see it (survey links)
+    attachments_dir: Path = Path("var/attachments")   # ATTACHMENTS_DIR: the files shoppers send
+    attachment_max_bytes: int = 5 * 1024 * 1024      # ATTACHMENT_MAX_BYTES: one file
+    attachment_max_count: int = 10                    # ATTACHMENT_MAX_COUNT: files per conversation
+    attachment_max_total: int = 25 * 1024 * 1024     # ATTACHMENT_MAX_TOTAL_BYTES: bytes per conversation
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +78,8 @@ class Settings:
         rates = {name: _parse_rate(get(name, default), problems, name=name, unit=unit)
                  for name, default, unit in RATE_LIMITS}
         clock_start = _parse_clock(get("CLOCK_START", ""), problems)
+        files = {name: _parse_count(get(name, str(default)), problems, name=name, low=low, high=high)
+                 for name, default, low, high in ATTACHMENT_LIMITS}
         problems += missing_secrets(env)
         if problems:
             raise SettingsError("invalid gateway settings: " + "; ".join(problems))
@@ -99,6 +105,10 @@ class Settings:
             analytics_secret=get("ANALYTICS_SECRET", DEFAULT_ANALYTICS_SECRET),
             survey_secret=get("SURVEY_SECRET", ""),
             public_url=get("PUBLIC_URL", ""),
+            attachments_dir=Path(get("ATTACHMENTS_DIR", "var/attachments")),
+            attachment_max_bytes=files["ATTACHMENT_MAX_BYTES"],
+            attachment_max_count=files["ATTACHMENT_MAX_COUNT"],
+            attachment_max_total=files["ATTACHMENT_MAX_TOTAL_BYTES"],
         )
 
 
@@ -204,6 +214,25 @@ RATE_LIMITS = (
     ("TICKET_RATE_LIMIT", "3/3600", "tickets"),
     ("TICKET_ADDRESS_RATE_LIMIT", "10/3600", "tickets"),
 )
+
+
+# the attachments' limits: (variable, default, lowest, highest accepted)
+ATTACHMENT_LIMITS = (
+    ("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024, 1024, 50 * 1024 * 1024),
+    ("ATTACHMENT_MAX_COUNT", 10, 0, 100),
+    ("ATTACHMENT_MAX_TOTAL_BYTES", 25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+)
+
+
+def _parse_count(raw: str, problems: list[str], *, name: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        problems.append(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+        return low
+    return value
 
 
 def _parse_rate(raw: str, problems: list[str], *, name: str = "CHAT_RATE_LIMIT",

@@ -18,6 +18,7 @@ a fixed prefix, escape the id (`glob_escape`) and check every key they return.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -32,6 +33,8 @@ from analytics.log import SEEN as EVENT_SEEN
 from kit.ids import customer_id
 from kit.keys import (
     ACTIVE,
+    ATTACHMENT_BYTES,
+    ATTACHMENTS,
     BY_CUSTOMER,
     BY_SENDER,
     CONV,
@@ -60,11 +63,14 @@ from kit.pii import pseudonymize
 from kit.redis import decoded, text
 from shop.config import RetentionConfig
 
+from .attachments import AttachmentStore, default_root, export_entry
+
 SCAN_COUNT = 1000
 # Rasa's tracker and lock are keyed by our conversation id (kit/keys.py); a ticket's
 # conversation id is Rasa's.
 # Per-conversation keys beside those of the log's messages; a new one must be added here.
-CONVERSATION_KEYS = (CONV, LOG, NOTES, PENDING, LOCK, HANDOFF, CONV_FACTS, RASA_TRACKER, RASA_LOCK)
+CONVERSATION_KEYS = (CONV, LOG, NOTES, PENDING, LOCK, HANDOFF, CONV_FACTS, RASA_TRACKER, RASA_LOCK,
+                     ATTACHMENTS, ATTACHMENT_BYTES)
 TICKET_KEYS = (TICKET, TICKET_LOG, TICKET_FACTS)
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
@@ -102,10 +108,13 @@ class Subject:
 
 
 class Privacy:
-    def __init__(self, redis: aioredis.Redis, *, analytics_secret: bytes | str | None = None):
+    def __init__(self, redis: aioredis.Redis, *, analytics_secret: bytes | str | None = None,
+                 attachments: AttachmentStore | None = None):
         secret = analytics_secret if analytics_secret is not None else default_secret()
         self.redis = redis
         self.secret = secret.encode() if isinstance(secret, str) else secret
+        # the files shoppers sent: exported with their conversation, erased with it
+        self.attachments = attachments or AttachmentStore(redis, default_root())
 
     async def _scan(self, pattern: str) -> list[str]:
         return [text(k) async for k in self.redis.scan_iter(match=pattern, count=SCAN_COUNT)]
@@ -146,7 +155,12 @@ class Privacy:
         for cid in sorted(subject.conversations):
             conv = decoded(await self.redis.hgetall(CONV.format(cid=cid))) or {}
             log = [json.loads(text(m)) for m in await self.redis.lrange(f"{CONV.format(cid=cid)}:log", 0, -1)]
-            out["conversations"].append({"id": cid, **conv, "messages": log})
+            files = []
+            for attachment in await self.attachments.of_conversation(cid):
+                content = await self.attachments.read(attachment)
+                files.append({**export_entry(attachment), "content_base64":
+                              base64.b64encode(content).decode() if content is not None else None})
+            out["conversations"].append({"id": cid, **conv, "messages": log, "attachments": files})
         for raw in await self.redis.zrange(VERBATIMS, 0, -1):
             row = json.loads(text(raw))
             if subject.refers(row):
@@ -170,8 +184,10 @@ class Privacy:
     async def erase(self, email: str) -> dict[str, int]:
         """Delete everything about the customer; returns what was removed, per kind."""
         subject = await self.find(email)
+        files = sum([len(await self.attachments.of_conversation(cid)) for cid in subject.conversations])
         counts = {"tickets": len(subject.tickets), "conversations": len(subject.conversations),
-                  "keys": await self._forget(subject), "stream_entries": 0, "survey_comments": 0}
+                  "attachments": files, "keys": await self._forget(subject), "stream_entries": 0,
+                  "survey_comments": 0}
         for stream in (STREAM, SURVEYS):
             doomed = [entry_id async for entry_id, fields in self._stream(stream) if subject.refers(fields)]
             if doomed:
@@ -188,6 +204,7 @@ class Privacy:
         keys: set[str] = set()
         for cid in subject.conversations:
             keys.update(await self._conversation_keys(cid))
+            await self.attachments.erase_conversation(cid)     # files and their metadata
         for tid in subject.tickets:
             keys.update(await self._ticket_keys(tid))
         keys.update(EVENT_SEEN.format(eid=eid) for eid in await self._event_ids(subject))

@@ -39,6 +39,9 @@ OUTBOX = "support:out:{cid}"                      # pub/sub: messages for the sh
 TYPING_PLATFORM = "support:conv:{cid}:typing-sent"  # set for a few s after Messenger's typing_on
 
 OFFER = "support:conv:{cid}:survey-offer:{survey}"   # string, set while that survey awaits its score
+ATTACHMENTS = "support:conv:{cid}:attachments"        # zset attachment id -> stored (handoff/attachments.py)
+ATTACHMENT_BYTES = "support:conv:{cid}:attachment-bytes"   # the conversation's files, in bytes
+ATTACHMENT = "support:attachment:{aid}"               # hash: one file's metadata (its file: var/attachments)
 
 # the help centre, survey links, maintenance
 HELP_FEEDBACK = "support:help:feedback"           # stream of help article votes (entry, lang, helpful)

@@ -93,7 +93,7 @@ def gateway(redis_url: str, tmp: Path, *, shop_config: Path, token: str = "integ
     env = {**os.environ, "REDIS_URL": redis_url, "KB_DIR": str(kb_dir),
            "INDEX_DIR": str(index_dir or tmp / "index"), "ACTION_TOKEN": token,
            "METRICS_TOKEN": METRICS_TOKEN, "SHOP_CONFIG": str(shop_config), "HF_HUB_OFFLINE": "1",
-           **LOOPBACK_LIMITS, **(extra_env or {})}
+           "ATTACHMENTS_DIR": str(tmp / f"attachments-{port}"), **LOOPBACK_LIMITS, **(extra_env or {})}
     with log.open("wb") as out:
         p = proc.spawn([sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
                         "--port", str(port), *gateway_server_options(forwarded_allow_ips)],

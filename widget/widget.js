@@ -111,7 +111,8 @@
     up: "M7 10v12M15 5.9 14 10h5.8a2 2 0 0 1 1.9 2.6l-2.3 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.8a2 2 0 0 0 1.8-1.1L12 2a3.1 3.1 0 0 1 3 3.9z",
     dn: "M17 14V2M9 18.1 10 14H4.2a2 2 0 0 1-1.9-2.6l2.3-8A2 2 0 0 1 6.5 2H20a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2h-2.8a2 2 0 0 0-1.8 1.1L12 22a3.1 3.1 0 0 1-3-3.9z",
     mail: "M4 4h16a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm18 2-10 7L2 6",
-    book: "M4 19.5A2.5 2.5 0 0 1 6.5 17H20V2H6.5A2.5 2.5 0 0 0 4 4.5v15zM20 17v5H6.5A2.5 2.5 0 0 1 4 19.5"
+    book: "M4 19.5A2.5 2.5 0 0 1 6.5 17H20V2H6.5A2.5 2.5 0 0 0 4 4.5v15zM20 17v5H6.5A2.5 2.5 0 0 1 4 19.5",
+    clip: "M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5"
   };
   function icon(name) {
     var s = D.createElementNS(SVG, "svg");
@@ -296,6 +297,13 @@
     ".send{width:42px;height:42px;border:0;border-radius:12px;background:var(--brand);color:var(--on);display:grid;",
     "place-items:center;flex:none}",
     ".send:disabled{opacity:.45;cursor:default}",
+    ".attach{width:42px;height:42px;border:1px solid var(--line);border-radius:12px;background:#fff;color:var(--ink);",
+    "display:grid;place-items:center;flex:none}.attach:hover{background:var(--soft)}.attach-box{display:flex}",
+    ".files{display:flex;flex-direction:column;gap:6px;align-items:inherit}",
+    ".file{display:inline-flex;align-items:center;gap:6px;color:var(--ink);font-size:14px;font-weight:600;",
+    "background:#fff;border:1px solid var(--line);border-radius:12px;padding:8px 10px;overflow-wrap:anywhere}",
+    ".file.pic{padding:3px}.file img{display:block;max-width:220px;max-height:220px;border-radius:10px}",
+    ".file svg{width:16px;height:16px}.failed .file{border:1px dashed #c62828;color:#a11d1d}",
     "@media (max-width:480px){.panel{inset:0;width:100%;height:100%;height:100dvh;border-radius:0}",
     ".is-open .launcher,.is-open .greet{display:none}.greet{left:16px;right:16px;max-width:none}.msg{max-width:92%}}",
     "@media (prefers-reduced-motion:reduce){.ss *{animation:none!important;transition:none!important}}",
@@ -322,7 +330,8 @@
 
   var host, root, launcher, badge, panel, availText, dot, leaveBtn, conn, body, ticketBox, list, typing,
     agentTyping, agentTypingText,
-    sug, input, sendBtn, live, greet, greetText;
+    sug, input, sendBtn, live, greet, greetText, fileInput;
+  var FILE_TYPES = "image/jpeg,image/png,image/webp,image/gif,application/pdf";   // what the gateway keeps
 
   function build() {
     host = el("div", {id: "shop-support-widget", lang: LANG, "data-proactive": "none"});
@@ -376,7 +385,7 @@
     sendBtn = el("button", {class: "send", type: "submit", "aria-label": t("send"), disabled: true}, [icon("send")]);
     var composer = el("form", {class: "composer", onsubmit: function (e) {
       e.preventDefault(); sendText(input.value); input.value = ""; autosize(); input.focus();
-    }}, [el("label", {class: "sr", for: inputId, text: t("inputLabel")}), input, sendBtn]);
+    }}, [el("label", {class: "sr", for: inputId, text: t("inputLabel")}), input, attachButton(), sendBtn]);
 
     panel = el("section", {class: "panel", id: "ss-panel", role: "dialog", "aria-labelledby": titleId, hidden: true}, [
       el("header", {class: "head"}, [
@@ -413,6 +422,19 @@
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight + 2, 120) + "px";
     sendBtn.disabled = !input.value.trim();
+  }
+
+  // a photo of the damaged parcel, an invoice: one file per pick, sent as a message
+  function attachButton() {
+    fileInput = el("input", {type: "file", accept: FILE_TYPES, hidden: true, tabindex: "-1",
+      onchange: function () {
+        var file = fileInput.files && fileInput.files[0];
+        fileInput.value = "";
+        if (file) sendFile(file);
+      }});
+    var btn = el("button", {class: "attach", type: "button", "aria-label": t("attach"), title: t("attach"),
+      onclick: function () { fileInput.click(); }}, [icon("clip")]);
+    return el("span", {class: "attach-box"}, [fileInput, btn]);
   }
 
   function announce(text) {
@@ -500,7 +522,8 @@
     var known = S.seen[key];
     if (known) { settle(known, m); return; }
     if (role === "system" && m.author === "closed") { S.convState = "bot"; hideAgentTyping(); }
-    if (!text && !(m.buttons || []).length) return;       // internal events have no text for shoppers
+    var files = Array.isArray(m.files) ? m.files : [];
+    if (!text && !(m.buttons || []).length && !files.length) return;   // internal events have no text for shoppers
     var li = el("li", {class: "msg " + ({shopper: "me", system: "sys"}[role] || role), "data-id": key});
     S.seen[key] = li;
     if (role === "system") {
@@ -517,6 +540,7 @@
         }
         li.appendChild(bubble);
       }
+      if (files.length) li.appendChild(fileViews(files));
       if ((m.buttons || []).length) li.appendChild(buttons(m.buttons));
       var meta = el("div", {class: "meta"}, [role === "shopper" ? "" : who(role) + " · ",
         el("time", {datetime: new Date((m.timestamp || Date.now() / 1000) * 1000).toISOString(),
@@ -526,7 +550,7 @@
     }
     if (how === "local") li.classList.add("pending");
     list.insertBefore(li, role === "shopper" && how === "local" ? null : list.querySelector(".pending"));
-    if (role === "shopper") answerGroups(text);
+    if (role === "shopper") { if (text) answerGroups(text); }
     else {
       hideTyping();
       if (role === "agent") hideAgentTyping();
@@ -539,9 +563,57 @@
   }
 
   function settle(li, m) {
+    var local = li.querySelector(".files[data-local]");
+    if (local && Array.isArray(m.files) && m.files.length) local.parentNode.replaceChild(fileViews(m.files), local);
     if (m.role !== "shopper" || !li.classList.contains("pending")) return;
     li.classList.remove("pending");
     status(li, "");
+  }
+
+  // a file as the shopper sees it: the image itself, or a link with its name (never HTML from it)
+  function fileViews(files) {
+    var box = el("div", {class: "files"});
+    files.forEach(function (f) {
+      var name = String(f.name || "");
+      if (f.local) {                                       // being sent: its name only
+        box.setAttribute("data-local", "");
+        box.appendChild(el("span", {class: "file"}, [icon("clip"), name]));
+        return;
+      }
+      var url = apiUrl("api/chat/conversations/" + encodeURIComponent(S.cid) + "/attachments/" +
+        encodeURIComponent(String(f.id || "")));
+      var image = /^image\//.test(String(f.type || ""));
+      box.appendChild(el("a", {class: "file" + (image ? " pic" : ""), href: url, target: "_blank",
+        rel: "noopener noreferrer", "aria-label": t(image ? "imageAlt" : "fileLink", {name: name})},
+      image ? [el("img", {src: url, alt: t("imageAlt", {name: name}), loading: "lazy"})] : [icon("clip"), name]));
+    });
+    return box;
+  }
+
+  function sendFile(file) {
+    var id = "f-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+    addMessage({role: "shopper", text: "", message_id: id, timestamp: Date.now() / 1000,
+      files: [{name: file.name, type: file.type, size: file.size, local: true}]}, "local");
+    var li = S.seen[id];
+    if (li) status(li, t("sending"));
+    conversationId().then(function (cid) {
+      var form = new FormData();
+      form.append("file", file, file.name);
+      form.append("message_id", id);
+      form.append("lang", LANG);
+      return getJSON(apiUrl("api/chat/conversations/" + encodeURIComponent(cid) + "/attachments"),
+        {method: "POST", body: form});
+    }).then(function (ack) {
+      if (li) { li.classList.remove("pending"); status(li, ""); }
+      if (ack && ack.file) settle(li, {role: "shopper", files: [ack.file]});
+      if (!ack.duplicate) showTyping();
+    }, function (e) {
+      var why = {413: "fileTooBig", 415: "fileType", 422: "fileUnreadable", 409: "fileLimit", 429: "retry"}[e.status];
+      var text = why ? t(why) : t("fileFailed");
+      if (li) { li.classList.remove("pending"); li.classList.add("failed"); status(li, text); }
+      announce(text);
+    });
+    if (!S.connected) connect();
   }
 
   function status(li, text) {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from purgatory import AsyncCircuitBreakerFactory
@@ -44,6 +45,14 @@ class GraphError(Exception):
         code = f", code {self.code}" if self.code is not None else ""
         sub = f"/{self.subcode}" if self.subcode is not None else ""
         return f"Graph API error ({where}{code}{sub}): {self.message}"
+
+
+class MediaTooLarge(GraphError):
+    """A media file larger than we keep: refused while it streams, not after."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"media larger than {limit} bytes", error_type="MediaTooLarge")
+        self.limit = limit
 
 
 class _Transient(GraphError):
@@ -109,6 +118,50 @@ class GraphClient:
     async def post(self, path: str, json: dict[str, Any], *, token: str) -> dict[str, Any]:
         """POST `json` to `path` (relative to the API version: "me/messages",
         "<phone-number-id>/messages") and return Graph's JSON answer."""
+        return await self._call("POST", path, json, token=token)
+
+    async def get(self, path: str, *, token: str) -> dict[str, Any]:
+        """GET `path` (relative to the API version: "<media-id>") and return Graph's JSON answer."""
+        return await self._call("GET", path, None, token=token)
+
+    def may_download(self, url: str) -> bool:
+        """Media only over https, or from the Graph API's own origin (a test double): never a
+        file: or internal http URL slipped into a webhook."""
+        try:
+            parts, base = urlsplit(url), urlsplit(self.settings.graph_api_base)
+        except ValueError:
+            return False
+        if not parts.hostname or parts.username is not None:
+            return False
+        return parts.scheme == "https" or (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
+
+    async def download(self, url: str, *, token: str | None, max_bytes: int) -> tuple[bytes, str]:
+        """(content, Content-Type) of a media URL (WhatsApp's need the bearer token, Messenger's
+        CDN links none), streamed and cut off past `max_bytes` (MediaTooLarge). No redirects."""
+        if not self.may_download(url):
+            raise GraphError("media URL refused (not https)", error_type="MediaURL")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                if response.status_code >= 400:
+                    raise GraphError(f"media download failed: HTTP {response.status_code}",
+                                     status=response.status_code, retryable=response.status_code >= 500)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise MediaTooLarge(max_bytes)
+                kind = response.headers.get("content-type", "")
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MediaTooLarge(max_bytes)
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise GraphError(f"media download failed ({type(exc).__name__})", retryable=True) from exc
+        return b"".join(chunks), kind
+
+    async def _call(self, method: str, path: str, json: dict[str, Any] | None, *,
+                    token: str) -> dict[str, Any]:
         if not token:
             raise GraphError("no access token configured", error_type="ConfigurationError")
         params = {"appsecret_proof": appsecret_proof(token, self.settings.app_secret)} \
@@ -120,17 +173,18 @@ class GraphClient:
             async with await self._breakers.get_breaker("graph"):   # Graph down: fail fast, not 4 x backoff
                 async for attempt in attempts:
                     with attempt:
-                        return await self._post_once(path.lstrip("/"), json, params, headers)
+                        return await self._once(method, path.lstrip("/"), json, params, headers)
         except OpenedState:
             raise GraphError("Graph API unavailable (circuit open after repeated failures)",
                              error_type="CircuitOpen", retryable=True) from None
         raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
-    async def _post_once(
-        self, path: str, json: dict[str, Any], params: dict[str, str], headers: dict[str, str]
-    ) -> dict[str, Any]:
+    async def _once(
+        self, method: str, path: str, json: dict[str, Any] | None, params: dict[str, str],
+        headers: dict[str, str],
+    ) -> dict[str, Any]:  # fmt: skip
         try:
-            response = await self._client.post(path, json=json, params=params, headers=headers)
+            response = await self._client.request(method, path, json=json, params=params, headers=headers)
         except httpx.TimeoutException as exc:
             raise _Transient(f"timed out ({type(exc).__name__})") from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:

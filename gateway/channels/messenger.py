@@ -7,6 +7,9 @@ delivery and read receipts, and events we do not handle (reactions, referrals...
 a malformed single event is skipped rather than failing the batch, because Meta would
 otherwise retry the whole batch forever. Only a malformed envelope gets a 422.
 
+Attachments (`attachments[].payload.url`) are fetched and kept before the message is submitted
+(channels/media.py); a file we do not keep gets the shopper a polite reply.
+
 Over-long texts: a shopper's text longer than MAX_TEXT_CHARS is submitted cut to that length
 (and logged) instead of refused: a webhook batch has one status code, Meta cannot be told
 "413" for one message, and dropping the message would lose the shopper's question.
@@ -29,6 +32,7 @@ from conversation.ports import DeliveryRefused
 from ..deps import get_state
 from ..errors import error_response
 from .graph import GraphClient, GraphError
+from .media import submit_all
 from .meta import (
     MetaSettings,
     WebhookRejected,
@@ -77,12 +81,11 @@ async def messenger_webhook(request: Request) -> Response:
         messages = fresh(parse_events(payload))
     except WebhookRejected as exc:
         return error_response(exc.status, exc.message)
-    for message in messages:
-        try:
-            await state.inbox.submit(message)
-        except Exception:
-            log.exception("could not store Messenger message %s", message.message_id)
-            return error_response(503, "Could not store the message; Meta will retry.")
+    try:
+        await submit_all(state, messages)   # media fetched and kept first (channels/media.py)
+    except Exception:
+        log.exception("could not store a Messenger webhook")
+        return error_response(503, "Could not store the message; Meta will retry.")
     return JSONResponse({"status": "ok"})
 
 

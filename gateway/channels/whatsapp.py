@@ -5,9 +5,11 @@ the `X-Hub-Signature-256` signature (nothing unsigned is parsed), then reads
 `entry[].changes[].value`: `messages[]` become `Message`s for the inbox (text, the id of an
 interactive button or list reply, the payload of a template quick-reply button), `statuses[]`
 become `inbox.record_status(...)`. Changes for another phone number of the same business
-account are ignored: we could not answer from the right number. Media, locations, reactions
-and other types are skipped (logged): media come as ids that need an authenticated download,
-and we only ever keep links. As for Messenger, a malformed single item is skipped, a
+account are ignored: we could not answer from the right number. Media (image, document,
+sticker, audio, video) become a media reference with their caption as text: the media id is
+resolved and downloaded with the token, checked and kept before the message is submitted
+(channels/media.py; audio and video are refused politely). Locations, reactions and other
+types are skipped (logged). As for Messenger, a malformed single item is skipped, a
 malformed envelope gets 422, and texts over MAX_TEXT_CHARS are submitted cut (and logged).
 
 Outbound: WhatsApp only lets a business message a shopper freely within 24 hours of the
@@ -31,6 +33,7 @@ from conversation.ports import DeliveryRefused
 from ..deps import get_state
 from ..errors import error_response
 from .graph import GraphClient, GraphError
+from .media import WHATSAPP_KINDS, submit_all, whatsapp_ref
 from .meta import (
     MetaSettings,
     WebhookRejected,
@@ -87,8 +90,7 @@ async def whatsapp_webhook(request: Request) -> Response:
     except WebhookRejected as exc:
         return error_response(exc.status, exc.message)
     try:
-        for message in messages:
-            await state.inbox.submit(message)
+        await submit_all(state, messages)   # media fetched and kept first (channels/media.py)
         for message_id, status, timestamp in statuses:
             await state.inbox.record_status(CHANNEL, message_id, status, timestamp)
     except Exception:
@@ -152,15 +154,24 @@ def item_to_message(item: dict[str, Any]) -> Message | None:
     kind = as_str(item.get("type"))
     if not sender or not message_id:
         return None
+    media: tuple[str, ...] = ()
     if kind == "text":
         text = as_str(as_dict(item.get("text")).get("body"))
     elif kind in ("interactive", "button"):
         text = _reply_id(item)
+    elif kind in WHATSAPP_KINDS:
+        content = as_dict(item.get(kind))
+        media_id = as_str(content.get("id"))
+        if not media_id or not media_id.isalnum() or len(media_id) > 64:
+            log.info("WhatsApp %s message %s without a usable media id", kind, message_id)
+            return None
+        text = as_str(content.get("caption"))
+        media = (whatsapp_ref(kind, media_id, as_str(content.get("filename"))[:200]),)
     else:
         log.info("WhatsApp message %s of type %r skipped", message_id, kind[:40])
         return None
     text = clean_text(text)   # (Message cleans too: here so that nothing-but-controls is no message)
-    if not text:
+    if not text and not media:
         return None
     if len(text) > MAX_TEXT_CHARS:
         log.warning("WhatsApp message %s is %d characters: submitted cut to %d", message_id, len(text),
@@ -168,7 +179,7 @@ def item_to_message(item: dict[str, Any]) -> Message | None:
         text = text[:MAX_TEXT_CHARS]
     return Message(
         channel=CHANNEL, sender=sender, conversation_id="", text=text, message_id=message_id,
-        timestamp=as_timestamp(item.get("timestamp")),
+        timestamp=as_timestamp(item.get("timestamp")), attachments=media,
     )  # fmt: skip
 
 

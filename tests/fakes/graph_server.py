@@ -7,6 +7,13 @@ Bearer token and `appsecret_proof`, validates the request shape (limits included
 Graph-style errors `{"error": {"message", "type", "code"}}`. Accepted requests are recorded;
 every attempt is counted, so tests can see retries. `fail_next`, `slow_next` and
 `close_window` script failures.
+
+Media, as shoppers send them: `add_media(media_id, content, mime)` makes a WhatsApp media id
+that `GET /<version>/<media-id>` resolves (bearer token and appsecret_proof checked) to
+`{"messaging_product", "url", "mime_type", "sha256", "file_size", "id"}`, whose `url` serves the
+bytes only with the WhatsApp token; `add_cdn_file(name, content, mime)` returns a Messenger
+attachment URL (`payload.url`), served without a token like Meta's CDN. Downloads are recorded
+in `downloads`.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conversation.message import Message
@@ -227,7 +234,13 @@ class FakeGraph(LocalServer):
         self._script = _Script()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        routes = [Route("/{version}/{node}/messages", self._messages, methods=["POST"])]
+        self.media: dict[str, tuple[bytes, str]] = {}      # WhatsApp media id -> (content, mime)
+        self.cdn: dict[str, tuple[bytes, str]] = {}        # Messenger CDN name -> (content, mime)
+        self.downloads: list[str] = []
+        routes = [Route("/{version}/{node}/messages", self._messages, methods=["POST"]),
+                  Route("/wa-media/{media_id}", self._media_file, methods=["GET"]),
+                  Route("/cdn/{name}", self._cdn_file, methods=["GET"]),
+                  Route("/{version}/{media_id}", self._media_info, methods=["GET"])]
         super().__init__(Starlette(routes=routes), "graph")
 
     # -- scripting (from the test thread) --
@@ -255,6 +268,64 @@ class FakeGraph(LocalServer):
             self.closed_windows.clear()
             self._script = _Script()
             self._ids = itertools.count(1)
+            self.media.clear()
+            self.cdn.clear()
+            self.downloads.clear()
+
+    def add_media(self, media_id: str, content: bytes, mime: str) -> None:
+        with self._lock:
+            self.media[media_id] = (content, mime)
+
+    def add_cdn_file(self, name: str, content: bytes, mime: str) -> str:
+        with self._lock:
+            self.cdn[name] = (content, mime)
+        return f"{self.base_url}/cdn/{name}"
+
+    def _token_ok(self, request: Request, token: str) -> JSONResponse | None:
+        if request.headers.get("authorization", "") != f"Bearer {token}":
+            return graph_error(401, "Invalid OAuth access token - Cannot parse access token", code=190)
+        return None
+
+    async def _media_info(self, request: Request) -> JSONResponse:
+        """WhatsApp's "retrieve media URL": the id's short-lived download URL and facts."""
+        version, media_id = request.path_params["version"], request.path_params["media_id"]
+        if version != self.version:
+            return graph_error(400, f"Unknown path components: /{version}", code=2500)
+        if (refused := self._token_ok(request, self.whatsapp_token)) is not None:
+            return refused
+        proof = request.query_params.get("appsecret_proof", "")
+        expected = hmac.new(self.app_secret.encode(), self.whatsapp_token.encode(),
+                            hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(proof.encode(), expected.encode()):
+            return graph_error(403, "Invalid appsecret_proof provided in the API argument", code=100,
+                               type_="GraphMethodException")  # fmt: skip
+        with self._lock:
+            found = self.media.get(media_id)
+        if found is None:
+            return graph_error(400, f"Unsupported get request. Object with ID '{media_id}' does not exist",
+                               code=100, type_="GraphMethodException")  # fmt: skip
+        content, mime = found
+        return JSONResponse({"messaging_product": "whatsapp", "url": f"{self.base_url}/wa-media/{media_id}",
+                             "mime_type": mime, "sha256": hashlib.sha256(content).hexdigest(),
+                             "file_size": str(len(content)), "id": media_id})
+
+    async def _media_file(self, request: Request) -> Response:
+        if (refused := self._token_ok(request, self.whatsapp_token)) is not None:
+            return refused
+        with self._lock:
+            found = self.media.get(request.path_params["media_id"])
+            self.downloads.append(request.url.path)
+        if found is None:
+            return Response(status_code=404)
+        return Response(found[0], media_type=found[1])
+
+    async def _cdn_file(self, request: Request) -> Response:
+        with self._lock:
+            found = self.cdn.get(request.path_params["name"])
+            self.downloads.append(request.url.path)
+        if found is None:
+            return Response(status_code=404)
+        return Response(found[0], media_type=found[1])
 
     def calls_to(self, endpoint: str) -> list[Call]:
         with self._lock:

@@ -186,3 +186,66 @@ def test_log_lines_mask_personal_data() -> None:
     assert "jo@example.com" not in line and "[email]" in line
     assert "12 34 56" not in line and "[phone]" in line
     assert json.loads(line)["msg"] == "could not mail [email]"
+
+
+def test_a_customers_files_are_exported_and_erased_with_their_conversation(
+        app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    import base64
+    import io
+    import time
+
+    from PIL import Image
+
+    from handoff.privacy import Privacy
+    from shop.config import RetentionConfig
+
+    redis_client.flushdb()
+    add_accounts(redis_server.url, boss="admin")
+    image = io.BytesIO()
+    Image.new("RGB", (30, 20), "blue").save(image, "PNG")
+    app = app_factory(retrieval=retrieval_service, rasa_url=f"http://127.0.0.1:{free_port()}",
+                      attachments_dir=tmp_path / "files")
+    with TestClient(app) as client:
+        def send_file(cid: str) -> str:
+            res = client.post(f"/api/chat/conversations/{cid}/attachments",
+                              files={"file": ("colis.png", image.getvalue(), "image/png")})
+            assert res.status_code == 202, res.text
+            return str(res.json()["file"]["id"])
+
+        cid, other = new_conversation(client, lang="fr"), new_conversation(client, lang="fr")
+        aid, other_aid = send_file(cid), send_file(other)
+        ticket = client.post(f"/api/chat/conversations/{cid}/tickets",
+                             json={"email": EMAIL, "message": "Colis cassé, voir la photo"})
+        assert ticket.status_code == 201, ticket.text
+        admin = auth(client, "boss@shop.example")
+
+        export = client.get("/api/admin/privacy/export", params={"email": EMAIL}, headers=admin).json()
+        [conversation] = export["conversations"]
+        [file] = conversation["attachments"]
+        assert file["id"] == aid and file["type"] == "image/png" and file["name"] == "colis.png"
+        assert base64.b64decode(file["content_base64"]) == image.getvalue()
+        assert any(f["id"] == aid for m in conversation["messages"] for f in m.get("files", []))
+
+        on_disk = {p.name for p in (tmp_path / "files").rglob("a-*")}
+        assert on_disk == {aid, other_aid}
+        erased = client.post("/api/admin/privacy/erase", json={"email": EMAIL}, headers=admin).json()
+        assert erased["erased"]["attachments"] == 1
+        assert {p.name for p in (tmp_path / "files").rglob("a-*")} == {other_aid}
+        assert aid not in everything(redis_client)
+        assert client.get(f"/api/chat/conversations/{other}/attachments/{other_aid}").status_code == 200
+
+        retention = RetentionConfig(conversations_days=30, tickets_days=60, analytics_events_days=90,
+                                    survey_comments_days=30)
+
+        async def purge() -> dict[str, int]:
+            r = aioredis.Redis.from_url(redis_server.url)
+            try:
+                return await Privacy(r, attachments=type(app.state.gateway.attachments)(
+                    r, tmp_path / "files")).purge(retention, now=time.time() + 45 * 86400)
+            finally:
+                await r.aclose()
+
+        assert asyncio.run(purge())["conversations"] >= 1          # retention removes files too
+        assert list((tmp_path / "files").rglob("a-*")) == []
+        assert not redis_client.keys("support:attachment*") and not redis_client.keys("*:attachment*")

@@ -27,6 +27,8 @@ PUBLIC = {
     "/api/chat/availability", "/api/chat/conversations",    # the widget: shoppers have no account
     "/api/chat/conversations/{cid}/messages",               # ... guarded by the unguessable id
     "/api/chat/conversations/{cid}/tickets",
+    "/api/chat/conversations/{cid}/attachments",            # ... files: only under their conversation
+    "/api/chat/conversations/{cid}/attachments/{aid}",
     "/ws/chat", "/widget.js", "/demo", "/console", "/dashboard",   # pages; their data needs a login
     "/help", "/help/{lang}", "/help/{lang}/search", "/help/{lang}/{entry_id}",
     "/help/{lang}/{entry_id}/feedback",

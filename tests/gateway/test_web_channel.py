@@ -68,8 +68,8 @@ def test_a_message_is_accepted_then_answered_and_the_history_resumes_after(clien
     assert [(m["role"], m["text"]) for m in messages] == [("shopper", "where is my parcel?"),
                                                           ("bot", "echo: where is my parcel?")]
     assert all("sender" not in m for m in messages)                        # public() hides it
-    assert {"channel", "conversation_id", "role", "text", "buttons", "attachments", "lang", "message_id",
-            "timestamp", "author"} == set(messages[0])
+    assert {"channel", "conversation_id", "role", "text", "buttons", "attachments", "files", "lang",
+            "message_id", "timestamp", "author"} == set(messages[0])
     later = client.get(f"/api/chat/conversations/{cid}/messages", params={"after": 1}).json()
     assert later["after"] == 1 and later["state"] == "bot"
     assert [m["text"] for m in later["messages"]] == ["echo: where is my parcel?"]

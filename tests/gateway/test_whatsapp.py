@@ -151,12 +151,26 @@ def test_statuses_recorded(client: TestClient, inbox: RecordingInbox) -> None:
 
 
 def test_unhandled_types_and_other_numbers_skipped(client: TestClient, inbox: RecordingInbox) -> None:
-    image = wa_message("image", {"id": "MEDIA1", "mime_type": "image/jpeg"}, "wamid.I")
     reaction = wa_message("reaction", {"message_id": "wamid.OUT1", "emoji": "👍"}, "wamid.R")
-    assert post(client, webhook([image, reaction])).status_code == 200
+    location = wa_message("location", {"latitude": 48.85, "longitude": 2.35}, "wamid.L")
+    no_id = wa_message("image", {"mime_type": "image/jpeg"}, "wamid.N")
+    forged_id = wa_message("image", {"id": "../../me/messages", "mime_type": "image/jpeg"}, "wamid.F")
+    assert post(client, webhook([reaction, location, no_id, forged_id])).status_code == 200
     other = webhook([wa_message("text", {"body": "pour un autre numéro"})], phone_number_id="9999")
     assert post(client, other).status_code == 200
     assert inbox.messages == []
+
+
+def test_media_become_references_with_their_caption(client: TestClient, inbox: RecordingInbox) -> None:
+    """Fetching and keeping them is channels/media.py's (tests/gateway/test_meta_media.py)."""
+    image = wa_message("image", {"id": "MEDIA1", "mime_type": "image/jpeg", "caption": "le vase cassé"},
+                       "wamid.I")
+    document = wa_message("document", {"id": "MEDIA2", "filename": "facture.pdf",
+                                       "mime_type": "application/pdf"}, "wamid.D")
+    assert post(client, webhook([image, document])).status_code == 200
+    assert [(m.text, m.attachments) for m in inbox.messages] == [
+        ("le vase cassé", ("whatsapp-media:image:MEDIA1:",)),
+        ("", ("whatsapp-media:document:MEDIA2:facture.pdf",))]
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=" + "f" * 64, "sha256"])

@@ -40,7 +40,8 @@
     ws: null, wsRetry: 0, wsTimer: null, pingTimer: null, refreshTimer: null, tickTimer: null,
     audio: null, view: "inbox", conn: "offline", ticketData: null, kbHits: null,
     pendingClose: null, canned: null, cannedFor: "", cannedHits: [], cannedAt: -1, ticketFilter: "",
-    typingSentAt: 0, typingCid: "", typingIdle: null, typingShown: null, shortcutsReturn: null
+    typingSentAt: 0, typingCid: "", typingIdle: null, typingShown: null, shortcutsReturn: null,
+    files: {}                      // attachment id -> promise of its blob: URL (fetched with the token)
   };
 
   // -- helpers ----------------------------------------------------------------------------
@@ -165,6 +166,7 @@
   function signedOut(messageKey) {
     S.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
+    forgetFiles();
     stopLive();
     S.seenQueue = null; S.currentCid = ""; S.current = null; S.ticket = null; S.ticketData = null;
     S.mineInfo = {}; S.queue = []; S.mine = [];
@@ -872,7 +874,8 @@
     } else {
       body.textContent = m.text || "";
     }
-    li.appendChild(body);
+    if (m.text || role !== "shopper" || !(m.files || []).length) li.appendChild(body);
+    if (Array.isArray(m.files) && m.files.length) li.appendChild(fileList(m.files));
     if (m.buttons && m.buttons.length) {
       var chips = el("div", "chips");
       chips.setAttribute("aria-label", T("message.buttons"));
@@ -886,6 +889,57 @@
       });
     }
     return li;
+  }
+
+  /* Shoppers' files: fetched with the agent's token (an <img src> cannot send it, and a token in
+     a URL would leak to logs and history), shown from blob: URLs; names only as text. */
+  function fileList(files) {
+    var box = el("div", "msg__files");
+    files.forEach(function (f) {
+      var name = String(f.name || ""), image = /^image\//.test(String(f.type || ""));
+      var link = el("a", "file" + (image ? " file--image" : ""));
+      link.rel = "noopener";
+      link.target = "_blank";
+      link.setAttribute("aria-label", T(image ? "message.image" : "message.file", { name: name }));
+      var img = null;
+      if (image) {
+        img = el("img", "file__thumb");
+        img.alt = T("message.image", { name: name });
+        link.appendChild(img);
+      } else {
+        link.appendChild(el("span", "file__name", name));
+        link.download = name;
+      }
+      var note = el("span", "file__status", T("message.file_loading"));
+      link.appendChild(note);
+      fileUrl(String(f.id || "")).then(function (url) {
+        link.href = url;
+        if (img) img.src = url;
+        note.remove();
+      }).catch(function () { note.textContent = T("message.file_missing"); });
+      box.appendChild(link);
+    });
+    return box;
+  }
+
+  function fileUrl(id) {
+    if (!S.files[id]) {
+      S.files[id] = fetch("/api/agent/attachments/" + encodeURIComponent(id), {
+        headers: { Authorization: "Bearer " + S.token }, cache: "no-store"
+      }).then(function (res) {
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        return res.blob();
+      }).then(function (blob) { return URL.createObjectURL(blob); });
+      S.files[id].catch(function () { delete S.files[id]; });
+    }
+    return S.files[id];
+  }
+
+  function forgetFiles() {
+    Object.keys(S.files).forEach(function (id) {
+      S.files[id].then(function (url) { URL.revokeObjectURL(url); }, function () {});
+    });
+    S.files = {};
   }
 
   function describeEvent(m) {
