@@ -160,7 +160,9 @@ class Privacy:
                 content = await self.attachments.read(attachment)
                 files.append({**export_entry(attachment), "content_base64":
                               base64.b64encode(content).decode() if content is not None else None})
-            out["conversations"].append({"id": cid, **conv, "messages": log, "attachments": files})
+            notes = [json.loads(text(n)) for n in await self.redis.lrange(NOTES.format(cid=cid), 0, -1)]
+            out["conversations"].append({"id": cid, **conv, "messages": log, "attachments": files,
+                                         "agent_notes": notes})
         for raw in await self.redis.zrange(VERBATIMS, 0, -1):
             row = json.loads(text(raw))
             if subject.refers(row):

@@ -331,3 +331,24 @@ def test_a_manager_opens_chats_outside_the_calendar(
     assert api.delete("/api/agent/hours/open-now", headers=ann).status_code == 403
     assert api.delete("/api/agent/hours/open-now", headers=boss).json() == {"removed": True}
     assert api.get("/api/agent/me", headers=ann).json()["shop"]["open"] is False
+
+
+def test_notes_and_the_search_index_follow_a_gdpr_export_and_erase(api: TestClient, redis_server: Any,
+                                                                  redis_client: redis.Redis) -> None:
+    add(redis_server.url, "ann@shop.example")
+    add(redis_server.url, "boss@shop.example", role="admin")
+    ann, boss = login(api, "ann@shop.example"), login(api, "boss@shop.example")
+    cid = held(api, redis_server.url, ann)
+    tid = api.post("/api/agent/tickets", json={"conversation_id": cid, "email": "zoe@example.com",
+                                               "message": "Colis perdu"}, headers=ann).json()["ticket_id"]
+    api.post(f"/api/agent/conversations/{cid}/notes", json={"text": "déjà relancée deux fois"}, headers=ann)
+    exported = api.get("/api/admin/privacy/export", params={"email": "zoe@example.com"}, headers=boss).json()
+    conv = next(c for c in exported["conversations"] if c["id"] == cid)
+    assert [n["body"] for n in conv["agent_notes"]] == ["déjà relancée deux fois"]   # a right of access
+    erased = api.post("/api/admin/privacy/erase", json={"email": "zoe@example.com"}, headers=boss)
+    assert erased.status_code == 200
+    assert not redis_client.exists(f"support:conv:{cid}:notes")
+    assert redis_client.zscore("support:conversations", cid) is None
+    assert redis_client.zscore("support:tickets:all", tid) is None
+    found = api.get("/api/agent/search", params={"q": "zoe@example.com"}, headers=ann).json()
+    assert found["conversations"] == [] and found["tickets"] == []
