@@ -975,6 +975,9 @@
     var email = field("email", t("email"), el("input", {type: "email", autocomplete: "email", inputmode: "email"}));
     var order = field("order", t("order"), el("input", {type: "text", autocomplete: "off", maxlength: "40"}), true);
     var message = field("message", t("message"), el("textarea", {rows: "3", maxlength: String(MAX_CHARS)}));
+    // a photo of the damaged item goes with the message: sent into the conversation the ticket
+    // is attached to, where the agent's ticket view shows it
+    var photo = field("photo", t("tkPhoto"), el("input", {type: "file", accept: FILE_TYPES}), true);
     var submit = el("button", {class: "primary", type: "submit", text: t("tkSend")});
     var formStatus = el("p", {class: "err", role: "alert"});
     var titleId = uid("tk");
@@ -982,7 +985,7 @@
     var form = el("form", {class: "card", novalidate: true, "aria-labelledby": titleId}, [
       el("h3", {id: titleId, text: t("tkTitle")}),
       hours ? el("p", {class: "hint", text: t("tkHint", {h: hours})}) : null,
-      email.node, order.node, message.node, submit, formStatus]);
+      email.node, order.node, message.node, photo.node, submit, formStatus]);
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       formStatus.textContent = "";
@@ -996,7 +999,9 @@
       }).then(function (tk) {
         S.ticket = {cid: S.cid, ticket_id: tk.ticket_id, promise: tk.promise};
         LS.set("ticket", S.ticket);
+        var picked = photo.control.files && photo.control.files[0];
         ticketDone(S.ticket);
+        if (picked) sendFile(picked);
         announce(t("tkDone", {id: tk.ticket_id}) + " " + t("tkPromise", {p: tk.promise}));
       }, function (err) {
         submit.disabled = false;

@@ -6,12 +6,14 @@ proactive greeting once per session, the offline form, keyboard use and axe-core
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from .conftest import XSS, axe_violations, poll, screenshot
@@ -258,7 +260,16 @@ def test_closed_header_and_offline_ticket_form(live, page: Page) -> None:
     email.fill("anna@example.com")
     form.get_by_role("textbox", name="Numéro de commande (facultatif)").fill("AL-482913")
     message.fill("Ma lampe Halo est arrivée avec l'abat-jour déchiré.")
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(picture, "PNG")
+    form.get_by_label(re.compile("^Photo ou document")).set_input_files(
+        {"name": "abat-jour.png", "mimeType": "image/png", "buffer": picture.getvalue()})
     form.get_by_role("button", name="Envoyer la demande").click()
     done = page.get_by_role("status").filter(has_text="est bien enregistrée")
     expect(done).to_contain_text(re.compile(r"Votre demande T-\d+"))
     expect(done).to_contain_text("Nous vous répondrons par e-mail au plus tard")
+    # the photo went into the ticket's conversation, where the agent's ticket view shows it
+    expect(page.locator(".msg.me img")).to_have_count(1, timeout=30_000)
+    cid = conversation_id(page)
+    stored = httpx.get(f"{gw.url}/api/chat/conversations/{cid}/messages", timeout=30).json()["messages"]
+    assert [f["type"] for m in stored for f in m.get("files") or []] == ["image/png"]
