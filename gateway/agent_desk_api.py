@@ -112,25 +112,29 @@ async def set_customer(request: Request, cid: str, body: CustomerFields, agent: 
 @router.post("/conversations/{cid}/notes", status_code=201)
 async def conversation_note(request: Request, cid: str, body: Note, agent: Agent) -> JSONResponse:
     """An internal note: colleagues see it in the console; the customer never does."""
-    state = get_state(request)
-    if refused := await _within(state, "notes", NOTES_PER_HOUR, agent):
-        return refused
-    try:
+
+    async def write(state: GatewayState) -> dict:
         note = await state.desk.add_note(cid, agent.email, body.text.strip())
-    except DeskError as exc:
-        return desk_error(exc)
-    conv = await state.transcripts.require(cid)
-    await state.router.event("note", cid, conv)
-    return JSONResponse({"note": note}, status_code=201)
+        await state.router.event("note", cid, await state.transcripts.require(cid))
+        return note
+
+    return await _noted(request, agent, write)
 
 
 @router.post("/tickets/{tid}/notes", status_code=201)
 async def ticket_note(request: Request, tid: str, body: Note, agent: Agent) -> JSONResponse:
+    """An internal note in the ticket's log: agents see it, the customer's e-mail never carries it."""
+    return await _noted(request, agent,
+                        lambda state: state.desk.ticket_note(tid, agent.email, body.text.strip()))
+
+
+async def _noted(request: Request, agent: Any, write: Any) -> JSONResponse:
+    """A note written by `write(state)`, within the account's hourly budget of notes."""
     state = get_state(request)
     if refused := await _within(state, "notes", NOTES_PER_HOUR, agent):
         return refused
     try:
-        note = await state.desk.ticket_note(tid, agent.email, body.text.strip())
+        note = await write(state)
     except DeskError as exc:
         return desk_error(exc)
     return JSONResponse({"note": note}, status_code=201)

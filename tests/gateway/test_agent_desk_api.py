@@ -32,6 +32,14 @@ def held(api: TestClient, redis_url: str, agent: dict[str, str]) -> str:
     return cid
 
 
+def new_ticket(api: TestClient, headers: dict[str, str], message: str, **fields: str) -> str:
+    res = api.post(
+        "/api/agent/tickets", json={"email": "zoe@example.com", "message": message, **fields}, headers=headers
+    )
+    assert res.status_code == 201, res.text
+    return str(res.json()["ticket_id"])
+
+
 def shopper_says(api: TestClient, cid: str, text: str) -> None:
     res = api.post(
         f"/api/chat/conversations/{cid}/messages", json={"text": text, "message_id": f"m{abs(hash(text))}"}
@@ -72,9 +80,7 @@ def test_a_note_is_seen_by_agents_and_never_by_the_shopper(
 def test_ticket_notes_stay_in_the_console(api: TestClient, redis_server: Any) -> None:
     add(redis_server.url, "ann@shop.example")
     ann = login(api, "ann@shop.example")
-    tid = api.post(
-        "/api/agent/tickets", json={"email": "zoe@example.com", "message": "Colis abîmé"}, headers=ann
-    ).json()["ticket_id"]
+    tid = new_ticket(api, ann, "Colis abîmé")
     assert (
         api.post(
             f"/api/agent/tickets/{tid}/notes", json={"text": "attendre la photo"}, headers=ann
@@ -132,9 +138,7 @@ def test_tickets_are_assigned_and_move_between_statuses(api: TestClient, redis_s
     add(redis_server.url, "ann@shop.example")
     add(redis_server.url, "ben@shop.example")
     ann, ben = login(api, "ann@shop.example"), login(api, "ben@shop.example")
-    tid = api.post(
-        "/api/agent/tickets", json={"email": "zoe@example.com", "message": "Où est mon colis ?"}, headers=ann
-    ).json()["ticket_id"]
+    tid = new_ticket(api, ann, "Où est mon colis ?")
     assert (
         api.post(
             f"/api/agent/tickets/{tid}/assign", json={"to": "nobody@shop.example"}, headers=ann
@@ -333,18 +337,22 @@ def test_a_manager_opens_chats_outside_the_calendar(
     assert api.get("/api/agent/me", headers=ann).json()["shop"]["open"] is False
 
 
-def test_notes_and_the_search_index_follow_a_gdpr_export_and_erase(api: TestClient, redis_server: Any,
-                                                                  redis_client: redis.Redis) -> None:
+def test_notes_and_the_search_index_follow_a_gdpr_export_and_erase(
+    api: TestClient, redis_server: Any, redis_client: redis.Redis
+) -> None:
     add(redis_server.url, "ann@shop.example")
     add(redis_server.url, "boss@shop.example", role="admin")
     ann, boss = login(api, "ann@shop.example"), login(api, "boss@shop.example")
     cid = held(api, redis_server.url, ann)
-    tid = api.post("/api/agent/tickets", json={"conversation_id": cid, "email": "zoe@example.com",
-                                               "message": "Colis perdu"}, headers=ann).json()["ticket_id"]
+    tid = api.post(
+        "/api/agent/tickets",
+        json={"conversation_id": cid, "email": "zoe@example.com", "message": "Colis perdu"},
+        headers=ann,
+    ).json()["ticket_id"]
     api.post(f"/api/agent/conversations/{cid}/notes", json={"text": "déjà relancée deux fois"}, headers=ann)
     exported = api.get("/api/admin/privacy/export", params={"email": "zoe@example.com"}, headers=boss).json()
     conv = next(c for c in exported["conversations"] if c["id"] == cid)
-    assert [n["body"] for n in conv["agent_notes"]] == ["déjà relancée deux fois"]   # a right of access
+    assert [n["body"] for n in conv["agent_notes"]] == ["déjà relancée deux fois"]  # a right of access
     erased = api.post("/api/admin/privacy/erase", json={"email": "zoe@example.com"}, headers=boss)
     assert erased.status_code == 200
     assert not redis_client.exists(f"support:conv:{cid}:notes")
