@@ -85,7 +85,8 @@ def open_widget(page: Page, url: str) -> None:
 
 
 def say(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Votre message")
+    # the widget follows the conversation's language: English once the bot has answered in English
+    box = page.get_by_role("textbox", name=re.compile("^(Votre message|Your message)$"))
     box.fill(text)
     box.press("Enter")
 

@@ -172,9 +172,10 @@ def test_hostile_text_stays_text(live, page: Page) -> None:
     messages = page.locator(".msgs")
     expect(messages.locator("img")).to_have_count(0)
     expect(messages.locator('a[href^="javascript:"]')).to_have_count(0)
-    # the same entry as a suggestion while typing: built as text nodes, never as markup
-    page.get_by_role("textbox", name="Votre message").press_sequentially(ZEBRA, delay=10)
-    suggestions = page.get_by_role("region", name="Ces réponses peuvent vous aider")
+    # the same entry as a suggestion while typing: built as text nodes, never as markup (in
+    # English now: the widget follows the language of the conversation)
+    page.get_by_role("textbox", name="Your message").press_sequentially(ZEBRA, delay=10)
+    suggestions = page.get_by_role("region", name="These answers may help")
     expect(suggestions).to_be_visible()
     suggestions.get_by_role("button").first.click()
     expect(suggestions).to_contain_text("onerror=alert(1)")       # the raw HTML, as visible text

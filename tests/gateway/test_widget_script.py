@@ -12,7 +12,7 @@ from kit import texts
 
 
 def _served_texts(script: str) -> tuple[str, dict[str, dict[str, str]]]:
-    match = re.search(r"var STRINGS = \((\{.*?\})\)\[LANG\];", script)
+    match = re.search(r"var ALL_STRINGS = (\{.*?\});\n", script)
     assert match, "the texts are in the script"
     return match.group(1), json.loads(match.group(1))   # the gateway writes them as JSON
 

@@ -705,7 +705,9 @@
   function renderMine() {
     var list = $("mine");
     clear(list);
-    S.mine.forEach(function (cid) {
+    // a conversation closed here is gone from the list at once (the close is sent after the undo delay)
+    var shown = S.mine.filter(function (cid) { return !(S.pendingClose && S.pendingClose.cid === cid); });
+    shown.forEach(function (cid) {
       var info = S.mineInfo[cid] || {};
       var conv = info.conv || {}, handoff = info.handoff || {};
       var li = el("li", "card" + (cid === S.currentCid ? " is-current" : ""));
@@ -722,8 +724,8 @@
       if (handoff.summary) li.appendChild(el("p", "card__summary", handoff.summary));
       list.appendChild(li);
     });
-    $("mine-count").textContent = String(S.mine.length);
-    show($("mine-empty"), S.mine.length === 0);
+    $("mine-count").textContent = String(shown.length);
+    show($("mine-empty"), shown.length === 0);
     updateBadges();
   }
 

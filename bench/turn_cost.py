@@ -1,0 +1,166 @@
+"""`python -m bench.turn_cost` (part of `make bench`): what one bot turn costs in CPU, and how a
+turn's cost grows with the conversation's length.
+
+A real Redis, gateway and Rasa (one of each), shoppers on the gateway's WebSocket asking FAQ
+questions of kb_content/eval.csv. CPU is read from the kernel (user + system time of each
+process and its children, psutil) before and after, so the figure is what a shop pays for
+hosting, whatever the machine's other load does to latency:
+
+- **CPU per turn**: `--conversations` conversations at once, `--questions` each; the CPU time
+  of gateway, Rasa and Redis over the run divided by the turns answered.
+- **Turn 1 vs turn N**: one conversation of `--long` turns, one at a time; latency and CPU of
+  the first turns against the last ones (Rasa loads, saves and ships the whole tracker each
+  turn: a long conversation must not cost more per turn).
+
+Prints a markdown section and, last, one JSON line with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+from websockets.asyncio.client import connect
+
+from bench.web import TIMEOUT_S, Conversation, Run, faq_questions, first_reply, log, web_load
+from ops.redis_server import RedisServer
+from ops.train import train
+from tests.stack import REPO, stack
+
+EDGE = 5  # turns averaged at each end of the long conversation
+
+
+@dataclass
+class Cpu:
+    """CPU seconds (user + system) of the stack's processes, children included."""
+
+    processes: dict[str, psutil.Process]
+
+    def read(self) -> dict[str, float]:
+        out = {}
+        for name, proc in self.processes.items():
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    total += t.user + t.system
+            out[name] = total
+        return out
+
+
+def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in before}
+
+
+async def long_conversation(
+    ws_url: str, questions: list[tuple[str, str]], cpu: Cpu
+) -> tuple[list[float], list[float]]:
+    """One conversation, one turn at a time: (latency ms, CPU ms of the stack) per turn."""
+    latencies, costs = [], []
+    async with connect(ws_url, open_timeout=TIMEOUT_S, max_size=2**22) as ws:
+        cid = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S))["conversation_id"]
+        for n, (text, _lang) in enumerate(questions, 1):
+            mid = f"long{n}"
+            before = cpu.read()
+            t0 = time.perf_counter()
+            await ws.send(
+                json.dumps({"type": "message", "text": text, "message_id": mid}, ensure_ascii=False)
+            )
+            at, error = await asyncio.wait_for(first_reply(ws, cid, mid), TIMEOUT_S)
+            if error:
+                raise RuntimeError(f"turn {n}: {error}")
+            await asyncio.sleep(0.3)  # the rest of the reply and the bookkeeping settle
+            latencies.append((at - t0) * 1000)
+            costs.append(sum(spent(before, cpu.read()).values()) * 1000)
+    return latencies, costs
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conversations", type=int, default=20, help="concurrent conversations for CPU per turn")
+    p.add_argument("--questions", type=int, default=5, help="questions per conversation")
+    p.add_argument("--long", type=int, default=50, help="turns of the long conversation")
+    args = p.parse_args()
+    with contextlib.redirect_stdout(sys.stderr):
+        train()
+    pool = faq_questions(REPO / "kb_content" / "eval.csv")
+    step = max(len(pool) // (args.conversations * args.questions), 1)
+    spread = pool[::step]
+    plan = [
+        [spread[(i * args.questions + j) % len(spread)] for j in range(args.questions)]
+        for i in range(args.conversations)
+    ]
+    long_plan = [pool[(i * 7) % len(pool)] for i in range(args.long)]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-turn-cost-"))
+    log(f"bench.turn_cost: starting Redis, gateway and Rasa (logs in {tmp})")
+    with (
+        RedisServer(port=0, data_dir=tmp / "redis", use_env=False) as redis,
+        stack(redis.url, tmp, shop_config=REPO / "config" / "shop.yml") as (gw, bot),
+    ):
+        cpu = Cpu(
+            {
+                "gateway": psutil.Process(gw.process.pid),
+                "rasa": psutil.Process(bot.process.pid),
+                "redis": psutil.Process(redis.pid),
+            }
+        )
+        ws_url = gw.url.replace("http", "ws", 1) + "/ws/chat"
+        log("  warming up")
+        asyncio.run(web_load(ws_url, [plan[0][:2]], Run("warm-up", 2)))
+        log(f"  CPU per turn: {args.conversations} conversations x {args.questions} questions")
+        run = Run("cpu", args.conversations * args.questions)
+        before = cpu.read()
+        convs: list[Conversation] = asyncio.run(web_load(ws_url, plan, run))
+        used = spent(before, cpu.read())
+        turns = len(run.latencies_ms)
+        log(f"  one conversation of {args.long} turns")
+        latencies, costs = asyncio.run(long_conversation(ws_url, long_plan, cpu))
+    per_turn = {k: v * 1000 / max(turns, 1) for k, v in used.items()}
+    total = sum(per_turn.values())
+    first_ms, last_ms = float(np.median(latencies[:EDGE])), float(np.median(latencies[-EDGE:]))
+    first_cpu, last_cpu = float(np.median(costs[:EDGE])), float(np.median(costs[-EDGE:]))
+    print("## CPU per bot turn\n")
+    print(
+        f"{args.conversations} WebSocket conversations at once x {args.questions} FAQ questions "
+        f"({turns} turns answered, {len(run.errors)} errors, {sum(len(c.sent) for c in convs)} sent); "
+        "user + system CPU time of each process (children included) over the run, per turn.\n"
+    )
+    print("| process | CPU ms per turn |\n|---|---|")
+    for name, ms in per_turn.items():
+        print(f"| {name} | {ms:.1f} |")
+    print(f"| **all** | **{total:.1f}** |")
+    capacity = 1000 / total if total else 0
+    print(f"\nCapacity: {capacity:.1f} turns per core-second, {capacity * 3600:,.0f} turns per core-hour.\n")
+    print(f"## A long conversation: turn 1 vs turn {args.long}\n")
+    print(
+        f"One conversation of {args.long} FAQ turns, one at a time; medians of the first and last {EDGE}.\n"
+    )
+    print("| turns | latency ms | stack CPU ms |\n|---|---|---|")
+    print(f"| 1-{EDGE} | {first_ms:.0f} | {first_cpu:.0f} |")
+    print(f"| {args.long - EDGE + 1}-{args.long} | {last_ms:.0f} | {last_cpu:.0f} |")
+    print(f"\nLast / first: latency {last_ms / first_ms:.2f}x, CPU {last_cpu / first_cpu:.2f}x.\n")
+    print(
+        json.dumps(
+            {
+                "cpu_ms_per_turn": round(total, 1),
+                **{f"{k}_ms": round(v, 1) for k, v in per_turn.items()},
+                "turns": turns,
+                "long_latency_ratio": round(last_ms / first_ms, 2),
+                "long_cpu_ratio": round(last_cpu / first_cpu, 2),
+            }
+        )
+    )
+    return 0 if turns and not run.errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
