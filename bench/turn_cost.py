@@ -21,6 +21,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,11 +86,36 @@ async def long_conversation(
     return latencies, costs
 
 
+def profilers(folder: Path, cpu: Cpu) -> list[subprocess.Popen[bytes]]:
+    """py-spy sampling gateway and Rasa (not Redis: not Python) without pausing them; their
+    CPU is counted in the figures too, so a profiled run is for reading, not for comparing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--nonblocking",
+                "--rate",
+                "50",
+                "--pid",
+                str(cpu.processes[name].pid),
+                "--output",
+                str(folder / f"{name}.svg"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("gateway", "rasa")
+    ]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--conversations", type=int, default=20, help="concurrent conversations for CPU per turn")
     p.add_argument("--questions", type=int, default=5, help="questions per conversation")
     p.add_argument("--long", type=int, default=50, help="turns of the long conversation")
+    p.add_argument("--profile", type=Path, help="write py-spy flame graphs of gateway and Rasa here")
     args = p.parse_args()
     with contextlib.redirect_stdout(sys.stderr):
         train()
@@ -118,9 +145,13 @@ def main() -> int:
         asyncio.run(web_load(ws_url, [plan[0][:2]], Run("warm-up", 2)))
         log(f"  CPU per turn: {args.conversations} conversations x {args.questions} questions")
         run = Run("cpu", args.conversations * args.questions)
+        spies = profilers(args.profile, cpu) if args.profile else []
         before = cpu.read()
         convs: list[Conversation] = asyncio.run(web_load(ws_url, plan, run))
         used = spent(before, cpu.read())
+        for spy in spies:  # py-spy writes its flame graph on SIGINT
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         turns = len(run.latencies_ms)
         log(f"  one conversation of {args.long} turns")
         latencies, costs = asyncio.run(long_conversation(ws_url, long_plan, cpu))

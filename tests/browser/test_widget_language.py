@@ -34,5 +34,6 @@ def test_an_english_shopper_on_a_french_page_gets_english_buttons(live: tuple[Ga
     box.press("Enter")
     expect(page.locator(".msg.me .bubble", has_text="thanks")).to_have_count(1, timeout=BOT_MS)
     page.reload()                                       # the next page: English from the start
-    launcher = page.get_by_role("button", name=re.compile("^(Open the support chat|Close the chat)"))
-    expect(launcher).to_be_visible()
+    expect(page.locator("button.launcher")).to_have_attribute(
+        "aria-label", re.compile("^(Open the support chat|Close the chat)"))
+    expect(page.get_by_role("textbox", name="Your message")).to_be_visible()   # the panel, reopened
