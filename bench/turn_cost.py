@@ -77,6 +77,16 @@ class Cpu:
         return out
 
 
+async def tail(ws_url: str, cid: str) -> list[tuple[str, str]]:
+    """The last messages of a conversation and its state, to say why the bot went silent."""
+    import httpx
+
+    base = ws_url.replace("ws", "http", 1).removesuffix("/ws/chat")
+    async with httpx.AsyncClient(timeout=30) as http:
+        data = (await http.get(f"{base}/api/chat/conversations/{cid}/messages")).json()
+    return [("state", data.get("state", "")), *((m["role"], m["text"][:70]) for m in data["messages"][-5:])]
+
+
 def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: after[k] - before[k] for k in before}
 
@@ -100,6 +110,8 @@ async def long_conversation(
             except TimeoutError:
                 at, error = 0.0, "no bot reply"
             if error == "no bot reply":  # a dialogue gap, not a cost: counted and said
+                if not silent:
+                    log(f"  first silent turn {n}: the conversation ends with {await tail(ws_url, cid)}")
                 silent.append(text)
                 continue
             if error:

@@ -45,7 +45,7 @@ from .deps import GatewayState
 from .errors import UnhandledErrorMiddleware, install_error_handlers
 from .feeds import FeedHub
 from .index_loader import IndexLoader
-from .limits import DEFAULT_OVERRIDES, BodySizeLimitMiddleware
+from .limits import DEFAULT_OVERRIDES, BodySizeLimitMiddleware, query_token_is
 from .logs import configure_logging
 from .metrics import Metrics
 from .observe import RequestTelemetryMiddleware
@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     # Added innermost first: telemetry sees every response, including 413s and 500s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=(
         *DEFAULT_OVERRIDES,
-        (attachments_api.UPLOAD_PATH, attachments_api.body_limit(settings.attachment_max_bytes))))
+        (attachments_api.UPLOAD_PATH, attachments_api.body_limit(settings.attachment_max_bytes))),
+        grants=(("/webhook", RASA_ACTION_BYTES, query_token_is(settings.action_token)),))
     add_cors(app, settings.widget_origins)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -222,6 +223,7 @@ def redis_client(url: str) -> aioredis.Redis:
 
 
 REDIS_CONNECTIONS = 200
+RASA_ACTION_BYTES = 16 * 1024 * 1024   # Rasa's action calls carry the whole tracker (token-checked)
 
 
 SWEEP_S = 5.0

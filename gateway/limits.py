@@ -8,7 +8,10 @@ without one (chunked) are counted as they stream in.
 
 from __future__ import annotations
 
+import hmac
 import re
+from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,12 +38,26 @@ Override = tuple[str | re.Pattern[str], int]
 DEFAULT_OVERRIDES: tuple[Override, ...] = (("/webhooks/", MAX_WEBHOOK_BYTES),)
 
 
+# an exact path whose larger limit only a caller passing `may(scope)` gets (Rasa's action calls
+# carry the whole tracker, which outgrows 64 KiB after a dozen FAQ answers; strangers keep 64 KiB)
+Grant = tuple[str, int, Callable[[Scope], bool]]
+
+
+def query_token_is(token: str) -> Callable[[Scope], bool]:
+    """The request carries `?token=<token>` (compared in constant time; an empty token never matches)."""
+    def may(scope: Scope) -> bool:
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [])
+        return bool(token) and len(given) == 1 and hmac.compare_digest(given[0].encode(), token.encode())
+    return may
+
+
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int, *,
-                 overrides: tuple[Override, ...] = DEFAULT_OVERRIDES) -> None:
+                 overrides: tuple[Override, ...] = DEFAULT_OVERRIDES, grants: tuple[Grant, ...] = ()) -> None:
         self.app = app
         self.default_max = max_bytes
         self.overrides = overrides
+        self.grants = grants
 
     def limit_for(self, path: str) -> int:
         return next((limit for where, limit in self.overrides
@@ -51,7 +68,9 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.limit_for(scope.get("path", ""))
+        path = scope.get("path", "")
+        max_bytes = next((limit for where, limit, may in self.grants if path == where and may(scope)),
+                         self.limit_for(path))
         declared = _content_length(scope)
         if declared == -1:
             await error_response(400, "Invalid Content-Length header.", headers={"Connection": "close"})(
