@@ -32,6 +32,13 @@ def held(api: TestClient, redis_url: str, agent: dict[str, str]) -> str:
     return cid
 
 
+def colleagues(api: TestClient, redis_url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Two agents, ann and ben, signed in."""
+    add(redis_url, "ann@shop.example")
+    add(redis_url, "ben@shop.example")
+    return login(api, "ann@shop.example"), login(api, "ben@shop.example")
+
+
 def new_ticket(api: TestClient, headers: dict[str, str], message: str, **fields: str) -> str:
     res = api.post(
         "/api/agent/tickets", json={"email": "zoe@example.com", "message": message, **fields}, headers=headers
@@ -50,9 +57,7 @@ def shopper_says(api: TestClient, cid: str, text: str) -> None:
 def test_a_note_is_seen_by_agents_and_never_by_the_shopper(
     api: TestClient, redis_server: Any, redis_client: redis.Redis
 ) -> None:
-    add(redis_server.url, "ann@shop.example")
-    add(redis_server.url, "ben@shop.example")
-    ann, ben = login(api, "ann@shop.example"), login(api, "ben@shop.example")
+    ann, ben = colleagues(api, redis_server.url)
     cid = held(api, redis_server.url, ann)
     secret = "Client difficile, déjà remboursé une fois <b>x</b>"
     res = api.post(f"/api/agent/conversations/{cid}/notes", json={"text": secret}, headers=ben)
@@ -95,9 +100,7 @@ def test_ticket_notes_stay_in_the_console(api: TestClient, redis_server: Any) ->
 def test_close_with_a_reason_then_reopen(
     api: TestClient, redis_server: Any, redis_client: redis.Redis
 ) -> None:
-    add(redis_server.url, "ann@shop.example")
-    add(redis_server.url, "ben@shop.example")
-    ann, ben = login(api, "ann@shop.example"), login(api, "ben@shop.example")
+    ann, ben = colleagues(api, redis_server.url)
     cid = held(api, redis_server.url, ann)
     assert (
         api.post(
@@ -135,9 +138,7 @@ def test_close_with_a_reason_then_reopen(
 
 
 def test_tickets_are_assigned_and_move_between_statuses(api: TestClient, redis_server: Any) -> None:
-    add(redis_server.url, "ann@shop.example")
-    add(redis_server.url, "ben@shop.example")
-    ann, ben = login(api, "ann@shop.example"), login(api, "ben@shop.example")
+    ann, ben = colleagues(api, redis_server.url)
     tid = new_ticket(api, ann, "Où est mon colis ?")
     assert (
         api.post(
