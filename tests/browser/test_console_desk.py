@@ -96,6 +96,7 @@ def test_canned_reply_note_close_undo_search_and_reopen(live: tuple[Gateway, Ras
     shown = page.locator("#transcript .msg--note")
     expect(shown).to_have_count(1)
     expect(shown).to_contain_text(note)                     # as text: the XSS canary never fires
+    expect(shown.locator(".role")).to_have_text(T["roles.note"])       # labelled as a note, in French
     assert page.locator("#transcript img").count() == 0
     assert all(note not in str(m) for m in shopper.messages())
     screenshot(page, "console-conversation-fr")

@@ -1140,6 +1140,7 @@
     $("reply-form").classList.toggle("reply--note", note);
     $("reply-text").setAttribute("placeholder", T(note ? "notes.placeholder" : "conversation.reply_placeholder"));
     $("reply-form").querySelector("button[type=submit]").textContent = T(note ? "notes.add" : "conversation.send");
+    $("reply-hint").firstElementChild.textContent = T(note ? "notes.hint" : "conversation.reply_hint");
   }
 
   function addNote(cid, text) {
