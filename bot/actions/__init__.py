@@ -13,6 +13,7 @@ from .forms import (
     ValidateOrderForm,
     ValidateTicketForm,
 )
+from .language import ActionDetectLanguage
 from .orders import ActionOrderStatus
 from .services import Services
 
@@ -20,7 +21,7 @@ from .services import Services
 def executor(services: Services) -> ActionExecutor:
     """An executor with every action bound to `services`."""
     ex = ActionExecutor()
-    actions = (ActionAnswerFaq(services), ActionOfferHelp(services),
+    actions = (ActionDetectLanguage(services), ActionAnswerFaq(services), ActionOfferHelp(services),
                ActionHandoff(services), ActionSubmitTicket(services), ActionOrderStatus(services),
                ActionLeaveForm(services), ValidateTicketForm(services), ValidateOrderForm(services),
                ActionAskOrderNumber(services), ActionAskTicketOrder(services))

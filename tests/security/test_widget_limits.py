@@ -56,7 +56,7 @@ def test_a_refused_new_conversation_is_explained(page: Page, lang: str, opener: 
     form = page.get_by_role("form")                                                 # closed: the offline form
     form.get_by_role("textbox", name=re.compile("e-mail", re.IGNORECASE)).fill("anna@example.com")
     form.get_by_role("textbox", name="Message", exact=True).fill("My lamp arrived broken.")
-    form.get_by_role("button").click()                                       # needs a conversation: 429
+    form.locator("button[type=submit]").click()                              # needs a conversation: 429
     expect(form.get_by_role("alert")).to_have_text(told)
 
 
