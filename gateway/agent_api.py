@@ -228,7 +228,8 @@ async def _customer(state: GatewayState, cid: str, conv: dict[str, Any],
     from handoff.search import DeskSearch, conversation_hit
 
     own = await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
-    tickets = [t for t in await _all_tickets(state) if t.get("conversation_id") in {cid, *own}]
+    recent = await DeskSearch(state.redis).recent_tickets()
+    tickets = [t for t in recent if t.get("conversation_id") in {cid, *own}]
     emails = list(dict.fromkeys(t["email"].casefold() for t in tickets if t.get("email")))
     related: dict[str, dict[str, Any]] = {}
     for email in emails[:3]:
@@ -250,18 +251,6 @@ async def _customer(state: GatewayState, cid: str, conv: dict[str, Any],
                          "channels": sorted({conv.get("channel", ""), *(c["channel"] for c in past)} - {""})},
             "past_conversations": [c["id"] for c in past], "past": past, "tickets": tickets,
             "order_numbers": list(dict.fromkeys([*typed, *given]))[:3]}
-
-
-async def _all_tickets(state: GatewayState) -> list[dict[str, Any]]:
-    """Open and pending tickets, and solved ones still kept (the customer's history)."""
-    from kit.keys import TICKET, TICKETS_ALL
-    from kit.redis import decoded, text
-
-    ids = [text(t) for t in await state.redis.zrevrange(TICKETS_ALL, 0, 4999)]
-    pipe = state.redis.pipeline(transaction=False)
-    for tid in ids:
-        pipe.hgetall(TICKET.format(tid=tid))
-    return [t for raw in await pipe.execute() if (t := decoded(raw))]
 
 
 AGENT_LOOKUPS_PER_HOUR = 120   # an agent's account looking up orders in bulk is a stolen account

@@ -78,18 +78,21 @@ class DeskSearch:
 
     # -- tickets ----------------------------------------------------------------------------------
 
-    async def _tickets(self, query: Query) -> list[dict[str, Any]]:
-        if query.kind == "ticket":
-            found = decoded(await self.redis.hgetall(TICKET.format(tid=query.value)))
-            return [ticket_hit(found, "")] if found else []
+    async def recent_tickets(self) -> list[dict[str, str]]:
+        """The newest SCAN_TICKETS tickets, any status, newest first (one pipelined read)."""
         ids = [text(t) for t in await self.redis.zrevrange(TICKETS_ALL, 0, SCAN_TICKETS - 1)]
         pipe = self.redis.pipeline(transaction=False)
         for tid in ids:
             pipe.hgetall(TICKET.format(tid=tid))
+        return [t for raw in await pipe.execute() if (t := decoded(raw))]
+
+    async def _tickets(self, query: Query) -> list[dict[str, Any]]:
+        if query.kind == "ticket":
+            found = decoded(await self.redis.hgetall(TICKET.format(tid=query.value)))
+            return [ticket_hit(found, "")] if found else []
         needle = fold(query.value) if query.kind in ("order", "text") and len(query.value) >= 2 else ""
         out = []
-        for raw in await pipe.execute():
-            ticket = decoded(raw) or {}
+        for ticket in await self.recent_tickets():
             exact = (query.kind == "email" and ticket.get("email", "").casefold() == query.value) or (
                 query.kind == "order" and ticket.get("order_number") == query.value
             )
