@@ -32,6 +32,9 @@ def rasa_argv(args: list[str], environ: Mapping[str, str] = os.environ) -> list[
 def main(args: list[str]) -> None:
     sys.argv = rasa_argv(args)
     from rasa.__main__ import main as rasa_main  # heavy (TensorFlow): only once the checks passed
+    from rasa_patches import install  # beside this file (sys.path[0])
+
+    install()
 
     rasa_main()
 

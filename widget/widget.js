@@ -859,6 +859,8 @@
       }, 25000);
     } else if (f.type === "history") {
       onHistory(f);
+    } else if (f.type === "resync") {   // the gateway's feed reconnected: messages may be missing
+      ws.send(JSON.stringify({type: "history", after: S.histCount}));
     } else if (f.type === "message" && f.message) {
       addMessage(f.message, "live");
     } else if (f.type === "ack") {

@@ -13,7 +13,6 @@ from .forms import (
     ValidateOrderForm,
     ValidateTicketForm,
 )
-from .language import ActionDetectLanguage
 from .orders import ActionOrderStatus
 from .services import Services
 
@@ -21,7 +20,7 @@ from .services import Services
 def executor(services: Services) -> ActionExecutor:
     """An executor with every action bound to `services`."""
     ex = ActionExecutor()
-    actions = (ActionDetectLanguage(services), ActionAnswerFaq(services), ActionOfferHelp(services),
+    actions = (ActionAnswerFaq(services), ActionOfferHelp(services),
                ActionHandoff(services), ActionSubmitTicket(services), ActionOrderStatus(services),
                ActionLeaveForm(services), ValidateTicketForm(services), ValidateOrderForm(services),
                ActionAskOrderNumber(services), ActionAskTicketOrder(services))

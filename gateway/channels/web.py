@@ -300,7 +300,8 @@ async def chat_socket(ws: WebSocket) -> None:
     await ws.send_json({"type": "welcome", "conversation_id": cid, "state": conv.get("state", "bot"),
                         "resumed": cid == ws.query_params.get("conversation_id")})
     try:
-        async with relay(state.feeds, OUTBOX.format(cid=cid), lambda data: _forward(ws, data)):
+        async with relay(state.feeds, OUTBOX.format(cid=cid), lambda data: _forward(ws, data),
+                         on_gap=lambda: ws.send_json({"type": "resync"})):
             while True:
                 frame = await ws.receive()
                 if frame["type"] == "websocket.disconnect":

@@ -32,6 +32,22 @@ def test_an_english_question_gets_the_english_answer(closed_stack: tuple[Gateway
     assert "Did this answer your question?" in texts(replies)
 
 
+def test_the_language_the_gateway_decided_fills_the_slot_inside_rasa(
+        closed_stack: tuple[Gateway, Rasa]) -> None:
+    """The `lang` metadata becomes a `lang` entity (bot/components/language.py) and the slot's
+    from_entity mapping fills it: no action-server call for it. A message without a language,
+    or with one the shop does not speak, leaves the slot alone."""
+    _, bot = closed_stack
+    sender = f"lang-{uuid.uuid4().hex}"
+    for metadata, expected in (({"lang": "en"}, "en"), ({}, "en"), ({"lang": "de"}, "en"),
+                               ({"lang": "<script>"}, "en"), ({"lang": "fr"}, "fr")):
+        bot.say(sender, "ok", metadata=metadata)
+        assert bot.tracker(sender)["slots"]["lang"] == expected, metadata
+    custom = [e for e in bot.tracker(sender)["events"] if e.get("event") == "action"
+              and e.get("name") == "action_detect_language"]
+    assert custom == []
+
+
 def test_an_edited_answer_is_served_without_retraining_or_restarting(
         closed_stack: tuple[Gateway, Rasa], kb_copy: Path) -> None:
     _, bot = closed_stack

@@ -226,20 +226,6 @@ def test_an_unknown_action_is_a_404(bot: TestClient) -> None:
     assert call(bot, "action_does_not_exist", "x").status_code == 404
 
 
-@pytest.mark.parametrize(("metadata", "slot", "expected"), [
-    ({"lang": "en"}, "fr", "en"),        # the gateway decided: English
-    ({"lang": "fr"}, "fr", None),        # unchanged: no event
-    ({}, "fr", None),                    # no language for this message ("ok", an address): kept
-    ({"lang": "de"}, "fr", None),        # not a language the shop speaks
-    ({"lang": "<script>"}, "en", None),
-])
-def test_the_bot_takes_the_language_the_gateway_decided(bot: TestClient, metadata: dict[str, str],
-                                                        slot: str, expected: str | None) -> None:
-    res = call(bot, "action_detect_language", "whatever the text says", lang=slot, metadata=metadata)
-    assert res.status_code == 200
-    assert slots(res).get("lang") == expected
-
-
 def test_a_long_conversations_tracker_is_accepted_from_rasa_only(bot: TestClient) -> None:
     """Rasa sends the whole tracker with each action call: after a dozen long FAQ answers it
     outgrew the 64 KiB body limit, the call got a 413 and the shopper got silence. Rasa (with

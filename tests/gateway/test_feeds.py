@@ -48,3 +48,95 @@ def test_a_late_subscriber_neither_breaks_the_feed_nor_the_shared_pool(redis_ser
             await client.aclose()
 
     assert asyncio.run(scenario()) == {"a": ["2"], "b": ["3"]}
+
+
+def test_a_socket_opened_after_a_redis_restart_gets_a_reply_published_at_once(tmp_path) -> None:
+    """Redis restarted while no socket listened: the hub's idle pub/sub connection is dead. A
+    socket that subscribes next must get a reply published a few milliseconds later (the bot
+    answers a form question in ~20 ms), not lose it to a reconnection that only starts when the
+    reader first reads the dead connection."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    from ops.ports import free_port
+    from ops.redis_server import RedisServer
+
+    async def scenario(redis: RedisServer) -> list:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis.url, decode_responses=True, max_connections=20, timeout=5,
+            health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
+        client = aioredis.Redis(connection_pool=pool)
+        hub = FeedHub(client)
+        got: list = []
+
+        async def deliver(data) -> None:
+            got.append(data)
+
+        try:
+            await hub.subscribe("feed-test:first", deliver)       # a shopper came and went
+            await hub.unsubscribe("feed-test:first", deliver)
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(redis.kill)
+            await asyncio.to_thread(redis.start)
+            for _ in range(50):                                   # the app works again
+                try:
+                    await client.ping()
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            await hub.subscribe("feed-test:next", deliver)        # the next shopper's socket
+            await asyncio.sleep(0.02)
+            await client.publish("feed-test:next", "reply")
+            for _ in range(60):
+                if got:
+                    break
+                await asyncio.sleep(0.05)
+            return got
+        finally:
+            await hub.aclose()
+            await client.aclose()
+
+    with RedisServer(port=free_port(), data_dir=tmp_path / "redis", use_env=False) as redis:
+        assert asyncio.run(scenario(redis)) == ["reply"]
+
+
+def test_a_listener_across_a_redis_restart_is_told_it_may_have_missed_messages(tmp_path) -> None:
+    """Pub/sub keeps nothing for a disconnected subscriber: whatever was published while the
+    connection was being replaced is gone. The listener learns it (the widget then reads the
+    transcript), and messages published after the reconnection reach it again."""
+    from ops.ports import free_port
+    from ops.redis_server import RedisServer
+
+    async def scenario(redis: RedisServer) -> tuple[int, list]:
+        client = aioredis.Redis.from_url(redis.url, decode_responses=True)
+        hub = FeedHub(client)
+        got: list = []
+        gaps: list = []
+
+        async def deliver(data) -> None:
+            got.append(data)
+
+        async def gap() -> None:
+            gaps.append(True)
+
+        try:
+            await hub.subscribe("feed-test:live", deliver, gap)
+            await client.publish("feed-test:live", "before")
+            await asyncio.to_thread(redis.kill)
+            await asyncio.to_thread(redis.start)
+            for _ in range(100):
+                if gaps:
+                    break
+                await asyncio.sleep(0.05)
+            await client.publish("feed-test:live", "after")
+            for _ in range(60):
+                if "after" in got:
+                    break
+                await asyncio.sleep(0.05)
+            return len(gaps), got
+        finally:
+            await hub.aclose()
+            await client.aclose()
+
+    with RedisServer(port=free_port(), data_dir=tmp_path / "redis", use_env=False) as redis:
+        assert asyncio.run(scenario(redis)) == (1, ["before", "after"])
