@@ -76,6 +76,26 @@ class MultiEmbedder:
         return (np.hstack(parts) * self.scale).astype(np.float32)
 
 
+def mean_vector(embedder: object, vectors: list[np.ndarray],
+                weights: list[float] | None = None) -> np.ndarray:
+    """One query vector standing for several texts read together: per backend, the normalised
+    weighted sum of their vectors (each backend's slice stays a unit vector, see the module
+    docstring). Weighting each text by its length in words approximates a mean-pooled encoder
+    reading the joined text.
+
+    A follow-up ("et en Belgique ?" after "délais de livraison") is searched as its previous
+    question plus itself: combining the two vectors, which the engine has at hand, instead of
+    encoding the joined text again spares a second pass of both encoders on half the turns;
+    measured on kb_content/eval.csv's follow-up rows in docs/benchmarks.md (issue 20)."""
+    weights = weights or [1.0] * len(vectors)
+    total = np.sum([w * np.asarray(v, dtype=np.float32).reshape(1, -1)
+                    for v, w in zip(vectors, weights, strict=True)], axis=0)
+    slices = getattr(embedder, "slices", None) or [(0, total.shape[1])]
+    scale = getattr(embedder, "scale", 1.0) if len(slices) > 1 else 1.0
+    parts = [total[:, a:b] / max(float(np.linalg.norm(total[:, a:b])), 1e-9) for a, b in slices]
+    return (np.hstack(parts) * scale).astype(np.float32)
+
+
 def make_backend(spec: EmbedderSpec) -> Backend:
     if spec.backend == "sentence-transformers":
         from .embedder import Embedder

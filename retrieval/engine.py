@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from .calibration import Thresholds
 from .embedder import Embedder
+from .embedders import mean_vector
 from .index import HybridIndex
 from .scorer import Scorer
 from .text import LanguageDetector, expand_shorthand, strip_courtesy, tokens
 
 MAX_QUERY_CHARS = 1000
+RECENT_VECTORS = 1024   # vectors of the latest queries: a follow-up reuses its parts' (see _follow_up)
 BAND_RANK = {"none": 0, "suggest": 1, "answer": 2}
 
 
@@ -64,6 +68,8 @@ class SearchEngine:
         self.default_lang = default_lang
         self.info = info or {}
         self._ids = {e.id for e in index.entries}
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def entry(self, entry_id: str) -> Hit | None:
         """An entry by id, as a sure hit (a shopper clicked it among the suggestions)."""
@@ -109,8 +115,27 @@ class SearchEngine:
                             entry.answer, self.thresholds.band(float(s))))
         return hits
 
+    def _vector(self, text: str) -> np.ndarray:
+        """The query vector of an already prepared text, from the recent ones when asked lately."""
+        with self._recent_lock:
+            vec = self._recent.get(text)
+            if vec is not None:
+                self._recent.move_to_end(text)
+                return vec
+        vec = self.embedder.encode_query(text)
+        with self._recent_lock:
+            self._recent[text] = vec
+            while len(self._recent) > RECENT_VECTORS:
+                self._recent.popitem(last=False)
+        return vec
+
+    def _prepared(self, text: str, lang: str) -> str:
+        # greetings and "please" carry no topic but would count as unknown words; SMS shorthand
+        # ("c koi", "cb") is written out as the KB would say it
+        return expand_shorthand(strip_courtesy(text), lang)
+
     def search(self, query: str, lang: str | None = None, k: int = 3,
-               context: str | None = None) -> SearchResult:
+               context: str | None = None, *, _parts: tuple[str, str] | None = None) -> SearchResult:
         """Best entries for a shopper's message, preferring its language.
 
         `lang` is a hint (e.g. the widget's language) used when the text is too
@@ -126,14 +151,17 @@ class SearchEngine:
         langs = self.index.langs
         preferred = query_lang if query_lang in langs else (
             lang if lang in langs else (self.default_lang if self.default_lang in langs else langs[0]))
-        # greetings and "please" carry no topic but would count as unknown words; SMS shorthand
-        # ("c koi", "cb") is written out as the KB would say it
-        text_to_match = expand_shorthand(strip_courtesy(text), preferred)
+        text_to_match = self._prepared(text, preferred)
         if not text or self._nothing_known(text_to_match):
             result.took_ms = round((time.perf_counter() - start) * 1000, 2)
             return result
         text_to_match = self.index.respell(text_to_match)
-        qvec = self.embedder.encode_query(text_to_match)
+        if _parts is None:
+            qvec = self._vector(text_to_match)
+        else:   # a follow-up: its parts' vectors (most likely encoded already), weighted by length
+            prepared = [self.index.respell(self._prepared(part, preferred)) for part in _parts]
+            qvec = mean_vector(self.embedder, [self._vector(p) for p in prepared],
+                               [max(len(p.split()), 1) for p in prepared])
         order = [preferred] + [lg for lg in langs if lg != preferred]
         for i, lg in enumerate(order):
             hits = self._rank_in(text_to_match, qvec, lg, k)
@@ -163,7 +191,8 @@ class SearchEngine:
         previous = self._context_text(context)[:max(0, MAX_QUERY_CHARS - len(alone.query) - 1)]
         if not previous:
             return alone
-        joined = self.search(f"{previous} {alone.query}", lang=alone.query_lang, k=k)
+        joined = self.search(f"{previous} {alone.query}", lang=alone.query_lang, k=k,
+                             _parts=(previous, alone.query))
         if not joined.best or not joined.lang or (alone.best and joined.best.score <= alone.best.score):
             return alone
         if joined.band == "answer" and self._unknown_share(alone.query, joined.lang) > 0:

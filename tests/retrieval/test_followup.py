@@ -162,3 +162,19 @@ def test_eval_cli_prints_the_follow_up_figures(cli: dict[str, str], tmp_path: Pa
     assert with_ctx["followup_top1"] >= without["followup_top1"]
     assert with_ctx["standalone"] == {**without["standalone"], "p50_ms": with_ctx["standalone"]["p50_ms"],
                                       "p95_ms": with_ctx["standalone"]["p95_ms"]}
+
+
+def test_a_follow_up_reuses_its_parts_vectors_instead_of_encoding_the_joined_text(
+        small_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: the joined text ("previous question + message") is never encoded; the engine
+    combines the vectors it has (docs/benchmarks.md measures the follow-up rows both ways)."""
+    encoded: list[str] = []
+    encode = small_engine.embedder.encode_query
+    monkeypatch.setattr(small_engine.embedder, "encode_query", lambda text: encoded.append(text) or encode(text))
+    context, query = "Quels moyens de paiement proposez-vous ?", "et le chèque cadeau ?"
+    small_engine.search(context)
+    res = small_engine.search(query, context=context)
+    assert res.context_used, res.to_dict()                    # the follow-up path did run
+    assert len(encoded) == 2 and not any(context.split()[0] in t and "chèque" in t for t in encoded), encoded
+    again = small_engine.search(query, context=context)        # recent vectors: nothing encoded again
+    assert len(encoded) == 2 and _same(again, res)
