@@ -170,7 +170,8 @@ def test_a_follow_up_reuses_its_parts_vectors_instead_of_encoding_the_joined_tex
     combines the vectors it has (docs/benchmarks.md measures the follow-up rows both ways)."""
     encoded: list[str] = []
     encode = small_engine.embedder.encode_query
-    monkeypatch.setattr(small_engine.embedder, "encode_query", lambda text: encoded.append(text) or encode(text))
+    monkeypatch.setattr(small_engine.embedder, "encode_query",
+                        lambda text: encoded.append(text) or encode(text))
     context, query = "Quels moyens de paiement proposez-vous ?", "et le chèque cadeau ?"
     small_engine.search(context)
     res = small_engine.search(query, context=context)
