@@ -132,6 +132,7 @@ def _wire(state: GatewayState) -> None:
     from handoff.privacy import Privacy
     from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
+    from kit.dates import preload as preload_dates
     from retrieval.text import LanguageDetector
     from shop.config import load_shop_config
     from shop.hours import BusinessHours
@@ -148,6 +149,7 @@ def _wire(state: GatewayState) -> None:
     settings = state.settings
     state.shop = load_shop_config(settings.shop_config)
     hours = BusinessHours.from_shop_config(state.shop)
+    preload_dates()
     state.clock = make_clock(settings.clock_start)
     if settings.clock_start is not None:
         log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",

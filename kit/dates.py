@@ -30,3 +30,10 @@ def format_day(day: date, lang: str | None, *, today: date) -> str:
     if day.year != today.year:
         pattern += " y"
     return format_date(day, pattern, locale=code)
+
+
+def preload(langs: tuple[str, ...] = ("fr", "en")) -> None:
+    """Read babel's calendar data now (a few hundred ms per language): at start-up, not in the
+    first shopper's reply that names a day."""
+    for code in langs:
+        format_date(date.today(), PATTERN, locale=norm_lang(code))
