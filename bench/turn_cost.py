@@ -225,8 +225,8 @@ def main() -> int:
     print(f"## A long conversation: turn 1 vs turn {args.long}\n")
     print(
         f"One conversation of {args.long} FAQ turns, one at a time; the first and last {EDGE} turns "
-        "(latency: median, CPU: mean), which ask the same questions (asked once before in another conversation: their vectors are "
-        "cached at both ends).\n"
+        "(latency: median, CPU: mean), which ask the same questions (asked once before in another "
+        "conversation: their vectors are cached at both ends).\n"
     )
     print("| turns | latency ms | stack CPU ms |\n|---|---|---|")
     print(f"| 1-{EDGE} | {first_ms:.0f} | {first_cpu:.0f} |")
