@@ -29,10 +29,9 @@ import numpy as np
 from websockets.asyncio.client import connect
 
 from bench.web import BOT_DOWN, TIMEOUT_S, _cores, faq_questions, first_reply, log, pct
-from ops.ports import free_port
 from ops.redis_server import RedisServer
 from ops.train import train
-from tests.stack import RASA_TOKEN, REPO, gateway, rasa
+from tests.stack import REPO, cluster
 
 HANDOFF = {"fr": "je voudrais parler à un conseiller", "en": "I want to talk to a human"}
 
@@ -127,16 +126,12 @@ def main() -> int:
     questions = faq_questions(REPO / "kb_content" / "eval.csv")
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     log(f"bench.load: 2 gateways + 2 Rasa + Redis (logs in {tmp}); Rasa takes ~1 min each")
-    ports = [free_port(), free_port()]
-    env = {"RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in ports), "RASA_TOKEN": RASA_TOKEN,
-           "CHAT_RATE_LIMIT": "60/60", "TICKET_RATE_LIMIT": "100/60"}   # a load test, not a limits test
+    env = {"CHAT_RATE_LIMIT": "60/60", "TICKET_RATE_LIMIT": "100/60"}   # a load test, not a limits test
     with ExitStack() as stack:
         redis = stack.enter_context(RedisServer(port=0, data_dir=tmp / "redis", use_env=False,
                                                 appendfsync="always"))
-        gateways = [stack.enter_context(gateway(redis.url, tmp, shop_config=REPO / "config" / "shop.yml",
-                                                extra_env=env)) for _ in range(2)]
-        for port, gw in zip(ports, gateways, strict=True):
-            stack.enter_context(rasa(redis.url, gw.url, gw.token, tmp, port=port))
+        gateways, _ = stack.enter_context(cluster(redis.url, tmp, 2, shop_config=REPO / "config" / "shop.yml",
+                                                  extra_env=env))
         log(f"  load: {args.shoppers} shoppers for {args.duration:.0f} s")
         rng = random.Random(args.seed)
         low, high = (float(x) for x in args.think.split(","))

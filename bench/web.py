@@ -33,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from kit import texts
 from ops.redis_server import RedisServer
 from ops.train import train
-from tests.stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, stack
+from tests.stack import CHANNEL_HEADER, CHANNEL_PATH, RASA_TOKEN, REPO, cluster
 
 TIMEOUT_S = 60.0
 # the router's reply when Rasa fails
@@ -109,12 +109,14 @@ async def rasa_sender(http: httpx.AsyncClient, url: str, sender: str, questions:
             run.finished((time.perf_counter() - t0) * 1000)
 
 
-async def rasa_direct(url: str, plan: list[list[tuple[str, str]]], run: Run) -> None:
+async def rasa_direct(urls: str | list[str], plan: list[list[tuple[str, str]]], run: Run) -> None:
+    """Each sender on one Rasa server (round robin over `urls`)."""
+    urls = [urls] if isinstance(urls, str) else urls
     limits = httpx.Limits(max_connections=len(plan) + 5, max_keepalive_connections=len(plan) + 5)
     async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as http:
         tag = uuid.uuid4().hex[:8]
         t0 = time.perf_counter()
-        await asyncio.gather(*(rasa_sender(http, url, f"bench-web-{tag}-{i}", qs, run)
+        await asyncio.gather(*(rasa_sender(http, urls[i % len(urls)], f"bench-web-{tag}-{i}", qs, run)
                                for i, qs in enumerate(plan)))
         run.wall_s = time.perf_counter() - t0
 
@@ -175,10 +177,14 @@ async def web_shopper(ws_url: str, questions: list[tuple[str, str]], run: Run, c
             run.finished(error=type(exc).__name__)
 
 
-async def web_load(ws_url: str, plan: list[list[tuple[str, str]]], run: Run) -> list[Conversation]:
+async def web_load(ws_urls: str | list[str], plan: list[list[tuple[str, str]]],
+                   run: Run) -> list[Conversation]:
+    """Each conversation on one gateway (round robin over `ws_urls`)."""
+    urls = [ws_urls] if isinstance(ws_urls, str) else ws_urls
     convs = [Conversation() for _ in plan]
     t0 = time.perf_counter()
-    await asyncio.gather(*(web_shopper(ws_url, qs, run, c) for qs, c in zip(plan, convs, strict=True)))
+    await asyncio.gather(*(web_shopper(urls[i % len(urls)], qs, run, c)
+                           for i, (qs, c) in enumerate(zip(plan, convs, strict=True))))
     run.wall_s = time.perf_counter() - t0
     return convs
 
@@ -216,6 +222,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--conversations", type=int, default=50, help="concurrent conversations (and senders)")
     p.add_argument("--questions", type=int, default=4, help="FAQ questions per conversation")
+    p.add_argument("--scale", type=int, default=1, help="gateways and Rasa servers (as many of each)")
     args = p.parse_args()
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the markdown
         train()
@@ -226,23 +233,26 @@ def main() -> int:
             for i in range(args.conversations)]
     total = args.conversations * args.questions
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    log(f"bench.web: starting Redis, gateway and Rasa (logs in {tmp}; Rasa takes ~1 min)")
+    n = args.scale
+    log(f"bench.web: starting Redis, {n} gateway(s) and {n} Rasa (logs in {tmp}; Rasa takes ~1 min)")
     started = time.perf_counter()
     with RedisServer(port=0, data_dir=tmp / "redis", use_env=False) as redis, \
-            stack(redis.url, tmp, shop_config=REPO / "config" / "shop.yml") as (gw, bot):
+            cluster(redis.url, tmp, n, shop_config=REPO / "config" / "shop.yml") as (gws, bots):
         log(f"  stack up in {time.perf_counter() - started:.0f} s; warming up")
-        asyncio.run(warm_up(gw.url, bot.url, pool[1::97][:4]))
+        for gw, bot in zip(gws, bots, strict=True):
+            asyncio.run(warm_up(gw.url, bot.url, pool[1::97][:4]))
         log(f"  Rasa directly: {args.conversations} concurrent senders x {args.questions} questions")
         direct = Run(f"Rasa directly (REST webhook, {args.conversations} concurrent senders)", total)
-        asyncio.run(rasa_direct(bot.url, plan, direct))
+        asyncio.run(rasa_direct([bot.url for bot in bots], plan, direct))
         log(f"  gateway: {args.conversations} WebSocket conversations x {args.questions} questions")
         web = Run(f"gateway (WebSocket /ws/chat, {args.conversations} concurrent conversations)", total)
-        convs = asyncio.run(web_load(gw.url.replace("http", "ws", 1) + "/ws/chat", plan, web))
+        convs = asyncio.run(web_load([gw.url.replace("http", "ws", 1) + "/ws/chat" for gw in gws], plan, web))
         log("  reading the transcripts back")
-        lost, duplicated, unreadable = check_transcripts(gw.url, convs)
+        lost, duplicated, unreadable = check_transcripts(gws[0].url, convs)
     log(f"bench.web: done in {time.perf_counter() - started:.0f} s")
 
-    print(f"## Web channel under load ({args.conversations} concurrent WebSocket conversations)\n")
+    print(f"## Web channel under load ({args.conversations} concurrent WebSocket conversations, "
+          f"{n} gateway(s) + {n} Rasa)\n")
     print(f"{args.conversations} conversations at once, each asking {args.questions} FAQ questions of "
           f"kb_content/eval.csv ({len({q for qs in plan for q in qs})} distinct) one at a time: the next "
           "question is sent when the first bot message of the reply has arrived. Latency: send -> first "

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -175,3 +175,20 @@ def stack(redis_url: str, tmp: Path, *, shop_config: Path, index_dir: Path | Non
     with gateway(redis_url, tmp, shop_config=shop_config, index_dir=index_dir, extra_env=env) as gw, \
             rasa(redis_url, gw.url, gw.token, tmp, port=rasa_port) as bot:
         yield gw, bot
+
+
+@contextmanager
+def cluster(redis_url: str, tmp: Path, n: int, *, shop_config: Path,
+            extra_env: Mapping[str, str] | None = None) -> Iterator[tuple[list[Gateway], list[Rasa]]]:
+    """`n` gateways and `n` Rasa servers on one Redis, as `make run WORKERS=n RASA=n` scales out:
+    every gateway sends turns to every Rasa server (RASA_URL lists them all, round robin), each
+    Rasa server runs its custom actions on one gateway."""
+    ports = [free_port() for _ in range(n)]
+    env = {"RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in ports), "RASA_TOKEN": RASA_TOKEN,
+           **(extra_env or {})}
+    with ExitStack() as stack:
+        gateways = [stack.enter_context(gateway(redis_url, tmp, shop_config=shop_config, extra_env=env))
+                    for _ in range(n)]
+        bots = [stack.enter_context(rasa(redis_url, gw.url, gw.token, tmp, port=port))
+                for port, gw in zip(ports, gateways, strict=True)]
+        yield gateways, bots
