@@ -53,14 +53,15 @@ class Totals:
 
 
 async def shopper_loop(s: Shopper, questions: list[tuple[str, str]], deadline: float, totals: Totals,
-                       rng: random.Random, think: tuple[float, float] = (20.0, 50.0)) -> None:
+                       rng: random.Random, think: tuple[float, float] = (20.0, 50.0),
+                       ramp: float = 50.0) -> None:
     ws_url = s.gateway.replace("http", "ws", 1) + "/ws/chat"
     n = 0
     try:
         async with connect(ws_url, open_timeout=TIMEOUT_S, max_size=2**22) as ws, \
                 httpx.AsyncClient(base_url=s.gateway, timeout=TIMEOUT_S) as http:
             s.cid = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S))["conversation_id"]
-            await asyncio.sleep(rng.uniform(0, 5))                 # arrivals spread over 5 s
+            await asyncio.sleep(rng.uniform(0, ramp))              # first messages spread over `ramp` s
             while time.monotonic() < deadline:
                 n += 1
                 roll = rng.random()
@@ -120,6 +121,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--think", default="20,50", help="seconds between a shopper's messages: min,max "
                    "(default 20,50: reading and typing; 3,8 saturates 2 cores)")
+    p.add_argument("--ramp", type=float, help="seconds over which the shoppers' first messages arrive "
+                   "(default: the longest think time, a steady busy hour; 5: everyone at once)")
     args = p.parse_args()
     with contextlib.redirect_stdout(sys.stderr):
         train()
@@ -136,6 +139,7 @@ def main() -> int:
         rng = random.Random(args.seed)
         low, high = (float(x) for x in args.think.split(","))
         think = (low, high)
+        ramp = high if args.ramp is None else args.ramp
         shoppers = [Shopper(gateways[i % 2].url) for i in range(args.shoppers)]
         totals = Totals()
 
@@ -143,7 +147,7 @@ def main() -> int:
             deadline = time.monotonic() + args.duration
             t0 = time.perf_counter()
             await asyncio.gather(*(shopper_loop(s, questions, deadline, totals, random.Random(rng.random()),
-                                                think) for s in shoppers))
+                                                think, ramp) for s in shoppers))
             return time.perf_counter() - t0
 
         wall = asyncio.run(run())
@@ -157,7 +161,7 @@ def main() -> int:
     print(f"{_cores()} cores shared by Redis (AOF, fsync always), both gateways, both Rasa servers and the "
           "load generator. Each shopper: a WebSocket to one gateway (half each), FAQ questions from "
           f"kb_content/eval.csv (88 %), asking for a human (7 %), the offline ticket form (5 %), "
-          f"{low:g}-{high:g} s between messages.\n")
+          f"{low:g}-{high:g} s between messages, first messages spread over {ramp:g} s.\n")
     print("| messages | tickets | answered | messages/s | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {totals.sent} | {sum(s.tickets for s in shoppers)} | {answered} | {totals.sent / wall:.1f} | "

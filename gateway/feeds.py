@@ -31,7 +31,10 @@ from kit.redis import text
 log = logging.getLogger("gateway.feeds")
 Deliver = Callable[[Any], Awaitable[None]]
 Gap = Callable[[], Awaitable[None]]
-CONFIRM_S = 2.0   # Redis confirms a SUBSCRIBE in well under a millisecond on a live connection
+# Redis confirms a SUBSCRIBE in well under a millisecond on a live connection; the reader may be
+# busy with one stalled socket for up to DELIVERY_S first
+DELIVERY_S = 5.0
+CONFIRM_S = DELIVERY_S + 1.0
 
 
 class FeedHub:
@@ -65,7 +68,9 @@ class FeedHub:
                     await self._pubsub.subscribe(channel)
                 except Exception:   # a connection broken by a Redis restart: a fresh one, once
                     await self._reset()
-        if fresh and not await _within(confirmed, CONFIRM_S):
+            else:   # another local socket on this channel (a second tab): same confirmation
+                confirmed = self._confirmed.setdefault(channel, asyncio.Event())
+        if not await _within(confirmed, CONFIRM_S) and fresh:
             log.warning("feed subscription not confirmed; new connection", extra={"channel": channel})
             async with self._lock:
                 await self._reset()
@@ -97,7 +102,7 @@ class FeedHub:
                     continue
                 for deliver in list(self._listeners.get(text(item["channel"]), ())):
                     try:   # a stalled socket gets 5 s, not the power to stall every feed
-                        await asyncio.wait_for(deliver(item["data"]), 5.0)
+                        await asyncio.wait_for(deliver(item["data"]), DELIVERY_S)
                     except Exception:  # one closed socket must not stop the others' feeds
                         log.debug("feed delivery failed", exc_info=True)
             except asyncio.CancelledError:
@@ -123,7 +128,7 @@ class FeedHub:
             gap = self._gaps.get(deliver)
             if gap is not None:
                 try:
-                    await asyncio.wait_for(gap(), 5.0)
+                    await asyncio.wait_for(gap(), DELIVERY_S)
                 except Exception:
                     log.debug("feed gap notice failed", exc_info=True)
 
