@@ -78,20 +78,23 @@ def main() -> int:
         share = sum(wrong.values()) / len(questions)
         print(f"FAQ questions of kb_content/eval.csv taken for a control intent: {sum(wrong.values())}"
               f"/{len(questions)} = {share:.1%} (target <= 3%); {dict(wrong.most_common(5))}\n", flush=True)
-        sample = questions[::6][:60]
+        # each path asks its own questions: the retriever keeps recent query vectors, and the bot
+        # would otherwise be timed on what the retriever alone had just encoded
+        sample, bot_sample = questions[::6][:60], questions[3::6][:60]
         http = httpx.Client(base_url=gw.url, timeout=30)
         search_ms, bot_ms = [], []
-        for q in sample[:3]:  # warm both paths
+        for q in questions[1::6][:3]:  # warm both paths (on questions neither path asks)
             http.get("/api/search", params={"q": q})
             bot.say(f"warm-{uuid.uuid4().hex}", q)
-        for q in sample:
+        for q, asked in zip(sample, bot_sample, strict=True):
             t0 = time.perf_counter()
             http.get("/api/search", params={"q": q}).raise_for_status()
             search_ms.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            bot.say(f"lat-{uuid.uuid4().hex}", q)
+            bot.say(f"lat-{uuid.uuid4().hex}", asked)
             bot_ms.append((time.perf_counter() - t0) * 1000)
-        print(f"Reply latency, {len(sample)} FAQ questions, sequential (target bot p95 < 250 ms):\n")
+        print(f"Reply latency, {len(sample)} FAQ questions per path (not the same ones), sequential "
+              "(target bot p95 < 80 ms):\n")
         print("| path | p50_ms | p95_ms |\n|---|---|---|")
         print(f"| retriever alone (GET /api/search) | {pct(search_ms, 50)} | {pct(search_ms, 95)} |")
         print(f"| bot end to end (Rasa REST -> NLU -> policy -> /webhook -> retriever) | {pct(bot_ms, 50)} "

@@ -123,6 +123,7 @@ class SearchEngine:
                 self._recent.move_to_end(text)
                 return vec
         vec = self.embedder.encode_query(text)
+        vec.setflags(write=False)   # shared by later searches: nothing may change it in place
         with self._recent_lock:
             self._recent[text] = vec
             while len(self._recent) > RECENT_VECTORS:
