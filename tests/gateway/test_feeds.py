@@ -18,6 +18,14 @@ import redis.asyncio as aioredis
 from gateway.feeds import FeedHub
 
 
+async def until(condition, tries: int = 60, pause: float = 0.05) -> None:
+    """Poll `condition` (a delivery happens on the hub's reader task) until true or out of tries."""
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(pause)
+
+
 def test_a_late_subscriber_neither_breaks_the_feed_nor_the_shared_pool(redis_server) -> None:
     async def scenario() -> dict:
         client = aioredis.Redis.from_url(redis_server.url, decode_responses=True,
@@ -38,10 +46,7 @@ def test_a_late_subscriber_neither_breaks_the_feed_nor_the_shared_pool(redis_ser
                 assert await client.get("feed-test:k") == "v"
             await client.publish("feed-test:a", "2")
             await client.publish("feed-test:b", "3")
-            for _ in range(100):
-                if got["a"] and got["b"]:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: got["a"] and got["b"], tries=100)
             return got
         finally:
             await hub.aclose()
@@ -87,10 +92,7 @@ def test_a_socket_opened_after_a_redis_restart_gets_a_reply_published_at_once(tm
             await hub.subscribe("feed-test:next", deliver)        # the next shopper's socket
             await asyncio.sleep(0.02)
             await client.publish("feed-test:next", "reply")
-            for _ in range(60):
-                if got:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: got)
             return got
         finally:
             await hub.aclose()
@@ -124,15 +126,9 @@ def test_a_listener_across_a_redis_restart_is_told_it_may_have_missed_messages(t
             await client.publish("feed-test:live", "before")
             await asyncio.to_thread(redis.kill)
             await asyncio.to_thread(redis.start)
-            for _ in range(100):
-                if gaps:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: gaps, tries=100)
             await client.publish("feed-test:live", "after")
-            for _ in range(60):
-                if "after" in got:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: "after" in got)
             return len(gaps), got
         finally:
             await hub.aclose()
