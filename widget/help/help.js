@@ -65,6 +65,7 @@
     var seq = 0;
     var controller = null;
     var shownFor = "";
+    var escaped = false;   // Escape from the list: back to the box, which must not reopen it
 
     function links() { return Array.prototype.slice.call(list.querySelectorAll("a")); }
 
@@ -167,7 +168,7 @@
       else if (event.key === "ArrowUp") target = i === 0 ? input : items[i - 1];
       else if (event.key === "Home") target = items[0];
       else if (event.key === "End") target = items[items.length - 1];
-      else if (event.key === "Escape") { close(); target = input; }
+      else if (event.key === "Escape") { close(); target = input; escaped = true; }
       if (target) {
         event.preventDefault();
         target.focus();
@@ -181,6 +182,7 @@
     });
 
     input.addEventListener("focus", function () {
+      if (escaped) { escaped = false; return; }
       if (panel.hidden && input.value.trim().length >= MIN_CHARS) run();
     });
   }
