@@ -734,6 +734,7 @@
   /* `options.focusReply` false: keep the focus where it is (moving through the lists). */
   function openConversation(cid, options) {
     var focusReply = !options || options.focusReply !== false;
+    if (cid !== S.currentCid) closeCanned();   // the same one again (a refresh) keeps an open menu
     switchView("inbox");
     if (S.typingCid && S.typingCid !== cid) agentStoppedTyping();
     if (cid !== S.currentCid) hideCustomerTyping();
@@ -748,7 +749,6 @@
     $("conv-transfer-toggle").setAttribute("aria-expanded", "false");
     show($("close-form"), false);
     $("conv-close").setAttribute("aria-expanded", "false");
-    closeCanned();
     var replyRadio = $("reply-form").querySelector("input[name=reply-mode][value=reply]");
     if (!replyRadio.checked) { replyRadio.checked = true; onReplyMode(); }   // a public reply by default
     markCurrent();
@@ -1153,14 +1153,19 @@
       }).catch(function (err) { errorBox("reply-error", T("notes.not_saved", { error: err.message })); });
   }
 
+  /* One request per conversation however fast the agent types "/suiv" (each key asked again). */
   function loadCanned() {
     var cid = S.currentCid;
     if (S.canned && S.cannedFor === cid) return Promise.resolve(S.canned);
-    return api("/api/agent/canned?conversation=" + encodeURIComponent(cid)).then(function (data) {
+    if (S.cannedLoading && S.cannedLoadingFor === cid) return S.cannedLoading;
+    S.cannedLoadingFor = cid;
+    S.cannedLoading = api("/api/agent/canned?conversation=" + encodeURIComponent(cid)).then(function (data) {
       S.canned = data.canned || [];
       S.cannedFor = cid;
+      S.cannedLoading = null;
       return S.canned;
-    });
+    }, function (err) { S.cannedLoading = null; throw err; });
+    return S.cannedLoading;
   }
 
   /* "/" at the start of the reply box opens the canned replies; the word after it filters them. */
@@ -1170,12 +1175,13 @@
     if (!m || replyMode() !== "reply") { closeCanned(); return; }
     var word = m[1].toLowerCase();
     loadCanned().then(function (all) {
+      if (box.value !== value) return;             // typed on meanwhile: that key's call renders
       var lang = ((S.current || {}).conversation || {}).lang;
       var hits = all.filter(function (r) {
         return r.shortcut.indexOf(word) === 0 || r.title.toLowerCase().indexOf(word) >= 0;
       }).sort(function (a, b) { return (a.lang === lang ? 0 : 1) - (b.lang === lang ? 0 : 1); });
       renderCanned(hits.slice(0, 8));
-    }).catch(function () { closeCanned(); });
+    }).catch(function () { if (box.value === value) closeCanned(); });
   }
 
   function renderCanned(hits) {
