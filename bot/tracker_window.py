@@ -47,7 +47,8 @@ def window(tracker: DialogueStateTracker, max_events: int = MAX_EVENTS,
     cut = _cut(events, keep_turns)
     if cut <= 0:
         return tracker
-    before = DialogueStateTracker.from_events(tracker.sender_id, events[:cut], _initial(tracker))
+    initial = _initial(tracker)   # each tracker built from it copies the slots it is given
+    before = DialogueStateTracker.from_events(tracker.sender_id, events[:cut], initial)
     at = events[cut].timestamp
     prefix: list[Event] = [SlotSet(slot.name, slot.value, timestamp=at)
                            for slot in before.slots.values() if slot.value != slot.initial_value]
@@ -55,7 +56,7 @@ def window(tracker: DialogueStateTracker, max_events: int = MAX_EVENTS,
         prefix.append(ActiveLoop(before.active_loop_name, timestamp=at))
     if before.is_paused():
         prefix.append(ConversationPaused(timestamp=at))
-    return DialogueStateTracker.from_events(tracker.sender_id, prefix + events[cut:], _initial(tracker),
+    return DialogueStateTracker.from_events(tracker.sender_id, prefix + events[cut:], initial,
                                             tracker._max_event_history)
 
 

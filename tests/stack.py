@@ -169,16 +169,14 @@ def rasa(redis_url: str, gateway_url: str, action_token: str, tmp: Path,
 def stack(redis_url: str, tmp: Path, *, shop_config: Path, index_dir: Path | None = None,
           extra_env: Mapping[str, str] | None = None) -> Iterator[tuple[Gateway, Rasa]]:
     """Gateway -> Rasa (RASA_URL, RASA_TOKEN) and Rasa -> gateway (custom actions), both real
-    processes wired to each other, as in production."""
-    rasa_port = free_port()
-    env = {"RASA_URL": f"http://127.0.0.1:{rasa_port}", "RASA_TOKEN": RASA_TOKEN, **(extra_env or {})}
-    with gateway(redis_url, tmp, shop_config=shop_config, index_dir=index_dir, extra_env=env) as gw, \
-            rasa(redis_url, gw.url, gw.token, tmp, port=rasa_port) as bot:
+    processes wired to each other, as in production: a cluster of one."""
+    with cluster(redis_url, tmp, 1, shop_config=shop_config, index_dir=index_dir,
+                 extra_env=extra_env) as ([gw], [bot]):
         yield gw, bot
 
 
 @contextmanager
-def cluster(redis_url: str, tmp: Path, n: int, *, shop_config: Path,
+def cluster(redis_url: str, tmp: Path, n: int, *, shop_config: Path, index_dir: Path | None = None,
             extra_env: Mapping[str, str] | None = None) -> Iterator[tuple[list[Gateway], list[Rasa]]]:
     """`n` gateways and `n` Rasa servers on one Redis, as `make run WORKERS=n RASA=n` scales out:
     every gateway sends turns to every Rasa server (RASA_URL lists them all, round robin), each
@@ -187,8 +185,8 @@ def cluster(redis_url: str, tmp: Path, n: int, *, shop_config: Path,
     env = {"RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in ports), "RASA_TOKEN": RASA_TOKEN,
            **(extra_env or {})}
     with ExitStack() as stack:
-        gateways = [stack.enter_context(gateway(redis_url, tmp, shop_config=shop_config, extra_env=env))
-                    for _ in range(n)]
+        gateways = [stack.enter_context(gateway(redis_url, tmp, shop_config=shop_config, index_dir=index_dir,
+                                                extra_env=env)) for _ in range(n)]
         bots = [stack.enter_context(rasa(redis_url, gw.url, gw.token, tmp, port=port))
                 for port, gw in zip(ports, gateways, strict=True)]
         yield gateways, bots
