@@ -125,6 +125,34 @@ def test_int8_minilm_is_a_config_choice_with_its_own_index_and_close_vectors(tmp
     assert cosines.min() > 0.93 and cosines.max() < 0.9999, cosines   # close, and really quantised
 
 
+def test_a_query_through_the_trace_is_the_models_own_vector(embedder) -> None:
+    """The traced query path (issue 20) gives `SentenceTransformer.encode`'s vector for any one
+    text: one token, an emoji, French, past the 256-token cut, from several threads at once."""
+    from retrieval.embedder import TracedQueryEncoder
+
+    assert embedder._query is not None
+    texts = ["a", "👍", "Où est ma commande n° 12345 ?", "my promo code does not work",
+             "livraison rapide en Belgique " * 120]
+    int8 = make_embedder((EmbedderSpec("sentence-transformers", "default", True),)).backends[0]
+    for model in (embedder, int8):
+        # one text at a time: int8 activations are scaled per batch, so a batch is another input
+        own = [model.model.encode([t], normalize_embeddings=True, convert_to_numpy=True)[0] for t in texts]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            traced = list(pool.map(model.encode_query, texts * 4))
+        for i, vec in enumerate(traced):
+            assert vec.shape == (1, model.dim) and vec.dtype == np.float32
+            assert np.abs(vec[0] - own[i % len(texts)]).max() < 1e-5, texts[i % len(texts)][:40]
+
+    def module(name: str, **attrs: object) -> object:
+        return type(name, (), attrs)()
+
+    bert = module("Transformer", auto_model=object())
+    assert TracedQueryEncoder.supports([bert, module("Pooling", pooling_mode="mean"), module("Normalize")])
+    # another pooling, or a head after it: the model's own encode, untraced
+    assert not TracedQueryEncoder.supports([bert, module("Pooling", pooling_mode="cls")])
+    assert not TracedQueryEncoder.supports([bert, module("Pooling", pooling_mode="mean"), module("Dense")])
+
+
 class _Rendezvous:
     """A backend that only returns once the other backend is encoding too."""
 
