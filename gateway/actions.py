@@ -40,6 +40,9 @@ async def run_action(request: Request) -> JSONResponse:
         return error_response(400, "the body must be a JSON action call")
     if not isinstance(call, dict) or not call.get("next_action") or not isinstance(call.get("tracker"), dict):
         return error_response(400, "an action call needs next_action and tracker")
+    # Rasa sends the domain only to the actions that declare `send_domain` (the form validators,
+    # bot/domain.yml); the others never read it, and an absent one would be refused by rasa_sdk
+    call.setdefault("domain", {})
     executor = state.actions
     if executor is None:
         return error_response(503, "actions are starting", headers={"Retry-After": "2"})

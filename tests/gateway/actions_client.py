@@ -19,6 +19,9 @@ from retrieval.service import RetrievalService
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((REPO / "bot" / "domain.yml").read_text(encoding="utf-8"))
+# endpoints.yml enables Rasa's selective domain: only these actions get the domain in their call
+SEND_DOMAIN = {name for item in DOMAIN["actions"] if isinstance(item, dict)
+               for name, conf in item.items() if (conf or {}).get("send_domain")}
 PARIS = ZoneInfo("Europe/Paris")
 TOKEN = "test-action-token"
 FRIDAY_EVENING = datetime(2026, 11, 27, 19, 0, tzinfo=PARIS)   # closed until Monday 9:00
@@ -48,9 +51,10 @@ def call(client: TestClient, action: str, text: str = "", intent: str = "faq", l
         "followup_action": None, "active_loop": {"name": active_loop} if active_loop else {},
         "latest_action_name": "action_listen", "latest_input_channel": "rest",
     }
-    return client.post(f"/webhook?token={token}", json={
-        "next_action": action, "sender_id": sender, "tracker": tracker, "domain": DOMAIN,
-        "version": "3.6.21"})
+    body = {"next_action": action, "sender_id": sender, "tracker": tracker, "version": "3.6.21"}
+    if action in SEND_DOMAIN:
+        body["domain"] = DOMAIN
+    return client.post(f"/webhook?token={token}", json=body)
 
 
 def responses(res: Any) -> list[dict]:

@@ -9,11 +9,20 @@ from typing import Any
 
 import pytest
 import redis
+import yaml
 from fastapi.testclient import TestClient
 
 from analytics.ab import DEFAULT_VARIANT, assign
 from handoff.desk import TICKETS_OPEN
-from tests.gateway.actions_client import TOKEN, TUESDAY_MORNING, call, responses, slots
+from tests.gateway.actions_client import (
+    REPO,
+    SEND_DOMAIN,
+    TOKEN,
+    TUESDAY_MORNING,
+    call,
+    responses,
+    slots,
+)
 
 
 def test_a_faq_question_gets_the_answer_and_did_it_help(bot: TestClient) -> None:
@@ -210,6 +219,18 @@ def test_order_status(bot: TestClient, number: str, proof: str, found: bool) -> 
         assert msg["order_number"] == "AL-482913" and "Colissimo" in msg["details"]
     got = slots(res)
     assert got["order_number"] is None and got["order_proof"] is None   # nothing kept for the next lookup
+
+
+def test_only_the_form_validators_are_sent_the_domain(bot: TestClient) -> None:
+    """endpoints.yml's selective domain (issue 20): every FAQ turn's call is 18 KB lighter, and
+    each action that reads the domain (rasa_sdk's form validation) declares `send_domain`."""
+    from rasa_sdk.forms import FormValidationAction
+
+    endpoints = yaml.safe_load((REPO / "bot" / "endpoints.yml").read_text(encoding="utf-8"))
+    assert endpoints["action_endpoint"]["enable_selective_domain"] is True
+    registered = bot.app.state.gateway.actions.actions   # rasa_sdk: name -> the action's bound run
+    validators = {name for name, run in registered.items() if isinstance(run.__self__, FormValidationAction)}
+    assert validators and validators == SEND_DOMAIN
 
 
 def test_a_wrong_token_is_refused(bot: TestClient) -> None:
