@@ -126,13 +126,15 @@ def trusted_proxies(raw: str) -> str:
 
 def gateway_server_options(forwarded_allow_ips: str = "") -> list[str]:
     """uvicorn options every gateway server gets (make run, tests, bench): a WebSocket message cap,
+    no per-message deflate (chat frames are a few hundred bytes: compressing each cost ~1 % of the
+    gateway's CPU per turn, and compressed secrets beside shopper text invite CRIME-style guessing),
     and X-Forwarded-For honoured only from the configured proxies (none: the header is ignored,
     so a client cannot pick the address its failed logins and rate limits are counted under)."""
     if forwarded_allow_ips:
         proxies = ["--proxy-headers", "--forwarded-allow-ips", forwarded_allow_ips]
     else:
         proxies = ["--no-proxy-headers"]
-    return ["--ws-max-size", str(WS_MAX_BYTES), *proxies]
+    return ["--ws-max-size", str(WS_MAX_BYTES), "--ws-per-message-deflate", "false", *proxies]
 
 
 def rasa_command(root: Path, port: int, *, interface: str = "127.0.0.1",

@@ -108,6 +108,7 @@ def test_rasa_gets_its_token_from_the_environment_never_argv() -> None:
 def test_gateways_trust_only_their_proxy_and_cap_websocket_messages() -> None:
     cmd = dockerfile_cmd("Dockerfile.gateway")
     assert cmd[cmd.index("--ws-max-size") + 1] == str(WS_MAX_BYTES)
+    assert cmd[cmd.index("--ws-per-message-deflate") + 1] == "false"
     # uvicorn reads FORWARDED_ALLOW_IPS itself; the image's default trusts nobody
     assert 'ENV FORWARDED_ALLOW_IPS=""' in (DEPLOY / "Dockerfile.gateway").read_text(encoding="utf-8")
     services = compose()["services"]

@@ -70,7 +70,8 @@ def test_forwarded_for_is_trusted_only_from_the_configured_proxies() -> None:
     gateway = next(c for c in build_children(config, "redis://127.0.0.1:7777/0") if c.name == "gateway")
     assert gateway.argv[gateway.argv.index("--forwarded-allow-ips") + 1] == "10.0.0.5,10.1.0.0/16"
     assert "--no-proxy-headers" not in gateway.argv
-    assert gateway_server_options("") == ["--ws-max-size", str(WS_MAX_BYTES), "--no-proxy-headers"]
+    assert gateway_server_options("") == ["--ws-max-size", str(WS_MAX_BYTES), "--ws-per-message-deflate",
+                                          "false", "--no-proxy-headers"]
     for bad in ("*", "proxy.example", "10.0.0.300", "10.0.0.0/40"):   # uvicorn would take them silently
         with pytest.raises(ValueError, match="FORWARDED_ALLOW_IPS"):
             Config.from_env({"FORWARDED_ALLOW_IPS": bad})

@@ -113,6 +113,15 @@ def test_a_websocket_message_over_the_cap_is_refused_by_the_server(real_gateway:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009   # message too big
 
 
+def test_websocket_frames_are_not_compressed(real_gateway: Gateway) -> None:
+    """The client offers per-message deflate (websockets does by default): the server declines."""
+    ws_url = real_gateway.url.replace("http", "ws", 1) + "/ws/chat"
+    with connect(ws_url, open_timeout=30) as ws:
+        assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert json.loads(ws.recv(timeout=30))["type"] == "welcome"
+
+
 # -- /metrics and /readyz -----------------------------------------------------------------------
 
 
