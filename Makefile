@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench bench-load lint check-kb train clean browser
+.PHONY: setup run test bench bench-load lint check-kb train clean browser mailserver
 
 setup: $(STAMP) $(RASA_STAMP)
 
@@ -48,7 +48,14 @@ browser:
 	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+# The e-mail channel's tests read a real IMAP server: Debian's Dovecot, started by the fixtures
+# as a local process on a loopback port (tests/dovecot.py), never as a system service.
+mailserver:
+	@test -x /usr/sbin/dovecot || { echo "==> installing Debian's dovecot-imapd for the e-mail tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dovecot-imapd >/dev/null; \
+		$(SUDO) systemctl disable --now dovecot >/dev/null 2>&1 || true; }
+
+test: setup browser mailserver
 	@$(PY) -m pytest
 
 bench: setup browser
