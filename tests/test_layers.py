@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "handoff": {"kit", "shop", "analytics"},         # the help desk: agents, queue, tickets
     "conversation": {"kit", "shop", "analytics", "retrieval", "handoff"},  # the conversation core
     "bot": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation"},  # Rasa's actions
-    "gateway": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation", "bot"},
+    "mail": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation"},  # the e-mail channel
+    "gateway": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation", "bot", "mail"},
     "ops": {"kit"},                                  # processes: Redis, Rasa, the gateway, training
 }
 TOOLS = {"bench"}   # benchmarks drive the whole stack, like the tests
