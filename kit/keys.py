@@ -58,6 +58,9 @@ SESSIONS_ENDED = "support:sessions-ended"          # pub/sub: {"email": ...} whe
 LOGIN_GUARD = "support:login:"                    # prefix: failed logins per account and per address
 RATE = "support:rate:{key}:{window}"              # fixed-window request counters
 
+# the e-mail channel (mail/)
+MAIL_MESSAGE_ID = "support:mail:mid:{digest}"      # string -> conversation id, per shopper Message-ID digest
+
 # Rasa 3.6's RedisTrackerStore and RedisLockStore with `key_prefix: "rasa"` (bot/endpoints.yml);
 # the gateway's Rasa sender id is our conversation id (gateway/rasa_client.py)
 RASA_TRACKER = "rasa:tracker:{cid}"
