@@ -35,6 +35,8 @@ MAX_SUBJECT_LEN = 250
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")   # CR, LF, NUL...: never inside a header
 _HINT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MSGID = re.compile(r"<[^<>\s]{1,250}@[^<>\s]{1,250}>")
+MAX_REFERENCES = 20                    # the newest ones: a long thread's header stays readable
 
 
 class MailConfigError(ValueError):
@@ -127,6 +129,17 @@ class MailSettings:
         return f"{'smtps' if self.use_tls else 'smtp'}://{user}{self.host}:{self.port}{tls}"
 
 
+@dataclass(frozen=True)
+class Thread:
+    """How a reply of the e-mail channel threads: its own Message-ID (which names the
+    conversation), the shopper's mail it answers and the chain before it."""
+
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+    auto_submitted: bool = False          # an automatic reply (never answered by auto-responders)
+
+
 class Mailer:
     """Sends plain-text UTF-8 replies. Stateless: one SMTP connection per message (replies are rare)."""
 
@@ -138,9 +151,10 @@ class Mailer:
         return self.settings.enabled
 
     def compose(self, to: str, subject: str, body: str, *, reply_to: str | None = None,
-                message_id_hint: str | None = None) -> EmailMessage:
+                message_id_hint: str | None = None, thread: Thread | None = None) -> EmailMessage:
         """The message `send` would send; ValueError on an invalid address or a multi-line header
-        (CR/LF in a header would let a shopper's text inject Bcc: or other headers)."""
+        (CR/LF in a header would let a shopper's text inject Bcc: or other headers). `thread`:
+        the e-mail channel's Message-ID, threading headers and Auto-Submitted."""
         to = _address("to", to)
         subject = _single_line("subject", subject).strip()
         if len(subject) > MAX_SUBJECT_LEN:
@@ -154,18 +168,31 @@ class Mailer:
         if reply_to is not None:
             msg["Reply-To"] = _address("reply_to", reply_to)
         msg["Date"] = formatdate(localtime=True)
-        hint = _HINT_UNSAFE.sub("-", message_id_hint or "").strip("-.")[:32] or None
-        msg["Message-ID"] = make_msgid(idstring=hint, domain=_msgid_domain(self.settings.sender_address))
+        if thread is not None and thread.message_id:
+            msg["Message-ID"] = _msgid("message_id", thread.message_id)
+        else:
+            hint = _HINT_UNSAFE.sub("-", message_id_hint or "").strip("-.")[:32] or None
+            msg["Message-ID"] = make_msgid(idstring=hint, domain=_msgid_domain(self.settings.sender_address))
+        if thread is not None:
+            if thread.in_reply_to:
+                msg["In-Reply-To"] = _msgid("in_reply_to", thread.in_reply_to)
+            refs = [_msgid("references", r) for r in thread.references][-MAX_REFERENCES:]
+            if refs:
+                msg["References"] = " ".join(refs)
+            if thread.auto_submitted:
+                msg["Auto-Submitted"] = "auto-replied"      # RFC 3834: auto-responders stay silent
+                msg["X-Auto-Response-Suppress"] = "All"     # ... and so do Microsoft's
         msg.set_content(body, charset="utf-8")
         return msg
 
     async def send(self, to: str, subject: str, body: str, *, reply_to: str | None = None,
-                   message_id_hint: str | None = None) -> str:
+                   message_id_hint: str | None = None, thread: Thread | None = None) -> str:
         """Send one message and return its Message-ID (store it to thread the shopper's answer).
         Raises MailDisabled without SMTP_URL, ValueError on bad input, MailError if SMTP fails."""
         if not self.enabled:
             raise MailDisabled("e-mail is disabled: set SMTP_URL (e.g. smtp://user:pass@host:587?starttls=1)")
-        msg = self.compose(to, subject, body, reply_to=reply_to, message_id_hint=message_id_hint)
+        msg = self.compose(to, subject, body, reply_to=reply_to, message_id_hint=message_id_hint,
+                           thread=thread)
         s = self.settings
         try:
             await aiosmtplib.send(
@@ -181,6 +208,13 @@ class Mailer:
         return message_id
 
 
+
+
+def _msgid(name: str, value: str) -> str:
+    value = _single_line(name, value).strip()
+    if not _MSGID.fullmatch(value):
+        raise ValueError(f"{name} must be one message id like <id@domain>, not {value[:80]!r}")
+    return value
 
 
 def _single_line(name: str, value: str) -> str:

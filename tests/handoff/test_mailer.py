@@ -13,7 +13,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from handoff.mailer import MailConfigError, MailDisabled, Mailer, MailError, MailSettings
+from handoff.mailer import (
+    MAX_REFERENCES,
+    MailConfigError,
+    MailDisabled,
+    Mailer,
+    MailError,
+    MailSettings,
+    Thread,
+)
 from ops.ports import free_port
 
 BODY = "Bonjour Hélène,\n\nVotre colis n°42 est arrivé à Besançon. Ça vous convient ?\n\n— L'équipe\n"
@@ -109,6 +117,31 @@ def test_header_injection_is_rejected(smtp: tuple[Inbox, int], to: str, subject:
     with pytest.raises(ValueError):
         asyncio.run(mailer(f"smtp://127.0.0.1:{port}").send(to, subject, "body", reply_to=reply_to))
     assert inbox.messages == []
+
+
+def test_a_threaded_automatic_reply_carries_its_headers(smtp: tuple[Inbox, int]) -> None:
+    """The e-mail channel's replies (issue 21): our Message-ID, In-Reply-To, the References chain
+    (the newest MAX_REFERENCES), and Auto-Submitted so auto-responders never answer them."""
+    inbox, port = smtp
+    refs = tuple(f"<r{i}@client.example>" for i in range(25))
+    thread = Thread(message_id="<m.abc.1@boutique.example>", in_reply_to="<r24@client.example>",
+                    references=refs, auto_submitted=True)
+    sent = asyncio.run(mailer(f"smtp://127.0.0.1:{port}").send("client@example.fr", "Re: colis", "Bonjour",
+                                                               thread=thread))
+    (_, _, msg), = inbox.messages
+    assert sent == msg["Message-ID"].strip() == "<m.abc.1@boutique.example>"
+    assert msg["In-Reply-To"] == "<r24@client.example>"
+    assert msg["References"].split() == list(refs[-MAX_REFERENCES:])
+    assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Auto-Response-Suppress"] == "All"
+    # an agent's reply is not automatic; a malformed id (a shopper's header, an injection) is refused
+    asyncio.run(mailer(f"smtp://127.0.0.1:{port}").send("client@example.fr", "Re", "x",
+                                                        thread=Thread(in_reply_to="<r1@client.example>")))
+    assert "Auto-Submitted" not in inbox.messages[-1][2]
+    for bad in ("r1@client.example", "<r1@x>\r\nBcc: victim@example.org", "<a b@c>", "<x@y> <z@w>"):
+        with pytest.raises(ValueError):
+            Mailer(MailSettings.from_env({"SMTP_URL": "smtp://h"})).compose(
+                "client@example.fr", "Re", "x", thread=Thread(in_reply_to=bad))
+    assert len(inbox.messages) == 2
 
 
 def test_mail_is_disabled_without_smtp_url() -> None:
