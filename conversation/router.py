@@ -106,7 +106,21 @@ class ConversationRouter:
         # text cannot tell and the conversation has no language yet
         lang = message_language(self.detector, message.text) or conv.get("lang", "") or message.lang
         message = replace(message, conversation_id=cid, lang=lang, role="shopper")
-        if not await self.transcripts.append(message, route=True):
+        if not await self._take_in(message, conv, route=True):
+            return False
+        self._spawn(self.drain(cid))
+        return True
+
+    async def file_for_agents(self, message: Message) -> bool:
+        """A shopper's message that no bot turn answers (e-mail: the channel replies once by
+        itself, agents do the rest): stored, counted and shown to the consoles like any other.
+        False when it was already stored (a mail read twice)."""
+        conv = await self.transcripts.require(message.conversation_id)
+        return await self._take_in(replace(message, role="shopper"), conv, route=False)
+
+    async def _take_in(self, message: Message, conv: Conversation, *, route: bool) -> bool:
+        cid, lang = message.conversation_id, message.lang
+        if not await self.transcripts.append(message, route=route):
             return False
         self.metrics.message(message.channel, "in")
         if lang and lang != conv.get("lang"):
@@ -115,7 +129,6 @@ class ConversationRouter:
                            customer=customer_id(message.channel, message.sender), reason=conv.get("reason"),
                            at=message.timestamp, id=f"in:{message.channel}:{message.message_id}")
         await self._publish(message, conv)
-        self._spawn(self.drain(cid))
         return True
 
     async def record_status(self, channel: str, message_id: str, status: str, timestamp: float) -> None:

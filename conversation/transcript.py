@@ -88,17 +88,30 @@ class Transcripts:
         if existing:
             return text(existing)
         cid = cid or new_conversation_id()
-        now = time.time()
         if not await self.redis.set(key, cid, nx=True):  # another process created it first
             return await self.open(channel, sender, lang=lang, client=client)
+        await self._create(cid, channel, sender, lang=lang, client=client)
+        return cid
+
+    async def start(self, channel: str, sender: str, *, lang: str = "", cid: str | None = None,
+                    **fields: str) -> str:
+        """A new conversation even when the sender has one: each new e-mail thread is its own
+        conversation (the sender's latest is still the one `open` returns)."""
+        cid = cid or new_conversation_id()
+        await self.redis.set(BY_SENDER.format(channel=channel, sender=sender), cid)
+        await self._create(cid, channel, sender, lang=lang, **fields)
+        return cid
+
+    async def _create(self, cid: str, channel: str, sender: str, *, lang: str = "", client: str = "",
+                      **fields: str) -> None:
+        now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(CONV.format(cid=cid), mapping={
                 "id": cid, "channel": channel, "sender": sender, "state": "bot", "agent": "",
-                "lang": lang, "created_at": now, "updated_at": now, "client": client})
+                "lang": lang, "created_at": now, "updated_at": now, "client": client, **fields})
             pipe.zadd(BY_CUSTOMER.format(channel=channel, sender=sender), {cid: now})
             pipe.zadd(CONVERSATIONS, {cid: now})
             await pipe.execute()
-        return cid
 
     async def conversation(self, cid: str) -> Conversation | None:
         return cast("Conversation | None", decoded(await self.redis.hgetall(CONV.format(cid=cid))))
