@@ -60,6 +60,7 @@ RATE = "support:rate:{key}:{window}"              # fixed-window request counter
 
 # the e-mail channel (mail/)
 MAIL_MESSAGE_ID = "support:mail:mid:{digest}"      # string -> conversation id, per shopper Message-ID digest
+MAILGUN_TOKEN = "support:mail:mailgun:{token}"     # set while a webhook token counts as used (replays)
 MAIL_INBOUND = "support:mail:in:{digest}"          # hash: one incoming mail's progress (cid, ticket, replied)
 
 # Rasa 3.6's RedisTrackerStore and RedisLockStore with `key_prefix: "rasa"` (bot/endpoints.yml);
