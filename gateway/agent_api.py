@@ -230,7 +230,9 @@ async def _customer(state: GatewayState, cid: str, conv: dict[str, Any],
     own = await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
     recent = await DeskSearch(state.redis).recent_tickets()
     tickets = [t for t in recent if t.get("conversation_id") in {cid, *own}]
-    emails = list(dict.fromkeys(t["email"].casefold() for t in tickets if t.get("email")))
+    # an e-mail conversation's sender is an address too: their chats with a ticket under it join
+    mailed = [conv["sender"].casefold()] if conv.get("channel") == "email" and conv.get("sender") else []
+    emails = list(dict.fromkeys([*mailed, *(t["email"].casefold() for t in tickets if t.get("email"))]))
     related: dict[str, dict[str, Any]] = {}
     for email in emails[:3]:
         found = await DeskSearch(state.redis).search(email)
