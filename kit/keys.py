@@ -49,6 +49,9 @@ HELP_VOTE = "support:help:vote:{digest}"          # set while a visitor's vote o
 SURVEY_ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
 PURGE_LOCK = "support:purge:lock"                 # one gateway runs the daily retention purge
 
+# the e-mail channel (mail/)
+MAIL_AUTO_REPLIES = "support:mail:auto-replies:{day}:{sender}"  # count; sender: HMAC, day: UTC YYYYMMDD
+
 # agents and their sessions
 AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
 AGENTS = "support:agents"                          # set of e-mails
