@@ -380,11 +380,24 @@ def reply_part(text: str) -> str:
     try:
         parsed = _ReplyParser(text=prepared, languages=["fr", "en"], keep_hyphen_lists=True).read()
         first = parsed.replies[0] if parsed.replies else None
-        body = first.body if first is not None and not first.headers else ""   # headers: all quoted
+        body = ""
+        if first is not None and not first.headers:   # headers: all quoted
+            body = first.body if _looks_like_signature(first.signatures or "") else first.content
     except Exception:
         return text
     body = _PLACEHOLDER.sub(lambda m: long_lines[int(m.group(1))], body).strip()
     return body or text
+
+
+SIGN_OFF_CHARS = 40      # "Cordialement,", "Best regards," - not "Thanks, but my parcel never came..."
+SIGNATURE_LINES = 8
+
+
+def _looks_like_signature(block: str) -> bool:
+    """mail-parser-reply starts a signature at any line opening with "Thanks," or "Best": a sign-off
+    is short and so is what follows; a longer block is the shopper's own text, kept."""
+    lines = [line for line in block.strip().splitlines() if line.strip()]
+    return not lines or (len(lines[0].strip()) <= SIGN_OFF_CHARS and len(lines) <= SIGNATURE_LINES)
 
 
 # -- attachments -------------------------------------------------------------------------------

@@ -299,3 +299,14 @@ def test_only_non_bytes_and_oversized_input_raise() -> None:
     assert parse(bytearray(b"From: a@b.c\r\n\r\nx")).sender == "a@b.c"
     empty = parse(b"")
     assert empty.sender == "" and empty.text == "" and empty.message_id.endswith("@synthetic.invalid>")
+
+
+def test_a_body_opening_with_thanks_is_not_taken_for_a_signature() -> None:
+    head = b"From: helene@example.fr\r\nTo: support@shop.test\r\nSubject: colis\r\nMessage-ID: <t1@x>\r\n\r\n"
+    quote = b"\r\n\r\nOn Mon, Dec 1, 2026 at 10:00 AM Support <support@shop.test> wrote:\r\n> Shipped.\r\n"
+    body = (b"Hi,\r\nThanks, but my parcel never came. I ordered on Monday\r\n"
+            b"and the tracking says nothing.\r\nHelene")
+    mail = parse(head + body + quote)
+    assert "my parcel never came" in mail.reply_text and "Shipped" not in mail.reply_text
+    signed = b"Where is my parcel?\r\n\r\nBest regards,\r\nHelene Martin"
+    assert parse(head + signed + quote).reply_text == "Where is my parcel?"
