@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 
 from kit.keys import MAIL_MESSAGE_ID
 from kit.redis import text
+from mail.parse import addr_spec as bare_addr_spec
 
 TAG = re.compile(r"\[#(T-\d{1,12})\]")
 MESSAGE_ID_TTL_S = 400 * 86400      # a reply to a year-old mail still finds its conversation
@@ -44,9 +45,7 @@ def _unb32(token: str) -> bytes:
 
 def addr_spec(address: str) -> str:
     """`Name <Local@Example.COM>` -> `Local@example.com` (domains are case-insensitive)."""
-    _, addr = getaddresses([address])[0] if address else ("", "")
-    local, at, domain = addr.strip().rpartition("@")
-    return f"{local}@{domain.lower()}" if at and local and domain else ""
+    return bare_addr_spec(getaddresses([address])[0][1]) if address else ""
 
 
 @dataclass(frozen=True)
