@@ -33,6 +33,7 @@ from . import (
     attachments_api,
     health,
     help_centre,
+    mail_api,
     metrics,
     pages,
     privacy_api,
@@ -75,12 +76,13 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_desk_api.router, agent_ws.router, analytics_api.router,
                    messenger.router, whatsapp.router, pages.router, help_centre.router, survey_page.router,
-                   privacy_api.router, texts_api.router, attachments_api.router):
+                   privacy_api.router, texts_api.router, attachments_api.router, mail_api.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
     # Added innermost first: telemetry sees every response, including 413s and 500s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=(
+        (mail_api.PATH, mail_api.MAX_BYTES),   # before "/webhooks/": a mail carries its attachments
         *DEFAULT_OVERRIDES,
         (attachments_api.UPLOAD_PATH, attachments_api.body_limit(settings.attachment_max_bytes))),
         grants=(("/webhook", RASA_ACTION_BYTES, query_token_is(settings.action_token)),))
@@ -198,6 +200,45 @@ def _wire(state: GatewayState) -> None:
         clock=state.clock, recorder=state.recorder,
         client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
     state.actions = executor(state.action_services)
+    _wire_mail(state, detector)
+
+
+def _wire_mail(state: GatewayState, detector: Any) -> None:
+    """The e-mail channel (mail/), when MAIL_SECRET and a way in (IMAP_URL, a provider's webhook)
+    are set: the same transcripts, queue, tickets and analytics as the other channels."""
+    from conversation.language import message_language
+    from handoff.mailer import Mailer, MailSettings
+    from mail.ingest import MailIngest
+    from mail.outbound import EmailSender
+    from mail.rules import DailyCap
+    from mail.settings import MailChannelSettings
+    from mail.threads import ThreadKeys
+
+    state.mail = MailChannelSettings.from_env()
+    if not state.mail.enabled:
+        return
+    smtp = MailSettings.from_env()
+    mailer = Mailer(smtp)
+    if not mailer.enabled:
+        log.warning("e-mail channel without SMTP_URL: mails come in, nothing goes out")
+    keys = ThreadKeys(state.mail.secret.encode(), state.mail.address)
+    public = state.settings.public_url.rstrip("/")
+
+    async def search(text: str, lang: str) -> Any:
+        service = state.index.faq()
+        return None if service is None else await asyncio.to_thread(service.search, text, lang, 3)
+
+    state.mail_ingest = MailIngest(
+        redis=state.redis, transcripts=state.transcripts, router=state.router, desk=state.desk,
+        tickets=state.tickets, search=search, attachments=state.attachments, keys=keys, mailer=mailer,
+        cap=DailyCap(state.redis, secret=state.settings.analytics_secret.encode(),
+                     limit=state.mail.replies_per_day),
+        detect_lang=lambda text: message_language(detector, text),
+        quarantine=state.mail.folder / "quarantine", originals=state.mail.folder / "originals",
+        help_url=(lambda lang, entry: f"{public}/help/{lang}/{entry}") if public else None,
+        own_addresses=(smtp.sender_address,))
+    state.senders["email"] = EmailSender(mailer, keys, state.transcripts, survey_links=state.survey_links,
+                                         shop_name=state.shop.shop.name)
 
 
 def _order_gate(state: GatewayState, source: Any) -> Any:

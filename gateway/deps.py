@@ -67,6 +67,9 @@ class GatewayState:
     survey_links: SurveyLinks | None = None      # None: surveys by link not configured
     senders: dict[str, Sender] = field(default_factory=dict)  # channel -> its outbound side
     typing: TypingSignals | None = None          # typing indicators, both ways (never stored)
+    mail: Any = None                             # mail.settings.MailChannelSettings
+    mail_ingest: Any = None                      # mail.ingest.MailIngest when the e-mail channel is on
+    mail_reader: Any = None                      # mail.imap_reader.ImapReader when IMAP_URL is set
 
     @property
     def inbox(self) -> Inbox:

@@ -47,10 +47,6 @@ MAX_SUGGESTIONS = 3
 CHANNEL = "email"
 
 
-class Search(Protocol):
-    def search(self, query: str, lang: str | None = None, k: int = 3, context: str | None = None) -> Any: ...
-
-
 class Cap(Protocol):
     async def allow(self, sender: str, now: float) -> bool: ...
 
@@ -77,8 +73,8 @@ def subject_line(subject: str, tid: str) -> str:
 
 class MailIngest:
     def __init__(self, *, redis: aioredis.Redis, transcripts: Transcripts, router: Any, desk: HelpDesk,
-                 tickets: Any, search: Search, attachments: AttachmentStore, keys: ThreadKeys,
-                 mailer: Mailer, cap: Cap, detect_lang: Callable[[str], str],
+                 tickets: Any, search: Callable[[str, str], Awaitable[Any]], attachments: AttachmentStore,
+                 keys: ThreadKeys, mailer: Mailer, cap: Cap, detect_lang: Callable[[str], str],
                  quarantine: Path, originals: Path, limits: MailLimits | None = None,
                  help_url: Callable[[str, str], str] | None = None,
                  own_addresses: Sequence[str] = ()) -> None:
@@ -87,7 +83,7 @@ class MailIngest:
         self.router = router                 # conversation.router.ConversationRouter
         self.desk = desk
         self.tickets = tickets               # handoff.tickets.Tickets
-        self.search = search
+        self.search = search                 # (text, lang) -> the retriever's SearchResult, None if not ready
         self.attachments = attachments
         self.keys = keys
         self.ids = MessageIds(redis)
@@ -257,7 +253,7 @@ class MailIngest:
     async def _auto_reply(self, mail: InboundMail, cid: str, lang: str, tid: str,
                           opened: dict[str, Any]) -> str:
         query = (mail.reply_text or mail.text or mail.subject)[:1000]
-        result = self.search.search(f"{mail.subject} {query}".strip(), lang=lang, k=MAX_SUGGESTIONS)
+        result = await self.search(f"{mail.subject} {query}".strip(), lang)
         band = getattr(result, "band", "none")
         hits = list(getattr(result, "hits", []) or [])
         say = lambda key, **f: texts.text(lang, f"mail.{key}", **f)  # noqa: E731

@@ -1,0 +1,189 @@
+"""The e-mail channel through the gateway (issue 21): Mailgun's signed raw-MIME webhook into the
+conversation, the ticket, the queue and one automatic reply (real Redis, real retriever, a real
+local SMTP server); the shopper's reply from another client; the agent's threaded answer; the
+mails that must never be answered; and the attacker's calls (forged, stale, replayed)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, message_from_string, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from mail.threads import ThreadKeys
+from retrieval.service import RetrievalService
+from tests.e2e.conftest import Mailbox
+from tests.gateway.helpers import add, login
+
+KEY = "mailgun-signing-key-for-tests"
+SECRET = "mail-secret-for-the-tests-0123"
+SUPPORT = "support@shop.example"
+KEYS = ThreadKeys(SECRET.encode(), SUPPORT)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[str, Mailbox]]:
+    from aiosmtpd.controller import Controller
+
+    from ops.ports import free_port
+
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def api(app_factory: Callable[..., Any], retrieval_service: RetrievalService, smtp: tuple[str, Mailbox],
+        redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[TestClient]:
+    url, _ = smtp
+    for name, value in {"MAIL_SECRET": SECRET, "MAIL_ADDRESS": SUPPORT, "MAILGUN_SIGNING_KEY": KEY,
+                        "SMTP_URL": url, "SMTP_FROM": f"Boutique <{SUPPORT}>", "MAIL_DIR": str(tmp_path),
+                        "MAIL_AUTO_REPLIES_PER_DAY": "2"}.items():
+        monkeypatch.setenv(name, value)
+    with TestClient(app_factory(retrieval=retrieval_service, attachments_dir=tmp_path / "files")) as client:
+        yield client
+
+
+def mail(sender: str, subject: str, body: str, *, mid: str | None = None, to: str = SUPPORT,
+         headers: dict[str, str] | None = None, attachment: bytes | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = mid or f"<{secrets.token_hex(6)}@client.example>"
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="application", subtype="pdf", filename="facture.pdf")
+    return bytes(msg)
+
+
+def post(api: TestClient, raw: bytes, *, key: str = KEY, stamp: int | None = None,
+         token: str | None = None) -> Any:
+    stamp = int(time.time()) if stamp is None else stamp
+    token = token or secrets.token_hex(25)
+    signature = hmac.new(key.encode(), f"{stamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return api.post("/webhooks/mailgun/mime", data={"timestamp": str(stamp), "token": token,
+                                                   "signature": signature, "body-mime": raw.decode("utf-8")})
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def sent(box: Mailbox, n: int) -> list[Any]:
+    deadline = time.monotonic() + 10
+    while len(box.messages) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(box.messages) >= n, box.messages
+    return [message_from_string(m["data"], policy=policy.default) for m in box.messages]
+
+
+def test_a_mail_thread_from_first_mail_to_the_agents_answer(api: TestClient, smtp: tuple[str, Mailbox],
+                                                           redis_client: redis.Redis) -> None:
+    _, box = smtp
+    first = mail("Hélène <helene@example.fr>", "Retour d'un article",
+                 "Bonjour, comment retourner un article ? Merci", mid="<first@client.example>",
+                 attachment=PDF)
+    res = post(api, first)
+    assert res.status_code == 200 and res.json()["status"] == "new", res.text
+    (reply,) = sent(box, 1)
+    cid = KEYS.conversation_of_message_id(reply["Message-ID"])
+    assert cid and reply["To"] == "helene@example.fr" and reply["In-Reply-To"] == "<first@client.example>"
+    assert reply["Auto-Submitted"] == "auto-replied" and reply["Reply-To"] == KEYS.reply_address(cid)
+    body = reply.get_content()
+    assert "30" in body and "T-" in body and "[#T-" in reply["Subject"]   # the FAQ answer and the ticket
+    conv = redis_client.hgetall(f"support:conv:{cid}")
+    assert conv["channel"] == "email" and conv["state"] == "queued" and conv["ticket"].startswith("T-")
+    assert redis_client.zscore("support:handoff:queue", cid) is not None
+    log = [m for m in redis_client.lrange(f"support:conv:{cid}:log", 0, -1)]
+    assert any("facture.pdf" in m for m in log) and any('"role": "bot"' in m for m in log)
+
+    # the shopper answers from another client that keeps only References
+    again = mail("helene@example.fr", "Re: Retour", "Et pour un vase cassé ?", headers={
+        "References": f"<first@client.example> {reply['Message-ID']}"})
+    assert post(api, again).json()["status"] == "follow-up"
+    assert len(box.messages) == 1                                   # no second automatic reply
+
+    # an agent takes it and answers in the console: the mail answers her latest one
+    add(api.app.state.gateway.settings.redis_url, "ana")
+    auth = login(api, "ana@shop.example")
+    assert api.post(f"/api/agent/conversations/{cid}/claim", headers=auth).status_code == 200
+    res = api.post(f"/api/agent/conversations/{cid}/messages", headers=auth,
+                   json={"text": "Bonjour Hélène, je vous envoie une étiquette."})
+    assert res.status_code in (200, 201), res.text
+    answer = sent(box, 2)[1]
+    assert answer["In-Reply-To"] == again_id(again)
+    assert KEYS.conversation_of_message_id(answer["Message-ID"]) == cid
+    assert "Auto-Submitted" not in answer and answer["Subject"].startswith("Re: Retour")
+
+
+def again_id(raw: bytes) -> str:
+    return message_from_bytes(raw, policy=policy.default)["Message-ID"]
+
+
+@pytest.mark.parametrize("headers", [
+    {"Auto-Submitted": "auto-replied"}, {"Precedence": "bulk"}, {"X-Autoreply": "yes"},
+    {"List-Id": "<news.example.com>"}, {"Return-Path": "<>"},
+])
+def test_auto_responders_and_lists_get_no_reply(api: TestClient, smtp: tuple[str, Mailbox],
+                                                headers: dict[str, str]) -> None:
+    _, box = smtp
+    res = post(api, mail("robot@example.com", "Absent du bureau", "Je suis absent.", headers=headers))
+    assert res.json()["status"] == "new"
+    time.sleep(0.3)
+    assert box.messages == []
+
+
+def test_a_bounce_and_our_own_mail_get_no_reply(api: TestClient, smtp: tuple[str, Mailbox]) -> None:
+    _, box = smtp
+    bounce = (b"From: MAILER-DAEMON@mx.example.com\r\nTo: support@shop.example\r\nSubject: Undelivered\r\n"
+              b"Message-ID: <b1@mx>\r\nContent-Type: multipart/report; report-type=delivery-status; "
+              b"boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--XX--\r\n")
+    assert post(api, bounce).json()["status"] == "new"
+    assert post(api, mail(SUPPORT, "loop", "our own mail")).json()["status"] == "new"
+    time.sleep(0.3)
+    assert box.messages == []
+
+
+def test_one_sender_gets_at_most_n_automatic_replies_a_day(api: TestClient,
+                                                           smtp: tuple[str, Mailbox]) -> None:
+    _, box = smtp
+    for i in range(4):
+        res = post(api, mail("flood@example.com", f"Question {i}", "Comment payer ?"))
+        assert res.json()["status"] == "new"
+    time.sleep(0.3)
+    assert len(box.messages) == 2                                   # MAIL_AUTO_REPLIES_PER_DAY
+
+
+def test_forged_stale_and_replayed_calls(api: TestClient, smtp: tuple[str, Mailbox],
+                                         redis_client: redis.Redis) -> None:
+    _, box = smtp
+    raw = mail("helene@example.fr", "Paiement", "Quels moyens de paiement ?")
+    assert post(api, raw, key="not-the-key").status_code == 401
+    assert post(api, raw, stamp=int(time.time()) - 3600).status_code == 401
+    assert api.post("/webhooks/mailgun/mime", data={"body-mime": "x"}).status_code == 401
+    token = secrets.token_hex(25)
+    assert post(api, raw, token=token).json()["status"] == "new"
+    assert post(api, raw, token=token).json()["status"] == "replayed"
+    assert post(api, raw).json()["status"] == "duplicate"            # the same mail, posted again
+    assert len(sent(box, 1)) == 1
+    assert len(redis_client.zrange("support:handoff:queue", 0, -1)) == 1
+
+
+def test_the_webhook_is_off_without_its_key(app_factory: Callable[..., Any],
+                                           retrieval_service: RetrievalService,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILGUN_SIGNING_KEY", raising=False)
+    with TestClient(app_factory(retrieval=retrieval_service)) as client:
+        assert post(client, mail("a@b.example", "x", "y")).status_code == 404
