@@ -4,8 +4,9 @@ as Mailgun's raw-MIME route (`forward("https://.../webhooks/mailgun/mime")`) doe
 The signature is Mailgun's: HMAC-SHA256 of `timestamp + token` with the signing key
 (MAILGUN_SIGNING_KEY), compared in constant time; a timestamp older than 5 minutes or a token
 seen before is a replay. The raw mail then takes the same path as one read by IMAP
-(mail/ingest.py). Mailgun retries anything but 200 and 406: a forged call gets 401, a replay 200
-(nothing to do), a mail we could not even parse 200 too (it is quarantined, never lost).
+(mail/ingest.py). Mailgun retries anything but 200 and 406: a forged call gets 403, a replay 200
+(nothing to do), a mail we could not even parse 200 too (it is quarantined, never lost). Like
+the Meta webhooks: 403 for a bad signature, 503 while the channel is not configured.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ async def mailgun_mime(request: Request) -> JSONResponse:
     ingest = getattr(state, "mail_ingest", None)
     key = state.mail.mailgun_key if getattr(state, "mail", None) else ""
     if ingest is None or not key:
-        return error_response(404, "the e-mail webhook is not configured")
+        return error_response(503, "the e-mail webhook is not configured (MAILGUN_SIGNING_KEY)")
     try:
         form = await request.form(max_files=2, max_fields=50, max_part_size=MAX_BYTES)
     except Exception:   # malformed multipart, a part over the limit
@@ -56,7 +57,7 @@ async def mailgun_mime(request: Request) -> JSONResponse:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not signature_ok(key, fields.get("timestamp", ""), fields.get("token", ""),
                         fields.get("signature", ""), time.time()):
-        return error_response(401, "invalid Mailgun signature")
+        return error_response(403, "invalid Mailgun signature")
     body = form.get("body-mime")
     if isinstance(body, UploadFile):
         raw = await body.read()

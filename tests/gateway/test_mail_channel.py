@@ -170,9 +170,9 @@ def test_forged_stale_and_replayed_calls(api: TestClient, smtp: tuple[str, Mailb
                                          redis_client: redis.Redis) -> None:
     _, box = smtp
     raw = mail("helene@example.fr", "Paiement", "Quels moyens de paiement ?")
-    assert post(api, raw, key="not-the-key").status_code == 401
-    assert post(api, raw, stamp=int(time.time()) - 3600).status_code == 401
-    assert api.post("/webhooks/mailgun/mime", data={"body-mime": "x"}).status_code == 401
+    assert post(api, raw, key="not-the-key").status_code == 403
+    assert post(api, raw, stamp=int(time.time()) - 3600).status_code == 403
+    assert api.post("/webhooks/mailgun/mime", data={"body-mime": "x"}).status_code == 403
     token = secrets.token_hex(25)
     assert post(api, raw, token=token).json()["status"] == "new"
     assert post(api, raw, token=token).json()["status"] == "replayed"
@@ -186,4 +186,4 @@ def test_the_webhook_is_off_without_its_key(app_factory: Callable[..., Any],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MAILGUN_SIGNING_KEY", raising=False)
     with TestClient(app_factory(retrieval=retrieval_service)) as client:
-        assert post(client, mail("a@b.example", "x", "y")).status_code == 404
+        assert post(client, mail("a@b.example", "x", "y")).status_code == 503

@@ -38,7 +38,8 @@ PUBLIC = {
 }
 TOKEN_GUARDED = {"/webhook",                               # Rasa's action calls: ACTION_TOKEN
                  "/metrics"}                                # Prometheus: METRICS_TOKEN
-SIGNED = {"/webhooks/messenger", "/webhooks/whatsapp"}      # Meta: X-Hub-Signature-256
+SIGNED = {"/webhooks/messenger", "/webhooks/whatsapp",      # Meta: X-Hub-Signature-256
+          "/webhooks/mailgun/mime"}                            # Mailgun: HMAC of timestamp + token
 AGENT_PREFIX, ADMIN_PREFIX = "/api/agent/", "/api/admin/"
 
 
