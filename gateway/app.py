@@ -215,6 +215,8 @@ def _wire_mail(state: GatewayState, detector: Any) -> None:
     from mail.threads import ThreadKeys
 
     state.mail = MailChannelSettings.from_env()
+    # erased and exported with their conversation, even once the channel is switched off
+    state.privacy.mail_originals = state.mail.folder / "originals"
     if not state.mail.enabled:
         return
     smtp = MailSettings.from_env()

@@ -21,8 +21,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,6 +44,8 @@ from kit.keys import (
     HANDOFF,
     LOCK,
     LOG,
+    MAIL_INBOUND,
+    MAIL_MESSAGE_ID,
     NOTES,
     OFFER,
     PENDING,
@@ -109,12 +113,14 @@ class Subject:
 
 class Privacy:
     def __init__(self, redis: aioredis.Redis, *, analytics_secret: bytes | str | None = None,
-                 attachments: AttachmentStore | None = None):
+                 attachments: AttachmentStore | None = None, mail_originals: Path | None = None):
         secret = analytics_secret if analytics_secret is not None else default_secret()
         self.redis = redis
         self.secret = secret.encode() if isinstance(secret, str) else secret
         # the files shoppers sent: exported with their conversation, erased with it
         self.attachments = attachments or AttachmentStore(redis, default_root())
+        # the e-mail channel's original mails, one folder per conversation (mail/ingest.py)
+        self.mail_originals = mail_originals
 
     async def _scan(self, pattern: str) -> list[str]:
         return [text(k) async for k in self.redis.scan_iter(match=pattern, count=SCAN_COUNT)]
@@ -162,7 +168,7 @@ class Privacy:
                               base64.b64encode(content).decode() if content is not None else None})
             notes = [json.loads(text(n)) for n in await self.redis.lrange(NOTES.format(cid=cid), 0, -1)]
             out["conversations"].append({"id": cid, **conv, "messages": log, "attachments": files,
-                                         "agent_notes": notes})
+                                         "agent_notes": notes, "original_mails": self._originals(cid)})
         for raw in await self.redis.zrange(VERBATIMS, 0, -1):
             row = json.loads(text(raw))
             if subject.refers(row):
@@ -200,6 +206,20 @@ class Privacy:
             counts["survey_comments"] = int(await self.redis.zrem(VERBATIMS, *comments))
         return counts
 
+    def _originals(self, cid: str) -> list[dict[str, str]]:
+        folder = self._mail_folder(cid)
+        if folder is None or not folder.is_dir():
+            return []
+        return [{"file": f.name, "content_base64": base64.b64encode(f.read_bytes()).decode()}
+                for f in sorted(folder.glob("*.eml"))]
+
+    def _mail_folder(self, cid: str) -> Path | None:
+        """The conversation's folder of original mails (never outside the root: ids are ours,
+        but a path is built from them)."""
+        if self.mail_originals is None or not cid or "/" in cid or cid.startswith("."):
+            return None
+        return self.mail_originals / cid
+
     async def _forget(self, subject: Subject) -> int:
         """Delete the keys of the subject's conversations and tickets and their index entries,
         each by its exact name."""
@@ -207,6 +227,15 @@ class Privacy:
         for cid in subject.conversations:
             keys.update(await self._conversation_keys(cid))
             await self.attachments.erase_conversation(cid)     # files and their metadata
+            if (folder := self._mail_folder(cid)) is not None and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)       # the original mails
+        if subject.conversations:   # e-mail threading: Message-IDs and mails read, by conversation
+            for key in await self._scan(MAIL_MESSAGE_ID.format(digest="*")):
+                if text(await self.redis.get(key) or b"") in subject.conversations:
+                    keys.add(key)
+            for key in await self._scan(MAIL_INBOUND.format(digest="*")):
+                if text(await self.redis.hget(key, "cid") or b"") in subject.conversations:
+                    keys.add(key)
         for tid in subject.tickets:
             keys.update(await self._ticket_keys(tid))
         keys.update(EVENT_SEEN.format(eid=eid) for eid in await self._event_ids(subject))

@@ -187,3 +187,25 @@ def test_the_webhook_is_off_without_its_key(app_factory: Callable[..., Any],
     monkeypatch.delenv("MAILGUN_SIGNING_KEY", raising=False)
     with TestClient(app_factory(retrieval=retrieval_service)) as client:
         assert post(client, mail("a@b.example", "x", "y")).status_code == 503
+
+
+def test_export_and_erase_cover_the_mails(api: TestClient, smtp: tuple[str, Mailbox],
+                                          redis_client: redis.Redis, tmp_path: Any) -> None:
+    """GDPR (issue 12's contract): the original mail and its attachment are exported with the
+    conversation and erased with it, and so are the threading keys that point at it."""
+    add(api.app.state.gateway.settings.redis_url, "boss", "admin")
+    auth = login(api, "boss@shop.example")
+    assert post(api, mail("helene@example.fr", "Retour", "Comment retourner ?", mid="<gdpr@client.example>",
+                          attachment=PDF)).json()["status"] == "new"
+    exported = api.get("/api/admin/privacy/export", params={"email": "helene@example.fr"}, headers=auth)
+    assert exported.status_code == 200, exported.text
+    (conv,) = exported.json()["conversations"]
+    assert conv["channel"] == "email" and len(conv["original_mails"]) == 1 and len(conv["attachments"]) == 1
+    assert list((tmp_path / "originals").iterdir())
+    erased = api.post("/api/admin/privacy/erase", json={"email": "helene@example.fr"}, headers=auth)
+    assert erased.status_code == 200, erased.text
+    assert not list((tmp_path / "originals").iterdir())
+    # left: the webhook's used token (random, 10 minutes) and the hashed daily reply count
+    assert not [k for k in redis_client.scan_iter("support:mail:*")
+                if not k.startswith(("support:mail:auto-replies:", "support:mail:mailgun:"))]
+    assert not list((tmp_path / "files").rglob("*.pdf"))
