@@ -49,6 +49,10 @@ HELP_VOTE = "support:help:vote:{digest}"          # set while a visitor's vote o
 SURVEY_ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
 PURGE_LOCK = "support:purge:lock"                 # one gateway runs the daily retention purge
 
+# the e-mail channel; {account} = the IMAP_URL's user@host/mailbox (mail/imap_reader.py)
+IMAP_CURSOR = "support:mail:imap:{account}:cursor"   # hash: uidvalidity, uid (last handed over), at, attempts
+IMAP_LEASE = "support:mail:imap:{account}:lease"     # string: the reading gateway's random token (PX)
+
 # agents and their sessions
 AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
 AGENTS = "support:agents"                          # set of e-mails
