@@ -25,7 +25,13 @@ def backoff_wait(state: RetryCallState, backoff: float, cap: float) -> float:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         return float(min(retry_after, cap))
-    return float(min(backoff * 2 ** (state.attempt_number - 1), cap))
+    return exponential(state.attempt_number, backoff, cap)
+
+
+def exponential(attempt: int, backoff: float, cap: float) -> float:
+    """The wait before retry number `attempt` (1, 2, ...): backoff, 2*backoff, ... capped at `cap`
+    (for loops that never give up, like a mailbox reader reconnecting)."""
+    return float(min(backoff * 2 ** (min(max(attempt, 1), 64) - 1), cap))
 
 
 def retrying(

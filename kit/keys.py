@@ -49,8 +49,13 @@ HELP_VOTE = "support:help:vote:{digest}"          # set while a visitor's vote o
 SURVEY_ANSWERED = "support:survey:answered:{answer}"   # set once a link's ticket/conversation is rated
 PURGE_LOCK = "support:purge:lock"                 # one gateway runs the daily retention purge
 
-# the e-mail channel (mail/)
+# the e-mail channel (mail/); {account} = the IMAP_URL's user@host/mailbox (mail/imap_reader.py)
 MAIL_AUTO_REPLIES = "support:mail:auto-replies:{day}:{sender}"  # count; sender: HMAC, day: UTC YYYYMMDD
+IMAP_CURSOR = "support:mail:imap:{account}:cursor"   # hash: uidvalidity, uid (last handed over), at, attempts
+IMAP_LEASE = "support:mail:imap:{account}:lease"     # string: the reading gateway's random token (PX)
+MAIL_MESSAGE_ID = "support:mail:mid:{digest}"      # string -> conversation id, per shopper Message-ID digest
+MAILGUN_TOKEN = "support:mail:mailgun:{token}"     # set while a webhook token counts as used (replays)
+MAIL_INBOUND = "support:mail:in:{digest}"          # hash: one incoming mail's progress (cid, ticket, replied)
 
 # agents and their sessions
 AGENT = "support:agent:{email}"                    # hash: the account (+ password_hash)
@@ -61,10 +66,6 @@ SESSIONS_ENDED = "support:sessions-ended"          # pub/sub: {"email": ...} whe
 LOGIN_GUARD = "support:login:"                    # prefix: failed logins per account and per address
 RATE = "support:rate:{key}:{window}"              # fixed-window request counters
 
-# the e-mail channel (mail/)
-MAIL_MESSAGE_ID = "support:mail:mid:{digest}"      # string -> conversation id, per shopper Message-ID digest
-MAILGUN_TOKEN = "support:mail:mailgun:{token}"     # set while a webhook token counts as used (replays)
-MAIL_INBOUND = "support:mail:in:{digest}"          # hash: one incoming mail's progress (cid, ticket, replied)
 
 # Rasa 3.6's RedisTrackerStore and RedisLockStore with `key_prefix: "rasa"` (bot/endpoints.yml);
 # the gateway's Rasa sender id is our conversation id (gateway/rasa_client.py)
