@@ -241,6 +241,20 @@ def _wire_mail(state: GatewayState, detector: Any) -> None:
         own_addresses=(smtp.sender_address,))
     state.senders["email"] = EmailSender(mailer, keys, state.transcripts, survey_links=state.survey_links,
                                          shop_name=state.shop.shop.name)
+    if state.mail.imap_url:
+        from mail.imap_reader import ImapReader
+        from mail.imap_settings import ImapSettings
+
+        ingest = state.mail_ingest
+
+        async def on_message(uid: int, uidvalidity: int, raw: bytes) -> None:
+            await ingest.receive(raw, source="imap")
+
+        async def on_poison(uid: int, raw: bytes, error: BaseException) -> None:
+            ingest.quarantine(raw, f"IMAP UID {uid}: {error}", "imap")
+
+        # one reader at a time across gateways (a Redis lease); started in the lifespan
+        state.mail_reader = ImapReader(state.redis, ImapSettings.from_env(), on_message, on_poison=on_poison)
 
 
 def _order_gate(state: GatewayState, source: Any) -> Any:
@@ -329,11 +343,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     sweeper = asyncio.create_task(_sweep_forever(state))
     purger = asyncio.create_task(_purge_forever(state))
+    reader = asyncio.create_task(state.mail_reader.run()) if state.mail_reader is not None else None
     try:
         yield
     finally:
         sweeper.cancel()
         purger.cancel()
+        if reader is not None:
+            await state.mail_reader.stop()   # hands the mailbox to another gateway at once
+            reader.cancel()
         await state.feeds.aclose()
         await state.router.idle(timeout=10)  # finish the bot turns in flight
         await state.recorder.flush()
