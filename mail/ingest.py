@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,6 +60,12 @@ class Outcome:
     ticket_id: str = ""
     auto_reply: str = ""         # answer | suggest | promise | "" (none)
     refused: str = ""            # why no automatic reply (rules, daily cap, e-mail off)
+
+
+def message_key(message_id: str) -> str:
+    """Our message id for a mail: a digest of its Message-ID (stable, and plain enough for every
+    id built from it: analytics events, delivery status keys)."""
+    return "mail-" + hashlib.sha256(message_id.strip().lower().encode()).hexdigest()[:32]
 
 
 def subject_line(subject: str, tid: str) -> str:
@@ -120,7 +126,7 @@ class MailIngest:
         lang = conv.get("lang") or self.detect_lang(mail.reply_text or mail.text) or "fr"
         stored = await self.router.file_for_agents(Message(
             channel=CHANNEL, sender=mail.sender, conversation_id=cid, text=self._transcript_text(mail),
-            files=files, lang=lang, message_id=mail.message_id,
+            files=files, lang=lang, message_id=message_key(mail.message_id),
             timestamp=mail.date if mail.date and mail.date < time.time() + 300 else time.time()))
         if stored and (refused or mail.dropped):
             await self.transcripts.system(cid, "mail_attachments_dropped", json.dumps(
@@ -244,6 +250,8 @@ class MailIngest:
             except MailError as exc:   # the ticket stands and agents see why no reply went out
                 log.error("automatic reply failed", extra={"conversation": cid, "error": str(exc)})
                 refusal = "smtp_failed"
+            except ValueError:         # an address the parser read but SMTP would refuse
+                refusal = "bad_address"
             else:
                 await self.redis.hset(state_key, mapping={"replied": "1", "band": band})
                 return Outcome("new", cid, tid, auto_reply=band)
@@ -276,8 +284,8 @@ class MailIngest:
         conv = await self.transcripts.require(cid)
         chain = json.loads(conv.get("mail_thread") or "[]")
         await self.transcripts.update(cid, mail_thread=json.dumps([*chain, sent][-MAX_THREAD_IDS:]))
-        await self.router.send(replace(Message(channel=CHANNEL, sender=mail.sender, conversation_id=cid,
-                                               text=body, role="bot", lang=lang), message_id=sent))
+        await self.router.send(Message(channel=CHANNEL, sender=mail.sender, conversation_id=cid, text=body,
+                                       role="bot", lang=lang, message_id=message_key(sent)))
         return band
 
     async def _back_to_agents(self, cid: str, lang: str, subject: str) -> None:

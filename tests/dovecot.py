@@ -162,3 +162,41 @@ service anvil {{
                  tb: TracebackType | None) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LocalMta:
+    """An SMTP server (aiosmtpd) that delivers into a Dovecot's mailboxes: what the product sends
+    lands in the shopper's IMAP inbox, as through a real mail server. Recipients without a
+    mailbox are kept in `undelivered`. `with LocalMta(imap) as mta:` then `mta.url`."""
+
+    def __init__(self, imap: Dovecot) -> None:
+        self.imap = imap
+        self.port = free_port()
+        self.undelivered: list[tuple[str, bytes]] = []
+        self._controller: object | None = None
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        data: bytes = envelope.original_content or envelope.content  # type: ignore[attr-defined]
+        for rcpt in envelope.rcpt_tos:  # type: ignore[attr-defined]
+            user = rcpt.lower()
+            if user in self.imap.users:
+                self.imap.append(user, data)
+            else:
+                self.undelivered.append((rcpt, data))
+        return "250 OK"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{HOST}:{self.port}"
+
+    def __enter__(self) -> LocalMta:
+        from aiosmtpd.controller import Controller
+
+        controller = Controller(self, hostname=HOST, port=self.port)
+        controller.start()
+        self._controller = controller
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._controller is not None:
+            self._controller.stop()  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from analytics.log import STREAM
 from mail.threads import ThreadKeys
 from retrieval.service import RetrievalService
 from tests.e2e.conftest import Mailbox
@@ -108,6 +109,14 @@ def test_a_mail_thread_from_first_mail_to_the_agents_answer(api: TestClient, smt
     assert redis_client.zscore("support:handoff:queue", cid) is not None
     log = [m for m in redis_client.lrange(f"support:conv:{cid}:log", 0, -1)]
     assert any("facture.pdf" in m for m in log) and any('"role": "bot"' in m for m in log)
+    # e-mail counts in the analytics like any channel (the message, the bot's reply, the ticket)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        kinds = {(f.get("kind"), f.get("channel")) for _, f in redis_client.xrange(STREAM)}
+        if {("message_in", "email"), ("ticket_created", "email")} <= kinds:
+            break
+        time.sleep(0.1)
+    assert {("message_in", "email"), ("ticket_created", "email")} <= kinds, kinds
 
     # the shopper answers from another client that keeps only References
     again = mail("helene@example.fr", "Re: Retour", "Et pour un vase cassé ?", headers={
