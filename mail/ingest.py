@@ -138,6 +138,8 @@ class MailIngest:
         else:
             await self._back_to_agents(cid, lang, conv.get("subject", "") or mail.subject)
         await self.redis.hset(state_key, "done", "1")
+        log.info("mail taken in", extra={"conversation": cid, "status": outcome.status, "source": source,
+                                         "auto_reply": outcome.auto_reply, "refused": outcome.refused})
         return outcome
 
     def quarantine(self, raw: bytes, why: str, source: str) -> Outcome:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
+from email_validator import EmailNotValidError, validate_email
+
 DEFAULT_REPLIES_PER_DAY = 3
 
 
@@ -45,8 +47,12 @@ class MailChannelSettings:
         secret = get("MAIL_SECRET")
         if secret and len(secret) < 16:
             raise ValueError("MAIL_SECRET must be at least 16 characters (it signs reply addresses)")
-        if address and "@" not in address:
-            raise ValueError(f"MAIL_ADDRESS must be an e-mail address, not {address!r}")
+        if address:
+            try:   # the reply address is built on it: SMTP must accept it (no reserved domain)
+                validate_email(address, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValueError(f"MAIL_ADDRESS (or SMTP_FROM) {address!r} is not a usable address: "
+                                 f"{exc}") from None
         raw = get("MAIL_AUTO_REPLIES_PER_DAY", str(DEFAULT_REPLIES_PER_DAY))
         try:
             per_day = int(raw)
