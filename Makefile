@@ -58,7 +58,7 @@ mailserver:
 test: setup browser mailserver
 	@$(PY) -m pytest
 
-bench: setup browser
+bench: setup browser mailserver
 	@$(PY) -m bench
 
 # 2 gateways + 2 Rasa + Redis, 300 WebSocket shoppers for 3 minutes (~6 min in all; not in CI)
