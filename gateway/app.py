@@ -241,6 +241,14 @@ def _wire_mail(state: GatewayState, detector: Any) -> None:
         own_addresses=(smtp.sender_address,))
     state.senders["email"] = EmailSender(mailer, keys, state.transcripts, survey_links=state.survey_links,
                                          shop_name=state.shop.shop.name)
+    async def reply_by_mail(ticket: dict[str, str], agent_id: str, body: str) -> str | None:
+        """An e-mail ticket's answer leaves as the conversation's threaded reply, in its transcript."""
+        cid = ticket.get("conversation_id", "")
+        if ticket.get("channel") != "email" or not cid or await state.transcripts.conversation(cid) is None:
+            return None
+        return (await state.router.agent_says(cid, agent_id, body)).message_id
+
+    state.tickets.reply_via = reply_by_mail
     if state.mail.imap_url:
         from mail.imap_reader import ImapReader
         from mail.imap_settings import ImapSettings

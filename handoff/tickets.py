@@ -38,6 +38,9 @@ class Tickets:
         # FAQ topic of the conversation is often another subject (a torn lampshade was filed
         # under payment methods because the shopper had asked about payment before)
         self.classify = classify
+        # (ticket, agent, text) -> the sent message's id, or None: a channel that answers its own
+        # tickets (the e-mail channel: threaded, in the conversation's transcript); else the mailer
+        self.reply_via: Callable[[dict[str, str], str, str], Awaitable[str | None]] | None = None
 
     async def open_ticket(self, *, conversation_id: str, channel: str, email: str, order_number: str,
                           message: str, lang: str, reason: str, source: str,
@@ -65,6 +68,11 @@ class Tickets:
         ticket = await self.desk.ticket(tid)
         if ticket is None:
             raise DeskError("not_found", f"no ticket {tid}")
+        if self.reply_via is not None and (sent := await self.reply_via(ticket, agent_id, body)) is not None:
+            await self.desk.add_ticket_reply(tid, agent_id, body, message_id=sent)
+            self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
+                               id=f"ticket-reply:{sent}")
+            return await self.desk.ticket(tid) or {}
         if self.mailer is None:
             raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)")
         lang = texts.norm_lang(ticket.get("lang"))

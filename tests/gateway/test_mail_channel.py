@@ -218,3 +218,24 @@ def test_export_and_erase_cover_the_mails(api: TestClient, smtp: tuple[str, Mail
     assert not [k for k in redis_client.scan_iter("support:mail:*")
                 if not k.startswith(("support:mail:auto-replies:", "support:mail:mailgun:"))]
     assert not list((tmp_path / "files").rglob("*.pdf"))
+
+
+def test_a_ticket_answered_from_the_tickets_view_stays_in_the_thread(api: TestClient,
+                                                                    smtp: tuple[str, Mailbox]) -> None:
+    """Agents answer tickets from the tickets view too: an e-mail ticket's answer is the
+    conversation's threaded reply (signed Message-ID, In-Reply-To her mail), in its transcript."""
+    _, box = smtp
+    post(api, mail("helene@example.fr", "Paiement", "Quels moyens de paiement ?", mid="<pay@client.example>"))
+    (auto,) = sent(box, 1)
+    cid = KEYS.conversation_of_message_id(auto["Message-ID"])
+    add(api.app.state.gateway.settings.redis_url, "ana")
+    auth = login(api, "ana@shop.example")
+    tickets = api.get("/api/agent/tickets", headers=auth).json()["tickets"]
+    (ticket,) = [t for t in tickets if t["conversation_id"] == cid]
+    res = api.post(f"/api/agent/tickets/{ticket['id']}/reply", headers=auth, json={"text": "Visa et PayPal."})
+    assert res.status_code == 200, res.text
+    answer = sent(box, 2)[1]
+    assert KEYS.conversation_of_message_id(answer["Message-ID"]) == cid
+    assert answer["In-Reply-To"] == auto["Message-ID"] and "Visa et PayPal." in answer.get_content()
+    transcript = api.get(f"/api/agent/conversations/{cid}", headers=auth).json()["messages"]
+    assert any(m["role"] == "agent" and m["text"] == "Visa et PayPal." for m in transcript)
