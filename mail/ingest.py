@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -120,14 +120,14 @@ class MailIngest:
         cid, new = await self._conversation(mail, state, state_key)
         await self.ids.remember(mail.message_id, cid)
         self._keep_original(cid, mail.message_id, raw)
-        files, refused = await self._files(cid, mail)
+        files, refused = await self._files(cid, mail, state, state_key)
         await self._thread_headers(cid, mail)
         conv = await self.transcripts.require(cid)
         lang = conv.get("lang") or self.detect_lang(mail.reply_text or mail.text) or "fr"
         stored = await self.router.file_for_agents(Message(
             channel=CHANNEL, sender=mail.sender, conversation_id=cid, text=self._transcript_text(mail),
-            files=files, lang=lang, message_id=message_key(mail.message_id),
-            timestamp=mail.date if mail.date and mail.date < time.time() + 300 else time.time()))
+            files=files, lang=lang, message_id=message_key(mail.message_id)))   # arrival time: the
+        # Date header is the sender's clock, and response times count from when the mail came in
         if stored and (refused or mail.dropped):
             await self.transcripts.system(cid, "mail_attachments_dropped", json.dumps(
                 [*({"name": d.name, "type": d.content_type, "size": d.size, "reason": d.reason}
@@ -198,7 +198,12 @@ class MailIngest:
             tmp.write_bytes(raw)
             tmp.replace(path)
 
-    async def _files(self, cid: str, mail: InboundMail) -> tuple[tuple[FileInfo, ...], list[dict[str, Any]]]:
+    async def _files(self, cid: str, mail: InboundMail, state: dict[str, str],
+                     state_key: str) -> tuple[tuple[FileInfo, ...], list[dict[str, Any]]]:
+        if "files" in state:   # a second pass: the files were stored by the first
+            saved = json.loads(state["files"])
+            kept = tuple(f for f in map(FileInfo.from_dict, saved["kept"]) if f is not None)
+            return kept, saved["refused"]
         kept, refused = [], []
         for att in mail.attachments:
             try:
@@ -209,6 +214,8 @@ class MailIngest:
                 continue
             kept.append(FileInfo(id=saved.id, name=saved.name, type=saved.type, size=saved.size,
                                  width=saved.width, height=saved.height))
+        await self.redis.hset(state_key, "files", json.dumps(
+            {"kept": [asdict(f) for f in kept], "refused": refused}, ensure_ascii=False))
         return tuple(kept), refused
 
     async def _thread_headers(self, cid: str, mail: InboundMail) -> None:
