@@ -4,8 +4,9 @@ tests/fakes/, real processes in tests/stack.py)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
@@ -34,3 +35,13 @@ def run_async(coro: Awaitable[T]) -> T:
     """A coroutine on a fresh event loop."""
     return asyncio.run(coro)  # type: ignore[arg-type]
 
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll `check` until it returns something truthy (returned); AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

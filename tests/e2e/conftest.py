@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,9 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[str, Mailbox]]:
+@contextmanager
+def smtp_sink() -> Iterator[tuple[str, Mailbox]]:
+    """A local SMTP server keeping what it is sent: its URL and the Mailbox."""
     box = Mailbox()
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
@@ -69,6 +71,12 @@ def smtp() -> Iterator[tuple[str, Mailbox]]:
         yield f"smtp://127.0.0.1:{port}", box
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[str, Mailbox]]:
+    with smtp_sink() as sink:
+        yield sink
 
 
 def add_agent(redis_url: str, email: str, password: str, role: str = "agent") -> None:

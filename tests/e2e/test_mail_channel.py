@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +23,7 @@ import redis
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from tests.dovecot import Dovecot, LocalMta
+from tests.helpers import wait_for
 from tests.stack import REPO, gateway
 
 from .conftest import AgentClient, add_agent
@@ -46,15 +46,6 @@ def compose(subject: str, body: str, *, sender: str = SHOPPER, headers: dict[str
     return bytes(msg), mid
 
 
-def until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def inbox(imap: Dovecot) -> list[Any]:
     return [message_from_bytes(raw, policy=policy.default) for raw in imap.messages(SHOPPER)]
 
@@ -74,11 +65,11 @@ def test_an_email_thread_end_to_end_and_a_reader_restart(shared_index: Path, tmp
 
         with start() as gw:
             # the reader starts at the next new mail: wait until it holds the mailbox
-            until(lambda: r.exists(*r.keys("support:mail:imap:*:lease")), "the reader's lease")
+            wait_for(lambda: r.exists(*r.keys("support:mail:imap:*:lease")), "the reader's lease")
             first, first_id = compose("Retour d'un article", "Bonjour, comment retourner un article ? "
                                       "Je joins mon bon de commande.", pdf=True)
             imap.append(SUPPORT, first)
-            (auto,) = until(lambda: inbox(imap), "the automatic reply")
+            (auto,) = wait_for(lambda: inbox(imap), "the automatic reply")
             assert auto["In-Reply-To"] == first_id and auto["Auto-Submitted"] == "auto-replied"
             assert auto["Reply-To"].startswith("support+") and "[#T-" in auto["Subject"]
             body = auto.get_content()
@@ -97,14 +88,14 @@ def test_an_email_thread_end_to_end_and_a_reader_restart(shared_index: Path, tmp
             answer, answer_id = compose("Re: Retour", "Et si l'article est abîmé ?",
                                         headers={"References": f"{first_id} {auto['Message-ID']}"})
             imap.append(SUPPORT, answer)
-            until(lambda: any("abîmé" in m["text"] for m in
+            wait_for(lambda: any("abîmé" in m["text"] for m in
                               agent.get(f"/api/agent/conversations/{cid}").json()["messages"]),
                   "her answer in the same conversation")
             assert agent.post(f"/api/agent/conversations/{cid}/claim").status_code == 200
             said = agent.post(f"/api/agent/conversations/{cid}/messages",
                               json={"text": "Bonjour Hélène, voici votre étiquette de retour."})
             assert said.status_code == 200, said.text
-            reply = until(lambda: [m for m in inbox(imap) if "Auto-Submitted" not in m],
+            reply = wait_for(lambda: [m for m in inbox(imap) if "Auto-Submitted" not in m],
                           "the agent's mail")[0]
             assert reply["In-Reply-To"] == answer_id and first_id in reply["References"]
             assert "étiquette" in reply.get_content() and reply["Subject"].startswith("Re: Retour")
@@ -119,7 +110,7 @@ def test_an_email_thread_end_to_end_and_a_reader_restart(shared_index: Path, tmp
                       b"Content-Type: text/plain\r\n\r\nfailed\r\n--B--\r\n")
             imap.append(SUPPORT, ooo)
             imap.append(SUPPORT, bounce)
-            until(lambda: r.zcard("support:handoff:queue") >= 2, "the two robots' tickets")
+            wait_for(lambda: r.zcard("support:handoff:queue") >= 2, "the two robots' tickets")
             assert mta.undelivered == []                   # nothing went to boss@ or MAILER-DAEMON@
 
             # mail keeps coming while the gateway stops
@@ -130,7 +121,7 @@ def test_an_email_thread_end_to_end_and_a_reader_restart(shared_index: Path, tmp
             imap.append(SUPPORT, compose(f"Question {i}", "Quels moyens de paiement ?",
                                          sender=f"client{i}@lumen-client.fr")[0])
         with start():
-            until(lambda: r.zcard("support:handoff:queue") >= 8, "the six mails sent around the restart")
+            wait_for(lambda: r.zcard("support:handoff:queue") >= 8, "the six mails sent around the restart")
             time.sleep(2)
             queued_now = r.zrange("support:handoff:queue", 0, -1)
             subjects = sorted(s for c in queued_now if (s := r.hget(f"support:conv:{c}", "subject") or "")

@@ -15,6 +15,7 @@ import pytest
 
 from ops.redis_server import RedisServer
 from tests.fakes.graph_server import FakeGraph, sign
+from tests.helpers import wait_for
 from tests.stack import Gateway, Rasa
 
 from .conftest import META_SECRET, AgentClient, add_agent
@@ -55,15 +56,6 @@ def sent_texts(graph: FakeGraph, endpoint: str, recipient: str) -> list[str]:
             out.append(body.get("text", {}).get("body") or body.get("interactive", {}).get("body", {})
                        .get("text", ""))
     return out
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sent_containing(graph: FakeGraph, endpoint: str, recipient: str, fragment: str) -> str:

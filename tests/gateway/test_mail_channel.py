@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from analytics.log import STREAM
 from mail.threads import ThreadKeys
 from retrieval.service import RetrievalService
-from tests.e2e.conftest import Mailbox
+from tests.e2e.conftest import Mailbox, smtp_sink
 from tests.gateway.helpers import add, login
 
 KEY = "mailgun-signing-key-for-tests"
@@ -32,17 +32,8 @@ KEYS = ThreadKeys(SECRET.encode(), SUPPORT)
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[str, Mailbox]]:
-    from aiosmtpd.controller import Controller
-
-    from ops.ports import free_port
-
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield f"smtp://127.0.0.1:{port}", box
-    finally:
-        controller.stop()
+    with smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture
