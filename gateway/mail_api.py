@@ -46,8 +46,8 @@ def signature_ok(key: str, timestamp: str, token: str, signature: str, now: floa
 @router.post(PATH, include_in_schema=False)
 async def mailgun_mime(request: Request) -> JSONResponse:
     state = get_state(request)
-    ingest = getattr(state, "mail_ingest", None)
-    key = state.mail.mailgun_key if getattr(state, "mail", None) else ""
+    ingest = state.mail_ingest
+    key = state.mail.mailgun_key if state.mail is not None else ""
     if ingest is None or not key:
         return error_response(503, "the e-mail webhook is not configured (MAILGUN_SIGNING_KEY)")
     try:

@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
+from kit.mail_urls import starttls_option
 from kit.redis import redact_url
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ DEFAULT_FROM = "support@localhost"
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 STARTTLS_PORT = 587
 MAX_SUBJECT_LEN = 250
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")   # CR, LF, NUL...: never inside a header
 _HINT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MSGID = re.compile(r"<[^<>\s]{1,250}@[^<>\s]{1,250}>")
@@ -93,20 +93,8 @@ class MailSettings:
             raise MailConfigError(f"SMTP_URL must start with smtp:// or smtps://, not {shown!r}")
         if not parts.hostname:
             raise MailConfigError(f"SMTP_URL {shown!r} has no host, e.g. smtp://mail.example.com:587")
-        query = parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(query) - {"starttls"})
-        if unknown:
-            raise MailConfigError(f"SMTP_URL {shown!r}: unknown option(s) {', '.join(unknown)} "
-                                  f"(only starttls=0|1)")
-        start_tls: bool | None = None
-        if "starttls" in query:
-            value = query["starttls"][-1].strip().lower()
-            if value not in _TRUE + _FALSE:
-                raise MailConfigError(f"SMTP_URL {shown!r}: starttls must be 1 or 0, not {value!r}")
-            start_tls = value in _TRUE
+        start_tls = starttls_option("SMTP_URL", shown, parts.scheme, "smtps", parts.query, MailConfigError)
         use_tls = parts.scheme == "smtps"
-        if use_tls and start_tls:
-            raise MailConfigError(f"SMTP_URL {shown!r}: smtps:// is already TLS, drop starttls=1")
         if port is None:
             port = STARTTLS_PORT if start_tls else DEFAULT_PORTS[parts.scheme]
         return cls(

@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from kit.mail_urls import FALSE, TRUE, starttls_option
 from kit.redis import redact_url
 
 DEFAULT_PORTS = {"imap": 143, "imaps": 993}
 MAX_IDLE_RENEW_S = 29 * 60          # RFC 2177: servers may drop an IDLE client after 30 minutes
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ImapConfigError(ValueError):
@@ -73,11 +73,11 @@ class ImapSettings:
             return value
 
         idle = (env.get("IMAP_IDLE") or "1").strip().lower()
-        if idle not in _TRUE + _FALSE:
+        if idle not in TRUE + FALSE:
             raise ImapConfigError(f"IMAP_IDLE must be 1 or 0, not {idle!r}")
         return cls.from_url(
             (env.get("IMAP_URL") or "").strip(),
-            idle=idle in _TRUE,
+            idle=idle in TRUE,
             idle_renew_s=number("IMAP_IDLE_RENEW_S", 25 * 60, 10, MAX_IDLE_RENEW_S),
             poll_interval_s=number("IMAP_POLL_S", 60, 1, 3600),
             max_attempts=int(number("IMAP_MAX_ATTEMPTS", 3, 1, 100)),
@@ -104,20 +104,8 @@ class ImapSettings:
         if not parts.username or parts.password is None:
             raise ImapConfigError(f"IMAP_URL {shown!r} needs a user and a password: "
                                   f"imaps://user:pass@host/INBOX (URL-encode @ and : in them)")
-        query = parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(query) - {"starttls"})
-        if unknown:
-            raise ImapConfigError(f"IMAP_URL {shown!r}: unknown option(s) {', '.join(unknown)} "
-                                  f"(only starttls=0|1)")
-        start_tls: bool | None = None
-        if "starttls" in query:
-            value = query["starttls"][-1].strip().lower()
-            if value not in _TRUE + _FALSE:
-                raise ImapConfigError(f"IMAP_URL {shown!r}: starttls must be 1 or 0, not {value!r}")
-            start_tls = value in _TRUE
+        start_tls = starttls_option("IMAP_URL", shown, parts.scheme, "imaps", parts.query, ImapConfigError)
         use_tls = parts.scheme == "imaps"
-        if use_tls and start_tls:
-            raise ImapConfigError(f"IMAP_URL {shown!r}: imaps:// is already TLS, drop starttls=1")
         mailbox = unquote(parts.path.strip("/")) or "INBOX"
         if not mailbox.isascii() or any(ord(c) < 32 or c == "\x7f" for c in mailbox):
             # non-ASCII names need modified UTF-7 (RFC 3501 5.1.3): not supported, say so
