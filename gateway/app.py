@@ -200,14 +200,14 @@ def _wire(state: GatewayState) -> None:
         clock=state.clock, recorder=state.recorder,
         client_of=state.transcripts.client_of, ticket_wait=state.rate_limit.ticket)
     state.actions = executor(state.action_services)
-    _wire_mail(state, detector)
+    _wire_mail(state, detector, mail)
 
 
-def _wire_mail(state: GatewayState, detector: Any) -> None:
+def _wire_mail(state: GatewayState, detector: Any, smtp: Any) -> None:
     """The e-mail channel (mail/), when MAIL_SECRET and a way in (IMAP_URL, a provider's webhook)
     are set: the same transcripts, queue, tickets and analytics as the other channels."""
     from conversation.language import message_language
-    from handoff.mailer import Mailer, MailSettings
+    from handoff.mailer import Mailer
     from mail.ingest import MailIngest
     from mail.outbound import EmailSender
     from mail.rules import DailyCap
@@ -219,8 +219,7 @@ def _wire_mail(state: GatewayState, detector: Any) -> None:
     state.privacy.mail_originals = state.mail.folder / "originals"
     if not state.mail.enabled:
         return
-    smtp = MailSettings.from_env()
-    mailer = Mailer(smtp)
+    mailer = state.tickets.mailer or Mailer(smtp)   # SMTP_URL's, parsed once in _wire
     if not mailer.enabled:
         log.warning("e-mail channel without SMTP_URL: mails come in, nothing goes out")
     keys = ThreadKeys(state.mail.secret.encode(), state.mail.address)
