@@ -78,6 +78,11 @@ def test_canned_reply_note_close_undo_search_and_reopen(live: tuple[Gateway, Ras
     menu = page.locator("#canned-menu")
     expect(menu).to_be_visible()
     expect(menu.locator('[role="option"]').first).to_contain_text("/suivi")
+    # focus leaving the box and coming back at once (a refresh, a click) does not close the menu
+    page.evaluate("""() => { const box = document.getElementById('reply-text');
+                             document.getElementById('first-name').focus(); box.focus(); }""")
+    page.wait_for_timeout(400)
+    expect(menu).to_be_visible()
     reply.press("Enter")                                    # inserts; does not send
     expect(reply).to_have_value("Je vérifie l’état de votre commande AL-240117 et je reviens vers vous "
                                 "dans un instant.")

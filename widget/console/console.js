@@ -1898,7 +1898,9 @@
       r.addEventListener("change", onReplyMode);
     });
     $("reply-text").addEventListener("input", onReplyInput);
-    $("reply-text").addEventListener("blur", function () { window.setTimeout(closeCanned, 150); });
+    $("reply-text").addEventListener("blur", function () {   // a click in the menu, or focus back: stays open
+      window.setTimeout(function () { if (document.activeElement !== $("reply-text")) closeCanned(); }, 150);
+    });
     $("canned-manage").addEventListener("click", openCannedEditor);
     $("canned-dialog-close").addEventListener("click", function () { $("canned-dialog").close(); });
     $("canned-form").addEventListener("submit", saveCanned);
