@@ -35,6 +35,7 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 e
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'updated_at', ARGV[3])
 if ARGV[5] == 'shopper' then redis.call('HSET', KEYS[3], 'last_inbound_at', ARGV[3]) end
+if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', KEYS[3], 'files', ARGV[7]) end
 if ARGV[4] == '1' then
   redis.call('RPUSH', KEYS[4], ARGV[1])
   redis.call('SADD', KEYS[5], ARGV[6])
@@ -62,6 +63,10 @@ class Conversation(TypedDict, total=False):
     degraded_ticket: str        # JSON: the ticket form's state while the bot is down
     survey_why: str             # JSON: the score awaiting its "why?"
     ces_asked: str
+    files: str                  # how many files the shopper sent (the console's queue shows it)
+    subject: str                # e-mail: the thread's first subject
+    sender_name: str            # e-mail: the From display name
+    mail_thread: str            # e-mail: JSON list of the thread's Message-IDs (threading headers)
 
 
 class UnknownConversation(KeyError):
@@ -140,7 +145,7 @@ class Transcripts:
         keys = [SEEN.format(channel=message.channel, mid=message.message_id), LOG.format(cid=cid),
                 CONV.format(cid=cid), PENDING.format(cid=cid), PENDING_CONVERSATIONS]
         args = [json.dumps(message.to_dict(), ensure_ascii=False), SEEN_TTL_S, message.timestamp,
-                "1" if route else "0", message.role, cid]
+                "1" if route else "0", message.role, cid, len(message.files)]
         return bool(await self._append(keys=keys, args=args))
 
     async def system(self, cid: str, event: str, note: str = "", **extra: str) -> Message:

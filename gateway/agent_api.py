@@ -179,6 +179,8 @@ async def queue(request: Request, agent: Agent) -> JSONResponse:
         conv = await state.transcripts.conversation(item["conversation_id"]) or {}
         item["channel"] = conv.get("channel", item.get("channel", ""))
         item["lang"] = conv.get("lang") or item.get("lang", "")
+        item["subject"] = conv.get("subject", "")           # e-mail threads
+        item["files"] = int(conv.get("files") or 0)         # what the shopper sent, on any channel
     return JSONResponse({"queue": waiting})
 
 

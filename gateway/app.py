@@ -28,6 +28,7 @@ from . import (
     actions,
     agent_api,
     agent_desk_api,
+    agent_mail_api,
     agent_ws,
     analytics_api,
     attachments_api,
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
     for router in (health.router, metrics.router, search.router, actions.router, web.router,
                    agent_api.router, agent_desk_api.router, agent_ws.router, analytics_api.router,
                    messenger.router, whatsapp.router, pages.router, help_centre.router, survey_page.router,
-                   privacy_api.router, texts_api.router, attachments_api.router, mail_api.router):
+                   privacy_api.router, texts_api.router, attachments_api.router, mail_api.router,
+                   agent_mail_api.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)
@@ -209,14 +211,16 @@ def _wire_mail(state: GatewayState, detector: Any, smtp: Any) -> None:
     from conversation.language import message_language
     from handoff.mailer import Mailer
     from mail.ingest import MailIngest
+    from mail.originals import MailOriginals
     from mail.outbound import EmailSender
     from mail.rules import DailyCap
     from mail.settings import MailChannelSettings
     from mail.threads import ThreadKeys
 
     state.mail = MailChannelSettings.from_env()
-    # erased and exported with their conversation, even once the channel is switched off
-    state.privacy.mail_originals = state.mail.folder / "originals"
+    # shown, erased and exported with their conversation, even once the channel is switched off
+    state.mail_originals = MailOriginals(state.mail.folder / "originals")
+    state.privacy.mail_originals = state.mail_originals.folder
     if not state.mail.enabled:
         return
     mailer = state.tickets.mailer or Mailer(smtp)   # SMTP_URL's, parsed once in _wire
@@ -235,7 +239,7 @@ def _wire_mail(state: GatewayState, detector: Any, smtp: Any) -> None:
         cap=DailyCap(state.redis, secret=state.settings.analytics_secret.encode(),
                      limit=state.mail.replies_per_day),
         detect_lang=lambda text: message_language(detector, text),
-        quarantine=state.mail.folder / "quarantine", originals=state.mail.folder / "originals",
+        quarantine=state.mail.folder / "quarantine", originals=state.mail_originals,
         help_url=(lambda lang, entry: f"{public}/help/{lang}/{entry}") if public else None,
         own_addresses=(smtp.sender_address,))
     state.senders["email"] = EmailSender(mailer, keys, state.transcripts, survey_links=state.survey_links,

@@ -48,7 +48,7 @@ class CannedReply:
 
 def check(shortcut: str, lang: str, title: str, body: str) -> None:
     """A reply's fields as the console's `/` menu needs them; variables only from VARIABLES."""
-    if not SHORTCUT.match(shortcut):
+    if not SHORTCUT.fullmatch(shortcut):
         raise CannedError("shortcut: 1-30 lowercase letters, digits, - or _")
     if lang not in LANGS:
         raise CannedError("lang: fr or en")

@@ -12,7 +12,7 @@ undone and repeats nothing (the transcript also refuses the same message twice).
   when the retriever is sure, up to 3 articles when it hesitates, and always the honest promise.
 - Attachments are kept like the widget's (handoff/attachments.py: sniffed, decoded, limited,
   covered by GDPR export and erase); what is not kept is listed in the transcript for agents.
-- The whole original stays on disk for agents (`original`), covered by erase as well.
+- The whole original stays on disk for agents (mail/originals.py), covered by export and erase.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from handoff.mailer import Mailer, MailError, Thread
 from kit import texts
 from kit.keys import MAIL_INBOUND
 from kit.redis import decoded
+from mail.originals import MailOriginals, message_key
 from mail.parse import InboundMail, MailLimits, MailUnreadable, parse
 from mail.rules import auto_reply_refusal
 from mail.threads import MessageIds, ThreadKeys, addr_spec, find_thread
@@ -62,12 +63,6 @@ class Outcome:
     refused: str = ""            # why no automatic reply (rules, daily cap, e-mail off)
 
 
-def message_key(message_id: str) -> str:
-    """Our message id for a mail: a digest of its Message-ID (stable, and plain enough for every
-    id built from it: analytics events, delivery status keys)."""
-    return "mail-" + hashlib.sha256(message_id.strip().lower().encode()).hexdigest()[:32]
-
-
 def subject_line(subject: str, tid: str) -> str:
     """`Re: <their subject> [#T-000042]`, once each whatever the thread's history."""
     core = subject.strip()
@@ -81,7 +76,7 @@ class MailIngest:
     def __init__(self, *, redis: aioredis.Redis, transcripts: Transcripts, router: Any, desk: HelpDesk,
                  tickets: Any, search: Callable[[str, str], Awaitable[Any]], attachments: AttachmentStore,
                  keys: ThreadKeys, mailer: Mailer, cap: Cap, detect_lang: Callable[[str], str],
-                 quarantine: Path, originals: Path, limits: MailLimits | None = None,
+                 quarantine: Path, originals: MailOriginals, limits: MailLimits | None = None,
                  help_url: Callable[[str, str], str] | None = None,
                  own_addresses: Sequence[str] = ()) -> None:
         self.redis = redis
@@ -119,7 +114,7 @@ class MailIngest:
             return Outcome("duplicate", state.get("cid", ""), state.get("ticket", ""))
         cid, new = await self._conversation(mail, state, state_key)
         await self.ids.remember(mail.message_id, cid)
-        self._keep_original(cid, mail.message_id, raw)
+        self.originals.keep(cid, mail.message_id, raw)
         files, refused = await self._files(cid, mail, state, state_key)
         await self._thread_headers(cid, mail)
         conv = await self.transcripts.require(cid)
@@ -188,15 +183,6 @@ class MailIngest:
     async def _ticket_conversation(self, tid: str) -> str | None:
         ticket = await self.desk.ticket(tid)
         return ticket.get("conversation_id") if ticket else None
-
-    def _keep_original(self, cid: str, message_id: str, raw: bytes) -> None:
-        folder = self.originals / cid
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / (hashlib.sha256(message_id.encode()).hexdigest()[:32] + ".eml")
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(raw)
-            tmp.replace(path)
 
     async def _files(self, cid: str, mail: InboundMail, state: dict[str, str],
                      state_key: str) -> tuple[tuple[FileInfo, ...], list[dict[str, Any]]]:

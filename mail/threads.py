@@ -79,7 +79,7 @@ class ThreadKeys:
 
     def conversation_of_token(self, token: str) -> str | None:
         token = token.lower()
-        if not _TOKEN.match(token):
+        if not _TOKEN.fullmatch(token):
             return None
         try:
             raw = _unb32(token)

@@ -32,6 +32,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 XSS = "<img src=x onerror=alert(1)>"
+MAILGUN_KEY = "browser-tests-mailgun-signing-key"     # the e-mail channel, fed by its webhook
+SUPPORT_ADDRESS = "support@atelier-lumen.fr"
 
 
 # Module scope: the sync API runs an event loop on the main thread while it is open, and
@@ -102,11 +104,14 @@ def _any_reason(kb: Path) -> str:
 @pytest.fixture(scope="session")
 def live(bot_model: Path, open_shop: Path, shared_index: Path, browser_kb: Path,  # noqa: F811
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Rasa, RedisServer]]:
-    """The whole product, open for business, with its own Redis."""
+    """The whole product, open for business, with its own Redis; e-mail comes in by the
+    provider's webhook (no SMTP: nothing goes out)."""
     tmp = tmp_path_factory.mktemp("browser-stack")
     with RedisServer(port=0, data_dir=tmp / "redis", use_env=False) as redis, \
             stack(redis.url, tmp, shop_config=open_shop, index_dir=tmp / "index",
-                  extra_env={"KB_DIR": str(browser_kb)}) as (gw, bot):
+                  extra_env={"KB_DIR": str(browser_kb), "MAIL_SECRET": "browser-tests-mail-secret-0123",
+                             "MAIL_ADDRESS": SUPPORT_ADDRESS, "MAILGUN_SIGNING_KEY": MAILGUN_KEY,
+                             "MAIL_DIR": str(tmp / "mail")}) as (gw, bot):
         yield gw, bot, redis
 
 

@@ -5,8 +5,6 @@ mails that must never be answered; and the attacker's calls (forged, stale, repl
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from mail.threads import ThreadKeys
 from retrieval.service import RetrievalService
 from tests.e2e.conftest import Mailbox, smtp_sink
 from tests.gateway.helpers import add, login
+from tests.mailgun import PATH, mailgun_form
 
 KEY = "mailgun-signing-key-for-tests"
 SECRET = "mail-secret-for-the-tests-0123"
@@ -63,11 +62,7 @@ def mail(sender: str, subject: str, body: str, *, mid: str | None = None, to: st
 
 def post(api: TestClient, raw: bytes, *, key: str = KEY, stamp: int | None = None,
          token: str | None = None) -> Any:
-    stamp = int(time.time()) if stamp is None else stamp
-    token = token or secrets.token_hex(25)
-    signature = hmac.new(key.encode(), f"{stamp}{token}".encode(), hashlib.sha256).hexdigest()
-    return api.post("/webhooks/mailgun/mime", data={"timestamp": str(stamp), "token": token,
-                                                   "signature": signature, "body-mime": raw.decode("utf-8")})
+    return api.post(PATH, data=mailgun_form(raw, key, stamp=stamp, token=token))
 
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -230,3 +225,56 @@ def test_a_ticket_answered_from_the_tickets_view_stays_in_the_thread(api: TestCl
     assert answer["In-Reply-To"] == auto["Message-ID"] and "Visa et PayPal." in answer.get_content()
     transcript = api.get(f"/api/agent/conversations/{cid}", headers=auth).json()["messages"]
     assert any(m["role"] == "agent" and m["text"] == "Visa et PayPal." for m in transcript)
+
+
+def test_agents_read_the_whole_original_as_text_and_only_under_its_conversation(
+        api: TestClient, smtp: tuple[str, Mailbox]) -> None:
+    """The transcript keeps the new part; the console's "original" shows the whole mail (quotes,
+    signature, recipients) as text: an HTML body comes converted, never as markup. The raw .eml
+    is a download only. Abuse: anonymous, a key from another conversation, paths, bad keys."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Cc"] = "Hélène <helene@example.fr>", SUPPORT, "paul@example.fr"
+    msg["Subject"], msg["Message-ID"] = "Retour <b>vase</b>", "<orig@client.example>"
+    msg.set_content('<p>Bonjour, le vase est cassé.<img src=x onerror="alert(1)">'
+                    "<script>alert(2)</script></p>"
+                    "<p>Le lun. 3 juin, Boutique a écrit :</p><blockquote>Merci</blockquote>", subtype="html")
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="facture.pdf")
+    assert post(api, bytes(msg)).json()["status"] == "new"
+    other = post(api, mail("paul@example.fr", "Paiement", "Quels moyens de paiement ?"))
+    assert other.json()["status"] == "new"
+    add(api.app.state.gateway.settings.redis_url, "ana")
+    auth = login(api, "ana@shop.example")
+    queue = api.get("/api/agent/queue", headers=auth).json()["queue"]
+    (item,) = [q for q in queue if q["subject"] == "Retour <b>vase</b>"]
+    assert item["channel"] == "email" and item["files"] == 1
+    cid = item["conversation_id"]
+    (other_item,) = [q for q in queue if q["conversation_id"] != cid]
+    assert other_item["files"] == 0
+    messages = api.get(f"/api/agent/conversations/{cid}", headers=auth).json()["messages"]
+    (shopper,) = [m for m in messages if m["role"] == "shopper"]
+    key = shopper["message_id"]
+    assert "Merci" not in shopper["text"]                                 # the transcript: the new part
+
+    res = api.get(f"/api/agent/conversations/{cid}/mails/{key}", headers=auth)
+    assert res.status_code == 200, res.text
+    original = res.json()
+    assert original["from"] == {"name": "Hélène", "address": "helene@example.fr"}
+    assert original["cc"] == ["paul@example.fr"] and original["subject"] == "Retour <b>vase</b>"
+    assert "Le lun. 3 juin, Boutique a écrit" in original["text"] and "Merci" in original["text"]
+    assert "<" not in original["text"] and "onerror" not in original["text"]   # text, not markup
+    assert original["attachments"] == [{"name": "facture.pdf", "type": "application/pdf", "size": len(PDF)}]
+    raw = api.get(f"/api/agent/conversations/{cid}/mails/{key}/raw", headers=auth)
+    assert raw.status_code == 200 and raw.content == bytes(msg)
+    assert raw.headers["content-type"].startswith("message/rfc822")
+    assert raw.headers["content-disposition"].startswith("attachment;")
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in raw.headers["content-security-policy"]
+
+    # nobody without a token; not from another conversation; no path built from what is sent
+    assert api.get(f"/api/agent/conversations/{cid}/mails/{key}").status_code == 401
+    assert api.get(f"/api/agent/conversations/{cid}/mails/{key}/raw").status_code == 401
+    other_cid = other_item["conversation_id"]
+    for path in (f"{other_cid}/mails/{key}", f"{other_cid}/mails/{key}/raw", f"{cid}/mails/{key[:-1]}",
+                 f"{cid}/mails/..%2F..%2Foriginals", f"{cid}/mails/{key.upper()}",
+                 f"..%2F{cid}/mails/{key}", f"c-unknown/mails/{key}"):
+        assert api.get(f"/api/agent/conversations/{path}", headers=auth).status_code == 404, path

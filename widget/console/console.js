@@ -21,6 +21,7 @@
   var ROLES = { shopper: true, bot: true, agent: true, system: true, note: true };
   var UNDO_S = 10;                 // a close can be undone this long (it is sent to the server after)
   var EVENTS = { claimed: true, closed: true, transferred: true, delivery_refused: true, delivery_failed: true };
+  var MAIL_KEY = /^mail-[0-9a-f]{32}$/;     // a received e-mail's message: its original can be read
   var CLOSE_REASONS = ["solved", "spam", "duplicate"];
   var I18N = new window.SupportI18n("console");
 
@@ -581,11 +582,13 @@
     top.appendChild(el("span", "tag", channelText(item.channel)));
     if (item.reason) top.appendChild(el("span", "tag tag--reason", reasonText(item.reason)));
     if (item.trigger && item.trigger !== "asked") top.appendChild(el("span", "tag", known("triggers", item.trigger)));
+    if (item.files > 0) top.appendChild(el("span", "tag tag--files", T("queue.files", { n: I18N.number(item.files) })));
     li.appendChild(top);
     var open = el("button", "card__open", T("conversation.name", { id: shortId(cid) }));
     open.type = "button";
     open.addEventListener("click", function () { openConversation(cid); });
     li.appendChild(open);
+    if (item.subject) li.appendChild(el("p", "card__subject", T("queue.subject", { subject: item.subject })));
     li.appendChild(el("p", "card__summary", item.summary || T("queue.no_summary")));
     var foot = el("div", "card__foot");
     var wait = el("span", "wait");
@@ -817,6 +820,8 @@
     var sub = [known("channels", conv.channel), (conv.lang || handoff.lang || "").toUpperCase(),
       reasonText(handoff.reason || conv.reason)].filter(Boolean).join(" · ");
     $("conv-sub").textContent = sub;
+    $("conv-subject").textContent = conv.subject ? T("queue.subject", { subject: conv.subject }) : "";
+    show($("conv-subject"), Boolean(conv.subject));
     var mine = S.me && holderOf(data) === S.me.email;
     var admin = S.me && S.me.role === "admin" && holderOf(data);
     var queued = conv.state === "queued";
@@ -878,6 +883,13 @@
     }
     if (m.text || role !== "shopper" || !(m.files || []).length) li.appendChild(body);
     if (Array.isArray(m.files) && m.files.length) li.appendChild(fileList(m.files));
+    if (role === "shopper" && MAIL_KEY.test(m.message_id || "")) {
+      var original = el("button", "link-btn msg__original", T("mail.original"));
+      original.type = "button";
+      original.setAttribute("aria-haspopup", "dialog");
+      original.addEventListener("click", function () { openOriginal(S.currentCid, m.message_id, original); });
+      li.appendChild(original);
+    }
     if (m.buttons && m.buttons.length) {
       var chips = el("div", "chips");
       chips.setAttribute("aria-label", T("message.buttons"));
@@ -946,6 +958,7 @@
 
   function describeEvent(m) {
     if (m.author === "agent_joined") return m.text || T("events.agent_joined");
+    if (m.author === "mail_attachments_dropped") return T("events.mail_attachments_dropped", { files: droppedFiles(m.text) });
     var fields = {};
     try { fields = JSON.parse(m.text || "{}") || {}; } catch (e) { fields = { note: m.text }; }
     if (typeof fields !== "object") fields = { note: String(m.text) };
@@ -1126,6 +1139,73 @@
       refreshMine();
       return loadConversation(cid);
     }).catch(function (err) { announceError(T("close.not_reopened", { error: err.message })); });
+  }
+
+  // -- received e-mails: what was not kept, and the whole original --------------------------
+
+  /* "facture.zip (archive refusée), photo.heic (type non accepté)": names and reasons as text. */
+  function droppedFiles(json) {
+    var list = [];
+    try { list = JSON.parse(json || "[]"); } catch (e) { list = []; }
+    if (!Array.isArray(list)) list = [];
+    return list.map(function (d) {
+      return T("mail.dropped_file", { name: String((d || {}).name || "?"),
+                                      reason: known("mail.dropped", String((d || {}).reason || "")) || "?" });
+    }).join(", ");
+  }
+
+  function openOriginal(cid, key, opener) {
+    var dialog = $("mail-dialog");
+    S.mailOpener = opener;
+    S.mailKey = { cid: cid, key: key };
+    $("mail-status").textContent = T("mail.loading");
+    clear($("mail-headers"));
+    $("mail-text").textContent = "";
+    clear($("mail-files"));
+    if (!dialog.open) dialog.showModal();
+    api("/api/agent/conversations/" + encodeURIComponent(cid) + "/mails/" + encodeURIComponent(key))
+      .then(function (mail) {
+        if (!S.mailKey || S.mailKey.key !== key) return;
+        var dl = $("mail-headers");
+        var from = mail.from || {};
+        fact(dl, T("mail.from"), from.name ? from.name + " <" + from.address + ">" : from.address);
+        fact(dl, T("mail.to"), (mail.to || []).join(", "));
+        if ((mail.cc || []).length) fact(dl, T("mail.cc"), mail.cc.join(", "));
+        if (mail.date) fact(dl, T("mail.date"), fmtDate(new Date(mail.date)));
+        fact(dl, T("mail.subject"), mail.subject || T("mail.no_subject"));
+        $("mail-text").textContent = mail.text || "";                  // text only, never markup
+        var files = $("mail-files");
+        (mail.attachments || []).forEach(function (a) {
+          files.appendChild(el("li", "", T("mail.file", { name: a.name, kb: I18N.number(Math.max(1, Math.round((a.size || 0) / 1024))) })));
+        });
+        (mail.dropped || []).forEach(function (d) {
+          files.appendChild(el("li", "", T("mail.dropped_file", { name: d.name, reason: known("mail.dropped", d.reason) })));
+        });
+        $("mail-status").textContent = mail.truncated ? T("mail.truncated") : "";
+      }).catch(function (err) { $("mail-status").textContent = T("mail.not_loaded", { error: err.message }); });
+  }
+
+  /* The .eml as received, fetched with the token and saved by the browser (never displayed). */
+  function downloadOriginal() {
+    var at = S.mailKey;
+    if (!at) return;
+    fetch("/api/agent/conversations/" + encodeURIComponent(at.cid) + "/mails/" + encodeURIComponent(at.key) + "/raw",
+          { headers: { Authorization: "Bearer " + S.token }, cache: "no-store" }).then(function (res) {
+      if (!res.ok) throw new Error(T("request_failed", { status: res.status }));
+      return res.blob();
+    }).then(function (blob) {
+      var url = URL.createObjectURL(blob), a = document.createElement("a");
+      a.href = url;
+      a.download = at.key + ".eml";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      window.setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+    }).catch(function (err) { $("mail-status").textContent = T("mail.not_loaded", { error: err.message }); });
+  }
+
+  function closeOriginal() {
+    $("mail-dialog").close();
   }
 
   // -- internal notes and canned replies ------------------------------------------------------
@@ -1903,6 +1983,12 @@
     });
     $("canned-manage").addEventListener("click", openCannedEditor);
     $("canned-dialog-close").addEventListener("click", function () { $("canned-dialog").close(); });
+    $("mail-dialog-close").addEventListener("click", closeOriginal);
+    $("mail-download").addEventListener("click", downloadOriginal);
+    $("mail-dialog").addEventListener("close", function () {
+      S.mailKey = null;
+      if (S.mailOpener && document.body.contains(S.mailOpener)) S.mailOpener.focus();
+    });
     $("canned-form").addEventListener("submit", saveCanned);
     $("canned-new").addEventListener("click", function () { fillCannedForm(null); });
     $("first-name-form").addEventListener("submit", saveFirstName);
