@@ -339,13 +339,16 @@ async def close(request: Request, cid: str, agent: Agent, body: Close | None = N
     """Gives the conversation back to the bot, filed as solved, spam or duplicate. The console
     waits 10 s before sending it (the agent's undo), so the shopper never sees a retracted close."""
     state = get_state(request)
-    if await state.transcripts.conversation(cid) is None:
+    conv = await state.transcripts.conversation(cid)
+    if conv is None:
         return error_response(404, "unknown conversation")
     try:
         await state.desk.close(cid, await _holder_for(state, cid, agent), reason=(body or Close()).reason)
     except DeskError as exc:
         return desk_error(exc)
     await state.router.closed(cid, agent.email)
+    if conv.get("channel") == "email" and conv.get("ticket"):   # an e-mail thread is its ticket
+        await state.desk.solve_ticket(conv["ticket"], agent.email)
     return JSONResponse({"conversation_id": cid, "state": "bot"})
 
 

@@ -243,7 +243,7 @@ def _wire_mail(state: GatewayState, detector: Any, smtp: Any) -> None:
         help_url=(lambda lang, entry: f"{public}/help/{lang}/{entry}") if public else None,
         own_addresses=(smtp.sender_address,))
     state.senders["email"] = EmailSender(mailer, keys, state.transcripts, survey_links=state.survey_links,
-                                         shop_name=state.shop.shop.name)
+                                         shop_name=state.shop.shop.name, on_mailed=state.tickets.record_reply)
     async def reply_by_mail(ticket: dict[str, str], agent_id: str, body: str) -> str | None:
         """An e-mail ticket's answer leaves as the conversation's threaded reply, in its transcript."""
         cid = ticket.get("conversation_id", "")

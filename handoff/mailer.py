@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
@@ -27,6 +28,11 @@ from email_validator import EmailNotValidError, validate_email
 from kit.mail_urls import starttls_option
 from kit.redis import redact_url
 
+# How a message is written on the wire: SMTP's CRLF, and lines folded only past RFC 5322's hard
+# limit (998). At the 78 of policy.SMTP, a Message-ID longer than a line (ours are about 90
+# characters, Gmail's often more) comes out of In-Reply-To / References as RFC 2047 encoded
+# words, which mail clients do not decode there: the thread breaks (tests/handoff/test_mailer.py).
+WIRE = email_policy.SMTP.clone(max_line_length=998)
 log = logging.getLogger(__name__)
 
 DEFAULT_FROM = "support@localhost"
@@ -184,7 +190,7 @@ class Mailer:
         s = self.settings
         try:
             await aiosmtplib.send(
-                msg, sender=s.sender_address, recipients=[str(msg["To"])],
+                msg.as_bytes(policy=WIRE), sender=s.sender_address, recipients=[str(msg["To"])],
                 hostname=s.host, port=s.port, username=s.username, password=s.password,
                 use_tls=s.use_tls, start_tls=s.start_tls, timeout=s.timeout_s,
             )

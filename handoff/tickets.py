@@ -7,6 +7,7 @@ first. The shopper is told the reference and the real deadline, never a fixed te
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -68,11 +69,8 @@ class Tickets:
         ticket = await self.desk.ticket(tid)
         if ticket is None:
             raise DeskError("not_found", f"no ticket {tid}")
-        if self.reply_via is not None and (sent := await self.reply_via(ticket, agent_id, body)) is not None:
-            await self.desk.add_ticket_reply(tid, agent_id, body, message_id=sent)
-            self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
-                               id=f"ticket-reply:{sent}")
-            return await self.desk.ticket(tid) or {}
+        if self.reply_via is not None and await self.reply_via(ticket, agent_id, body) is not None:
+            return await self.desk.ticket(tid) or {}      # recorded by the channel once it left
         if self.mailer is None:
             raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)")
         lang = texts.norm_lang(ticket.get("lang"))
@@ -82,10 +80,18 @@ class Tickets:
                                                      url=self.survey_links.url("ticket", tid, lang))
         subject = texts.text(lang, "tickets.subject", tid=tid)
         message_id = await self.mailer.send(ticket["email"], subject, mail)
-        await self.desk.add_ticket_reply(tid, agent_id, body, message_id=message_id)
-        self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
-                           id=f"ticket-reply:{message_id}")
+        await self.record_reply(tid, agent_id, body, message_id)
         return await self.desk.ticket(tid) or {}
+
+    async def record_reply(self, tid: str, agent_id: str, body: str, message_id: str) -> None:
+        """An answer that left by e-mail (this mailer, or the e-mail channel's thread, whichever
+        view the agent wrote it in): the ticket waits for the customer, and its first response
+        time and SLA count from it."""
+        await self.desk.add_ticket_reply(tid, agent_id, body, message_id=message_id)
+        # an event id is plain ([\w.:@+/-]): a Message-ID's angle brackets would have it refused
+        digest = hashlib.sha256(message_id.encode()).hexdigest()[:32]
+        self.recorder.emit(ticket_update, kind="ticket_replied", ticket=tid, agent=agent_id,
+                           id=f"ticket-reply:{digest}")
 
     def overdue(self, ticket: dict[str, str]) -> bool:
         due = datetime.fromisoformat(ticket["due"]) if ticket.get("due") else None

@@ -284,8 +284,12 @@ class MailIngest:
         return band
 
     async def _back_to_agents(self, cid: str, lang: str, subject: str) -> None:
-        """A reply in a thread nobody holds goes back in the queue (it is a new question)."""
+        """A reply in a thread nobody holds goes back in the queue (it is a new question), and
+        its ticket, answered or solved, is open again: the customer is waiting once more."""
         conv = await self.transcripts.require(cid)
+        ticket = await self.desk.ticket(conv["ticket"]) if conv.get("ticket") else None
+        if ticket and ticket.get("status") in ("pending", "solved"):
+            await self.desk.set_ticket_status(ticket["id"], "open", CHANNEL)
         if conv.get("state") not in ("queued", "agent"):
             await self.desk.request_handoff(HandoffRequest(
                 conversation_id=cid, lang=lang, reason=conv.get("reason", ""), summary=subject[:200],

@@ -3,15 +3,17 @@
 The reply answers the thread's newest mail (In-Reply-To) with the chain before it (References),
 carries our Message-ID (which names the conversation) and the signed reply address, so the
 shopper's answer finds its conversation from any mail client (mail/threads.py). The subject keeps
-the shopper's own with the ticket tag. Only agents' messages are mailed: the automatic reply is
-sent once by mail/ingest.py, and the bot's chat lines (surveys, "an advisor joined") have no place
-in a mailbox.
+the shopper's own with the ticket tag, and the thread's ticket records the answer (it then waits
+for the shopper; first response time and SLA count from it). Only agents' messages are mailed:
+the automatic reply is sent once by mail/ingest.py, and the bot's chat lines (surveys, "an
+advisor joined") have no place in a mailbox.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conversation.message import Message
@@ -29,12 +31,15 @@ class EmailSender:
     channel = CHANNEL
 
     def __init__(self, mailer: Mailer, keys: ThreadKeys, transcripts: Transcripts, *,
-                 survey_links: Any = None, shop_name: str = "") -> None:
+                 survey_links: Any = None, shop_name: str = "",
+                 on_mailed: Callable[[str, str, str, str], Awaitable[None]] | None = None) -> None:
         self.mailer = mailer
         self.keys = keys
         self.transcripts = transcripts
         self.survey_links = survey_links    # handoff.survey_links.SurveyLinks: the NPS link in replies
         self.shop_name = shop_name
+        # (ticket, agent, text, Message-ID): the thread's ticket records the answer (Tickets.record_reply)
+        self.on_mailed = on_mailed
 
     async def deliver(self, message: Message, *, last_inbound_at: float | None) -> None:
         if message.role != "agent":
@@ -57,3 +62,5 @@ class EmailSender:
             raise DeliveryRefused("mail_disabled") from exc
         await self.transcripts.update(cid, mail_thread=json.dumps([*chain, sent][-MAX_THREAD_IDS:]))
         log.info("agent reply mailed", extra={"conversation": cid, "message_id": sent})
+        if tid and self.on_mailed is not None:
+            await self.on_mailed(tid, message.author, message.text, sent)

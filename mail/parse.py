@@ -271,7 +271,9 @@ class _Headers:
         """The `<id>`s in every such header, in order, deduplicated; garbage between them skipped."""
         out: dict[str, None] = {}
         for raw in self.values.get(name, ()):
-            value = "".join(raw.splitlines())
+            # encoded words have no place here, but writers that fold at 78 (Python's email)
+            # produce them for any id longer than a line: read the ids they hold
+            value = _decode_words("".join(raw.splitlines()))
             found = [f"<{i}>" for i in _ID.findall(value)]
             if not found:
                 found = [f"<{i.strip('<>')}>" for i in _BARE_ID.findall(value)][:1]

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import redis as redis_lib
 
+from analytics.log import STREAM
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from tests.stack import REPO, stack
@@ -77,6 +79,14 @@ def test_ticket_out_of_hours_survives_a_redis_crash_and_is_answered_by_email(
         assert reply.json()["ticket"]["status"] == "pending"
         mail = next(m for m in mailbox.messages if m["to"] == ["jean.dupont@example.com"])
         assert ticket["id"] in mail["data"] and "un échange part demain" in mail["data"]
+        # the reply counts (tickets replied, first response time): its event was once refused
+        # for an id made of the Message-ID's angle brackets
+        events = redis_lib.Redis.from_url(redis.url, decode_responses=True)
+        deadline = time.monotonic() + 15
+        while not [f for _, f in events.xrange(STREAM)
+                   if (f.get("kind"), f.get("ticket")) == ("ticket_replied", ticket["id"])]:
+            assert time.monotonic() < deadline, "no ticket_replied event"
+            time.sleep(0.2)
 
         solved = agent.post(f"/api/agent/tickets/{ticket['id']}/solve")
         assert solved.json()["ticket"]["status"] == "solved"

@@ -121,6 +121,28 @@ def test_a_mail_thread_from_first_mail_to_the_agents_answer(api: TestClient, smt
     assert answer["In-Reply-To"] == again_id(again)
     assert KEYS.conversation_of_message_id(answer["Message-ID"]) == cid
     assert "Auto-Submitted" not in answer and answer["Subject"].startswith("Re: Retour")
+    # the thread is its ticket: answered from the conversation, the ticket waits for her and the
+    # reply counts (first response time, SLA), once
+    tid = conv["ticket"]
+    got = api.get(f"/api/agent/tickets/{tid}", headers=auth).json()
+    assert got["ticket"]["status"] == "pending", got
+    assert [r["body"] for r in got["replies"]] == ["Bonjour Hélène, je vous envoie une étiquette."]
+    assert replied_events(redis_client, tid) == 1
+    # she writes again: the ticket is open again; the agent closes the thread: solved
+    assert post(api, mail("helene@example.fr", "Re: Retour", "Merci, et le délai ?", headers={
+        "References": answer["Message-ID"]})).json()["status"] == "follow-up", answer["Message-ID"]
+    assert api.get(f"/api/agent/tickets/{tid}", headers=auth).json()["ticket"]["status"] == "open"
+    assert api.post(f"/api/agent/conversations/{cid}/close", headers=auth).status_code == 200
+    assert api.get(f"/api/agent/tickets/{tid}", headers=auth).json()["ticket"]["status"] == "solved"
+
+
+def replied_events(r: redis.Redis, tid: str) -> int:
+    deadline = time.monotonic() + 10
+    while True:
+        n = sum(1 for _, f in r.xrange(STREAM) if (f.get("kind"), f.get("ticket")) == ("ticket_replied", tid))
+        if n or time.monotonic() > deadline:
+            return n
+        time.sleep(0.1)
 
 
 def again_id(raw: bytes) -> str:
@@ -225,6 +247,9 @@ def test_a_ticket_answered_from_the_tickets_view_stays_in_the_thread(api: TestCl
     assert answer["In-Reply-To"] == auto["Message-ID"] and "Visa et PayPal." in answer.get_content()
     transcript = api.get(f"/api/agent/conversations/{cid}", headers=auth).json()["messages"]
     assert any(m["role"] == "agent" and m["text"] == "Visa et PayPal." for m in transcript)
+    got = api.get(f"/api/agent/tickets/{ticket['id']}", headers=auth).json()
+    assert [r["body"] for r in got["replies"]] == ["Visa et PayPal."]             # recorded once
+    assert got["ticket"]["status"] == "pending"
 
 
 def test_agents_read_the_whole_original_as_text_and_only_under_its_conversation(

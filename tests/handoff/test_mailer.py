@@ -34,8 +34,10 @@ class Inbox:
 
     messages: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     logins: list[tuple[bytes, bytes]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.raw.append(envelope.content)  # type: ignore[attr-defined]
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[attr-defined]
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[attr-defined]
         return "250 Message accepted for delivery"
@@ -197,3 +199,23 @@ def test_invalid_settings_are_explained_without_the_password(env: dict[str, str]
     with pytest.raises(MailConfigError, match=message) as failed:
         MailSettings.from_env(env)
     assert "hunter2" not in str(failed.value)
+
+
+def test_long_message_ids_travel_verbatim(smtp: tuple[Inbox, int]) -> None:
+    """Our signed Message-IDs (about 90 characters) and Gmail's are longer than a 78-character
+    line: folded the standard way they became RFC 2047 encoded words (`=?utf-8?q?=3Cm=2E...`),
+    which no mail client decodes in In-Reply-To or References, so threading broke. They must
+    leave as written, folded only between ids."""
+    inbox, port = smtp
+    long_ids = tuple(f"<m.{'a' * 70}{i}.829141c64f209780@boutique.example>" for i in range(3))
+    thread = Thread(message_id=long_ids[0], in_reply_to=long_ids[2], references=long_ids)
+    asyncio.run(mailer(f"smtp://127.0.0.1:{port}").send("client@example.fr", "Re: colis cassé", BODY,
+                                                        thread=thread))
+    (raw,) = inbox.raw
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    unfolded = head.replace("\r\n ", " ")
+    assert f"In-Reply-To: {long_ids[2]}" in unfolded and f"Message-ID: {long_ids[0]}" in unfolded
+    assert f"References: {' '.join(long_ids)}" in unfolded
+    assert all(len(line) <= 998 for line in head.split("\r\n"))
+    (_, _, msg), = inbox.messages
+    assert msg.get_content().replace("\r\n", "\n") == BODY and str(msg["Subject"]) == "Re: colis cassé"

@@ -181,6 +181,20 @@ def test_message_id_references_in_reply_to_are_normalised() -> None:
     assert bare.message_id == "<no-brackets@example.fr>"
 
 
+def test_ids_folded_into_encoded_words_are_read() -> None:
+    """Python's email (and so any tool built on it) folds a header at 78 columns and writes an id
+    longer than that as RFC 2047 encoded words: the ids are still the thread's."""
+    long_id = "<m.mmwuu3lcgi4xm3k2o5hfeucsjrsegrs2hbmvmwlxpgzzvw7g3rye3ma.829141c64f209780@shop.example>"
+    msg = EmailMessage()
+    msg["From"], msg["Subject"], msg["Message-ID"] = "bob@example.fr", "Re", "<x1@example.fr>"
+    msg["In-Reply-To"], msg["References"] = long_id, f"<root@example.fr> {long_id}"
+    msg.set_content("Merci")
+    raw = bytes(msg)
+    assert b"=?utf-8?q?" in raw                                          # what such a writer sends
+    mail = parse(raw)
+    assert mail.in_reply_to == (long_id,) and mail.references == ("<root@example.fr>", long_id)
+
+
 def test_references_keep_the_root_and_the_latest() -> None:
     refs = "\r\n ".join(f"<r{i}@x>" for i in range(3000))          # 24 KB: over max_header_chars too
     mail = parse(f"From: b@x.fr\r\nReferences: {refs}\r\n\r\nx".encode())
