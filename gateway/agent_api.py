@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -25,6 +25,8 @@ from .deps import GatewayState, get_state
 from .errors import error_response
 
 router = APIRouter(prefix="/api/agent")
+DESK_EXCLUDED_ROLES = ("editor",)
+OWN_ACCOUNT_PATHS = ("/api/agent/me", "/api/agent/logout", "/api/agent/language")
 STATUS = {"conflict": 409, "full": 409, "forbidden": 403, "not_found": 404, "invalid": 422,
           "unavailable": 503}
 
@@ -70,7 +72,8 @@ class NewTicket(BaseModel):
             raise ValueError(f"invalid e-mail address: {exc}") from exc
 
 
-async def current_agent(request: Request) -> Any:
+async def current_account(request: Request) -> Any:
+    """The logged-in account of the bearer token (401 without one), whatever its role."""
     state = get_state(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -78,7 +81,19 @@ async def current_agent(request: Request) -> Any:
     agent = await state.accounts.agent_for_token(token) if token else None
     if agent is None:
         raise AuthError()
-    await state.desk.heartbeat(agent.email)
+    return agent
+
+
+async def current_agent(request: Request) -> Any:
+    """An account of the help desk. An editor's account (the FAQ studio) reaches only its own
+    session and settings here: never conversations, tickets or customers, and it never counts
+    as an agent online (403 elsewhere, no heartbeat)."""
+    agent = await current_account(request)
+    if agent.role in DESK_EXCLUDED_ROLES:
+        if request.url.path not in OWN_ACCOUNT_PATHS:
+            raise HTTPException(403, "this account is for the FAQ studio, not the help desk")
+        return agent
+    await get_state(request).desk.heartbeat(agent.email)
     return agent
 
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from kit.keys import EVENTS, SESSIONS_ENDED
 
+from .agent_api import DESK_EXCLUDED_ROLES
 from .channels.web import FrameError, load_frame
 from .deps import GatewayState
 from .feeds import relay
@@ -110,6 +111,9 @@ async def agent_feed(ws: WebSocket) -> None:
     token, agent = await _authenticate(state, ws)
     if agent is None:
         await _refuse(ws, "send {\"type\": \"auth\", \"token\": ...} first")
+        return
+    if agent.role in DESK_EXCLUDED_ROLES:     # an editor's login never sees the desk's events
+        await _refuse(ws, "the agent console is not for this account's role")
         return
     session = AgentSession(state, ws, token, agent.email)
     async with relay(state.feeds, SESSIONS_ENDED, session.sessions_ended), \

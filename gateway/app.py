@@ -32,6 +32,7 @@ from . import (
     agent_ws,
     analytics_api,
     attachments_api,
+    editor_api,
     health,
     help_centre,
     mail_api,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, retrieval: RetrievalService | N
                    agent_api.router, agent_desk_api.router, agent_ws.router, analytics_api.router,
                    messenger.router, whatsapp.router, pages.router, help_centre.router, survey_page.router,
                    privacy_api.router, texts_api.router, attachments_api.router, mail_api.router,
-                   agent_mail_api.router):
+                   agent_mail_api.router, editor_api.router):
         app.include_router(router)
     pages.mount_static(app)
     agent_api.install_auth_handler(app)

@@ -71,6 +71,7 @@ class GatewayState:
     mail_ingest: Any = None                      # mail.ingest.MailIngest when the e-mail channel is on
     mail_reader: Any = None                      # mail.imap_reader.ImapReader when IMAP_URL is set
     mail_originals: Any = None                   # mail.originals.MailOriginals (even with the channel off)
+    studio: Any = None                           # editor.studio.Studio on the loaded FAQ index
 
     @property
     def inbox(self) -> Inbox:

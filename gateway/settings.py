@@ -56,6 +56,7 @@ class Settings:
     attachment_max_bytes: int = 5 * 1024 * 1024      # ATTACHMENT_MAX_BYTES: one file
     attachment_max_count: int = 10                    # ATTACHMENT_MAX_COUNT: files per conversation
     attachment_max_total: int = 25 * 1024 * 1024     # ATTACHMENT_MAX_TOTAL_BYTES: bytes per conversation
+    kb_versions_dir: Path = Path("var/kb-versions")  # KB_VERSIONS_DIR: the studio's history outside git
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +110,7 @@ class Settings:
             attachment_max_bytes=files["ATTACHMENT_MAX_BYTES"],
             attachment_max_count=files["ATTACHMENT_MAX_COUNT"],
             attachment_max_total=files["ATTACHMENT_MAX_TOTAL_BYTES"],
+            kb_versions_dir=Path(get("KB_VERSIONS_DIR", "var/kb-versions")),
         )
 
 

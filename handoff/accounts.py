@@ -28,7 +28,7 @@ from kit.keys import AGENT, AGENT_SESSIONS, AGENTS, PRESENCE, SESSION, SESSIONS_
 from kit.redis import decoded
 from kit.texts import LANGS
 
-ROLES = ("agent", "manager", "admin")
+ROLES = ("agent", "manager", "admin", "editor")   # editor: the FAQ studio only
 ANALYTICS_ROLES = ("manager", "admin")   # who sees the dashboard and its API
 MIN_PASSWORD_LEN = 10
 MAX_PASSWORD_LEN = 1024    # argon2 takes any length; this only bounds the work per attempt

@@ -24,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "conversation": {"kit", "shop", "analytics", "retrieval", "handoff"},  # the conversation core
     "bot": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation"},  # Rasa's actions
     "mail": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation"},  # the e-mail channel
-    "gateway": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation", "bot", "mail"},
+    "editor": {"kit", "retrieval", "analytics"},     # the FAQ studio: drafts, impact, history
+    "gateway": {"kit", "shop", "analytics", "retrieval", "handoff", "conversation", "bot", "mail", "editor"},
     "ops": {"kit"},                                  # processes: Redis, Rasa, the gateway, training
 }
 TOOLS = {"bench"}   # benchmarks drive the whole stack, like the tests

@@ -40,14 +40,15 @@ TOKEN_GUARDED = {"/webhook",                               # Rasa's action calls
                  "/metrics"}                                # Prometheus: METRICS_TOKEN
 SIGNED = {"/webhooks/messenger", "/webhooks/whatsapp",      # Meta: X-Hub-Signature-256
           "/webhooks/mailgun/mime"}                            # Mailgun: HMAC of timestamp + token
-AGENT_PREFIX, ADMIN_PREFIX = "/api/agent/", "/api/admin/"
+AGENT_PREFIX, ADMIN_PREFIX, EDITOR_PREFIX = "/api/agent/", "/api/admin/", "/api/editor/"
+OWN_ACCOUNT = {"/api/agent/me", "/api/agent/logout", "/api/agent/language"}   # an editor's own session
 
 
 @pytest.fixture
 def api(app_factory: Callable[..., Any], retrieval_service: RetrievalService, redis_client: redis.Redis,
         redis_server: RedisServer) -> Iterator[TestClient]:
     redis_client.flushdb()
-    add_accounts(redis_server.url, ana="agent")
+    add_accounts(redis_server.url, ana="agent", ed="editor")
     with TestClient(app_factory(retrieval=retrieval_service, action_token="action-secret")) as client:
         yield client
 
@@ -68,13 +69,13 @@ def concrete(path: str) -> str:
 def test_every_route_is_classified(api: TestClient) -> None:
     paths = {getattr(r, "path", "") for r in all_routes(api.app)} - {"/static"}
     unknown = {p for p in paths if p not in PUBLIC | TOKEN_GUARDED | SIGNED
-               and not p.startswith((AGENT_PREFIX, ADMIN_PREFIX)) and p != "/ws/agent"}
+               and not p.startswith((AGENT_PREFIX, ADMIN_PREFIX, EDITOR_PREFIX)) and p != "/ws/agent"}
     assert not unknown, f"routes neither public nor under an authenticated prefix: {sorted(unknown)}"
 
 
 def test_protected_routes_refuse_anonymous_and_wrong_role(api: TestClient) -> None:
-    agent = {"Authorization": "Bearer " + api.post("/api/agent/login", json={
-        "email": "ana@shop.example", "password": PASSWORD}).json()["token"]}
+    agent, editor = ({"Authorization": "Bearer " + api.post("/api/agent/login", json={
+        "email": f"{name}@shop.example", "password": PASSWORD}).json()["token"]} for name in ("ana", "ed"))
     checked = 0
     for method, path in http_routes(api.app):
         if path in PUBLIC:
@@ -90,8 +91,11 @@ def test_protected_routes_refuse_anonymous_and_wrong_role(api: TestClient) -> No
             assert anonymous.status_code == 401, (method, path, anonymous.status_code)
             forged = api.request(method, url, json={}, headers={"Authorization": "Bearer forged-token"})
             assert forged.status_code == 401, (method, path, forged.status_code)
-            if path.startswith(ADMIN_PREFIX):
+            if path.startswith((ADMIN_PREFIX, EDITOR_PREFIX)):       # the FAQ studio: editors and admins
                 assert api.request(method, url, json={}, headers=agent).status_code == 403, (method, path)
+            if path.startswith(ADMIN_PREFIX) or (path.startswith(AGENT_PREFIX) and path not in OWN_ACCOUNT):
+                # an editor's login reaches no conversation, ticket or customer
+                assert api.request(method, url, json={}, headers=editor).status_code == 403, (method, path)
         checked += 1
     assert checked >= 25
 

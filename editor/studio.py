@@ -1,0 +1,319 @@
+"""The studio's operations on the KB folder: read an entry, check a draft, measure it against
+the live index, publish it (atomically, version-checked, with its history), restore a version.
+
+A draft is checked by the same code as `python -m retrieval check` (the file it would write
+goes through `parse_entry`, the KB through the duplicate-id and near-duplicate checks), and
+every problem is tied to the form's field. "Try it" and the impact table ask a draft index
+built in memory from the live KB with the draft applied: the live encoders' vectors are reused
+(only the edited texts are encoded) and the live calibration serves it, as a hot reload does.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from retrieval.engine import SearchEngine, SearchResult
+from retrieval.kb import ID_RE, SUPPORTED_LANGS, Entry, KBError, KnowledgeBase, Problem, load_kb, parse_entry
+from retrieval.lint import near_duplicates
+from retrieval.service import RetrievalService
+from retrieval.store import provisional_engine
+
+from .entry_file import EntryDraft, EntryFileError, read_draft, render, version_of, write_atomically
+from .history import History, Version
+
+MAX_EVAL_ROWS = 20_000
+
+
+class StudioError(Exception):
+    def __init__(self, code: str, message: str, **details: Any):
+        super().__init__(message)
+        self.code = code                 # not_found | conflict | invalid | worse
+        self.details = details
+
+
+@dataclass
+class Issue:
+    """One problem of a draft, with the form field it concerns."""
+
+    field: str                           # id | lang | reason | title | questions | tags | variants | answer
+    message: str
+    severity: str = "error"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "severity": self.severity}
+
+
+@dataclass
+class Opened:
+    entry_id: str
+    path: str                            # relative to the KB folder
+    version: str
+    draft: EntryDraft
+    text: str
+
+
+@dataclass
+class Impact:
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    before: dict[str, float] = field(default_factory=dict)
+    after: dict[str, float] = field(default_factory=dict)
+    asked: int = 0
+    worse: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"changed": self.changed, "before": self.before, "after": self.after, "asked": self.asked,
+                "worse": self.worse}
+
+
+def _field_of(problem: Problem, key_lines: dict[int, str], body_line: int) -> str:
+    if problem.line >= body_line:
+        return "answer"
+    return key_lines.get(problem.line, "id")
+
+
+def _key_lines(text: str) -> tuple[dict[int, str], int]:
+    """Line -> top-level key of a rendered file, and the answer's first line."""
+    lines = text.splitlines()
+    found: dict[int, str] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() == "---":
+            return found, number + 1
+        key = line.split(":", 1)[0]
+        if line and not line[0].isspace() and key in ("id", "lang", "reason", "title", "questions", "tags",
+                                                       "variants"):
+            found[number] = key
+    return found, len(lines) + 1
+
+
+class Studio:
+    def __init__(self, service: RetrievalService, history: History, eval_csv: Path | None = None):
+        self.service = service
+        self.kb_dir = service.kb_dir
+        self.history = history
+        self.eval_csv = eval_csv
+        self._save_lock = threading.Lock()     # one publication at a time in this process
+        self._live_results: tuple[str, dict[tuple[str, str], SearchResult]] | None = None
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def kb(self) -> KnowledgeBase:
+        return load_kb(self.kb_dir)
+
+    def _path_of(self, entry_id: str) -> Path | None:
+        if not ID_RE.fullmatch(entry_id or ""):
+            return None
+        for entry in self.service.entries():
+            if entry.id == entry_id and entry.path:
+                path = Path(entry.path)
+                if path.resolve().is_relative_to(self.kb_dir.resolve()) and path.is_file():
+                    return path
+        try:
+            for entry in self.kb().entries:
+                if entry.id == entry_id:
+                    return Path(entry.path)
+        except KBError:
+            pass
+        return None
+
+    def open(self, entry_id: str) -> Opened:
+        path = self._path_of(entry_id)
+        if path is None:
+            raise StudioError("not_found", f"no entry {entry_id!r}")
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
+        try:
+            draft = read_draft(text)
+        except EntryFileError as exc:
+            raise StudioError("invalid", f"{path.name}: {exc}") from exc
+        return Opened(entry_id, path.relative_to(self.kb_dir).as_posix(), version_of(data), draft, text)
+
+    def new_path(self, draft: EntryDraft) -> Path:
+        """Where a new entry goes: `<lang>/<reason's area>/<id>.md`, like the files already there."""
+        area = draft.reason.split("/", 1)[0] if draft.reason else "misc"
+        if not ID_RE.fullmatch(area):
+            area = "misc"
+        return self.kb_dir / draft.lang / area / f"{draft.id}.md"
+
+    # -- checking --------------------------------------------------------------------------------
+
+    def check(self, draft: EntryDraft, entry_id: str | None) -> tuple[list[Issue], KnowledgeBase | None, str]:
+        """The draft's problems (errors block a save, warnings do not), the KB it would make, and
+        the file text it would write."""
+        issues: list[Issue] = []
+        if not ID_RE.fullmatch(draft.id or ""):
+            issues.append(Issue("id", "use lowercase letters, digits and dashes (e.g. gift-wrap-fr)"))
+            return issues, None, ""
+        if entry_id is not None and draft.id != entry_id:
+            issues.append(Issue("id", "an entry's id cannot change (analytics and links use it)"))
+            return issues, None, ""
+        if draft.lang not in SUPPORTED_LANGS:
+            issues.append(Issue("lang", f"choose one of {', '.join(SUPPORTED_LANGS)}"))
+            return issues, None, ""
+        original = self.open(entry_id) if entry_id is not None else None
+        path = self.kb_dir / original.path if original is not None else self.new_path(draft)
+        text = render(draft, original.text if original is not None else None)
+        live = self.kb()
+        entry, problems = parse_entry(path, text, live.taxonomy, SUPPORTED_LANGS)
+        key_lines, body_line = _key_lines(text)
+        issues += [Issue(_field_of(p, key_lines, body_line), p.message, p.severity) for p in problems]
+        if entry is None:
+            return issues, None, text
+        others = [e for e in live.entries if e.path != str(path)]
+        if any(e.id == entry.id for e in others):
+            issues.append(Issue("id", f"the id '{entry.id}' is already used by another entry"))
+            return issues, None, text
+        kb = KnowledgeBase(root=live.root, entries=tuple([*others, entry]), taxonomy=live.taxonomy,
+                           content_hash=hashlib.sha256((live.content_hash + text).encode()).hexdigest())
+        for warning in near_duplicates(kb):
+            if f"'{entry.id}'" in warning.message:
+                issues.append(Issue("questions", warning.message, "warning"))
+        other_lang = [e for e in live.entries if e.lang != entry.lang and e.reason == entry.reason]
+        if not other_lang:
+            issues.append(Issue("reason", "no entry answers this contact reason in the other language yet",
+                                "warning"))
+        return issues, kb, text
+
+    # -- measuring -------------------------------------------------------------------------------
+
+    def draft_engine(self, kb: KnowledgeBase) -> SearchEngine:
+        live = self.service.engine
+        if kb.content_hash == live.info.get("kb_hash"):
+            return live
+        engine = provisional_engine(kb, live.embedder, self.service.config, live, self.service.cache_root)
+        return engine if engine is not None else live
+
+    @staticmethod
+    def summary(result: SearchResult) -> dict[str, Any]:
+        return {"band": result.band, "score": round(float(result.hits[0].score), 3) if result.hits else 0.0,
+                "top": [{"id": h.id, "title": h.title, "score": round(float(h.score), 3)}
+                        for h in result.hits[:3]]}
+
+    def try_question(self, kb: KnowledgeBase, question: str, lang: str | None) -> dict[str, Any]:
+        draft = self.draft_engine(kb).search(question, lang=lang, k=3)
+        live = self.service.engine.search(question, lang=lang, k=3)
+        return {"draft": self.summary(draft), "live": self.summary(live)}
+
+    def eval_rows(self, lang: str) -> list[tuple[str, str]]:
+        """(question, expected id) of the KB's eval file in one language, standalone ones."""
+        if self.eval_csv is None or not self.eval_csv.is_file():
+            return []
+        with self.eval_csv.open(encoding="utf-8") as f:
+            rows = [(r["query"], r.get("expected_id") or "") for r in csv.DictReader(f)
+                    if r.get("lang") == lang and not (r.get("context") or "").strip()]
+        return rows[:MAX_EVAL_ROWS]
+
+    def impact(self, kb: KnowledgeBase, entry: Entry, real: Sequence[tuple[str, str]] = ()) -> Impact:
+        """The eval questions of the entry's language and the recent real questions given (with the
+        entry they reached, "" when none), asked of the live index and of the draft: which would now
+        get another answer, and top1 / direct-answer rates before and after. Worse: top1 drops, or
+        direct answers drop without top1 gaining."""
+        engine = self.draft_engine(kb)
+        live = self.service.engine
+        asked = [*((q, exp, "eval") for q, exp in self.eval_rows(entry.lang)),
+                 *((q, "", "real") for q, _ in real)]
+        out = Impact(asked=len(asked))
+        expected_total = sum(1 for _, exp, _ in asked if exp)
+        tallies = {"before": [0, 0], "after": [0, 0]}       # top1 right, direct answers
+        for question, expected, source in asked:
+            before = self._live(live, question, entry.lang)
+            after = before if engine is live else engine.search(question, lang=entry.lang, k=3)
+            for name, result in (("before", before), ("after", after)):
+                best = result.hits[0].id if result.hits else ""
+                tallies[name][0] += int(bool(expected) and best == expected)
+                tallies[name][1] += int(result.band == "answer")
+            b_id = before.hits[0].id if before.hits else ""
+            a_id = after.hits[0].id if after.hits else ""
+            if (b_id, before.band) != (a_id, after.band):
+                out.changed.append({"question": question, "source": source, "expected": expected,
+                                    "before": {"id": b_id, "band": before.band},
+                                    "after": {"id": a_id, "band": after.band}})
+        n = max(len(asked), 1)
+        for name in ("before", "after"):
+            out.__dict__[name] = {"top1": round(tallies[name][0] / max(expected_total, 1), 4),
+                                  "direct": round(tallies[name][1] / n, 4)}
+        top1_drop = out.after["top1"] < out.before["top1"]
+        direct_drop = out.after["direct"] < out.before["direct"] and out.after["top1"] <= out.before["top1"]
+        out.worse = top1_drop or direct_drop
+        return out
+
+    def _live(self, live: SearchEngine, question: str, lang: str) -> SearchResult:
+        """The live index's answer, remembered per index version (the same eval questions are
+        asked again at each save)."""
+        cached = self._live_results
+        if cached is None or cached[0] != live.version:
+            cached = self._live_results = (live.version, {})
+        key = (question, lang)
+        if key not in cached[1]:
+            cached[1][key] = live.search(question, lang=lang, k=3)
+        return cached[1][key]
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def save(self, draft: EntryDraft, *, entry_id: str | None, base_version: str, author: str,
+             email: str, message: str = "") -> tuple[Opened, str]:
+        """Write the draft (a new entry when `entry_id` is None) if the file is still the version
+        the editor started from; record it in the history. Returns the entry and the history's id."""
+        with self._save_lock:
+            current = self.open(entry_id) if entry_id is not None else None
+            if current is not None and current.version != base_version:
+                raise StudioError("conflict", "someone else published this entry meanwhile",
+                                  current=current.draft.to_dict(), version=current.version)
+            issues, kb, text = self.check(draft, entry_id)
+            errors = [i for i in issues if i.severity == "error"]
+            if errors or kb is None:
+                raise StudioError("invalid", "the draft has errors", issues=[i.to_dict() for i in issues])
+            path = self.kb_dir / current.path if current is not None else self.new_path(draft)
+            if current is None and path.exists():
+                raise StudioError("conflict", f"a file {path.name} already exists")
+            before = current.text if current is not None else None
+            if before == text:
+                return current, ""                     # nothing changed: nothing written, no version
+            write_atomically(path, text)
+            what = message.strip()[:200] or f"FAQ studio: {'update' if current else 'new entry'} {draft.id}"
+            version = self.history.record(draft.id, path, before, author or email, email, what)
+            return self.open(draft.id) if current is not None else self._opened_new(path, draft.id), version
+
+    def _opened_new(self, path: Path, entry_id: str) -> Opened:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+        return Opened(entry_id, path.relative_to(self.kb_dir).as_posix(), version_of(data), read_draft(text),
+                      text)
+
+    def versions(self, entry_id: str) -> list[Version]:
+        opened = self.open(entry_id)
+        return self.history.versions(entry_id, self.kb_dir / opened.path)
+
+    def version_text(self, entry_id: str, version: str) -> str:
+        opened = self.open(entry_id)
+        text = self.history.text(entry_id, self.kb_dir / opened.path, version)
+        if text is None:
+            raise StudioError("not_found", f"no version {version!r} of {entry_id}")
+        return text
+
+    def restore(self, entry_id: str, version: str, *, base_version: str, author: str,
+                email: str) -> tuple[Opened, str]:
+        try:
+            draft = read_draft(self.version_text(entry_id, version))
+        except EntryFileError as exc:
+            raise StudioError("invalid", f"that version cannot be read: {exc}") from exc
+        return self.save(replace(draft, id=entry_id), entry_id=entry_id, base_version=base_version,
+                         author=author, email=email,
+                         message=f"FAQ studio: {entry_id} restored to {version[:12]}")
+
+
+def questions_of(rows: Iterable[dict[str, Any]], entry: Entry) -> list[tuple[str, str]]:
+    """Recent real questions (analytics' unanswered rows) that reached this entry or its
+    contact reason's other entries: its neighbours."""
+    out: dict[str, str] = {}
+    for row in rows:
+        q = str(row.get("q") or "").strip()
+        if q and row.get("lang") in ("", entry.lang) and (
+                row.get("entry") == entry.id or row.get("reason") == entry.reason):
+            out.setdefault(q, str(row.get("entry") or ""))
+    return list(out.items())[-200:]
