@@ -164,7 +164,7 @@ class Studio:
         issues += [Issue(_field_of(p, key_lines, body_line), p.message, p.severity) for p in problems]
         if entry is None:
             return issues, None, text
-        others = [e for e in live.entries if e.path != str(path)]
+        others = [e for e in live.entries if original is None or e.path != str(path)]
         if any(e.id == entry.id for e in others):
             issues.append(Issue("id", f"the id '{entry.id}' is already used by another entry"))
             return issues, None, text
