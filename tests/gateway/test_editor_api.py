@@ -104,7 +104,8 @@ def test_an_editor_fixes_an_answer_and_the_bot_serves_it(studio_api: TestClient,
     impact = api.post(
         "/api/editor/impact", json={"draft": draft, "entry_id": "payment-methods-en"}, headers=ed
     )
-    assert impact.status_code == 200 and impact.json()["asked"] == 5 and not impact.json()["worse"], impact.json()
+    assert impact.status_code == 200 and impact.json()["asked"] == 5
+    assert not impact.json()["worse"], impact.json()
 
     saved = api.put(
         "/api/editor/entries/payment-methods-en",
