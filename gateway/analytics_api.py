@@ -234,7 +234,14 @@ async def _topics(state: Any, rows: list[dict[str, Any]], first: date, last: dat
 
 def _cluster(engine: Any, rows: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
     from analytics.unanswered import kb_index_of, topics_report
+    from retrieval.text import fold
 
+    # a question an entry now lists (the studio turns a topic into an entry with the shoppers'
+    # own phrasings) is answered: its topic leaves the list
+    listed = {fold(q).strip() for e in engine.index.entries for q in e.questions}
+    rows = [r for r in rows if fold(str(r.get("q") or "")).strip() not in listed]
+    if not rows:
+        return []
     index = kb_index_of(engine.index.entries, engine.embedder.encode)
     return topics_report(rows, engine.embedder.encode, index, lambda q: engine.detector.detect(q)[0] or "",
                          top=top)

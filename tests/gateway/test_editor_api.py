@@ -16,7 +16,11 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from analytics import events as ev
+from analytics.log import EventLog
 from retrieval.service import RetrievalService
+from shop.hours import from_config
+from tests.helpers import on_redis
 
 from .helpers import KB_SMALL, add_accounts, login
 
@@ -191,20 +195,47 @@ def test_a_change_that_makes_answers_worse_needs_a_confirmation(studio_api: Test
     assert forced.status_code == 200, forced.text
 
 
-def test_a_new_entry_from_a_missing_faq_topic(studio_api: TestClient, kb: Path) -> None:
+GIFT = ["vous faites les paquets cadeaux ?", "option emballage cadeau", "emballage cadeau possible ?"]
+
+
+def missed(redis_url: str, questions: list[str]) -> None:
+    """Shoppers asked these and the bot had no answer (what the dashboard's topics are made of)."""
+
+    async def record(conn: Any) -> None:
+        log = EventLog(conn, hours=from_config())
+        for i, q in enumerate(questions):
+            await log.append(
+                ev.faq_answered(
+                    conversation=f"c-gift{i}",
+                    band="none",
+                    score=0.1,
+                    query=q,
+                    lang="fr",
+                    channel="web",
+                    id=f"gift-{i}",
+                )
+            )
+
+    on_redis(redis_url, record)
+
+
+def test_a_new_entry_from_a_missing_faq_topic(studio_api: TestClient, kb: Path, redis_server: Any) -> None:
     api = studio_api
-    ed = login(api, "ed@shop.example")
+    ed, boss = login(api, "ed@shop.example"), login(api, "boss@shop.example")
+    missed(redis_server.url, GIFT)
+    topics = api.get("/api/admin/analytics/unanswered", headers=boss).json()
+    assert topics["questions"] == 3 and topics["topics"], topics
     pre = api.get(
         "/api/editor/topics/draft",
         headers=ed,
         params={
             "lang": "fr",
             "reason": "payment/methods",
-            "q": ["vous faites les paquets cadeaux ?", "option emballage cadeau"],
+            "q": GIFT[:2],
         },
     )
     draft = {**pre.json()["draft"], "id": "emballage-cadeau-fr", "answer": "Oui, pour 3 € à la commande."}
-    assert draft["questions"] == ["vous faites les paquets cadeaux ?", "option emballage cadeau"]
+    assert draft["questions"] == GIFT[:2]
     made = api.post("/api/editor/entries", headers=ed, json={"draft": draft})
     assert made.status_code == 201, made.text
     assert (kb / "fr" / "payment" / "emballage-cadeau-fr.md").is_file()
@@ -212,6 +243,9 @@ def test_a_new_entry_from_a_missing_faq_topic(studio_api: TestClient, kb: Path) 
     assert hit["hits"][0]["id"] == "emballage-cadeau-fr"
     twice = api.post("/api/editor/entries", headers=ed, json={"draft": draft})
     assert twice.status_code == 422 and any("already used" in i["message"] for i in twice.json()["issues"])
+    # the new entry lists two of the three questions: only the third is still missing
+    left = api.get("/api/admin/analytics/unanswered", headers=boss).json()
+    assert [e for t in left["topics"] for e in t["examples"]] == [GIFT[2]], left
 
 
 def test_the_attackers_calls(studio_api: TestClient, kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
