@@ -87,7 +87,8 @@ def bot_figures(analytics: list[str] | None = None) -> int:
     arguments) the dashboard's KPIs on 1M events: each in its own process (each starts its own
     stack). Each runs whatever the others' outcome."""
     runs = [["bench.bot"], ["bench.dialogues"], ["bench.orders"], ["bench.web"],
-            ["bench.web", "--scale", "2"], ["bench.turn_cost"], ["bench.widget"], ["bench.mail"]]
+            ["bench.web", "--scale", "2"], ["bench.turn_cost"], ["bench.widget"], ["bench.mail"],
+            ["bench.studio"]]
     if analytics is not None:
         runs.append(["bench.analytics", *analytics])
     codes = []

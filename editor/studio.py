@@ -18,16 +18,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from retrieval.engine import SearchEngine, SearchResult
 from retrieval.kb import ID_RE, SUPPORTED_LANGS, Entry, KBError, KnowledgeBase, Problem, load_kb, parse_entry
 from retrieval.lint import near_duplicates
 from retrieval.service import RetrievalService
 from retrieval.store import provisional_engine
+from retrieval.text import fold
 
 from .entry_file import EntryDraft, EntryFileError, read_draft, render, version_of, write_atomically
 from .history import History, Version
 
 MAX_EVAL_ROWS = 20_000
+NEAR_SIMILARITY = 0.3          # character n-gram cosine: a question this close to the edit is asked again
 
 
 class StudioError(Exception):
@@ -64,11 +69,12 @@ class Impact:
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
     asked: int = 0
+    reasked: int = 0                     # of them, asked of the draft too (near the edit)
     worse: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"changed": self.changed, "before": self.before, "after": self.after, "asked": self.asked,
-                "worse": self.worse}
+                "reasked": self.reasked, "worse": self.worse}
 
 
 def _field_of(problem: Problem, key_lines: dict[int, str], body_line: int) -> str:
@@ -99,6 +105,7 @@ class Studio:
         self.eval_csv = eval_csv
         self._save_lock = threading.Lock()     # one publication at a time in this process
         self._live_results: tuple[str, dict[tuple[str, str], SearchResult]] | None = None
+        self._draft_results: tuple[str, dict[tuple[str, str], SearchResult]] | None = None
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -212,27 +219,39 @@ class Studio:
         """The eval questions of the entry's language and the recent real questions given (with the
         entry they reached, "" when none), asked of the live index and of the draft: which would now
         get another answer, and top1 / direct-answer rates before and after. Worse: top1 drops, or
-        direct answers drop without top1 gaining."""
+        direct answers drop without top1 gaining.
+
+        Only the questions near the edit are asked of the draft: those whose live top 3 or expected
+        answer is this entry, and those whose text is close to its new questions and title (character
+        n-grams). The others keep their live answer: the draft changes one entry, and what it moves
+        elsewhere (classifiers retrained, n-gram statistics) is second order. The live answers are
+        kept per index version, and a publication hands the draft's answers on to the next version."""
         engine = self.draft_engine(kb)
         live = self.service.engine
         asked = [*((q, exp, "eval") for q, exp in self.eval_rows(entry.lang)),
                  *((q, "", "real") for q, _ in real)]
-        out = Impact(asked=len(asked))
+        before = [self._live(live, q, entry.lang) for q, _, _ in asked]
+        near = self._near(entry, [q for q, _, _ in asked], before, [exp for _, exp, _ in asked])
+        after = list(before)
+        if engine is not live:
+            for i in near:
+                after[i] = engine.search(asked[i][0], lang=entry.lang, k=3)
+        self._draft_results = (kb.content_hash, {(q, entry.lang): r for (q, _, _), r in zip(asked, after,
+                                                                                            strict=True)})
+        out = Impact(asked=len(asked), reasked=len(near) if engine is not live else 0)
         expected_total = sum(1 for _, exp, _ in asked if exp)
         tallies = {"before": [0, 0], "after": [0, 0]}       # top1 right, direct answers
-        for question, expected, source in asked:
-            before = self._live(live, question, entry.lang)
-            after = before if engine is live else engine.search(question, lang=entry.lang, k=3)
-            for name, result in (("before", before), ("after", after)):
+        for (question, expected, source), b, a in zip(asked, before, after, strict=True):
+            for name, result in (("before", b), ("after", a)):
                 best = result.hits[0].id if result.hits else ""
                 tallies[name][0] += int(bool(expected) and best == expected)
                 tallies[name][1] += int(result.band == "answer")
-            b_id = before.hits[0].id if before.hits else ""
-            a_id = after.hits[0].id if after.hits else ""
-            if (b_id, before.band) != (a_id, after.band):
+            b_id = b.hits[0].id if b.hits else ""
+            a_id = a.hits[0].id if a.hits else ""
+            if (b_id, b.band) != (a_id, a.band):
                 out.changed.append({"question": question, "source": source, "expected": expected,
-                                    "before": {"id": b_id, "band": before.band},
-                                    "after": {"id": a_id, "band": after.band}})
+                                    "before": {"id": b_id, "band": b.band},
+                                    "after": {"id": a_id, "band": a.band}})
         n = max(len(asked), 1)
         for name in ("before", "after"):
             out.__dict__[name] = {"top1": round(tallies[name][0] / max(expected_total, 1), 4),
@@ -241,6 +260,29 @@ class Studio:
         direct_drop = out.after["direct"] < out.before["direct"] and out.after["top1"] <= out.before["top1"]
         out.worse = top1_drop or direct_drop
         return out
+
+    @staticmethod
+    def _near(entry: Entry, questions: list[str], before: list[SearchResult],
+              expected: list[str]) -> list[int]:
+        """Indexes of the questions an edit of `entry` may change (see impact)."""
+        picked = {i for i, (r, exp) in enumerate(zip(before, expected, strict=True))
+                  if exp == entry.id or any(h.id == entry.id for h in r.hits[:3])}
+        texts = list(dict.fromkeys([*entry.questions, entry.title]))
+        if questions and texts:
+            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), preprocessor=fold,
+                                         sublinear_tf=True)
+            matrix = vectorizer.fit_transform([*texts, *questions])
+            sims = (matrix[len(texts):] @ matrix[:len(texts)].T).max(axis=1).toarray().ravel()
+            picked.update(int(i) for i in np.flatnonzero(sims >= NEAR_SIMILARITY))
+        return sorted(picked)
+
+    def carry_over(self) -> None:
+        """After a publication: the draft's answers are the new live index's (same texts, same
+        calibration), so the next impact check does not ask every eval question again."""
+        drafted = self._draft_results
+        live = self.service.engine
+        if drafted is not None and drafted[0] == live.info.get("kb_hash"):
+            self._live_results = (live.version, dict(drafted[1]))
 
     def _live(self, live: SearchEngine, question: str, lang: str) -> SearchResult:
         """The live index's answer, remembered per index version (the same eval questions are

@@ -236,6 +236,7 @@ async def _publish(request: Request, editor: Any, body: Save, entry_id: str | No
     except StudioError as exc:
         return _error(exc)
     await asyncio.to_thread(studio.service.reload)     # served now, not at the watcher's next look
+    studio.carry_over()
     log.info("FAQ entry published", extra={"entry": opened.entry_id, "history": version[:12]})
     return JSONResponse({**_opened(opened), "history_version": version,
                          "impact": measured.to_dict() if measured is not None else None},
