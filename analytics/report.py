@@ -259,6 +259,25 @@ async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date
     return out
 
 
+async def entry_health(redis: aioredis.Redis, start_date: date | str, end_date: date | str
+                       ) -> dict[str, dict[str, int]]:
+    """Per FAQ entry over the period: answers shown, thumbs up and down (all variants), and the
+    questions it left unanswered by kind (`suggest`: offered but not clicked, `thumbs_down`)."""
+    days = day_range(_as_date(start_date), _as_date(end_date))
+    out: dict[str, dict[str, int]] = {}
+    for key, value in (await sum_hashes(redis, VARIANTS, days)).items():
+        name, _, what = key.rsplit("|", 2)
+        if what in ("shown", "up", "down"):
+            per = out.setdefault(name, {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0})
+            per[what] += int(value)
+    for row in await unanswered(redis, start_date, end_date):
+        entry, why = str(row.get("entry") or ""), str(row.get("why") or "")
+        if entry and why in ("suggest", "thumbs_down"):
+            per = out.setdefault(entry, {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0})
+            per[why] += 1
+    return out
+
+
 async def reason_counts(redis: aioredis.Redis, days: list[date], names: Iterable[str] = reason_matrix.COUNTERS
                         ) -> dict[str, dict[str, float]]:
     """Per contact reason seen (leaves), the `names` counters summed over `days` (in Redis)."""

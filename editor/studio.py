@@ -147,6 +147,17 @@ class Studio:
             area = "misc"
         return self.kb_dir / draft.lang / area / f"{draft.id}.md"
 
+    def conflicts(self) -> set[str]:
+        """Entries that share a question with another (retrieval check's near-duplicate warning)."""
+        try:
+            kb = self.kb()
+        except KBError:
+            return set()
+        found: set[str] = set()
+        for warning in near_duplicates(kb):
+            found.update(e.id for e in kb.entries if f"'{e.id}'" in warning.message)
+        return found
+
     # -- checking --------------------------------------------------------------------------------
 
     def check(self, draft: EntryDraft, entry_id: str | None) -> tuple[list[Issue], KnowledgeBase | None, str]:

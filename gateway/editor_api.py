@@ -131,18 +131,29 @@ def _opened(opened: Any) -> dict[str, Any]:
 
 @router.get("/entries")
 async def entries(request: Request, editor: Editor) -> JSONResponse:
-    """Every entry: id, language, reason, title, tags, questions count, and its translation."""
+    """Every entry: id, language, reason, title, tags, questions count, and its health over the
+    last 30 days (answers shown, thumbs up/down and the down rate, suggestions not clicked,
+    answers voted down), whether it shares a question with another entry (`conflict`), and
+    whether its contact reason has an entry in the other language (`translated`)."""
     state = get_state(request)
     studio = _studio(state)
     listed = studio.service.entries()
     reasons_by_lang: dict[str, set[str]] = {}
     for e in listed:
         reasons_by_lang.setdefault(e.lang, set()).add(e.reason)
-    rows = [{"id": e.id, "lang": e.lang, "reason": e.reason, "title": e.title, "tags": list(e.tags),
-             "questions": len(e.questions),
-             "translated": any(e.reason in reasons
-                               for lang, reasons in reasons_by_lang.items() if lang != e.lang)}
-            for e in sorted(listed, key=lambda e: (e.lang, e.reason, e.id))]
+    today = date.today()
+    health = await report.entry_health(state.redis, today - timedelta(days=30), today)
+    conflicts = await asyncio.to_thread(studio.conflicts)
+    rows = []
+    for e in sorted(listed, key=lambda e: (e.lang, e.reason, e.id)):
+        h = health.get(e.id, {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0})
+        votes = h["up"] + h["down"]
+        rows.append({"id": e.id, "lang": e.lang, "reason": e.reason, "title": e.title, "tags": list(e.tags),
+                     "questions": len(e.questions),
+                     "translated": any(e.reason in reasons
+                                       for lang, reasons in reasons_by_lang.items() if lang != e.lang),
+                     "conflict": e.id in conflicts,
+                     "health": {**h, "down_rate": round(h["down"] / votes, 3) if votes else None}})
     return JSONResponse({"entries": rows, "history": studio.history.kind})
 
 

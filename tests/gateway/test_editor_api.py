@@ -326,3 +326,53 @@ def test_git_history_names_the_editor(studio_api: TestClient, kb: Path) -> None:
     assert "entered in the cart" in old
     status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout
     assert status.strip() == ""  # committed, nothing left over
+
+
+def test_entries_carry_their_health(studio_api: TestClient, redis_server: Any, kb: Path) -> None:
+    """What the list's health filters read: answers shown and voted on, the down rate, the
+    questions an answer left unanswered, shared questions (conflicts) and missing translations."""
+
+    async def record(conn: Any) -> None:
+        log = EventLog(conn, hours=from_config())
+        for i, up in enumerate((True, False, False)):
+            cid = f"c-health{i}"
+            await log.append(
+                ev.faq_answered(
+                    conversation=cid,
+                    band="answer",
+                    score=0.9,
+                    entry="promo-en",
+                    lang="en",
+                    channel="web",
+                    id=f"h-ans-{i}",
+                )
+            )
+            await log.append(
+                ev.thumbs(
+                    conversation=cid,
+                    up=up,
+                    entry="promo-en",
+                    query="my code fails",
+                    lang="en",
+                    channel="web",
+                    id=f"h-thumb-{i}",
+                )
+            )
+
+    on_redis(redis_server.url, record)
+    (kb / "en" / "twin.md").write_text(
+    assert rows["promo-en"]["conflict"] and rows["twin-en"]["conflict"]
+    assert not rows["track-en"]["conflict"]
+        "---\nSee the other entry.\n",
+        encoding="utf-8",
+    )
+    api = studio_api
+    assert api.app.state.gateway.index.faq().reload()
+    ed = login(api, "ed@shop.example")
+    rows = {e["id"]: e for e in api.get("/api/editor/entries", headers=ed).json()["entries"]}
+    promo = rows["promo-en"]["health"]
+    assert (promo["shown"], promo["up"], promo["down"], promo["down_rate"]) == (3, 1, 2, 0.667)
+    assert promo["thumbs_down"] == 2  # the voted-down questions
+    assert rows["track-en"]["health"]["down_rate"] is None  # no votes: no rate
+    assert rows["promo-en"]["conflict"] and rows["twin-en"]["conflict"] and not rows["track-en"]["conflict"]
+    assert all(r["translated"] for r in rows.values())  # kb_small: both languages
