@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("another draft (live answers known)", seconds, impact))
     studio.save(second, entry_id=entry_id, base_version=opened.version, author="bench", email="b@x.fr")
     service.reload()
-    studio.carry_over()
+    studio.carry_over(entry_id)
     seconds, impact = _timed(studio, third, entry_id)
     rows.append(("after publishing (answers handed on)", seconds, impact))
     print("| check | seconds | questions | asked of the draft | answers changed | top1 before -> after |")

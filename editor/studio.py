@@ -77,6 +77,12 @@ class Impact:
                 "reasked": self.reasked, "worse": self.worse}
 
 
+def _entry_key(entry: Entry) -> tuple[Any, ...]:
+    """What of an entry its answers depend on (its file path aside)."""
+    return (entry.id, entry.lang, entry.reason, entry.title, entry.questions, entry.answer, entry.tags,
+            tuple(sorted(entry.variants.items())))
+
+
 def _field_of(problem: Problem, key_lines: dict[int, str], body_line: int) -> str:
     if problem.line >= body_line:
         return "answer"
@@ -203,7 +209,8 @@ class Studio:
         live = self.service.engine
         if kb.content_hash == live.info.get("kb_hash"):
             return live
-        engine = provisional_engine(kb, live.embedder, self.service.config, live, self.service.cache_root)
+        engine = provisional_engine(kb, live.embedder, self.service.config, live, self.service.cache_root,
+                                    folds=False)      # serves with the live calibration: no folds needed
         return engine if engine is not None else live
 
     @staticmethod
@@ -247,8 +254,9 @@ class Studio:
         if engine is not live:
             for i in near:
                 after[i] = engine.search(asked[i][0], lang=entry.lang, k=3)
-        self._draft_results = (kb.content_hash, {(q, entry.lang): r for (q, _, _), r in zip(asked, after,
-                                                                                            strict=True)})
+        drafted = next((e for e in kb.entries if e.id == entry.id), entry)
+        self._draft_results = (_entry_key(drafted), {(q, entry.lang): r for (q, _, _), r in zip(asked, after,
+                                                                                                strict=True)})
         out = Impact(asked=len(asked), reasked=len(near) if engine is not live else 0)
         expected_total = sum(1 for _, exp, _ in asked if exp)
         tallies = {"before": [0, 0], "after": [0, 0]}       # top1 right, direct answers
@@ -287,12 +295,13 @@ class Studio:
             picked.update(int(i) for i in np.flatnonzero(sims >= NEAR_SIMILARITY))
         return sorted(picked)
 
-    def carry_over(self) -> None:
+    def carry_over(self, entry_id: str) -> None:
         """After a publication: the draft's answers are the new live index's (same texts, same
         calibration), so the next impact check does not ask every eval question again."""
         drafted = self._draft_results
         live = self.service.engine
-        if drafted is not None and drafted[0] == live.info.get("kb_hash"):
+        published = next((e for e in live.index.entries if e.id == entry_id), None)
+        if drafted is not None and published is not None and drafted[0] == _entry_key(published):
             self._live_results = (live.version, dict(drafted[1]))
 
     def _live(self, live: SearchEngine, question: str, lang: str) -> SearchResult:

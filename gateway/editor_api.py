@@ -232,6 +232,14 @@ async def _publish(request: Request, editor: Any, body: Save, entry_id: str | No
     studio = _studio(state)
     draft = body.draft.entry()
     measured = None
+    if entry_id is not None:        # someone else's publication first: measuring against it means nothing
+        try:
+            current = await asyncio.to_thread(studio.open, entry_id)
+        except StudioError as exc:
+            return _error(exc)
+        if current.version != body.version:
+            return _error(StudioError("conflict", "someone else published this entry meanwhile",
+                                      current=current.draft.to_dict(), version=current.version))
     if not body.confirm:
         checked = await _draft_kb(state, studio, DraftOf(draft=body.draft, entry_id=entry_id), editor)
         if isinstance(checked, JSONResponse):
@@ -247,7 +255,7 @@ async def _publish(request: Request, editor: Any, body: Save, entry_id: str | No
     except StudioError as exc:
         return _error(exc)
     await asyncio.to_thread(studio.service.reload)     # served now, not at the watcher's next look
-    studio.carry_over()
+    studio.carry_over(opened.entry_id)
     log.info("FAQ entry published", extra={"entry": opened.entry_id, "history": version[:12]})
     return JSONResponse({**_opened(opened), "history_version": version,
                          "impact": measured.to_dict() if measured is not None else None},

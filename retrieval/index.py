@@ -205,7 +205,9 @@ class HybridIndex:
     # ---- construction -------------------------------------------------------------------------
     @classmethod
     def build(cls, kb: KnowledgeBase, embedder: Embedder, progress: bool = False,
-              word_vectors: dict[str, str] | None = None) -> HybridIndex:
+              word_vectors: dict[str, str] | None = None, folds: bool = True) -> HybridIndex:
+        """`folds=False`: without the cross-fitted classifiers only calibration uses (an index
+        that serves with another's calibration, like the FAQ studio's drafts: a third of the time)."""
         entries = sorted(kb.entries, key=lambda e: e.id)
         unit_entry: list[int] = []
         unit_text: list[str] = []
@@ -229,7 +231,7 @@ class HybridIndex:
         copies = [shopper_copy(t) for t in unit_text]
         copy_char = vectorizer.transform(copies).tocsr()
         copy_emb = embedder.encode(copies, progress=progress)
-        classifiers, folds = {}, {}
+        classifiers, fold_jobs = {}, {}
         pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="index-clf")
         for lang in index.langs:
             units = np.flatnonzero(index.entry_lang[unit_entry_arr] == lang)
@@ -241,13 +243,13 @@ class HybridIndex:
             }
             for kind, (clean, noisy_x) in features.items():
                 classifiers[kind, lang] = pool.submit(_train_classifier, clean, noisy_x, labels)
-                folds[kind, lang] = [
+                fold_jobs[kind, lang] = [
                     pool.submit(_train_classifier, clean[fold_of != k], noisy_x[fold_of != k],
                                 labels[fold_of != k])
-                    for k in range(CLF_FOLDS)]
+                    for k in range(CLF_FOLDS)] if folds else []
         # liblinear runs without the GIL: the classifiers train side by side
         index.classifiers = {key: job.result() for key, job in classifiers.items()}
-        index.fold_classifiers = {key: [job.result() for job in jobs] for key, jobs in folds.items()}
+        index.fold_classifiers = {key: [job.result() for job in jobs] for key, jobs in fold_jobs.items()}
         pool.shutdown()
         return index
 

@@ -118,7 +118,7 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
 
 
 def provisional_engine(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig,
-                       previous: SearchEngine, cache_root: Path) -> SearchEngine | None:
+                       previous: SearchEngine, cache_root: Path, folds: bool = True) -> SearchEngine | None:
     """The edited KB's new index served with the fusion and thresholds of the engine it
     replaces, while its own self-calibration runs (most of a rebuild's time): a one-file edit
     is answered within seconds. None when a full engine is as quick (cached) or the previous
@@ -128,7 +128,7 @@ def provisional_engine(kb: KnowledgeBase, embedder: Embedder, config: RetrievalC
             or (cache_root / key / "scorer.pkl").exists()):
         return None
     encodings.restore(embedder, cache_root)
-    index = HybridIndex.build(kb, embedder, word_vectors=config.word_vectors)
+    index = HybridIndex.build(kb, embedder, word_vectors=config.word_vectors, folds=folds)
     engine = SearchEngine(index, previous.scorer, previous.thresholds, embedder, detector(),
                           version=key, min_lang_confidence=config.min_lang_confidence,
                           default_lang=config.default_lang, info=dict(previous.info))
