@@ -5,6 +5,7 @@ never get a 5xx nor a response that contradicts the schema."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,14 @@ PASSWORD = "correct horse battery"
 def fuzz_gateway(shared_index: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str]]:
     tmp = tmp_path_factory.mktemp("fuzz")
+    # the FAQ studio's routes write KB files: a copy, never the repository's kb_content (a git
+    # work tree the studio would commit into)
+    kb = tmp / "kb_content"
+    shutil.copytree(REPO / "kb_content", kb)
     with RedisServer(port=free_port(), data_dir=tmp / "redis", use_env=False) as redis, \
             gateway(redis.url, tmp, shop_config=REPO / "config" / "shop.yml", index_dir=shared_index,
-                    extra_env={"RASA_URL": f"http://127.0.0.1:{free_port()}"}) as gw:
+                    kb_dir=kb, extra_env={"RASA_URL": f"http://127.0.0.1:{free_port()}",
+                               "KB_VERSIONS_DIR": str(tmp / "kb-versions")}) as gw:
         async def admin() -> None:
             r = aioredis.Redis.from_url(redis.url)
             await Accounts(r).add("fuzz-admin@shop.example", PASSWORD, "admin")
