@@ -134,7 +134,8 @@ async def entries(request: Request, editor: Editor) -> JSONResponse:
     """Every entry: id, language, reason, title, tags, questions count, and its health over the
     last 30 days (answers shown, thumbs up/down and the down rate, suggestions not clicked,
     answers voted down), whether it shares a question with another entry (`conflict`), and
-    whether its contact reason has an entry in the other language (`translated`)."""
+    whether its contact reason has an entry in the other language (`translated`); and the
+    contact reasons an entry may take (the taxonomy's leaves)."""
     state = get_state(request)
     studio = _studio(state)
     listed = studio.service.entries()
@@ -154,7 +155,8 @@ async def entries(request: Request, editor: Editor) -> JSONResponse:
                                        for lang, reasons in reasons_by_lang.items() if lang != e.lang),
                      "conflict": e.id in conflicts,
                      "health": {**h, "down_rate": round(h["down"] / votes, 3) if votes else None}})
-    return JSONResponse({"entries": rows, "history": studio.history.kind})
+    reasons = [code for code, _ in studio.service.taxonomy() if "/" in code]   # the taxonomy's leaves
+    return JSONResponse({"entries": rows, "reasons": reasons, "history": studio.history.kind})
 
 
 @router.get("/entries/{entry_id}")

@@ -77,6 +77,7 @@ def test_an_editor_fixes_an_answer_and_the_bot_serves_it(studio_api: TestClient,
     ed = login(api, "ed@shop.example")
     listed = api.get("/api/editor/entries", headers=ed).json()
     assert {e["id"] for e in listed["entries"]} >= {"payment-methods-en", "track-en"}
+    assert "payment/methods" in listed["reasons"] and "delivery/tracking" in listed["reasons"]
     assert listed["history"] == "folder"  # the copy is not a git work tree
     entry = opened(api, ed, "payment-methods-en")
     assert (
@@ -376,3 +377,34 @@ def test_entries_carry_their_health(studio_api: TestClient, redis_server: Any, k
     assert rows["promo-en"]["conflict"] and rows["twin-en"]["conflict"]
     assert not rows["track-en"]["conflict"]
     assert all(r["translated"] for r in rows.values())  # kb_small: both languages
+
+
+def test_try_it_finds_a_question_just_added_to_the_draft(studio_api: TestClient) -> None:
+    """ "Try it" runs on a preview index patched from the live one (only the edited entry's
+    classifier rows trained): a question added to the draft is found there, not in the live KB."""
+    api = studio_api
+    ed = login(api, "ed@shop.example")
+    entry = opened(api, ed, "track-en")
+    question = "Can I collect it at the warehouse in Lyon on Saturday?"
+    draft = {**entry["draft"], "questions": [*entry["draft"]["questions"], question]}
+    tried = api.post(
+        "/api/editor/try", headers=ed, json={"draft": draft, "entry_id": "track-en", "question": question}
+    )
+    assert tried.status_code == 200, tried.text
+    got = tried.json()
+    assert got["draft"]["top"][0]["id"] == "track-en", got
+    live_score = next((t["score"] for t in got["live"]["top"] if t["id"] == "track-en"), 0.0)
+    assert got["draft"]["top"][0]["score"] > live_score, got
+    # a new entry (its class is new, the others' shift): found in the draft too
+    new = {
+        "id": "aaa-gift-card-en",
+        "lang": "en",
+        "reason": "payment/methods",
+        "title": "Gift cards",
+        "questions": ["Do you sell gift cards?", "Can I offer a gift card?"],
+        "answer": "Yes, from 20 EUR.",
+    }
+    tried = api.post("/api/editor/try", headers=ed, json={"draft": new, "question": "do you sell gift cards"})
+    assert tried.status_code == 200 and tried.json()["draft"]["top"][0]["id"] == "aaa-gift-card-en", (
+        tried.text
+    )
