@@ -16,6 +16,7 @@
   var I18N = new window.SupportI18n("studio");
   var entries = [];                               // GET /api/editor/entries
   var current = {entryId: null, version: ""};     // the entry being edited (null: a new one)
+  var variants = {};                              // the entry's A/B variants: not edited here, kept as they are
   var last = {};                                  // the last answers, drawn again in another language
   var timers = {};
   var seq = {check: 0, preview: 0};
@@ -177,7 +178,8 @@
       id: $("e-id").value.trim(), lang: $("e-lang").value, reason: $("e-reason").value.trim(),
       title: $("e-title").value, answer: $("e-answer").value,
       questions: questions.filter(function (q) { return q.trim(); }),
-      tags: $("e-tags").value.split(",").map(function (t) { return t.trim(); }).filter(Boolean)
+      tags: $("e-tags").value.split(",").map(function (t) { return t.trim(); }).filter(Boolean),
+      variants: variants
     };
   }
 
@@ -188,9 +190,17 @@
     $("e-title").value = d.title || "";
     $("e-answer").value = d.answer || "";
     $("e-tags").value = (d.tags || []).join(", ");
+    variants = d.variants && typeof d.variants === "object" ? d.variants : {};
     $("questions").textContent = "";
     (d.questions && d.questions.length ? d.questions : [""]).forEach(function (q) { addQuestion(q); });
     reasonHint();
+    variantsHint();
+  }
+
+  function variantsHint() {
+    var names = Object.keys(variants);
+    $("hint-variants").hidden = !names.length;
+    $("hint-variants").textContent = names.length ? T("form.variants_kept", {names: names.join(", ")}) : "";
   }
 
   function reasonHint() {
@@ -609,6 +619,7 @@
     editorTitle();
     renumber();
     reasonHint();
+    variantsHint();
     $("hint-id").textContent = T(current.entryId ? "form.id_fixed" : "form.id_hint");
     if (last.try) { showTry(last.try); }
     if (last.impact) { showImpact(last.impact.impact, last.impact.worse); }
