@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -175,4 +176,79 @@ def test_an_editor_writes_publishes_edits_and_restores_an_entry(live: tuple[Gate
         expect(page.locator("#try-draft tbody")).to_contain_text(f"Titre {XSS}", timeout=SLOW_MS)
         assert page.locator("#try-draft img, #editor img, #entries img").count() == 0
         page.wait_for_timeout(300)
+        assert errors == [], errors
+
+
+def test_two_editors_a_topic_prefill_and_the_language(live: tuple[Gateway, Rasa, RedisServer],
+                                                      browser: Browser) -> None:
+    """Another editor publishes meanwhile: the page shows their text and overwrites nothing, then
+    reloads it. A missing-FAQ topic's link opens a prefilled new entry. English on demand."""
+    gw, _, redis = live
+    editor, other = unique_email("redac-a"), unique_email("redac-b")
+    add_agent(redis.url, editor, PASSWORD, role="editor")
+    add_agent(redis.url, other, PASSWORD, role="editor")
+    http = httpx.Client(base_url=gw.url, timeout=120)
+    login = http.post("/api/agent/login", json={"email": other, "password": PASSWORD})
+    http.headers["Authorization"] = "Bearer " + login.json()["token"]
+    listed = http.get("/api/editor/entries").json()["entries"]
+    reason = next(e["reason"] for e in listed if e["lang"] == "fr")
+    entry_id = f"studio-conflict-{uuid.uuid4().hex[:8]}-fr"
+    draft = {"id": entry_id, "lang": "fr", "reason": reason, "title": "Emballage en tissu",
+             "questions": ["Proposez-vous un emballage en tissu réutilisable\u202f?",
+                           "emballage tissu cadeau"],
+             "answer": "Oui, sur demande.", "tags": []}
+    created = http.post("/api/editor/entries", json={"draft": draft, "confirm": True})
+    assert created.status_code == 201, created.text
+
+    with browser_in(browser, "fr-FR") as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        studio_sign_in(page, gw, editor)
+        page.locator("#entries button.entry", has_text=entry_id).click()
+        expect(page.locator("#editor-title")).to_have_text(fr("editor.edit", id=entry_id), timeout=WAIT_MS)
+        expect(page.get_by_label(T["form.answer"], exact=True)).to_have_value("Oui, sur demande.")
+
+        theirs = {**draft, "answer": "Oui, en lin, pour 3 euros."}              # the other editor, meanwhile
+        version = http.get(f"/api/editor/entries/{entry_id}").json()["version"]
+        res = http.put(f"/api/editor/entries/{entry_id}",
+                       json={"draft": theirs, "version": version, "confirm": True})
+        assert res.status_code == 200, res.text
+
+        page.get_by_label(T["form.answer"], exact=True).fill("Oui, en coton.")
+        page.get_by_role("button", name=T["form.publish"], exact=True).click()
+        conflict = page.locator("#conflict")
+        anyway = page.get_by_role("button", name=T["impact.publish_anyway"])
+        expect(conflict.or_(anyway)).to_be_visible(timeout=SLOW_MS)
+        if anyway.is_visible():
+            anyway.click()
+        expect(conflict).to_be_visible(timeout=SLOW_MS)
+        expect(page.locator("#conflict-text")).to_contain_text("Oui, en lin, pour 3 euros.")
+        expect(page.locator("#publish-status")).to_have_text(T["publish.conflict"])
+        kept = http.get(f"/api/editor/entries/{entry_id}").json()["draft"]["answer"]
+        assert "en lin" in kept                                                   # not overwritten
+        assert axe_violations(page) == []
+        page.get_by_role("button", name=T["conflict.reload"]).click()
+        expect(page.get_by_label(T["form.answer"], exact=True)).to_have_value("Oui, en lin, pour 3 euros.")
+        expect(conflict).to_be_hidden()
+
+        # the dashboard's link for a missing topic (dashboard.js `studioLink`)
+        topic = [("lang", "fr"), ("reason", reason), ("q", f"gravure {XSS} sur bois"),
+                 ("q", "graver un nom & prénom")]
+        page.goto(f"{gw.url}/studio?" + urlencode(topic))
+        expect(page.locator("#editor-title")).to_have_text(T["editor.new"], timeout=WAIT_MS)
+        question = page.get_by_label(fr("form.question_n", n=1), exact=True)
+        expect(question).to_have_value(f"gravure {XSS} sur bois")
+        second = page.get_by_label(fr("form.question_n", n=2), exact=True)
+        expect(second).to_have_value("graver un nom & prénom")
+        expect(page.get_by_label(T["form.reason"], exact=True)).to_have_value(reason)
+        expect(page.get_by_label(T["form.id"], exact=True)).to_have_value("")
+        expect(page.locator("#status")).to_have_text(T["status.prefilled"])
+
+        page.get_by_label(T["language.label"]).select_option("en")
+        en = texts.section("en", "studio")
+        expect(page.locator("h1")).to_have_text(en["title"])
+        expect(page.locator("#editor-title")).to_have_text(en["editor.new"])
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.get_by_label("Question 1", exact=True).count() == 1
+        assert axe_violations(page) == []
         assert errors == [], errors
