@@ -22,7 +22,7 @@ from ops.redis_server import RedisServer
 from tests.e2e.conftest import add_agent
 from tests.stack import Gateway, Rasa
 
-from .conftest import XSS, axe_violations, browser_in, poll
+from .conftest import XSS, axe_violations, browser_in, poll, screenshot
 from .helpers import PASSWORD, WAIT_MS, unique_email
 
 pytestmark = pytest.mark.timeout(300)
@@ -132,6 +132,7 @@ def test_an_editor_writes_publishes_edits_and_restores_an_entry(live: tuple[Gate
         expect(page.locator("#try-draft tr.mine")).to_have_count(1)
         expect(page.locator("#try-live tbody")).not_to_contain_text(entry_id)
         assert axe_violations(page) == []
+        screenshot(page, "studio-fr", full_page=True)
 
         publish(page)
         started = time.monotonic()

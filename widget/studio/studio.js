@@ -239,7 +239,7 @@
     renderList();
     $("editor-title").focus();
     preview();
-    if (current.entryId) { loadVersions(); }
+    if (current.entryId) { loadVersions(); check(); }   // an existing entry's warnings show at once
   }
 
   function openEntry(id) {
