@@ -1,5 +1,6 @@
 """The pages and static front-end the gateway serves: the widget script, the demo shop page,
-the agent console and the files under widget/ (no build step: served as written).
+the agent console, the dashboard, the FAQ studio and the files under widget/ (no build step:
+served as written).
 
 Pages that show customers' data get a strict Content-Security-Policy (scripts and styles
 only from this origin, no inline code), so an injected string can never run.
@@ -84,6 +85,12 @@ async def console() -> Response:
 async def dashboard() -> Response:
     """The manager's numbers (admin login; the data comes from /api/admin/analytics)."""
     return page(WIDGET_DIR / "dashboard" / "index.html")
+
+
+@router.get("/studio", include_in_schema=False)
+async def studio() -> Response:
+    """The FAQ studio (editor or admin login; the data comes from /api/editor)."""
+    return page(WIDGET_DIR / "studio" / "index.html")
 
 
 def mount_static(app: FastAPI) -> None:

@@ -1,9 +1,10 @@
-"""The texts of the agent console and the manager dashboard: `GET /api/texts/{scope}?lang=fr|en`.
+"""The texts of the agent console, the manager dashboard and the FAQ studio:
+`GET /api/texts/{scope}?lang=fr|en`.
 
 Texts live in locales/fr.yml and locales/en.yml (kit.texts); the pages ask for their section
 and put each text in with textContent (widget/console/i18n.js). Public on purpose: the login
 screens need them before anyone signs in, and they hold no data, only the page's wording.
-Only the two pages' sections are served (any other scope is 404: the shoppers' and future
+Only the three pages' sections are served (any other scope is 404: the shoppers' and future
 sections are not an open directory); `lang` is "fr" or "en", anything else is 422 (never
 echoed back). Cacheable: `public, max-age` plus an ETag of the content (texts change on deploy).
 """
@@ -23,7 +24,7 @@ from .errors import error_response
 from .pages import cacheable, etag_of
 
 router = APIRouter(prefix="/api/texts", tags=["texts"])
-SCOPES = ("console", "dashboard")
+SCOPES = ("console", "dashboard", "studio")
 MAX_AGE_S = 300
 Lang = Literal["fr", "en"]
 
@@ -31,7 +32,7 @@ Lang = Literal["fr", "en"]
 @cache
 def _rendered(scope: str, lang: str) -> tuple[bytes, str]:
     """The response body and its ETag, once per process (the catalogue is read once too)."""
-    # the contact reasons' names (locales `reasons:`) come along: both pages show reasons
+    # the contact reasons' names (locales `reasons:`) come along: every page shows reasons
     reasons = {f"reasons.{code}": name for code, name in section(lang, "reasons").items()}
     body = json.dumps({"scope": scope, "lang": lang, "texts": {**reasons, **section(lang, scope)}},
                       ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -44,10 +45,10 @@ def _rendered(scope: str, lang: str) -> tuple[bytes, str]:
             "scope": {"type": "string"}, "lang": {"type": "string", "enum": ["fr", "en"]},
             "texts": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
     304: {"description": "not modified (If-None-Match)"},
-    404: {"description": "not a page's texts (scope is console or dashboard)"},
+    404: {"description": "not a page's texts (scope is console, dashboard or studio)"},
 })
 async def texts(request: Request,
-                scope: Annotated[str, Path(description="console | dashboard; anything else is 404")],
+                scope: Annotated[str, Path(description="console | dashboard | studio; anything else is 404")],
                 lang: Annotated[Lang, Query(description="fr (default) or en; anything else is 422")] = "fr",
                 ) -> Response:
     """One page's texts in one language (French by default)."""

@@ -25,6 +25,7 @@ WRITTEN_BY = {
     "dashboard-fr": "tests/browser/test_dashboard_i18n.py",
     "dashboard-en": "tests/browser/test_dashboard_i18n.py",
     "dashboard": "tests/browser/test_dashboard.py",
+    "studio-fr": "tests/browser/test_studio.py",
 }
 
 

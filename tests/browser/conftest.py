@@ -111,7 +111,8 @@ def live(bot_model: Path, open_shop: Path, shared_index: Path, browser_kb: Path,
             stack(redis.url, tmp, shop_config=open_shop, index_dir=tmp / "index",
                   extra_env={"KB_DIR": str(browser_kb), "MAIL_SECRET": "browser-tests-mail-secret-0123",
                              "MAIL_ADDRESS": SUPPORT_ADDRESS, "MAILGUN_SIGNING_KEY": MAILGUN_KEY,
-                             "MAIL_DIR": str(tmp / "mail")}) as (gw, bot):
+                             "MAIL_DIR": str(tmp / "mail"),
+                             "KB_VERSIONS_DIR": str(tmp / "kb-versions")}) as (gw, bot):
         yield gw, bot, redis
 
 

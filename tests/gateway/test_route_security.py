@@ -29,12 +29,12 @@ PUBLIC = {
     "/api/chat/conversations/{cid}/tickets",
     "/api/chat/conversations/{cid}/attachments",            # ... files: only under their conversation
     "/api/chat/conversations/{cid}/attachments/{aid}",
-    "/ws/chat", "/widget.js", "/demo", "/console", "/dashboard",   # pages; their data needs a login
+    "/ws/chat", "/widget.js", "/demo", "/console", "/dashboard", "/studio",   # pages; data needs a login
     "/help", "/help/{lang}", "/help/{lang}/search", "/help/{lang}/{entry_id}",
     "/help/{lang}/{entry_id}/feedback",
     "/survey/nps/{token}",                                  # guarded by the signed token
     "/api/agent/login",
-    "/api/texts/{scope}",                                   # the console's and dashboard's texts
+    "/api/texts/{scope}",                                   # the pages' texts (console, dashboard, studio)
 }
 TOKEN_GUARDED = {"/webhook",                               # Rasa's action calls: ACTION_TOKEN
                  "/metrics"}                                # Prometheus: METRICS_TOKEN

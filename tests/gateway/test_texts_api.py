@@ -41,7 +41,7 @@ def login(api: TestClient, email: str) -> dict[str, str]:
 # -- GET /api/texts/{scope} ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scope", ["console", "dashboard"])
+@pytest.mark.parametrize("scope", ["console", "dashboard", "studio"])
 def test_a_pages_texts_are_public_french_by_default_and_cacheable(api: TestClient, scope: str) -> None:
     res = api.get(f"/api/texts/{scope}")                              # no token: the login screens need them
     assert res.status_code == 200, res.text
@@ -219,6 +219,7 @@ def _script_keys(source: str, function: str) -> set[str]:
 @pytest.mark.parametrize(("scope", "page", "scripts"), [
     ("console", "console/index.html", ["console/console.js"]),
     ("dashboard", "dashboard/index.html", ["dashboard/dashboard.js"]),
+    ("studio", "studio/index.html", ["studio/studio.js"]),
 ])
 def test_the_pages_hold_no_text_and_every_key_they_use_exists(scope: str, page: str,
                                                                scripts: list[str]) -> None:
@@ -278,15 +279,17 @@ def test_texts_reach_the_page_only_as_text() -> None:
     assert "textContent" in code and "createTextNode" in code
     assert re.search(r"\^\(aria-\[a-z\]\+\|title\|placeholder\|label\|alt\)\$", code), \
         "only harmless attributes may be set from texts (never href, src or on*)"
-    for page in ("console/console.js", "dashboard/dashboard.js"):
+    for page, html_sinks in (("console/console.js", 1), ("dashboard/dashboard.js", 0),
+                             ("studio/studio.js", 1)):
         source = (WIDGET / page).read_text(encoding="utf-8")
-        # the console's one innerHTML is the bot's server-sanitised HTML; the dashboard has none
-        assert source.count("innerHTML") == (1 if page.startswith("console") else 0), page
+        # the console's one innerHTML is the bot's server-sanitised HTML, the studio's the preview the
+        # gateway rendered and sanitised; the dashboard has none
+        assert source.count("innerHTML") == html_sinks, page
 
 
 def test_french_typography_is_consistent() -> None:
     """A no-break space before : ; ! ? (U+00A0 before the colon, U+202F before the others)."""
-    for scope in ("console", "dashboard"):
+    for scope in ("console", "dashboard", "studio"):
         for key, value in section("fr", scope).items():
             assert not re.search(r" [:;!?»]|« ", value), (key, value)           # never a plain space
             glued = r"[^\s\u00a0\u202f/][;!?»](\s|$)|[^\s\u00a0\u202f/]:(\s|$)"          # no space at all
@@ -296,3 +299,18 @@ def test_french_typography_is_consistent() -> None:
     assert catalogue("fr")["console.presence.now_away"].startswith("Vous êtes absent\u00a0: ")
     for code, name in section("fr", "reasons").items():       # both pages show the reasons' names
         assert "'" not in name and not re.search(r" [:;!?»]", name), (code, name)
+
+
+def test_the_dashboards_missing_topics_link_to_a_prefilled_studio_entry() -> None:
+    """Each missing-FAQ topic links to /studio with its language, reason and up to six of the
+    shoppers' questions, URL-encoded (URLSearchParams), the link's text from the locales."""
+    source = (WIDGET / "dashboard" / "dashboard.js").read_text(encoding="utf-8")
+    body = source[source.index("function studioLink(t)"):]
+    body = body[:body.index("\n  }\n")]
+    assert '"/studio?" + params.toString()' in body and "new URLSearchParams()" in body
+    assert 'params.append("q", q)' in body and ".slice(0, 6)" in body
+    assert 'params.set("lang"' in body and 'params.set("reason"' in body
+    assert 'T("unanswered.create")' in body and "innerHTML" not in body
+    assert "studioLink(t)" in source[source.index("function topics("):source.index("function studioLink")]
+    html = (WIDGET / "dashboard" / "index.html").read_text(encoding="utf-8")
+    assert 'data-i18n="unanswered.studio"' in html

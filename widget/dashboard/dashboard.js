@@ -229,7 +229,8 @@
   function row(cells) {
     var tr = el("tr");
     cells.forEach(function (c, i) {
-      var cell = el(i === 0 ? "th" : "td", "", c);
+      var cell = el(i === 0 ? "th" : "td", "", c instanceof Node ? null : c);
+      if (c instanceof Node) { cell.appendChild(c); }
       if (i === 0) { cell.scope = "row"; }
       tr.appendChild(cell);
     });
@@ -307,8 +308,20 @@
     fill("topics", body.topics.map(function (t) {
       var why = WHY.filter(function (k) { return t.why[k]; })
         .map(function (k) { return T("unanswered.why_" + k, {n: count(t.why[k])}); }).join(", ");
-      return [t.label, count(t.count), why, reasonName(t.reason), t.examples.slice(0, 4).join(" · ")];
+      return [t.label, count(t.count), why, reasonName(t.reason), t.examples.slice(0, 4).join(" · "), studioLink(t)];
     }), T("unanswered.empty"));
+  }
+
+  /* The FAQ studio's new entry, prefilled from the topic: its language, reason and up to six of
+     the shoppers' own questions (URL-encoded: they are the shoppers' words). */
+  function studioLink(t) {
+    var params = new URLSearchParams();
+    params.set("lang", t.lang === "en" ? "en" : "fr");
+    if (t.reason && t.reason !== "-") { params.set("reason", t.reason); }
+    (t.examples || []).slice(0, 6).forEach(function (q) { params.append("q", q); });
+    var a = el("a", "studio-link", T("unanswered.create"));
+    a.href = "/studio?" + params.toString();
+    return a;
   }
 
   function variants(body) {
