@@ -15,6 +15,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var I18N = new window.SupportI18n("studio");
   var entries = [];                               // GET /api/editor/entries
+  var taxonomy = [];                              // ... its `reasons`: the taxonomy's leaves
   var current = {entryId: null, version: ""};     // the entry being edited (null: a new one)
   var variants = {};                              // the entry's A/B variants: not edited here, kept as they are
   var last = {};                                  // the last answers, drawn again in another language
@@ -86,13 +87,24 @@
 
   function reasonsKnown() { return unique(entries.map(function (e) { return e.reason; })); }
 
+  /* The taxonomy's reasons (what an entry may take) and those the entries use. */
+  function reasonsAllowed() { return unique(taxonomy.concat(reasonsKnown())); }
+
+  /* Health filters: answers voted down (a third of the votes, or any question voted down),
+     suggestions offered and never clicked, a question shared with another entry. */
+  var HEALTH = {
+    downvoted: function (e) { var h = e.health || {}; return (h.down_rate || 0) >= 0.3 || (h.thumbs_down || 0) > 0; },
+    ignored: function (e) { return ((e.health || {}).suggest || 0) > 0; },
+    conflict: function (e) { return Boolean(e.conflict); }
+  };
+
   function renderFilters() {
     fillSelect($("f-reason"), reasonsKnown(), function (code) { return T("list.reason_option", {name: reasonName(code), code: code}); });
     fillSelect($("f-tag"), unique([].concat.apply([], entries.map(function (e) { return e.tags || []; }))),
                function (tag) { return tag; });
     var list = $("reason-codes");
     list.textContent = "";
-    reasonsKnown().forEach(function (code) {
+    reasonsAllowed().forEach(function (code) {
       var option = el("option");
       option.value = code;
       option.label = reasonName(code);
@@ -102,10 +114,11 @@
 
   function renderList() {
     var lang = $("f-lang").value, reason = $("f-reason").value, tag = $("f-tag").value;
-    var untranslated = $("f-untranslated").checked;
+    var untranslated = $("f-untranslated").checked, health = HEALTH[$("f-health").value];
     var shown = entries.filter(function (e) {
       return (!lang || e.lang === lang) && (!reason || e.reason === reason)
-        && (!tag || (e.tags || []).indexOf(tag) >= 0) && (!untranslated || !e.translated);
+        && (!tag || (e.tags || []).indexOf(tag) >= 0) && (!untranslated || !e.translated)
+        && (!health || health(e));
     });
     var list = $("entries");
     list.textContent = "";
@@ -117,6 +130,8 @@
       button.appendChild(el("span", "entry-title", e.title || e.id));
       var meta = [e.id, T("langs." + (e.lang === "en" ? "en" : "fr")), reasonName(e.reason)];
       if (!e.translated) { meta.push(T("list.no_translation")); }
+      if (e.health && typeof e.health.down_rate === "number") { meta.push(T("list.down_rate", {rate: pct(e.health.down_rate)})); }
+      if (e.conflict) { meta.push(T("list.conflict")); }
       button.appendChild(el("span", "entry-meta", meta.join(" · ")));
       if (e.id === current.entryId) { button.setAttribute("aria-current", "true"); }
       button.addEventListener("click", function () { openEntry(e.id); });
@@ -130,6 +145,7 @@
     return api("GET", "/api/editor/entries").then(function (r) {
       if (r.status !== 200) { status("status", failed(r.status)); return; }
       entries = r.body.entries || [];
+      taxonomy = r.body.reasons || [];
       renderFilters();
       renderList();
     });
@@ -661,7 +677,7 @@
     signOut("");
   });
   $("ui-lang").addEventListener("change", function (e) { setLanguage(e.target.value); });
-  ["f-lang", "f-reason", "f-tag", "f-untranslated"].forEach(function (id) { $(id).addEventListener("change", renderList); });
+  ["f-lang", "f-reason", "f-tag", "f-health", "f-untranslated"].forEach(function (id) { $(id).addEventListener("change", renderList); });
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
   $("new-entry").addEventListener("click", function () { newEntry(); });
   $("add-question").addEventListener("click", function () { addQuestion("", true); });
