@@ -76,6 +76,17 @@
     return this.loaded;
   };
 
+  /* The staff's choice of language: saved on the account when signed in (`token`; the console,
+     dashboard and studio share it), then shown. Rejects when the account could not save it. */
+  I18n.prototype.choose = function (lang, token) {
+    var self = this;
+    var saved = !token ? Promise.resolve() : fetch("/api/agent/language", {
+      method: "POST", body: JSON.stringify({ lang: lang }),
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }
+    }).then(function (res) { if (!res.ok) throw new Error("HTTP " + res.status); });
+    return saved.then(function () { return self.load(lang); });
+  };
+
   /* Texts for the browser's language unless some are already there. */
   I18n.prototype.ensure = function () {
     return this.loaded || this.load(this.browserLang());

@@ -444,11 +444,7 @@
   /* Signed in, the choice is saved on the account (console and dashboard share it); before, it
      only changes this page. */
   function setLanguage(lang) {
-    var saved = !token() ? Promise.resolve() : fetch("/api/agent/language", {
-      method: "POST", body: JSON.stringify({lang: lang}),
-      headers: {Authorization: "Bearer " + token(), "Content-Type": "application/json"}
-    }).then(function (res) { if (!res.ok) { throw new Error("HTTP " + res.status); } });
-    return saved.then(function () { return I18N.load(lang); }).then(function () {
+    return I18N.choose(lang, token()).then(function () {
       $("ui-lang").value = I18N.lang;
       render();
     }).catch(function (e) {
