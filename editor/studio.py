@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from .entry_file import EntryDraft, EntryFileError, read_draft, render, version_
 from .history import History, Version
 
 MAX_EVAL_ROWS = 20_000
+SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 NEAR_SIMILARITY = 0.3          # character n-gram cosine: a question this close to the edit is asked again
 
 
@@ -111,7 +114,8 @@ class Studio:
         self.eval_csv = eval_csv
         self._save_lock = threading.Lock()     # one publication at a time in this process
         self._live_results: tuple[str, dict[tuple[str, str], SearchResult]] | None = None
-        self._draft_results: tuple[str, dict[tuple[str, str], SearchResult]] | None = None
+        self._draft_results: tuple[Any, dict[tuple[str, str], SearchResult]] | None = None
+        self._live_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -258,12 +262,15 @@ class Studio:
         live = self.service.engine
         asked = [*((q, exp, "eval") for q, exp in self.eval_rows(entry.lang)),
                  *((q, "", "real") for q, _ in real)]
-        before = [self._live(live, q, entry.lang) for q, _, _ in asked]
-        near = self._near(entry, [q for q, _, _ in asked], before, [exp for _, exp, _ in asked])
-        after = list(before)
-        if engine is not live:
-            for i in near:
-                after[i] = engine.search(asked[i][0], lang=entry.lang, k=3)
+        with ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="studio-impact") as pool:
+            # the encoders and the scoring release the GIL for most of a search: one per core
+            before = list(pool.map(lambda row: self._live(live, row[0], entry.lang), asked))
+            near = self._near(entry, [q for q, _, _ in asked], before, [exp for _, exp, _ in asked])
+            after = list(before)
+            if engine is not live:
+                found = pool.map(lambda i: engine.search(asked[i][0], lang=entry.lang, k=3), near)
+                for i, result in zip(near, found, strict=True):
+                    after[i] = result
         drafted = next((e for e in kb.entries if e.id == entry.id), entry)
         self._draft_results = (_entry_key(drafted), {(q, entry.lang): r for (q, _, _), r in zip(asked, after,
                                                                                                 strict=True)})
@@ -317,13 +324,15 @@ class Studio:
     def _live(self, live: SearchEngine, question: str, lang: str) -> SearchResult:
         """The live index's answer, remembered per index version (the same eval questions are
         asked again at each save)."""
-        cached = self._live_results
-        if cached is None or cached[0] != live.version:
-            cached = self._live_results = (live.version, {})
+        with self._live_lock:
+            cached = self._live_results
+            if cached is None or cached[0] != live.version:
+                cached = self._live_results = (live.version, {})
         key = (question, lang)
-        if key not in cached[1]:
-            cached[1][key] = live.search(question, lang=lang, k=3)
-        return cached[1][key]
+        found = cached[1].get(key)
+        if found is None:
+            found = cached[1][key] = live.search(question, lang=lang, k=3)
+        return found
 
     # -- publishing ------------------------------------------------------------------------------
 
