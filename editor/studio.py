@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -26,9 +26,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from retrieval.engine import SearchEngine, SearchResult
 from retrieval.kb import ID_RE, SUPPORTED_LANGS, Entry, KBError, KnowledgeBase, Problem, load_kb, parse_entry
 from retrieval.lint import near_duplicates
-from retrieval.service import RetrievalService
-from retrieval.store import provisional_engine
 from retrieval.text import fold
+
+if TYPE_CHECKING:
+    from retrieval.service import RetrievalService
 
 from .entry_file import EntryDraft, EntryFileError, read_draft, render, version_of, write_atomically
 from .history import History, Version
@@ -223,6 +224,8 @@ class Studio:
         if quick:
             current = {e.id: _entry_key(e) for e in live.index.entries}
             changed = frozenset(e.id for e in kb.entries if current.get(e.id) != _entry_key(e))
+        from retrieval.store import provisional_engine  # the engine's builder: not for `import gateway.app`
+
         engine = provisional_engine(kb, live.embedder, self.service.config, live, self.service.cache_root,
                                     folds=False, changed=changed)
         return engine if engine is not None else live
