@@ -259,6 +259,9 @@ async def variants(redis: aioredis.Redis, start_date: date | str, end_date: date
     return out
 
 
+NO_HEALTH = {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0}   # an entry nobody saw
+
+
 async def entry_health(redis: aioredis.Redis, start_date: date | str, end_date: date | str
                        ) -> dict[str, dict[str, int]]:
     """Per FAQ entry over the period: answers shown, thumbs up and down (all variants), and the
@@ -268,13 +271,11 @@ async def entry_health(redis: aioredis.Redis, start_date: date | str, end_date: 
     for key, value in (await sum_hashes(redis, VARIANTS, days)).items():
         name, _, what = key.rsplit("|", 2)
         if what in ("shown", "up", "down"):
-            per = out.setdefault(name, {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0})
-            per[what] += int(value)
+            out.setdefault(name, dict(NO_HEALTH))[what] += int(value)
     for row in await unanswered(redis, start_date, end_date):
         entry, why = str(row.get("entry") or ""), str(row.get("why") or "")
         if entry and why in ("suggest", "thumbs_down"):
-            per = out.setdefault(entry, {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0})
-            per[why] += 1
+            out.setdefault(entry, dict(NO_HEALTH))[why] += 1
     return out
 
 

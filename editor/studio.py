@@ -24,7 +24,18 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from retrieval.engine import SearchEngine, SearchResult
-from retrieval.kb import ID_RE, SUPPORTED_LANGS, Entry, KBError, KnowledgeBase, Problem, load_kb, parse_entry
+from retrieval.kb import (
+    ID_RE,
+    SUPPORTED_LANGS,
+    Entry,
+    KBError,
+    KnowledgeBase,
+    Problem,
+    _key_lines,
+    _split_front_matter,
+    load_kb,
+    parse_entry,
+)
 from retrieval.lint import near_duplicates
 from retrieval.text import fold
 
@@ -87,24 +98,16 @@ def _entry_key(entry: Entry) -> tuple[Any, ...]:
             tuple(sorted(entry.variants.items())))
 
 
-def _field_of(problem: Problem, key_lines: dict[int, str], body_line: int) -> str:
+def _field_of(problem: Problem, text: str) -> str:
+    """The form field a problem of the rendered file concerns: the top-level key on its line
+    (retrieval.kb's own reading of the front matter), or the answer below it."""
+    split = _split_front_matter(text)
+    if split is None:
+        return "id"
+    front, _, body_line = split
     if problem.line >= body_line:
         return "answer"
-    return key_lines.get(problem.line, "id")
-
-
-def _key_lines(text: str) -> tuple[dict[int, str], int]:
-    """Line -> top-level key of a rendered file, and the answer's first line."""
-    lines = text.splitlines()
-    found: dict[int, str] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        if line.strip() == "---":
-            return found, number + 1
-        key = line.split(":", 1)[0]
-        if line and not line[0].isspace() and key in ("id", "lang", "reason", "title", "questions", "tags",
-                                                       "variants"):
-            found[number] = key
-    return found, len(lines) + 1
+    return {line: key for key, line in _key_lines(front).items()}.get(problem.line, "id")
 
 
 class Studio:
@@ -151,6 +154,15 @@ class Studio:
             raise StudioError("invalid", f"{path.name}: {exc}") from exc
         return Opened(entry_id, path.relative_to(self.kb_dir).as_posix(), version_of(data), draft, text)
 
+    def unchanged_since(self, entry_id: str, base_version: str) -> Opened:
+        """The entry, if its file is still the version the editor started from (else a conflict
+        carrying the other editor's text)."""
+        current = self.open(entry_id)
+        if current.version != base_version:
+            raise StudioError("conflict", "someone else published this entry meanwhile",
+                              current=current.draft.to_dict(), version=current.version)
+        return current
+
     def new_path(self, draft: EntryDraft) -> Path:
         """Where a new entry goes: `<lang>/<reason's area>/<id>.md`, like the files already there."""
         area = draft.reason.split("/", 1)[0] if draft.reason else "misc"
@@ -189,8 +201,7 @@ class Studio:
         text = render(draft, original.text if original is not None else None)
         live = self.kb()
         entry, problems = parse_entry(path, text, live.taxonomy, SUPPORTED_LANGS)
-        key_lines, body_line = _key_lines(text)
-        issues += [Issue(_field_of(p, key_lines, body_line), p.message, p.severity) for p in problems]
+        issues += [Issue(_field_of(p, text), p.message, p.severity) for p in problems]
         if entry is None:
             return issues, None, text
         others = [e for e in live.entries if original is None or e.path != str(path)]
@@ -344,10 +355,7 @@ class Studio:
         """Write the draft (a new entry when `entry_id` is None) if the file is still the version
         the editor started from; record it in the history. Returns the entry and the history's id."""
         with self._save_lock:
-            current = self.open(entry_id) if entry_id is not None else None
-            if current is not None and current.version != base_version:
-                raise StudioError("conflict", "someone else published this entry meanwhile",
-                                  current=current.draft.to_dict(), version=current.version)
+            current = self.unchanged_since(entry_id, base_version) if entry_id is not None else None
             issues, kb, text = self.check(draft, entry_id)
             errors = [i for i in issues if i.severity == "error"]
             if errors or kb is None:

@@ -221,7 +221,7 @@ def _wire_mail(state: GatewayState, detector: Any, smtp: Any) -> None:
     state.mail = MailChannelSettings.from_env()
     # shown, erased and exported with their conversation, even once the channel is switched off
     state.mail_originals = MailOriginals(state.mail.folder / "originals")
-    state.privacy.mail_originals = state.mail_originals.folder
+    state.privacy.mail_originals = state.mail_originals
     if not state.mail.enabled:
         return
     mailer = state.tickets.mailer or Mailer(smtp)   # SMTP_URL's, parsed once in _wire

@@ -147,7 +147,7 @@ async def entries(request: Request, editor: Editor) -> JSONResponse:
     conflicts = await asyncio.to_thread(studio.conflicts)
     rows = []
     for e in sorted(listed, key=lambda e: (e.lang, e.reason, e.id)):
-        h = health.get(e.id, {"shown": 0, "up": 0, "down": 0, "suggest": 0, "thumbs_down": 0})
+        h = health.get(e.id, report.NO_HEALTH)
         votes = h["up"] + h["down"]
         rows.append({"id": e.id, "lang": e.lang, "reason": e.reason, "title": e.title, "tags": list(e.tags),
                      "questions": len(e.questions),
@@ -236,12 +236,9 @@ async def _publish(request: Request, editor: Any, body: Save, entry_id: str | No
     measured = None
     if entry_id is not None:        # someone else's publication first: measuring against it means nothing
         try:
-            current = await asyncio.to_thread(studio.open, entry_id)
+            await asyncio.to_thread(studio.unchanged_since, entry_id, body.version)
         except StudioError as exc:
             return _error(exc)
-        if current.version != body.version:
-            return _error(StudioError("conflict", "someone else published this entry meanwhile",
-                                      current=current.draft.to_dict(), version=current.version))
     if not body.confirm:
         checked = await _draft_kb(state, studio, DraftOf(draft=body.draft, entry_id=entry_id), editor)
         if isinstance(checked, JSONResponse):

@@ -21,11 +21,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -111,9 +109,17 @@ class Subject:
                     or values.get("customer") in self.pseudonyms)
 
 
+class MailArchive(Protocol):
+    """The e-mail channel's original mails, one set per conversation (mail/originals.py)."""
+
+    def of_conversation(self, cid: str) -> list[tuple[str, bytes]]: ...
+
+    def erase(self, cid: str) -> None: ...
+
+
 class Privacy:
     def __init__(self, redis: aioredis.Redis, *, analytics_secret: bytes | str | None = None,
-                 attachments: AttachmentStore | None = None, mail_originals: Path | None = None):
+                 attachments: AttachmentStore | None = None, mail_originals: MailArchive | None = None):
         secret = analytics_secret if analytics_secret is not None else default_secret()
         self.redis = redis
         self.secret = secret.encode() if isinstance(secret, str) else secret
@@ -207,18 +213,10 @@ class Privacy:
         return counts
 
     def _originals(self, cid: str) -> list[dict[str, str]]:
-        folder = self._mail_folder(cid)
-        if folder is None or not folder.is_dir():
+        if self.mail_originals is None:
             return []
-        return [{"file": f.name, "content_base64": base64.b64encode(f.read_bytes()).decode()}
-                for f in sorted(folder.glob("*.eml"))]
-
-    def _mail_folder(self, cid: str) -> Path | None:
-        """The conversation's folder of original mails (never outside the root: ids are ours,
-        but a path is built from them)."""
-        if self.mail_originals is None or not cid or "/" in cid or cid.startswith("."):
-            return None
-        return self.mail_originals / cid
+        return [{"file": name, "content_base64": base64.b64encode(data).decode()}
+                for name, data in self.mail_originals.of_conversation(cid)]
 
     async def _forget(self, subject: Subject) -> int:
         """Delete the keys of the subject's conversations and tickets and their index entries,
@@ -227,8 +225,8 @@ class Privacy:
         for cid in subject.conversations:
             keys.update(await self._conversation_keys(cid))
             await self.attachments.erase_conversation(cid)     # files and their metadata
-            if (folder := self._mail_folder(cid)) is not None and folder.is_dir():
-                shutil.rmtree(folder, ignore_errors=True)       # the original mails
+            if self.mail_originals is not None:
+                self.mail_originals.erase(cid)                  # the original mails
         if subject.conversations:   # e-mail threading: Message-IDs and mails read, by conversation
             for key in await self._scan(MAIL_MESSAGE_ID.format(digest="*")):
                 if text(await self.redis.get(key) or b"") in subject.conversations:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 KEY = re.compile(r"mail-[0-9a-f]{32}")
@@ -29,9 +30,10 @@ class MailOriginals:
 
     def path(self, cid: str, key: str) -> Path | None:
         """Where that mail is kept; None for ids that are not ours (no path is built from them)."""
-        if not _CID.fullmatch(cid or "") or not KEY.fullmatch(key or ""):
+        folder = self._folder(cid)
+        if folder is None or not KEY.fullmatch(key or ""):
             return None
-        return self.folder / cid / f"{key}.eml"
+        return folder / f"{key}.eml"
 
     def keep(self, cid: str, message_id: str, raw: bytes) -> str:
         """Store it once (a second pass of the same mail keeps the first copy); returns its key."""
@@ -45,6 +47,22 @@ class MailOriginals:
             tmp.write_bytes(raw)
             tmp.replace(path)
         return key
+
+    def _folder(self, cid: str) -> Path | None:
+        return self.folder / cid if _CID.fullmatch(cid or "") else None
+
+    def of_conversation(self, cid: str) -> list[tuple[str, bytes]]:
+        """(file name, bytes) of every mail kept for the conversation (GDPR export)."""
+        folder = self._folder(cid)
+        if folder is None or not folder.is_dir():
+            return []
+        return [(f.name, f.read_bytes()) for f in sorted(folder.glob("*.eml"))]
+
+    def erase(self, cid: str) -> None:
+        """Every mail kept for the conversation (GDPR erase)."""
+        folder = self._folder(cid)
+        if folder is not None and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
     def read(self, cid: str, key: str) -> bytes | None:
         path = self.path(cid, key)
