@@ -291,7 +291,9 @@ def test_down_timeout_and_garbage_are_source_errors(
 def test_the_breaker_opens_after_repeated_failures(woo: FakeWooCommerce) -> None:
     async def scenario() -> int:
         source = wc(woo, attempts=1, breaker_threshold=2)
-        woo.fail_next(2, 503)
+        # the shop is down: every call fails, the order's and the tracking's sent alongside it
+        # (2 scripted failures raced between those two calls: a lookup could get both)
+        woo.fail_next(10, 503)
         for _ in range(2):
             with pytest.raises(SourceError):
                 await source.lookup("727")
