@@ -126,7 +126,7 @@ async def long_conversation(
     return latencies, costs
 
 
-def profilers(folder: Path, cpu: Cpu) -> list[subprocess.Popen[bytes]]:
+def profilers(folder: Path, cpu: Cpu, fmt: str = "flamegraph") -> list[subprocess.Popen[bytes]]:
     """py-spy sampling gateway and Rasa (not Redis: not Python) without pausing them; their
     CPU is counted in the figures too, so a profiled run is for reading, not for comparing."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,8 +140,10 @@ def profilers(folder: Path, cpu: Cpu) -> list[subprocess.Popen[bytes]]:
                 "50",
                 "--pid",
                 str(cpu.processes[name].pid),
+                "--format",
+                fmt,
                 "--output",
-                str(folder / f"{name}.svg"),
+                str(folder / f"{name}.{'svg' if fmt == 'flamegraph' else 'txt'}"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -156,6 +158,8 @@ def main() -> int:
     p.add_argument("--questions", type=int, default=5, help="questions per conversation")
     p.add_argument("--long", type=int, default=50, help="turns of the long conversation")
     p.add_argument("--profile", type=Path, help="write py-spy flame graphs of gateway and Rasa here")
+    p.add_argument("--profile-format", choices=("flamegraph", "raw"), default="flamegraph",
+                   help="raw: py-spy's collapsed stacks (.txt), to sum by function")
     args = p.parse_args()
     with contextlib.redirect_stdout(sys.stderr):
         train()
@@ -190,7 +194,7 @@ def main() -> int:
         asyncio.run(web_load(ws_url, [plan[0][:2]], Run("warm-up", 2)))
         log(f"  CPU per turn: {args.conversations} conversations x {args.questions} questions")
         run = Run("cpu", args.conversations * args.questions)
-        spies = profilers(args.profile, cpu) if args.profile else []
+        spies = profilers(args.profile, cpu, args.profile_format) if args.profile else []
         before = cpu.read()
         convs: list[Conversation] = asyncio.run(web_load(ws_url, plan, run))
         used = spent(before, cpu.read())

@@ -21,6 +21,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
+from kit import texts
 from kit.keys import PURGE_LOCK
 from kit.redis import redact_url
 
@@ -344,6 +345,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: GatewayState = app.state.gateway
     state.redis = redis_client(state.settings.redis_url)  # connects lazily: a down Redis only fails /readyz
     state.index.start()
+    await run_in_threadpool(texts.preload)
     _wire(state)
     log.info(
         "gateway started",

@@ -35,14 +35,25 @@ def _flatten(node: Any, prefix: str, out: dict[str, str], path: Path) -> None:
         raise ValueError(f"{path}: {prefix[:-1]!r} must be a text or a section, not {type(node).__name__}")
 
 
+# libyaml when PyYAML has it: the pure-Python parser took ~0.4 s per language, paid by the first
+# shopper of each language after a start (8 ms per turn of bench.turn_cost's 100)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """All texts of a language, by dotted key (read once per process)."""
+    """All texts of a language, by dotted key (read once per process: `preload` at a start)."""
     path = LOCALES / f"{norm_lang(lang)}.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506 (a safe loader)
     out: dict[str, str] = {}
     _flatten(data, "", out, path)
     return out
+
+
+def preload() -> None:
+    """Reads every language now, so no request pays for it."""
+    for lang in LANGS:
+        catalogue(lang)
 
 
 def text(lang: str | None, key: str, **fields: Any) -> str:

