@@ -280,14 +280,26 @@
     return node ? [node] : [];
   }
 
+  /* A problem in the page's language: locales `check.<code>` with its params (a field named by its
+     label), else the gateway's English message (a code this page does not know). */
+  function issueText(issue) {
+    var key = "check." + issue.code;
+    if (!issue.code || I18N.texts[key] === undefined) { return issue.message; }
+    var params = {};
+    Object.keys(issue.params || {}).forEach(function (name) { params[name] = String(issue.params[name]); });
+    if (params.field && FIELDS.indexOf(params.field) >= 0) { params.field = T("form." + params.field); }
+    return T(key, params);
+  }
+
   function showIssues(issues) {
     var invalid = {};
+    last.issues = issues;
     FIELDS.concat(["other"]).forEach(function (name) { $("issues-" + name).textContent = ""; });
     issues.forEach(function (issue) {
       var name = FIELDS.indexOf(issue.field) >= 0 ? issue.field : "other";
       var error = issue.severity === "error";
       var p = el("p", "issue issue--" + (error ? "error" : "warning"),
-                 T(error ? "issues.error" : "issues.warning", {message: issue.message}));
+                 T(error ? "issues.error" : "issues.warning", {message: issueText(issue)}));
       if (error) { p.setAttribute("role", "alert"); invalid[name] = true; }
       $("issues-" + name).appendChild(p);
     });
@@ -637,6 +649,7 @@
     reasonHint();
     variantsHint();
     $("hint-id").textContent = T(current.entryId ? "form.id_fixed" : "form.id_hint");
+    showIssues(last.issues || []);
     if (last.try) { showTry(last.try); }
     if (last.impact) { showImpact(last.impact.impact, last.impact.worse); }
     if (last.versions) { showVersions(last.versions); }
