@@ -219,7 +219,7 @@ def _script_keys(source: str, function: str) -> set[str]:
 @pytest.mark.parametrize(("scope", "page", "scripts"), [
     ("console", "console/index.html", ["console/console.js"]),
     ("dashboard", "dashboard/index.html", ["dashboard/dashboard.js"]),
-    ("studio", "studio/index.html", ["studio/studio.js"]),
+    ("studio", "studio/index.html", ["studio/studio.js", "studio/variants.js"]),
 ])
 def test_the_pages_hold_no_text_and_every_key_they_use_exists(scope: str, page: str,
                                                                scripts: list[str]) -> None:
@@ -280,7 +280,7 @@ def test_texts_reach_the_page_only_as_text() -> None:
     assert re.search(r"\^\(aria-\[a-z\]\+\|title\|placeholder\|label\|alt\)\$", code), \
         "only harmless attributes may be set from texts (never href, src or on*)"
     for page, html_sinks in (("console/console.js", 1), ("dashboard/dashboard.js", 0),
-                             ("studio/studio.js", 1)):
+                             ("studio/studio.js", 1), ("studio/variants.js", 0)):
         source = (WIDGET / page).read_text(encoding="utf-8")
         # the console's one innerHTML is the bot's server-sanitised HTML, the studio's the preview the
         # gateway rendered and sanitised; the dashboard has none

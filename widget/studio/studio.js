@@ -9,7 +9,7 @@
   "use strict";
   var KEY = "studio.token";
   var ROLES = ["editor", "admin"];
-  var FIELDS = ["id", "lang", "reason", "title", "questions", "answer", "tags"];
+  var FIELDS = ["id", "lang", "reason", "title", "questions", "answer", "tags", "variants"];
   var BANDS = ["answer", "suggest", "none"];
   var CHECK_MS = 500, PREVIEW_MS = 300;
   var $ = function (id) { return document.getElementById(id); };
@@ -17,10 +17,11 @@
   var entries = [];                               // GET /api/editor/entries
   var taxonomy = [];                              // ... its `reasons`: the taxonomy's leaves
   var current = {entryId: null, version: ""};     // the entry being edited (null: a new one)
-  var variants = {};                              // the entry's A/B variants: not edited here, kept as they are
   var last = {};                                  // the last answers, drawn again in another language
   var timers = {};
-  var seq = {check: 0, preview: 0};
+  var seq = {check: 0};
+  var variants = window.StudioVariants({T: T, list: $("variants"), add: $("add-variant"),
+                                        preview: previewInto, changed: function () { changed(); }});
 
   function T(key, fields) { return I18N.t(key, fields); }
 
@@ -195,7 +196,7 @@
       title: $("e-title").value, answer: $("e-answer").value,
       questions: questions.filter(function (q) { return q.trim(); }),
       tags: $("e-tags").value.split(",").map(function (t) { return t.trim(); }).filter(Boolean),
-      variants: variants
+      variants: variants.value()
     };
   }
 
@@ -206,17 +207,10 @@
     $("e-title").value = d.title || "";
     $("e-answer").value = d.answer || "";
     $("e-tags").value = (d.tags || []).join(", ");
-    variants = d.variants && typeof d.variants === "object" ? d.variants : {};
     $("questions").textContent = "";
     (d.questions && d.questions.length ? d.questions : [""]).forEach(function (q) { addQuestion(q); });
+    variants.fill(d.variants);
     reasonHint();
-    variantsHint();
-  }
-
-  function variantsHint() {
-    var names = Object.keys(variants);
-    $("hint-variants").hidden = !names.length;
-    $("hint-variants").textContent = names.length ? T("form.variants_kept", {names: names.join(", ")}) : "";
   }
 
   function reasonHint() {
@@ -276,6 +270,7 @@
 
   function field(name) {
     if (name === "questions") { return Array.prototype.slice.call($("questions").querySelectorAll("input")); }
+    if (name === "variants") { return variants.inputs(); }
     var node = $("e-" + name);
     return node ? [node] : [];
   }
@@ -321,14 +316,18 @@
     }).catch(function () {});
   }
 
-  function preview() {
-    var mine = ++seq.preview;
-    api("POST", "/api/editor/preview", {answer: $("e-answer").value}).then(function (r) {
-      if (mine !== seq.preview || r.status !== 200) { return; }
+  /* Markdown drawn as shoppers will see it, into `node` (the answer's preview or a variant's);
+     `key` orders the answers of one preview (the last asked wins). */
+  function previewInto(node, text, key) {
+    var mine = seq[key] = (seq[key] || 0) + 1;
+    api("POST", "/api/editor/preview", {answer: text}).then(function (r) {
+      if (mine !== seq[key] || r.status !== 200) { return; }
       // the gateway's renderer and sanitiser (the widget's): the page's only HTML from the server
-      $("preview").innerHTML = r.body.html;
+      node.innerHTML = r.body.html;
     }).catch(function () {});
   }
+
+  function preview() { previewInto($("preview"), $("e-answer").value, "preview"); }
 
   function later(name, fn, ms) {
     clearTimeout(timers[name]);
@@ -647,7 +646,7 @@
     editorTitle();
     renumber();
     reasonHint();
-    variantsHint();
+    variants.renumber();
     $("hint-id").textContent = T(current.entryId ? "form.id_fixed" : "form.id_hint");
     showIssues(last.issues || []);
     if (last.try) { showTry(last.try); }
