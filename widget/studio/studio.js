@@ -22,6 +22,8 @@
   var seq = {check: 0};
   var variants = window.StudioVariants({T: T, list: $("variants"), add: $("add-variant"),
                                         preview: previewInto, changed: function () { changed(); }});
+  var guard = window.StudioGuard({dialog: $("discard"), cancel: $("discard-keep"), confirm: $("discard-confirm"),
+                                  draft: draft, open: function () { return !$("editor").hidden; }});
 
   function T(key, fields) { return I18N.t(key, fields); }
 
@@ -135,7 +137,7 @@
       if (e.conflict) { meta.push(T("list.conflict")); }
       button.appendChild(el("span", "entry-meta", meta.join(" · ")));
       if (e.id === current.entryId) { button.setAttribute("aria-current", "true"); }
-      button.addEventListener("click", function () { openEntry(e.id); });
+      button.addEventListener("click", function () { guard.ask().then(function (ok) { if (ok) { openEntry(e.id); } }); });
       li.appendChild(button);
       list.appendChild(li);
     });
@@ -240,6 +242,7 @@
     reset();
     current = {entryId: opened ? opened.entry_id : null, version: opened ? opened.version : ""};
     fillForm(d);
+    guard.mark();
     $("e-id").readOnly = !!current.entryId;
     $("hint-id").textContent = T(current.entryId ? "form.id_fixed" : "form.id_hint");
     $("editor-path").textContent = opened ? T("editor.path", {path: opened.path}) : "";
@@ -470,6 +473,7 @@
       $("publish").disabled = false;
       if (r.status === 200 || r.status === 201) {
         current = {entryId: r.body.entry_id, version: r.body.version};
+        guard.mark(d);
         $("conflict").hidden = true;
         $("publish-anyway").hidden = true;
         $("impact-worse").hidden = true;
@@ -579,6 +583,7 @@
       if (r.status === 200) {
         current.version = r.body.version;
         fillForm(r.body.draft);
+        guard.mark();
         preview();
         showIssues([]);
         status("history-status", T("history.restored", {date: when(v.at)}));
@@ -681,13 +686,16 @@
       .catch(function () { $("login-error").textContent = T("login.wrong"); });
   });
   $("logout").addEventListener("click", function () {
-    fetch("/api/agent/logout", {method: "POST", headers: {Authorization: "Bearer " + token()}});
-    signOut("");
+    guard.ask().then(function (ok) {
+      if (!ok) { return; }
+      fetch("/api/agent/logout", {method: "POST", headers: {Authorization: "Bearer " + token()}});
+      signOut("");
+    });
   });
   $("ui-lang").addEventListener("change", function (e) { setLanguage(e.target.value); });
   ["f-lang", "f-reason", "f-tag", "f-health", "f-untranslated"].forEach(function (id) { $(id).addEventListener("change", renderList); });
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
-  $("new-entry").addEventListener("click", function () { newEntry(); });
+  $("new-entry").addEventListener("click", function () { guard.ask().then(function (ok) { if (ok) { newEntry(); } }); });
   $("add-question").addEventListener("click", function () { addQuestion("", true); });
   $("entry-form").addEventListener("input", changed);
   $("entry-form").addEventListener("change", changed);
