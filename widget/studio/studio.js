@@ -22,8 +22,9 @@
   var seq = {check: 0};
   var variants = window.StudioVariants({T: T, list: $("variants"), add: $("add-variant"),
                                         preview: previewInto, changed: function () { changed(); }});
-  var guard = window.StudioGuard({dialog: $("discard"), cancel: $("discard-keep"), confirm: $("discard-confirm"),
-                                  draft: draft, open: function () { return !$("editor").hidden; }});
+  var guard = window.StudioGuard({dialog: $("discard"), cancel: $("discard-keep"),
+                                  confirm: $("discard-confirm"), draft: draft,
+                                  open: function () { return !$("editor").hidden; }});
 
   function T(key, fields) { return I18N.t(key, fields); }
 
@@ -137,7 +138,9 @@
       if (e.conflict) { meta.push(T("list.conflict")); }
       button.appendChild(el("span", "entry-meta", meta.join(" · ")));
       if (e.id === current.entryId) { button.setAttribute("aria-current", "true"); }
-      button.addEventListener("click", function () { guard.ask().then(function (ok) { if (ok) { openEntry(e.id); } }); });
+      button.addEventListener("click", function () {
+        guard.ask().then(function (ok) { if (ok) { openEntry(e.id); } });
+      });
       li.appendChild(button);
       list.appendChild(li);
     });
@@ -695,7 +698,9 @@
   $("ui-lang").addEventListener("change", function (e) { setLanguage(e.target.value); });
   ["f-lang", "f-reason", "f-tag", "f-health", "f-untranslated"].forEach(function (id) { $(id).addEventListener("change", renderList); });
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
-  $("new-entry").addEventListener("click", function () { guard.ask().then(function (ok) { if (ok) { newEntry(); } }); });
+  $("new-entry").addEventListener("click", function () {
+    guard.ask().then(function (ok) { if (ok) { newEntry(); } });
+  });
   $("add-question").addEventListener("click", function () { addQuestion("", true); });
   $("entry-form").addEventListener("input", changed);
   $("entry-form").addEventListener("change", changed);
