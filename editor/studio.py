@@ -57,16 +57,38 @@ class StudioError(Exception):
         self.details = details
 
 
+# The studio's own checks (retrieval.kb.MESSAGES has the file's): code -> English text. The page
+# shows locales `studio.check.<code>` with the params, the English message when it has no text.
+MESSAGES: dict[str, str] = {
+    "id_format": "use lowercase letters, digits and dashes (e.g. gift-wrap-fr)",
+    "id_changed": "an entry's id cannot change (analytics and links use it)",
+    "lang_choice": "choose one of {supported}",
+    "id_taken": "the id '{id}' is already used by another entry",
+    "no_translation": "no entry answers this contact reason in the other language yet",
+}
+
+
 @dataclass
 class Issue:
     """One problem of a draft, with the form field it concerns."""
 
     field: str                           # id | lang | reason | title | questions | tags | variants | answer
-    message: str
+    message: str                         # English; the page shows `code` in the editor's language
     severity: str = "error"
+    code: str = ""                       # a key of MESSAGES or retrieval.kb.MESSAGES
+    params: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message, "severity": self.severity}
+    @classmethod
+    def of(cls, field_name: str, code: str, severity: str = "error", **params: str) -> Issue:
+        return cls(field_name, MESSAGES[code].format(**params), severity, code, params)
+
+    @classmethod
+    def of_problem(cls, field_name: str, problem: Problem) -> Issue:
+        return cls(field_name, problem.message, problem.severity, problem.code, dict(problem.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "message": self.message, "severity": self.severity, "code": self.code,
+                "params": dict(self.params)}
 
 
 @dataclass
@@ -178,7 +200,7 @@ class Studio:
             return set()
         found: set[str] = set()
         for warning in near_duplicates(kb):
-            found.update(e.id for e in kb.entries if f"'{e.id}'" in warning.message)
+            found.update((warning.params["entry"], warning.params["other_entry"]))
         return found
 
     # -- checking --------------------------------------------------------------------------------
@@ -188,35 +210,34 @@ class Studio:
         the file text it would write."""
         issues: list[Issue] = []
         if not ID_RE.fullmatch(draft.id or ""):
-            issues.append(Issue("id", "use lowercase letters, digits and dashes (e.g. gift-wrap-fr)"))
+            issues.append(Issue.of("id", "id_format"))
             return issues, None, ""
         if entry_id is not None and draft.id != entry_id:
-            issues.append(Issue("id", "an entry's id cannot change (analytics and links use it)"))
+            issues.append(Issue.of("id", "id_changed"))
             return issues, None, ""
         if draft.lang not in SUPPORTED_LANGS:
-            issues.append(Issue("lang", f"choose one of {', '.join(SUPPORTED_LANGS)}"))
+            issues.append(Issue.of("lang", "lang_choice", supported=", ".join(SUPPORTED_LANGS)))
             return issues, None, ""
         original = self.open(entry_id) if entry_id is not None else None
         path = self.kb_dir / original.path if original is not None else self.new_path(draft)
         text = render(draft, original.text if original is not None else None)
         live = self.kb()
         entry, problems = parse_entry(path, text, live.taxonomy, SUPPORTED_LANGS)
-        issues += [Issue(_field_of(p, text), p.message, p.severity) for p in problems]
+        issues += [Issue.of_problem(_field_of(p, text), p) for p in problems]
         if entry is None:
             return issues, None, text
         others = [e for e in live.entries if original is None or e.path != str(path)]
         if any(e.id == entry.id for e in others):
-            issues.append(Issue("id", f"the id '{entry.id}' is already used by another entry"))
+            issues.append(Issue.of("id", "id_taken", id=entry.id))
             return issues, None, text
         kb = KnowledgeBase(root=live.root, entries=tuple([*others, entry]), taxonomy=live.taxonomy,
                            content_hash=hashlib.sha256((live.content_hash + text).encode()).hexdigest())
         for warning in near_duplicates(kb):
-            if f"'{entry.id}'" in warning.message:
-                issues.append(Issue("questions", warning.message, "warning"))
+            if entry.id in (warning.params["entry"], warning.params["other_entry"]):
+                issues.append(Issue.of_problem("questions", warning))
         other_lang = [e for e in live.entries if e.lang != entry.lang and e.reason == entry.reason]
         if not other_lang:
-            issues.append(Issue("reason", "no entry answers this contact reason in the other language yet",
-                                "warning"))
+            issues.append(Issue.of("reason", "no_translation", "warning"))
         return issues, kb, text
 
     # -- measuring -------------------------------------------------------------------------------

@@ -37,15 +37,61 @@ class Entry:
     path: str = ""
 
 
+# Every problem's code and its English text (what `python -m retrieval check` prints). The studio
+# shows the editor's language instead: locales `studio.check.<code>`, with the problem's params.
+MESSAGES: dict[str, str] = {
+    "kb_missing": "KB folder does not exist",
+    "kb_empty": "no .md entries found in the KB folder",
+    "taxonomy_invalid_yaml": "invalid YAML: {detail}",
+    "taxonomy_not_utf8": "not valid UTF-8",
+    "taxonomy_empty": "taxonomy has no contact reasons",
+    "not_utf8": "not valid UTF-8 ({detail})",
+    "missing_front_matter": "missing YAML front matter: the file must start with a '---' line, then the "
+                            "fields, then a closing '---' line",
+    "invalid_yaml": "invalid YAML in front matter: {detail}",
+    "not_mapping": "front matter must be a mapping of fields (id, lang, ...)",
+    "unknown_field": "unknown field '{field}' (allowed: {allowed})",
+    "missing_field": "missing required field '{field}'",
+    "bad_id": "invalid id {value!r}: use lowercase letters, digits and dashes",
+    "bad_lang": "invalid lang {value!r} (supported: {supported})",
+    "reason_not_text": "reason must be text such as 'returns/process'",
+    "unknown_reason": "reason '{reason}' is not a leaf of {file}",
+    "questions_not_list": "questions must be a list of texts",
+    "empty_question": "questions must not contain empty items",
+    "tags_not_list": "tags must be a list of words",
+    "title_not_text": "title must be text",
+    "bad_variants": "variants must map a variant name to a non-empty answer text",
+    "bad_variant_names": "variant names must be short ids like 'short' or 'b' (not 'default', which is "
+                         "the answer below the front matter): {names}",
+    "empty_answer": "empty answer: write the answer below the front matter",
+    "duplicate_id": "duplicate id '{id}' (also used by {other_path})",
+    "near_duplicate": "question {question!r} of '{entry}' is nearly the same as {other_question!r} of "
+                      "'{other_entry}' ({other_path}): the bot cannot tell them apart, keep it in one entry",
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     path: str
     line: int
-    message: str
+    message: str                          # English (the CLI's)
     severity: str = "error"
+    code: str = ""                        # a key of MESSAGES ("" for a problem made elsewhere)
+    params: dict[str, str] = field(default_factory=dict, hash=False)   # what the message names
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+
+
+def _param(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+
+
+def problem(path: str | Path, line: int, code: str, severity: str = "error", **params: Any) -> Problem:
+    """A problem by its code (KeyError for an unknown one): the English message from MESSAGES,
+    the params as texts for the studio's translations."""
+    return Problem(str(path), line, MESSAGES[code].format(**params), severity, code,
+                   {k: _param(v) for k, v in params.items()})
 
 
 class KBError(Exception):
@@ -111,12 +157,12 @@ def _read_taxonomy(root: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
-        return [], [Problem(str(path), line, f"invalid YAML: {exc.problem or exc}")]
+        return [], [problem(path, line, "taxonomy_invalid_yaml", detail=exc.problem or exc)]
     except UnicodeDecodeError:
-        return [], [Problem(str(path), 1, "not valid UTF-8")]
+        return [], [problem(path, 1, "taxonomy_not_utf8")]
     leaves = _taxonomy_leaves(data or {})
     if not leaves:
-        return [], [Problem(str(path), 1, "taxonomy has no contact reasons")]
+        return [], [problem(path, 1, "taxonomy_empty")]
     return leaves, []
 
 
@@ -157,69 +203,67 @@ def parse_entry(
     p = str(path)
     split = _split_front_matter(text)
     if split is None:
-        return None, [Problem(p, 1, "missing YAML front matter: the file must start with a '---' "
-                                    "line, then the fields, then a closing '---' line")]
+        return None, [problem(p, 1, "missing_front_matter")]
     front, body, body_line = split
     try:
         meta = yaml.safe_load(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 2
-        return None, [Problem(p, line, f"invalid YAML in front matter: {getattr(exc, 'problem', exc)}")]
+        return None, [problem(p, line, "invalid_yaml", detail=getattr(exc, "problem", exc))]
     if not isinstance(meta, dict):
-        return None, [Problem(p, 2, "front matter must be a mapping of fields (id, lang, ...)")]
+        return None, [problem(p, 2, "not_mapping")]
     lines = _key_lines(front)
     problems: list[Problem] = []
 
-    def err(key: str | None, message: str) -> None:
-        problems.append(Problem(p, lines.get(key, 1) if key else 1, message))
+    def err(key: str | None, code: str, **params: Any) -> None:
+        problems.append(problem(p, lines.get(key, 1) if key else 1, code, **params))
 
     for key in meta:
         if key not in REQUIRED_FIELDS + OPTIONAL_FIELDS:
             allowed = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-            err(str(key), f"unknown field '{key}' (allowed: {allowed})")
+            err(str(key), "unknown_field", field=key, allowed=allowed)
     for key in REQUIRED_FIELDS:
         if key not in meta or meta[key] in (None, "", []):
-            problems.append(Problem(p, body_line - 1, f"missing required field '{key}'"))
+            problems.append(problem(p, body_line - 1, "missing_field", field=key))
 
     entry_id = meta.get("id")
     if entry_id is not None and not (isinstance(entry_id, str) and ID_RE.fullmatch(entry_id)):
-        err("id", f"invalid id {entry_id!r}: use lowercase letters, digits and dashes")
+        err("id", "bad_id", value=entry_id)
     lang = meta.get("lang")
     if lang is not None and lang not in langs:
-        err("lang", f"invalid lang {lang!r} (supported: {', '.join(langs)})")
+        err("lang", "bad_lang", value=lang, supported=", ".join(langs))
     reason = meta.get("reason")
     if reason is not None:
         if not isinstance(reason, str):
-            err("reason", "reason must be text such as 'returns/process'")
+            err("reason", "reason_not_text")
         elif taxonomy is not None and reason not in taxonomy:
-            err("reason", f"reason '{reason}' is not a leaf of {TAXONOMY_FILE}")
+            err("reason", "unknown_reason", reason=reason, file=TAXONOMY_FILE)
     questions = _str_list(meta.get("questions")) if meta.get("questions") is not None else []
     if questions is None:
-        err("questions", "questions must be a list of texts")
+        err("questions", "questions_not_list")
         questions = []
     elif any(not q.strip() for q in questions):
-        err("questions", "questions must not contain empty items")
+        err("questions", "empty_question")
     tags = _str_list(meta.get("tags", []) or [])
     if tags is None:
-        err("tags", "tags must be a list of words")
+        err("tags", "tags_not_list")
     title = meta.get("title")
     if title is not None and not isinstance(title, str):
-        err("title", "title must be text")
+        err("title", "title_not_text")
     variants = meta.get("variants") or {}
     if not isinstance(variants, dict) or not all(
         isinstance(v, str) and v.strip() for v in variants.values()
     ):
-        err("variants", "variants must map a variant name to a non-empty answer text")
+        err("variants", "bad_variants")
         variants = {}
     bad_names = [str(k) for k in variants if not ID_RE.match(str(k)) or str(k) == "default"]
     if bad_names:
-        err("variants", f"variant names must be short ids like 'short' or 'b' (not 'default', which is "
-                        f"the answer below the front matter): {bad_names}")
+        err("variants", "bad_variant_names", names=bad_names)
         variants = {}
     answer = body.strip()
     if not answer:
-        problems.append(Problem(p, body_line, "empty answer: write the answer below the front matter"))
+        problems.append(problem(p, body_line, "empty_answer"))
     if problems:
         return None, problems
     questions = [q.strip() for q in questions]
@@ -259,18 +303,18 @@ def load_kb(root: str | Path, langs: tuple[str, ...] = SUPPORTED_LANGS) -> Knowl
     """Load and validate a KB folder; raise KBError listing every problem."""
     root = Path(root)
     if not root.is_dir():
-        raise KBError([Problem(str(root), 0, "KB folder does not exist")])
+        raise KBError([problem(root, 0, "kb_missing")])
     taxonomy, problems = load_taxonomy(root)
     files = kb_files(root)
     if not files:
-        problems.append(Problem(str(root), 0, "no .md entries found in the KB folder"))
+        problems.append(problem(root, 0, "kb_empty"))
     entries: list[Entry] = []
     seen: dict[str, Entry] = {}
     for path in files:
         try:
             text = path.read_text(encoding="utf-8-sig")  # BOM from Windows editors
         except UnicodeDecodeError as exc:
-            problems.append(Problem(str(path), 1, f"not valid UTF-8 ({exc.reason})"))
+            problems.append(problem(path, 1, "not_utf8", detail=exc.reason))
             continue
         entry, found = parse_entry(path, text, taxonomy, langs)
         problems.extend(found)
@@ -278,8 +322,7 @@ def load_kb(root: str | Path, langs: tuple[str, ...] = SUPPORTED_LANGS) -> Knowl
             continue
         if entry.id in seen:
             line = _key_lines(_split_front_matter(text)[0]).get("id", 1)
-            problems.append(Problem(str(path), line,
-                                    f"duplicate id '{entry.id}' (also used by {seen[entry.id].path})"))
+            problems.append(problem(path, line, "duplicate_id", id=entry.id, other_path=seen[entry.id].path))
             continue
         seen[entry.id] = entry
         entries.append(entry)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .kb import KnowledgeBase, Problem
+from .kb import KnowledgeBase, Problem, problem
 from .text import fold
 
 SIMILARITY = 0.9
@@ -34,9 +34,6 @@ def near_duplicates(kb: KnowledgeBase, threshold: float = SIMILARITY) -> list[Pr
                 if j <= i or entry_ids[i] == entry_ids[j] or langs[i] != langs[j]:
                     continue
                 (a, qa), (b, qb) = rows[i], rows[j]
-                found.append(Problem(
-                    a.path, 1,
-                    f"question {qa!r} of '{a.id}' is nearly the same as {qb!r} of '{b.id}' "
-                    f"({b.path}): the bot cannot tell them apart, keep it in one entry",
-                    severity="warning"))
+                found.append(problem(a.path, 1, "near_duplicate", "warning", question=qa, entry=a.id,
+                                     other_question=qb, other_entry=b.id, other_path=b.path))
     return found

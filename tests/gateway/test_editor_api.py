@@ -408,3 +408,27 @@ def test_try_it_finds_a_question_just_added_to_the_draft(studio_api: TestClient)
     assert tried.status_code == 200 and tried.json()["draft"]["top"][0]["id"] == "aaa-gift-card-en", (
         tried.text
     )
+
+
+def test_problems_carry_a_code_and_params_for_the_editors_language(studio_api: TestClient) -> None:
+    """Each issue names its check (`code`, `params`) besides the English `message`: the page shows
+    locales' `studio.check.<code>` in the editor's language (tests/browser/test_studio.py)."""
+    api = studio_api
+    ed = login(api, "ed@shop.example")
+    entry = opened(api, ed, "track-en")
+    empty = {**entry["draft"], "answer": "  "}
+    res = api.post("/api/editor/check", json={"draft": empty, "entry_id": "track-en"}, headers=ed).json()
+    assert not res["ok"]
+    assert [(i["field"], i["code"], i["params"], i["severity"]) for i in res["issues"]] == [
+        ("answer", "empty_answer", {}, "error")]
+    assert res["issues"][0]["message"] == "empty answer: write the answer below the front matter"
+    bad = {**entry["draft"], "reason": "delivery/nope", "variants": {"default": "x"}}
+    res = api.post("/api/editor/check", json={"draft": bad, "entry_id": "track-en"}, headers=ed).json()
+    coded = {i["code"]: i for i in res["issues"]}
+    assert coded["unknown_reason"]["params"] == {"reason": "delivery/nope", "file": "taxonomy.yml"}
+    assert coded["unknown_reason"]["field"] == "reason"
+    assert coded["bad_variant_names"]["params"] == {"names": "default"}
+    assert coded["bad_variant_names"]["field"] == "variants"
+    moved = api.post("/api/editor/check", json={"draft": {**entry["draft"], "id": "other-en"},
+                                                "entry_id": "track-en"}, headers=ed).json()
+    assert [(i["code"], i["field"]) for i in moved["issues"]] == [("id_changed", "id")]

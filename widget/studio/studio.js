@@ -9,7 +9,7 @@
   "use strict";
   var KEY = "studio.token";
   var ROLES = ["editor", "admin"];
-  var FIELDS = ["id", "lang", "reason", "title", "questions", "answer", "tags"];
+  var FIELDS = ["id", "lang", "reason", "title", "questions", "answer", "tags", "variants"];
   var BANDS = ["answer", "suggest", "none"];
   var CHECK_MS = 500, PREVIEW_MS = 300;
   var $ = function (id) { return document.getElementById(id); };
@@ -17,10 +17,14 @@
   var entries = [];                               // GET /api/editor/entries
   var taxonomy = [];                              // ... its `reasons`: the taxonomy's leaves
   var current = {entryId: null, version: ""};     // the entry being edited (null: a new one)
-  var variants = {};                              // the entry's A/B variants: not edited here, kept as they are
   var last = {};                                  // the last answers, drawn again in another language
   var timers = {};
-  var seq = {check: 0, preview: 0};
+  var seq = {check: 0};
+  var variants = window.StudioVariants({T: T, list: $("variants"), add: $("add-variant"),
+                                        preview: previewInto, changed: function () { changed(); }});
+  var guard = window.StudioGuard({dialog: $("discard"), cancel: $("discard-keep"),
+                                  confirm: $("discard-confirm"), draft: draft,
+                                  open: function () { return !$("editor").hidden; }});
 
   function T(key, fields) { return I18N.t(key, fields); }
 
@@ -134,7 +138,9 @@
       if (e.conflict) { meta.push(T("list.conflict")); }
       button.appendChild(el("span", "entry-meta", meta.join(" · ")));
       if (e.id === current.entryId) { button.setAttribute("aria-current", "true"); }
-      button.addEventListener("click", function () { openEntry(e.id); });
+      button.addEventListener("click", function () {
+        guard.ask().then(function (ok) { if (ok) { openEntry(e.id); } });
+      });
       li.appendChild(button);
       list.appendChild(li);
     });
@@ -195,7 +201,7 @@
       title: $("e-title").value, answer: $("e-answer").value,
       questions: questions.filter(function (q) { return q.trim(); }),
       tags: $("e-tags").value.split(",").map(function (t) { return t.trim(); }).filter(Boolean),
-      variants: variants
+      variants: variants.value()
     };
   }
 
@@ -206,17 +212,10 @@
     $("e-title").value = d.title || "";
     $("e-answer").value = d.answer || "";
     $("e-tags").value = (d.tags || []).join(", ");
-    variants = d.variants && typeof d.variants === "object" ? d.variants : {};
     $("questions").textContent = "";
     (d.questions && d.questions.length ? d.questions : [""]).forEach(function (q) { addQuestion(q); });
+    variants.fill(d.variants);
     reasonHint();
-    variantsHint();
-  }
-
-  function variantsHint() {
-    var names = Object.keys(variants);
-    $("hint-variants").hidden = !names.length;
-    $("hint-variants").textContent = names.length ? T("form.variants_kept", {names: names.join(", ")}) : "";
   }
 
   function reasonHint() {
@@ -246,6 +245,7 @@
     reset();
     current = {entryId: opened ? opened.entry_id : null, version: opened ? opened.version : ""};
     fillForm(d);
+    guard.mark();
     $("e-id").readOnly = !!current.entryId;
     $("hint-id").textContent = T(current.entryId ? "form.id_fixed" : "form.id_hint");
     $("editor-path").textContent = opened ? T("editor.path", {path: opened.path}) : "";
@@ -276,18 +276,31 @@
 
   function field(name) {
     if (name === "questions") { return Array.prototype.slice.call($("questions").querySelectorAll("input")); }
+    if (name === "variants") { return variants.inputs(); }
     var node = $("e-" + name);
     return node ? [node] : [];
   }
 
+  /* A problem in the page's language: locales `check.<code>` with its params (a field named by its
+     label), else the gateway's English message (a code this page does not know). */
+  function issueText(issue) {
+    var key = "check." + issue.code;
+    if (!issue.code || I18N.texts[key] === undefined) { return issue.message; }
+    var params = {};
+    Object.keys(issue.params || {}).forEach(function (name) { params[name] = String(issue.params[name]); });
+    if (params.field && FIELDS.indexOf(params.field) >= 0) { params.field = T("form." + params.field); }
+    return T(key, params);
+  }
+
   function showIssues(issues) {
     var invalid = {};
+    last.issues = issues;
     FIELDS.concat(["other"]).forEach(function (name) { $("issues-" + name).textContent = ""; });
     issues.forEach(function (issue) {
       var name = FIELDS.indexOf(issue.field) >= 0 ? issue.field : "other";
       var error = issue.severity === "error";
       var p = el("p", "issue issue--" + (error ? "error" : "warning"),
-                 T(error ? "issues.error" : "issues.warning", {message: issue.message}));
+                 T(error ? "issues.error" : "issues.warning", {message: issueText(issue)}));
       if (error) { p.setAttribute("role", "alert"); invalid[name] = true; }
       $("issues-" + name).appendChild(p);
     });
@@ -309,14 +322,18 @@
     }).catch(function () {});
   }
 
-  function preview() {
-    var mine = ++seq.preview;
-    api("POST", "/api/editor/preview", {answer: $("e-answer").value}).then(function (r) {
-      if (mine !== seq.preview || r.status !== 200) { return; }
+  /* Markdown drawn as shoppers will see it, into `node` (the answer's preview or a variant's);
+     `key` orders the answers of one preview (the last asked wins). */
+  function previewInto(node, text, key) {
+    var mine = seq[key] = (seq[key] || 0) + 1;
+    api("POST", "/api/editor/preview", {answer: text}).then(function (r) {
+      if (mine !== seq[key] || r.status !== 200) { return; }
       // the gateway's renderer and sanitiser (the widget's): the page's only HTML from the server
-      $("preview").innerHTML = r.body.html;
+      node.innerHTML = r.body.html;
     }).catch(function () {});
   }
+
+  function preview() { previewInto($("preview"), $("e-answer").value, "preview"); }
 
   function later(name, fn, ms) {
     clearTimeout(timers[name]);
@@ -459,6 +476,7 @@
       $("publish").disabled = false;
       if (r.status === 200 || r.status === 201) {
         current = {entryId: r.body.entry_id, version: r.body.version};
+        guard.mark(d);
         $("conflict").hidden = true;
         $("publish-anyway").hidden = true;
         $("impact-worse").hidden = true;
@@ -568,6 +586,7 @@
       if (r.status === 200) {
         current.version = r.body.version;
         fillForm(r.body.draft);
+        guard.mark();
         preview();
         showIssues([]);
         status("history-status", T("history.restored", {date: when(v.at)}));
@@ -635,8 +654,9 @@
     editorTitle();
     renumber();
     reasonHint();
-    variantsHint();
+    variants.renumber();
     $("hint-id").textContent = T(current.entryId ? "form.id_fixed" : "form.id_hint");
+    showIssues(last.issues || []);
     if (last.try) { showTry(last.try); }
     if (last.impact) { showImpact(last.impact.impact, last.impact.worse); }
     if (last.versions) { showVersions(last.versions); }
@@ -669,13 +689,18 @@
       .catch(function () { $("login-error").textContent = T("login.wrong"); });
   });
   $("logout").addEventListener("click", function () {
-    fetch("/api/agent/logout", {method: "POST", headers: {Authorization: "Bearer " + token()}});
-    signOut("");
+    guard.ask().then(function (ok) {
+      if (!ok) { return; }
+      fetch("/api/agent/logout", {method: "POST", headers: {Authorization: "Bearer " + token()}});
+      signOut("");
+    });
   });
   $("ui-lang").addEventListener("change", function (e) { setLanguage(e.target.value); });
   ["f-lang", "f-reason", "f-tag", "f-health", "f-untranslated"].forEach(function (id) { $(id).addEventListener("change", renderList); });
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
-  $("new-entry").addEventListener("click", function () { newEntry(); });
+  $("new-entry").addEventListener("click", function () {
+    guard.ask().then(function (ok) { if (ok) { newEntry(); } });
+  });
   $("add-question").addEventListener("click", function () { addQuestion("", true); });
   $("entry-form").addEventListener("input", changed);
   $("entry-form").addEventListener("change", changed);
