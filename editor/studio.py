@@ -259,7 +259,7 @@ class Studio:
         from retrieval.store import provisional_engine  # the engine's builder: not for `import gateway.app`
 
         engine = provisional_engine(kb, live.embedder, self.service.config, live, self.service.cache_root,
-                                    folds=False, changed=changed)
+                                    folds=False, changed=changed, reuse=not quick)
         return engine if engine is not None else live
 
     @staticmethod

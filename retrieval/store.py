@@ -119,13 +119,14 @@ def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,
 
 def provisional_engine(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig,
                        previous: SearchEngine, cache_root: Path, folds: bool = True,
-                       changed: frozenset[str] | None = None) -> SearchEngine | None:
+                       changed: frozenset[str] | None = None, reuse: bool = False) -> SearchEngine | None:
     """The edited KB's new index served with the fusion and thresholds of the engine it
     replaces, while its own self-calibration runs (most of a rebuild's time): a one-file edit
     is answered within seconds. None when a full engine is as quick (cached) or the previous
     engine cannot lend its fusion (another encoder or mode). `changed` (the ids that differ from
     the previous KB): a preview index patched from the previous one (HybridIndex.build's `like`),
-    for the FAQ studio, never installed."""
+    for the FAQ studio, never installed. `reuse`: the full build, keeping the previous index's
+    embedding classifier rows that provably stay as they are (HybridIndex.build's `reuse`)."""
     key = cache_key(kb, embedder, config, "hybrid")
     if (previous.info.get("mode") != "hybrid" or previous.index.model_id != embedder.id
             or (cache_root / key / "scorer.pkl").exists()):
@@ -133,7 +134,8 @@ def provisional_engine(kb: KnowledgeBase, embedder: Embedder, config: RetrievalC
     encodings.restore(embedder, cache_root)
     index = HybridIndex.build(kb, embedder, word_vectors=config.word_vectors, folds=folds,
                               like=previous.index if changed is not None else None,
-                              changed=changed or frozenset())
+                              changed=changed or frozenset(),
+                              reuse=previous.index if reuse and changed is None else None)
     engine = SearchEngine(index, previous.scorer, previous.thresholds, embedder, detector(),
                           version=key, min_lang_confidence=config.min_lang_confidence,
                           default_lang=config.default_lang, info=dict(previous.info))
