@@ -4,8 +4,10 @@ eval (issue 22's target: under 10 s once the live answers are known).
 One process, the real FAQ engine on bench.synthetic's KB. Timed, for one entry edited three
 times: the first check (the live index answers all 5,000 questions once, then the draft those
 near the edit), a second check of another draft (live answers remembered), and a check right
-after publishing (the draft's answers handed on to the new live index). Each figure includes the
-draft index built in memory (only the edited texts encoded).
+after publishing (the draft's answers handed on to the new live index); then, as when an editor
+opens the studio, the live answers computed in the background first (`Studio.warm`) and the
+first check after it. Each figure includes the draft index built in memory (only the edited
+texts encoded, the live embedding classifier's rows kept where they provably stay the same).
 """
 
 from __future__ import annotations
@@ -63,12 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     studio.carry_over(entry_id)
     seconds, impact = _timed(studio, third, entry_id)
     rows.append(("after publishing (answers handed on)", seconds, impact))
+    # an editor opens the studio (the live answers are computed in the background), reads for a
+    # minute, then checks a draft: the warm-up's time is not the editor's wait
+    fresh = Studio(service, FolderHistory(tmp / "versions-2"), eval_csv=kb / "eval.csv")
+    start = time.perf_counter()
+    warming = fresh.warm()
+    assert warming is not None
+    warming.join()
+    warm_s = time.perf_counter() - start
+    reopened = fresh.open(entry_id)
+    fourth = replace(reopened.draft, answer=reopened.draft.answer + " Call us.")
+    seconds, impact = _timed(fresh, fourth, entry_id)
+    rows.append(("first check once the studio has warmed up", seconds, impact))
     print("| check | seconds | questions | asked of the draft | answers changed | top1 before -> after |")
     print("|---|---|---|---|---|---|")
     for name, seconds, impact in rows:
         print(f"| {name} | {seconds:.1f} | {impact['asked']} | {impact['reasked']} | "
               f"{len(impact['changed'])} | {impact['before']['top1']} -> {impact['after']['top1']} |",
               flush=True)
+    print(f"\n(the warm-up, in the background when the studio opens: {warm_s:.1f} s at a lower CPU priority)")
     service.stop()
     return 0
 

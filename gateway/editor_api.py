@@ -138,6 +138,7 @@ async def entries(request: Request, editor: Editor) -> JSONResponse:
     contact reasons an entry may take (the taxonomy's leaves)."""
     state = get_state(request)
     studio = _studio(state)
+    studio.warm()   # the live answers an impact check compares with, computed meanwhile
     listed = studio.service.entries()
     reasons_by_lang: dict[str, set[str]] = {}
     for e in listed:

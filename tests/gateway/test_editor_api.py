@@ -432,3 +432,24 @@ def test_problems_carry_a_code_and_params_for_the_editors_language(studio_api: T
     moved = api.post("/api/editor/check", json={"draft": {**entry["draft"], "id": "other-en"},
                                                 "entry_id": "track-en"}, headers=ed).json()
     assert [(i["code"], i["field"]) for i in moved["issues"]] == [("id_changed", "id")]
+
+
+def test_opening_the_studio_computes_the_live_answers_beforehand(
+    studio_api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = studio_api
+    ed = login(api, "ed@shop.example")
+    assert api.get("/api/editor/entries", headers=ed).status_code == 200
+    studio = api.app.state.gateway.studio
+    assert studio.warming is not None
+    studio.warming.join(timeout=60)
+    assert studio.warm() is None  # once per index version, however often the list is opened
+    live = studio.service.engine
+    asked: list[str] = []
+    search = live.search
+    monkeypatch.setattr(live, "search", lambda q, **kw: asked.append(q) or search(q, **kw))
+    entry = opened(api, ed, "track-en")
+    draft = {**entry["draft"], "answer": entry["draft"]["answer"] + " Tracking can take a day."}
+    impact = api.post("/api/editor/impact", json={"draft": draft, "entry_id": "track-en"}, headers=ed)
+    assert impact.status_code == 200 and impact.json()["asked"] == 5
+    assert asked == []  # every eval question's live answer was known: only the draft was asked
