@@ -23,7 +23,7 @@ from tests.e2e.conftest import add_agent
 from tests.stack import Gateway, Rasa
 
 from .conftest import XSS, axe_violations, browser_in, poll, screenshot
-from .helpers import PASSWORD, WAIT_MS, unique_email
+from .helpers import PASSWORD, WAIT_MS, bot_bubble, open_widget, say, unique_email
 
 pytestmark = pytest.mark.timeout(300)
 T = texts.section("fr", "studio")
@@ -145,11 +145,16 @@ def test_an_editor_writes_publishes_edits_and_restores_an_entry(live: tuple[Gate
         expect(page.locator("#versions tr")).to_have_count(1, timeout=WAIT_MS)
 
         # an edit, then back to the first version
+        shopper = page.context.new_page()     # a shopper on the shop's site, the widget open
+        open_widget(shopper, gw.url)
         page.get_by_label(T["form.answer"], exact=True).fill(ANSWER + ADDED)
         publish(page)
         expect(page.locator("#versions tr")).to_have_count(2, timeout=WAIT_MS)
         poll(lambda: any("trois jours" in h["answer"] for h in searched(gw, QUESTIONS[0])["hits"]
                          if h["id"] == entry_id), "the edit served", timeout=5)
+        say(shopper, QUESTIONS[0])             # the bot answers with the new text
+        expect(bot_bubble(shopper, "trois jours")).to_be_visible(timeout=5_000)
+        shopper.close()
         oldest = page.locator("#versions tr").last
         expect(oldest.locator("th")).to_have_text(re.compile(r"\d{4}"))      # a date, in French
         oldest.get_by_role("button", name=re.compile("^" + re.escape(T["history.view"]))).click()

@@ -92,6 +92,16 @@ def test_checks_in_french_variants_and_unpublished_changes(live: tuple[Gateway, 
         page.unroute("**/api/editor/check")
         answer.fill(ANSWER)
 
+        # 2. a question another entry already has: flagged next to the questions, before saving
+        page.get_by_role("button", name=T["form.add_question"]).click()
+        second = page.get_by_label(fr("form.question_n", n=2), exact=True)
+        second.fill("Les abat-jour sont-ils lavables\u202f?")
+        shared = page.locator("#issues-questions .issue--warning")
+        expect(shared).to_contain_text("La question «\u00a0Les abat-jour sont-ils lavables", timeout=WAIT_MS)
+        expect(shared).to_contain_text(other)
+        page.get_by_role("button", name=fr("form.remove_question_n", n=2)).click()
+        expect(shared).to_have_count(0, timeout=WAIT_MS)
+
         # 3. unpublished changes: asked before another entry replaces them
         dialog = page.get_by_role("dialog", name=T["discard.title"])
         leaving = ("() => { const e = new Event('beforeunload', {cancelable: true});"
@@ -157,6 +167,10 @@ def test_checks_in_french_variants_and_unpublished_changes(live: tuple[Gateway, 
             "aria-invalid", "true")
         page.get_by_label(fr("form.variant_name_n", n=2), exact=True).fill("default")
         expect(bad).to_have_text(issue("error", fr("check.bad_variant_names", names="default")),
+                                 timeout=WAIT_MS)
+        # two rows with one name would collapse into one variant: the second is named apart, refused
+        page.get_by_label(fr("form.variant_name_n", n=2), exact=True).fill("mat")
+        expect(bad).to_have_text(issue("error", fr("check.bad_variant_names", names="mat (2)")),
                                  timeout=WAIT_MS)
         assert axe_violations(page) == []
         page.get_by_role("button", name=fr("form.remove_variant_n", n=2)).click()

@@ -95,12 +95,16 @@
         renumber();
       },
       /* {name: text} as the draft sends it; a row with a name or a text counts (the check says
-         what is wrong with it), an empty one is left out. */
+         what is wrong with it), an empty one is left out. A name given twice would silently keep
+         one row: the repeat goes as "name (2)", which the check refuses next to the variants. */
       value: function () {
         var out = {};
         rows().forEach(function (row) {
           var name = row.querySelector("input").value.trim(), text = row.querySelector("textarea").value;
-          if (name || text.trim()) { out[name] = text; }
+          if (!name && !text.trim()) { return; }
+          var key = name, n = 1;
+          while (Object.prototype.hasOwnProperty.call(out, key)) { n += 1; key = name + " (" + n + ")"; }
+          out[key] = text;
         });
         return out;
       },
