@@ -113,6 +113,12 @@ def _studio(state: GatewayState) -> Studio:
     return state.studio
 
 
+def _shop_today(state: GatewayState) -> date:
+    """The shop's calendar day, which analytics count by: the server's UTC date is yesterday's
+    for an hour each night in Paris, and the last 30 days then missed the events of today."""
+    return state.action_services.hours.day_of(state.clock())
+
+
 def _error(exc: StudioError) -> JSONResponse:
     return error_response(STATUS.get(exc.code, 400), str(exc), code=exc.code, **exc.details)
 
@@ -143,7 +149,7 @@ async def entries(request: Request, editor: Editor) -> JSONResponse:
     reasons_by_lang: dict[str, set[str]] = {}
     for e in listed:
         reasons_by_lang.setdefault(e.lang, set()).add(e.reason)
-    today = date.today()
+    today = _shop_today(state)
     health = await report.entry_health(state.redis, today - timedelta(days=30), today)
     conflicts = await asyncio.to_thread(studio.conflicts)
     rows = []
@@ -213,7 +219,7 @@ async def try_it(request: Request, body: TryIt, editor: Editor) -> JSONResponse:
 
 async def _impact(state: GatewayState, studio: Studio, kb: Any, draft: EntryDraft) -> Any:
     entry = next(e for e in kb.entries if e.id == draft.id)
-    today = date.today()
+    today = _shop_today(state)
     rows = await report.unanswered(state.redis, today - timedelta(days=30), today)
     return await asyncio.to_thread(studio.impact, kb, entry, questions_of(rows, entry))
 
