@@ -54,30 +54,23 @@ class E5Embedder:
         """L2-normalised float32 rows; `kind` "query" (questions) or "passage" (answers)."""
         from tqdm import tqdm
 
-        if self.torch is not None:
-            return self._encode_torch(texts, progress, kind)
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if (kind, t) not in self._cache))
             batches = range(0, len(missing), BATCH)
             for start in tqdm(batches, desc=f"e5 {kind}", unit="batch", disable=not progress or not missing):
                 chunk = missing[start:start + BATCH]
-                vecs = self.model.query(chunk) if kind == "query" else self.model.passage(chunk)
-                self._cache.update(zip(((kind, t) for t in chunk), _normalised(vecs), strict=True))
+                self._cache.update(zip(((kind, t) for t in chunk), self._batch(chunk, kind), strict=True))
             if not texts:
                 return np.zeros((0, self.dim), dtype=np.float32)
             return np.stack([self._cache[kind, t] for t in texts])
 
-    def _encode_torch(self, texts: list[str], progress: bool, kind: str) -> np.ndarray:
-        """One text at a time, as a query is: int8 activations are scaled per call, so a KB
-        question and the same words asked by a shopper get the same vector."""
-        from tqdm import tqdm
-
-        missing = list(dict.fromkeys(t for t in texts if (kind, t) not in self._cache))
-        for text in tqdm(missing, desc=f"e5 {kind}", unit="text", disable=not progress or not missing):
-            self._cache[kind, text] = self.torch.embed(text, kind)  # type: ignore[union-attr]
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._cache[kind, t] for t in texts])
+    def _batch(self, chunk: list[str], kind: str) -> np.ndarray:
+        """The engine's batch call; through torch one text at a time, as a query is: int8
+        activations are scaled per call, so a KB question and the same words asked by a shopper
+        get the same vector."""
+        if self.torch is not None:
+            return np.stack([self.torch.embed(text, kind) for text in chunk])
+        return _normalised(self.model.query(chunk) if kind == "query" else self.model.passage(chunk))
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector (1, dim), bypassing the cache."""

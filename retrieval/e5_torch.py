@@ -25,13 +25,18 @@ META = "\u2581"        # SentencePiece's metaspace marker
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
-def _dequantise(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 blocks (fp16 scale + 32 nibbles: byte j holds weight j low, j+16 high) -> float32."""
-    blocks = raw.view(_BLOCK).reshape(rows, cols // QK)
+def _unpack(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks (fp16 scale + 32 nibbles: byte j holds weight j low, j+16 high) -> float32
+    rows of their weights, one row per row of blocks."""
     low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
     high = (blocks["qs"] >> 4).astype(np.int8) - 8
     values = np.concatenate([low, high], axis=-1).astype(np.float32)      # (rows, nb, 32)
-    return (values * blocks["d"].astype(np.float32)[..., None]).reshape(rows, cols)
+    return (values * blocks["d"].astype(np.float32)[..., None]).reshape(len(blocks), -1)
+
+
+def _dequantise(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """A weight matrix stored as Q4_0 bytes -> float32 (rows, cols)."""
+    return _unpack(raw.view(_BLOCK).reshape(rows, cols // QK))
 
 
 class _Reader:
@@ -246,11 +251,7 @@ class E5Torch:
 
     def _embeddings(self, ids: list[int]) -> np.ndarray:
         """Word (unpacked from 4 bits) + position + type rows, as the engine adds them."""
-        blocks = self._word[ids]
-        low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
-        high = (blocks["qs"] >> 4).astype(np.int8) - 8
-        words = np.concatenate([low, high], axis=-1) * blocks["d"].astype(np.float32)[..., None]
-        return (words.reshape(len(ids), self.H) + self._pos[:len(ids)] + self._type).astype(np.float32)
+        return (_unpack(self._word[ids]) + self._pos[:len(ids)] + self._type).astype(np.float32)
 
 
 def calibration_sentences(path: Path = CALIBRATION) -> list[str]:
