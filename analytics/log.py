@@ -1,4 +1,4 @@
-"""The analytics event log in Redis: one stream of events, folded in the same MULTI/EXEC into
+"""The analytics event log in Redis: one stream of events, folded in the same atomic script call into
 per-day counters, so a dashboard reads O(days) small hash lookups instead of scanning millions
 of events.
 
@@ -42,7 +42,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
 from kit.pii import analytics_secret, pseudonymize
 from kit.redis import decoded, text
@@ -114,6 +113,53 @@ class _Plan:
 
 
 
+# One append's writes, applied at once if the facts it was planned on are unchanged. KEYS: every
+# key checked or written, the event's `seen` key first. ARGV[1]: JSON [checks, writes], checks as
+# [key index, rev read] pairs, writes as [command, key index, arguments...] (one JSON string, not
+# hundreds of arguments: redis-py encodes each argument in Python). Returns 1 (applied), 0 (this
+# event id was appended already) or -1 (a fact changed since it was read: plan again).
+_APPLY = """
+local allowed = {SET=1, XADD=1, HINCRBY=1, HINCRBYFLOAT=1, HSET=1, HDEL=1, EXPIRE=1,
+                 ZADD=1, ZREMRANGEBYRANK=1, ZREM=1, SADD=1}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local plan = cjson.decode(ARGV[1])
+for _, check in ipairs(plan[1]) do
+  if (redis.call('HGET', KEYS[check[1]], 'rev') or '') ~= check[2] then return -1 end
+end
+for _, write in ipairs(plan[2]) do
+  local command = write[1]
+  if not allowed[command] then
+    return redis.error_reply('analytics: ' .. tostring(command) .. ' is not an append write')
+  end
+  redis.call(command, KEYS[write[2]], unpack(write, 3))
+end
+return 1
+"""
+
+
+class _Writes:
+    """The commands of one append, as the `_APPLY` script's KEYS and ARGV."""
+
+    def __init__(self, seen_key: str) -> None:
+        self.keys: list[str] = [seen_key]
+        self._index: dict[str, int] = {seen_key: 1}
+        self._ops: list[list[Any]] = []
+
+    def _key(self, key: str) -> int:
+        if key not in self._index:
+            self.keys.append(key)
+            self._index[key] = len(self.keys)
+        return self._index[key]
+
+    def add(self, command: str, key: str, *args: Any) -> None:
+        self._ops.append([command, self._key(key), *map(str, args)])   # strings: exact in Lua
+
+    def call(self, guards: dict[str, str]) -> tuple[list[str], list[str]]:
+        """KEYS and ARGV, the checked keys among the keys (a check may name a key not written)."""
+        checks = [[self._key(key), rev] for key, rev in guards.items()]
+        return self.keys, [json.dumps([checks, self._ops], ensure_ascii=False)]
+
+
 class EventLog:
     """The analytics event log: append-only stream + pre-aggregated counters, in Redis.
 
@@ -137,6 +183,7 @@ class EventLog:
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.maxlen = maxlen
         self._meta_written = False
+        self._apply = redis.register_script(_APPLY)
 
     def day(self, at: float) -> str:
         return datetime.fromtimestamp(at, self.tz).date().isoformat()
@@ -157,34 +204,49 @@ class EventLog:
 
     async def append(self, event: Event) -> bool:
         """Store the event and update the counters atomically. False if this event id was already
-        appended (a retry), in which case nothing changes."""
+        appended (a retry), in which case nothing changes.
+
+        Two round trips: the facts are read in one pipeline, and the writes go in one script call
+        that first checks the facts read are unchanged (each facts hash carries a `rev` the script
+        compares and every write bumps). A concurrent append on the same conversation or ticket
+        makes the check fail and this one plans again. (It was WATCH, reads, MULTI/EXEC: four to
+        five round trips and a command object per counter, the gateway's largest share of Redis
+        work per turn; issue 20.)"""
         event = self.prepare(event)
         seen_key = SEEN.format(eid=event.id)
         cid, tid = event.conversation, event.ticket
         conv_key = CONV_FACTS.format(cid=cid) if cid else None
         ticket_key = TICKET_FACTS.format(tid=tid) if tid else None
         for _attempt in range(MAX_ATTEMPTS):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(*[k for k in (seen_key, conv_key, ticket_key) if k])
-                    if await pipe.exists(seen_key):
-                        await pipe.unwatch()
-                        return False
-                    conv = (decoded(await pipe.hgetall(conv_key)) or {}) if conv_key else {}
-                    ticket = (decoded(await pipe.hgetall(ticket_key)) or {}) if ticket_key else {}
-                    plan = await self._plan(pipe, event, conv, ticket)
-                    pipe.multi()
-                    self._queue(pipe, event, plan, seen_key)
-                    await pipe.execute()
-                    self._meta_written = True
-                    return True
-                except WatchError:
-                    pass
-            # another append touched the same conversation/ticket: back off a little, with jitter
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.exists(seen_key)
+                for key in (conv_key, ticket_key):
+                    if key:
+                        pipe.hgetall(key)
+                replies = await pipe.execute()
+            if replies[0]:
+                return False
+            read = iter(replies[1:])
+            conv = (decoded(next(read)) or {}) if conv_key else {}
+            ticket = (decoded(next(read)) or {}) if ticket_key else {}
+            guards = {key: facts.get("rev", "")
+                      for key, facts in ((conv_key, conv), (ticket_key, ticket)) if key}
+            plan = await self._plan(guards, event, conv, ticket)
+            writes = _Writes(seen_key)
+            self._queue(writes, event, plan, seen_key, guards)
+            keys, args = writes.call(guards)
+            applied = await self._apply(keys=keys, args=args)
+            if applied == 1:
+                self._meta_written = True
+                return True
+            if applied == 0:   # appended meanwhile under the same id (a retry racing the original)
+                return False
+            # another append changed the same conversation/ticket: back off a little, with jitter
             await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(_attempt, 7)))
         raise RuntimeError(f"analytics append of {event.id} kept conflicting after {MAX_ATTEMPTS} attempts")
 
-    async def _plan(self, pipe: Any, event: Event, conv: dict[str, str], ticket: dict[str, str]) -> _Plan:
+    async def _plan(self, guards: dict[str, str], event: Event, conv: dict[str, str],
+                    ticket: dict[str, str]) -> _Plan:
         plan = _Plan()
         kind, at, data = event.kind, event.at, event.data
         new_conv = self._update_conversation(event, conv) if event.conversation else {}
@@ -195,7 +257,7 @@ class EventLog:
         if new_conv and conv.get("contact") != "1" and new_conv.get("engaged") == "1" \
                 and new_conv.get("customer") and new_conv.get("reason"):
             new_conv["contact"] = "1"
-            await self._link_contact(pipe, plan, event.conversation or "", new_conv)
+            await self._link_contact(guards, plan, event.conversation or "", new_conv)
 
         day = self.day(at)
         self._feedback_loop(event, day, conv, new_conv, plan)
@@ -337,10 +399,12 @@ class EventLog:
             facts["handled_at"] = repr(at)  # SLA: first reply (or solved without a reply)
         return facts
 
-    async def _link_contact(self, pipe: Any, plan: _Plan, cid: str, facts: dict[str, str]) -> None:
+    async def _link_contact(self, guards: dict[str, str], plan: _Plan, cid: str,
+                            facts: dict[str, str]) -> None:
+        """Facts read here are guarded like the conversation's (`guards`: key -> rev read)."""
         last_key = LAST_CONTACT.format(customer=facts["customer"], reason=facts["reason"])
-        await pipe.watch(last_key)
-        last = decoded(await pipe.hgetall(last_key)) or {}
+        last = decoded(await self.redis.hgetall(last_key)) or {}
+        guards[last_key] = last.get("rev", "")
         start = float(facts["start"])
         prev_cid, prev_at = last.get("cid"), fact(last, "at")
         if prev_at is not None and prev_at > start:
@@ -348,52 +412,54 @@ class EventLog:
         if prev_cid and prev_cid != cid and prev_at is not None \
                 and start - prev_at <= FCR_WINDOW.total_seconds():
             prev_key = CONV_FACTS.format(cid=prev_cid)
-            await pipe.watch(prev_key)
-            prev = decoded(await pipe.hgetall(prev_key)) or {}
+            prev = decoded(await self.redis.hgetall(prev_key)) or {}
+            guards[prev_key] = prev.get("rev", "")
             if prev and prev.get("repeat") != "1":
                 new_prev = {**prev, "repeat": "1"}
                 plan.diff(conversation_contribution(prev), conversation_contribution(new_prev))
                 plan.hashes[prev_key] = (new_prev, CONV_TTL_S)
         ttl = int(FCR_WINDOW.total_seconds()) + 86400
-        plan.hashes[last_key] = ({"cid": cid, "at": repr(start)}, ttl)
+        plan.hashes[last_key] = ({**last, "cid": cid, "at": repr(start)}, ttl)
 
-    def _queue(self, pipe: Any, event: Event, plan: _Plan, seen_key: str) -> None:
-        pipe.set(seen_key, "1", ex=SEEN_TTL_S)
-        if self.maxlen:
-            pipe.xadd(STREAM, event.to_fields(), maxlen=self.maxlen, approximate=True)
-        else:
-            pipe.xadd(STREAM, event.to_fields())
+    def _queue(self, writes: _Writes, event: Event, plan: _Plan, seen_key: str,
+               guards: dict[str, str]) -> None:
+        writes.add("SET", seen_key, "1", "EX", SEEN_TTL_S)
+        fields = [part for item in event.to_fields().items() for part in item]
+        trim = ["MAXLEN", "~", self.maxlen] if self.maxlen else []
+        writes.add("XADD", STREAM, *trim, "*", *fields)
         for (day, name), delta in plan.counters.items():
             if abs(delta) < 1e-9:
                 continue
             key = DAY.format(day=day)
             if float(delta).is_integer() and not name.split("|", 1)[0].endswith(":sum"):
-                pipe.hincrby(key, name, int(delta))
+                writes.add("HINCRBY", key, name, int(delta))
             else:
-                pipe.hincrbyfloat(key, name, round(delta, 6))
+                writes.add("HINCRBYFLOAT", key, name, repr(round(delta, 6)))
         for (day, name), delta in plan.variants.items():
             if delta:
-                pipe.hincrby(VARIANTS.format(day=day), name, delta)
+                writes.add("HINCRBY", VARIANTS.format(day=day), name, delta)
         for (day, eid), payload in plan.unanswered_add.items():
-            pipe.hset(UNANSWERED.format(day=day), eid, payload)
-            pipe.expire(UNANSWERED.format(day=day), UNANSWERED_TTL_S)
+            writes.add("HSET", UNANSWERED.format(day=day), eid, payload)
+            writes.add("EXPIRE", UNANSWERED.format(day=day), UNANSWERED_TTL_S)
         for day, eid in plan.unanswered_del:
-            pipe.hdel(UNANSWERED.format(day=day), eid)
+            writes.add("HDEL", UNANSWERED.format(day=day), eid)
         if plan.verbatims:
-            pipe.zadd(VERBATIMS, plan.verbatims)
-            pipe.zremrangebyrank(VERBATIMS, 0, -VERBATIMS_KEPT - 1)
+            scored = [part for member, at in plan.verbatims.items() for part in (at, member)]
+            writes.add("ZADD", VERBATIMS, *scored)
+            writes.add("ZREMRANGEBYRANK", VERBATIMS, 0, -VERBATIMS_KEPT - 1)
         for key, (mapping, ttl) in plan.hashes.items():
             if mapping:
-                pipe.hset(key, mapping=mapping)
-                pipe.expire(key, ttl)
+                rev = str(int(guards.get(key) or 0) + 1)   # what the next append's check expects
+                writes.add("HSET", key, *[part for item in {**mapping, "rev": rev}.items() for part in item])
+                writes.add("EXPIRE", key, ttl)
         if plan.zadd:
-            pipe.zadd(SLA_PENDING, plan.zadd)
+            writes.add("ZADD", SLA_PENDING, *[part for tid, due in plan.zadd.items() for part in (due, tid)])
         if plan.zrem:
-            pipe.zrem(SLA_PENDING, *plan.zrem)
+            writes.add("ZREM", SLA_PENDING, *plan.zrem)
         for name, value in plan.dims:
-            pipe.sadd(DIM.format(dim=name), value)
+            writes.add("SADD", DIM.format(dim=name), value)
         if not self._meta_written:
-            pipe.hset(META, "tz", str(self.tz))
+            writes.add("HSET", META, "tz", str(self.tz))
 
     async def read(self, since: datetime | float | None = None, until: datetime | float | None = None,
                    *, batch: int = 1000) -> list[Event]:

@@ -6,7 +6,7 @@ obtained by pre-aggregation, not by scanning raw events on each request. So this
 1. starts a private, throw-away Redis (embedded redis-server, temp dir, free port);
 2. fills it with ~N events (default 1,000,000) of `analytics.simulate.month` over 365 days,
    written through the real write path, `EventLog.append` (stream + per-day counters in one
-   WATCH/MULTI per event), by `analytics.simulate.load` in several processes at once, each on
+   checked script call per event), by `analytics.simulate.load` in several processes at once, each on
    its own share of the conversations; the fill rate is measured;
 3. times the dashboard's own requests through the real FastAPI app (httpx.ASGITransport, an
    admin's bearer token): KPIs over 30 and 365 days, filtered by channel and by a contact-reason

@@ -1,10 +1,16 @@
-"""One speed-up of Rasa 3.6 itself, applied by bot/serve.py before Rasa starts.
+"""Speed-ups of Rasa 3.6 itself, applied by bot/serve.py before Rasa starts.
 
-Rasa checks every action server response with `jsonschema.validate(result, schema)`, which
+1. Rasa checks every action server response with `jsonschema.validate(result, schema)`, which
 first re-validates the schema itself against the JSON Schema meta-schema and builds a new
 validator: about a fifth of Rasa's CPU per custom action on 2 cores (docs/profiles). The same
 check with the validator built and the schema checked once gives the same verdict and the same
-error message for a bad response.
+error message for a bad response. A good response is first checked event by event against the
+schema's alternative for its event name instead of all 23 (`oneOf`): a tenth of the check's
+cost (`_by_event_name`; 1.41 -> 0.13 ms for five events).
+
+2. Every event read from the tracker store (the whole stored tracker, every turn) finds its class
+with `Event.resolve_by_type`, which walks every subclass of Event each time. The classes a type
+name resolves to are kept once found (unknown names still go through Rasa's own lookup).
 
 Runs in the Rasa venv (Python 3.10): imports nothing from the gateway.
 """
@@ -29,6 +35,9 @@ def install() -> None:
             cls = validators.validator_for(schema)
             cls.check_schema(schema)
             validator = compiled["response"] = cls(schema)
+            compiled["fast"] = _by_event_name(schema, cls)
+        if compiled["fast"] is not None and compiled["fast"](result):
+            return True
         error = best_match(validator.iter_errors(result))
         if error is not None:
             error.message += (
@@ -39,3 +48,76 @@ def install() -> None:
         return True
 
     RemoteAction._validate_action_result = validate_action_result
+    _memoise_event_types()
+    _join_coo_directly()
+
+
+def _join_coo_directly() -> None:
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    original = Features._combine_sparse_features
+
+    def combine(self: Features, additional_features: Features) -> None:
+        left, right = self.features, additional_features.features
+        if not (isinstance(left, scipy.sparse.coo_matrix) and isinstance(right, scipy.sparse.coo_matrix)
+                and left.shape[0] == right.shape[0] and left.dtype == right.dtype):
+            original(self, additional_features)   # other shapes and errors: Rasa's own path
+            return
+        rows, cols = left.shape[0], left.shape[1] + right.shape[1]
+        index = np.int32 if max(rows, cols) < np.iinfo(np.int32).max else np.int64
+        self.features = scipy.sparse.coo_matrix(
+            (np.concatenate([left.data, right.data]),
+             (np.concatenate([left.row, right.row]).astype(index, copy=False),
+              np.concatenate([left.col, right.col + left.shape[1]]).astype(index, copy=False))),
+            shape=(rows, cols))
+        self._cached_fingerprint = None
+
+    Features._combine_sparse_features = combine
+
+
+def _by_event_name(schema: dict[str, Any], cls: Any) -> Any:
+    """The same verdict as the whole schema, without its `oneOf`: each event is checked against the
+    one alternative whose `event` const is its name (the alternatives' consts are distinct, so no
+    other can match and "exactly one" is "that one"). None when the schema is not of that shape.
+    Errors are still reported by the whole schema, with Rasa's own message."""
+    import copy
+
+    base = copy.deepcopy(schema)
+    try:
+        alternatives = base["properties"]["events"]["items"].pop("oneOf")
+        names = [alt["properties"]["event"]["const"] for alt in alternatives]
+    except (KeyError, TypeError):
+        return None
+    if len(set(names)) != len(names):
+        return None
+    whole, by_name = cls(base), {name: cls(alt) for name, alt in zip(names, alternatives, strict=True)}
+
+    def is_valid(result: Any) -> bool:
+        if not whole.is_valid(result):
+            return False
+        for event in result.get("events") or []:   # objects with a string `event`, per `whole`
+            checker = by_name.get(event["event"])
+            if checker is None or not checker.is_valid(event):
+                return False
+        return True
+
+    return is_valid
+
+
+def _memoise_event_types() -> None:
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    found: dict[str, Any] = {}
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        cls = found.get(type_name)
+        if cls is None:
+            cls = original(type_name, default)
+            if cls is not None and cls is not default:
+                found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)

@@ -33,7 +33,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 
-MAX_EVENTS = 120   # ~12 shopper turns of this bot (10 events a turn)
+MAX_EVENTS = 80    # ~12 shopper turns of this bot (6-7 events a turn; was 120, see decisions.md)
 KEEP_TURNS = 6     # what stays once trimmed: rules and forms look back one or two turns
 
 

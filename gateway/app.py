@@ -139,7 +139,7 @@ def _wire(state: GatewayState) -> None:
     from handoff.survey_links import SurveyLinks
     from handoff.tickets import Tickets
     from kit.dates import preload as preload_dates
-    from retrieval.text import LanguageDetector
+    from retrieval.text import shared_detector
     from shop.config import load_shop_config
     from shop.hours import BusinessHours
     from shop.sources import build_source
@@ -160,7 +160,7 @@ def _wire(state: GatewayState) -> None:
     if settings.clock_start is not None:
         log.warning("CLOCK_START is set: opening hours and ticket deadlines use a moved clock",
                     extra={"clock_start": settings.clock_start.isoformat()})
-    detector = LanguageDetector(["fr", "en"])
+    detector = shared_detector(("fr", "en"))   # the retriever's too: one model, one cache
     state.recorder = Recorder(EventLog(state.redis, hours=hours, secret=settings.analytics_secret),
                               on_event=state.metrics.event)
     state.desk = HelpDesk(state.redis, state.recorder)

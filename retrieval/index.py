@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import faiss
@@ -117,23 +118,33 @@ class _Vocabulary:
         for toks in (*unit_tokens.values(), *answer_tokens.values()):
             self.counts.update(set(toks))
         self.words = list(self.counts)
+        self._verdicts: dict[str, bool] = {}
 
     def unknown_share(self, query: list[str], minus: Counter[str] | None = None) -> float:
         words = [t for t in query if len(t) >= 3 and not t.isdigit()]
         if not words:
             return 0.0
-        minus = minus or Counter()
+        if not minus:   # a shopper's question: the whole KB counts, and recent verdicts are kept
+            return sum(1 for t in words if not self._known_in_kb(t)) / len(words)
+        return sum(1 for t in words if not self._known(t, minus)) / len(words)
 
-        def known(t: str) -> bool:
-            if self.counts.get(t, 0) - minus.get(t, 0) > 0:
-                return True
-            if len(t) < 5:
-                return False
-            near = process.extract(t, self.words, scorer=Levenshtein.distance,
-                                   score_cutoff=1 if len(t) < 8 else 2, limit=5)
-            return any(self.counts[w] - minus.get(w, 0) > 0 for w, _, _ in near)
+    def _known_in_kb(self, t: str) -> bool:
+        """`_known` against the whole KB, remembered: the fuzzy pass scans every KB word."""
+        verdict = self._verdicts.get(t)
+        if verdict is None:
+            if len(self._verdicts) >= 20_000:
+                self._verdicts.clear()
+            verdict = self._verdicts[t] = self._known(t, Counter())
+        return verdict
 
-        return sum(1 for t in words if not known(t)) / len(words)
+    def _known(self, t: str, minus: Counter[str]) -> bool:
+        if self.counts.get(t, 0) - minus.get(t, 0) > 0:
+            return True
+        if len(t) < 5:
+            return False
+        near = process.extract(t, self.words, scorer=Levenshtein.distance,
+                               score_cutoff=1 if len(t) < 8 else 2, limit=5)
+        return any(self.counts[w] - minus.get(w, 0) > 0 for w, _, _ in near)
 
     def without(self, units: list[int], entries: list[int]) -> Counter[str]:
         minus: Counter[str] = Counter()
@@ -302,7 +313,7 @@ class HybridIndex:
         dense_units = np.full(n_units, sims[0, -1], dtype=np.float32)
         dense_units[ids[0]] = sims[0]
         if qchar is None:  # calibration passes the rows of one batched transform
-            qchar = self.vectorizer.transform([query])
+            qchar = self.char_row(query)
         char_units = _sparse_dot(qchar, self._unit_char_t)
         char_answer = _sparse_dot(qchar, self._answer_char_t)
         clf = self._classify("char", lang, qchar, fold)
@@ -330,7 +341,8 @@ class HybridIndex:
             counts = counts.copy()
             np.subtract.at(centroid_sum, self.unit_entry[exclude_units], self.unit_emb[exclude_units])
             np.subtract.at(counts, self.unit_entry[exclude_units], 1)
-        norms = np.linalg.norm(centroid_sum, axis=1)
+        norms = (self._centroid_norms[0] if centroid_sum is self.centroid_sum
+                 else np.linalg.norm(centroid_sum, axis=1))
         centroid = (centroid_sum @ qvec.ravel()) / np.maximum(norms, 1e-6)
         centroid[counts <= 0] = NEG
         outside = self.entry_lang != lang
@@ -365,14 +377,16 @@ class HybridIndex:
             return ()
         inv_scale2 = float(len(self.slices))
         out: list[np.ndarray] = []
-        for a, b in self.slices:
+        for i, (a, b) in enumerate(self.slices):
             units = (self.unit_emb[:, a:b] @ q[a:b]) * inv_scale2
             if exclude_units is not None and len(exclude_units):
                 units[exclude_units] = NEG
             part = centroid_sum[:, a:b]
-            centroid = (part @ q[a:b]) / np.maximum(np.linalg.norm(part, axis=1), 1e-6)
+            norms = (self._centroid_norms[1][i] if centroid_sum is self.centroid_sum
+                     else np.linalg.norm(part, axis=1))
+            centroid = (part @ q[a:b]) / np.maximum(norms, 1e-6)
             centroid = centroid * np.sqrt(inv_scale2)
-            centroid[np.linalg.norm(part, axis=1) <= 1e-6] = NEG
+            centroid[norms <= 1e-6] = NEG
             answer = (self.answer_emb[:, a:b] @ q[a:b]) * inv_scale2
             out += [self._per_entry_max(units.astype(np.float32)), centroid.astype(np.float32),
                     answer.astype(np.float32)]
@@ -390,6 +404,34 @@ class HybridIndex:
         if model is not None:
             out[model.classes_] = _decision(model, x)
         return out
+
+    @cached_property
+    def _centroid_norms(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Norms of the entries' centroids, whole and per embedder slice: the same for every query."""
+        return (np.linalg.norm(self.centroid_sum, axis=1),
+                [np.linalg.norm(self.centroid_sum[:, a:b], axis=1) for a, b in self.slices])
+
+    @cached_property
+    def _char_analyzer(self) -> Any:
+        return self.vectorizer.build_analyzer()
+
+    def char_row(self, query: str) -> sparse.csr_matrix:
+        """The query's character n-gram TF-IDF row, as `vectorizer.transform([query])` computes
+        it (sublinear tf, idf, l2; float32) without sklearn's checks around one row, which cost
+        more than the row itself (~0.4 ms a query)."""
+        vocabulary = self.vectorizer.vocabulary_
+        counts = Counter(i for i in map(vocabulary.get, self._char_analyzer(query)) if i is not None)
+        n = len(vocabulary)
+        if not counts:
+            return sparse.csr_matrix((1, n), dtype=np.float32)
+        idx = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
+        data = np.array([counts[i] for i in idx.tolist()], dtype=np.float32)
+        np.log(data, out=data)
+        data += 1
+        data *= self.vectorizer.idf_[idx]
+        # as sklearn's l2 normalisation: float32 squares summed in float64, the division in float64
+        data = (data / np.sqrt(np.sum(data * data, dtype=np.float64))).astype(np.float32)
+        return sparse.csr_matrix((data, idx, np.array([0, len(idx)], dtype=np.int32)), shape=(1, n))
 
     @cached_property
     def respell(self) -> Respeller:

@@ -284,14 +284,28 @@ def kb_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.md") if p.is_file() and not p.name.startswith("."))
 
 
-def content_hash(root: Path) -> str:
-    """Hash of everything that defines the KB (paths + bytes of entries and taxonomy)."""
-    h = hashlib.sha256()
+def _defining_files(root: Path) -> list[Path]:
     files = kb_files(root)
     tax = root / TAXONOMY_FILE
     if tax.exists():
         files.append(tax)
-    for path in files:
+    return files
+
+
+def content_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Path, modification time and size of every file that defines the KB: a cheap check of
+    whether `content_hash` may have changed (a watcher looks every second)."""
+    out = []
+    for path in _defining_files(root):
+        st = path.stat()
+        out.append((str(path.relative_to(root)), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def content_hash(root: Path) -> str:
+    """Hash of everything that defines the KB (paths + bytes of entries and taxonomy)."""
+    h = hashlib.sha256()
+    for path in _defining_files(root):
         h.update(str(path.relative_to(root)).encode())
         h.update(b"\0")
         h.update(path.read_bytes())

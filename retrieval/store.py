@@ -26,7 +26,7 @@ from .embedder import Embedder
 from .engine import SearchEngine
 from .index import HybridIndex
 from .kb import SUPPORTED_LANGS, KnowledgeBase, load_kb
-from .text import LanguageDetector
+from .text import LanguageDetector, shared_detector
 from .wordvec import vectors_id
 
 
@@ -61,15 +61,9 @@ def cache_key(kb: KnowledgeBase, embedder: Embedder, config: RetrievalConfig, mo
     return h.hexdigest()[:16]
 
 
-_DETECTOR: LanguageDetector | None = None
-
-
 def detector() -> LanguageDetector:
-    """One language detector per process (its models take a second to load)."""
-    global _DETECTOR
-    if _DETECTOR is None:
-        _DETECTOR = LanguageDetector(list(SUPPORTED_LANGS))
-    return _DETECTOR
+    """The process's language detector for the KB's languages."""
+    return shared_detector(SUPPORTED_LANGS)
 
 
 def build_engine(kb: KnowledgeBase | str | Path, embedder: Embedder,

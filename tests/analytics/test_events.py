@@ -130,6 +130,52 @@ def test_concurrent_appends_on_one_conversation(redis_server: RedisServer) -> No
     on_redis(redis_server.url, flush=True, decode=True, job=scenario)
 
 
+def test_an_append_planned_on_stale_facts_plans_again(redis_server: RedisServer) -> None:
+    """Between an append's read and its write another append changes the conversation: the
+    first one's write is refused as a whole and planned again on the new facts, so the
+    conversation is counted once and both events are."""
+    async def scenario(r: aioredis.Redis) -> None:
+        log = EventLog(r)
+        first = ev.message_in(conversation="c", channel="web", lang="fr", customer="u", at=paris(2, 10),
+                              id="m1")
+        late = ev.faq_answered(conversation="c", band="answer", score=0.9, entry="e",
+                               reason="delivery/tracking", at=paris(2, 10, 1), id="f1")
+        plans = 0
+        real_plan = log._plan
+
+        async def plan_then_interleave(*args: Any) -> Any:
+            nonlocal plans
+            plans += 1
+            planned = await real_plan(*args)
+            if plans == 1:   # the other append lands while this one is planned
+                assert await EventLog(r).append(first)
+            return planned
+
+        log._plan = plan_then_interleave  # type: ignore[method-assign]
+        assert await log.append(late)
+        assert plans == 2
+        day = await r.hgetall("support:analytics:day:2026-03-02")
+        assert day["msg_in|*|*|*"] == "1" and day["faq_answer|*|*|*"] == "1"
+        assert day["conv|*|*|*"] == "1" and day["conv|web|fr|delivery/tracking"] == "1"
+        assert day.get("conv|web|fr|-", "0") == "0"   # moved to its reason, not counted twice
+        assert (await r.hgetall("support:analytics:conv:c"))["rev"] == "2"
+        assert await r.xlen(STREAM) == 2
+        assert not await log.append(late)   # a retry of an event already counted changes nothing
+        assert await r.xlen(STREAM) == 2
+
+    on_redis(redis_server.url, flush=True, decode=True, job=scenario)
+
+
+def test_the_write_script_runs_only_append_writes(redis_server: RedisServer) -> None:
+    async def scenario(r: aioredis.Redis) -> None:
+        log = EventLog(r)
+        with pytest.raises(aioredis.ResponseError, match="FLUSHALL is not an append write"):
+            await log._apply(keys=["seen:x", "k"], args=['[[], [["FLUSHALL", 2]]]'])
+        assert not await r.exists("seen:x")
+
+    on_redis(redis_server.url, flush=True, decode=True, job=scenario)
+
+
 def scenario_events() -> list[ev.Event]:
     """Four conversations and two tickets, Monday 2 to Friday 6 March 2026 (Paris, Mon-Fri 9-18)."""
     tracking, refund = "delivery/tracking", "returns/refund-delay"

@@ -38,6 +38,16 @@ SAMPLES = [
     {"events": "not a list", "responses": []},
     {"events": [{"no_event_name": 1}], "responses": []},
     {"responses": [{"text": "no events at all"}]},
+    {"events": [{"event": "slot", "name": "faq_band", "value": "answer"}, {"event": "bot", "text": "hi"},
+                {"event": "active_loop", "name": None}, {"event": "followup", "name": "utter_x"}],
+     "responses": []},
+    {"events": [{"event": "no_such_event"}], "responses": []},
+    {"events": [{"event": "slot", "value": "no name"}], "responses": []},
+    {"events": [{"event": "slot", "name": "a", "value": 1}, {"event": "user", "text": 3}], "responses": []},
+    {"events": [{"event": 5}], "responses": []},
+    {"events": [{"event": "slot", "name": "a", "value": 1, "timestamp": "noon"}], "responses": []},
+    {"events": [], "responses": "not a list"},
+    [],
 ]
 
 
@@ -48,6 +58,97 @@ def test_the_compiled_validation_agrees_with_rasas_own() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["after"] == result["before"]                  # same verdicts, same messages
     verdicts = [v[0] for v in result["after"]]
-    assert verdicts[:3] == ["ok", "ok", "refused"], verdicts    # the samples do test both ways
+    assert verdicts == ["ok", "ok", "refused", "refused", "ok", "ok", "refused", "refused", "refused",
+                        "refused", "refused", "refused", "refused"], verdicts   # the samples test both ways
     refused = [v[1] for v in result["after"] if v[0] == "refused"]
     assert all("Failed to validate Action server response" in message for message in refused)
+
+
+EVENT_TYPES = r"""
+import json, sys
+sys.path.insert(0, "bot")
+from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.utils.common import all_subclasses
+
+names = sorted({cls.type_name for cls in all_subclasses(Event)}) + ["topic", "no_such_event"]
+
+def lookups():
+    out = {}
+    for name in names + names:   # twice: the second lookup of a name comes from the memo
+        try:
+            found = Event.resolve_by_type(name)
+            out[name] = found.__name__ if found else None
+        except ValueError as exc:
+            out[name] = "error: " + str(exc)
+    out["default"] = Event.resolve_by_type("no_such_event", UserUttered).__name__
+    return out
+
+before = lookups()
+import rasa_patches
+rasa_patches.install()
+after = lookups()
+parsed = Event.from_parameters({"event": "user", "text": "où est mon colis ?",
+                                "parse_data": {"intent": {"name": "faq"}}})
+print(json.dumps({"before": before, "after": after, "parsed": type(parsed).__name__, "n": len(names)}))
+"""
+
+
+def test_event_classes_found_as_rasa_finds_them() -> None:
+    out = subprocess.run([str(REPO / ".venv-rasa" / "bin" / "python"), "-c", EVENT_TYPES],
+                         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["after"] == result["before"]
+    assert result["n"] > 20 and result["after"]["user"] == "UserUttered"
+    assert result["after"]["no_such_event"].startswith("error: Unknown event name")
+    assert result["after"]["topic"] is None and result["after"]["default"] == "UserUttered"
+    assert result["parsed"] == "UserUttered"
+
+
+SPARSE_JOINS = r"""
+import json, sys
+import numpy as np
+import scipy.sparse
+sys.path.insert(0, "bot")
+from rasa.shared.nlu.training_data.features import Features
+
+rng = np.random.default_rng(3)
+
+def sample(rows, cols, dtype):
+    dense = (rng.random((rows, cols)) < 0.2) * rng.integers(1, 4, (rows, cols))
+    return scipy.sparse.coo_matrix(dense.astype(dtype))
+
+pairs = [(sample(5, 7, np.float32), sample(5, 3, np.float32)),
+         (sample(1, 40, np.float64), sample(1, 9, np.float64)),
+         (sample(3, 4, np.float32), scipy.sparse.coo_matrix((3, 6), dtype=np.float32)),
+         (sample(2, 5, np.float32), sample(2, 5, np.float64)),
+         (sample(4, 2, np.float32), sample(3, 2, np.float32))]
+
+def joins():
+    out = []
+    for left, right in pairs:
+        f = Features(left.copy(), "sequence", "text", "a")
+        try:
+            f._combine_sparse_features(Features(right.copy(), "sequence", "text", "b"))
+        except ValueError as exc:
+            out.append(["error", str(exc)])
+            continue
+        m = f.features
+        out.append([m.format, str(m.dtype), str(m.row.dtype), list(m.shape), m.toarray().tolist(),
+                    m.row.tolist(), m.col.tolist(), m.data.tolist()])
+    return out
+
+before = joins()
+import rasa_patches
+rasa_patches.install()
+print(json.dumps({"before": before, "after": joins()}))
+"""
+
+
+def test_sparse_features_are_joined_as_rasa_joins_them() -> None:
+    out = subprocess.run([str(REPO / ".venv-rasa" / "bin" / "python"), "-c", SPARSE_JOINS],
+                         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["after"] == result["before"]   # same matrices, entries in the same order
+    assert result["after"][-1][0] == "error"     # rows that differ are still refused

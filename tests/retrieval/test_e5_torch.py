@@ -19,6 +19,7 @@ TEXTS = [
     "注文はどこですか",                               # another script
     "",
     "\u200b\ttab\nnewline",
+    "\uf8d0\uf8d1\uf8d2 x \U0001F9FF\U0001FA80 <unk> <s>",  # unknown characters in a row, special pieces
 ]
 
 

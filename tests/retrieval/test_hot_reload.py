@@ -171,3 +171,22 @@ def test_broken_kb_without_a_last_good_index_is_not_ready(embedder, kb: Path, tm
     assert any("retour.md:1:" in e for e in status["kb_errors"])
     with pytest.raises(RuntimeError, match="retour.md"):
         svc.search(QUESTION)
+
+
+def test_the_once_a_second_check_reads_the_kb_only_when_a_file_moved(embedder, kb: Path, tmp_path: Path,
+                                                                     services, monkeypatch) -> None:
+    """The watcher's safety net (edits its file events missed) compares names, sizes and times;
+    the files are read and hashed again only when one of those moved."""
+    import retrieval.service as service_module
+
+    svc = start(services, kb, tmp_path / "index", embedder, watch=False)
+    hashed: list[Path] = []
+    real_hash = service_module.content_hash
+    monkeypatch.setattr(service_module, "content_hash", lambda root: hashed.append(root) or real_hash(root))
+    assert not svc._kb_changed() and len(hashed) == 1     # the first look reads the files once
+    for _ in range(5):
+        assert not svc._kb_changed()
+    assert len(hashed) == 1                               # then nothing moved: nothing read
+    replace_in(kb / "fr" / "suivi.md", OLD_ANSWER, "Texte changé : utilisez le lien de suivi")
+    assert svc._kb_changed() and len(hashed) == 2         # an edit is read and reported once
+    assert not svc._kb_changed() and len(hashed) == 2

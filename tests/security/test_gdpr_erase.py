@@ -42,10 +42,10 @@ OTHERS = ("c-12", "c-ab", "c-other", "q")
 HOSTILE = ("*", "?", "[a-z]", "\\", "c-a\\b", "c-1")
 HOSTILE_NAMES = ["star", "question", "class", "backslash", "escape", "prefix"]
 
-# Rasa's own RedisTrackerStore and RedisLockStore, configured from bot/endpoints.yml as `rasa run`
-# does, save a tracker and take a lock for each sender id read from stdin.
+# Rasa's tracker store and lock store, configured from bot/endpoints.yml as `rasa run` does, save a
+# tracker and take a lock for each sender id read from stdin (held: a turn cut off mid-way).
 RASA_WRITER = """
-import asyncio, json, sys
+import asyncio, json, os, sys
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.core.utils import AvailableEndpoints
@@ -57,9 +57,12 @@ async def main(senders):
     endpoints = AvailableEndpoints.read_endpoints("endpoints.yml")
     trackers = TrackerStore.create(endpoints.tracker_store, domain=Domain.empty())
     locks = LockStore.create(endpoints.lock_store)
+    held = []
     for sender in senders:
         await trackers.save(DialogueStateTracker.from_events(sender, [UserUttered("Où est mon colis ?")]))
-        locks.issue_ticket(sender)
+        held.append(locks.lock(sender))
+        await held[-1].__aenter__()
+    os._exit(0)   # a crash: the locks are never given back (a clean exit would close their contexts)
 
 asyncio.run(main(json.loads(sys.stdin.read())))
 """
