@@ -73,6 +73,11 @@ async def _keep_lock(lock: Any) -> None:
             return
 
 
+def _live(message: Message) -> str:
+    """A message as the conversation's live feed carries it (as Transcripts.append publishes it)."""
+    return json.dumps({"type": "message", "message": message.to_dict()}, ensure_ascii=False)
+
+
 def say(lang: str, key: str, **fields: str) -> str:
     return texts.text(lang, f"conversation.{key}", **fields)
 
@@ -120,7 +125,7 @@ class ConversationRouter:
 
     async def _take_in(self, message: Message, conv: Conversation, *, route: bool) -> bool:
         cid, lang = message.conversation_id, message.lang
-        if not await self.transcripts.append(message, route=route):
+        if not await self.transcripts.append(message, route=route, live=True):
             return False
         self.metrics.message(message.channel, "in")
         if lang and lang != conv.get("lang"):
@@ -128,7 +133,7 @@ class ConversationRouter:
         self.recorder.emit(ev.message_in, conversation=cid, channel=message.channel, lang=lang or "fr",
                            customer=customer_id(message.channel, message.sender), reason=conv.get("reason"),
                            at=message.timestamp, id=f"in:{message.channel}:{message.message_id}")
-        await self._publish(message, conv)
+        await self._publish_to_consoles(message, conv)
         return True
 
     async def record_status(self, channel: str, message_id: str, status: str, timestamp: float) -> None:
@@ -152,13 +157,14 @@ class ConversationRouter:
                 return  # the holder re-checks the queue after releasing
             keeper = asyncio.create_task(_keep_lock(lock))
             try:
-                while (message := await self.transcripts.next_pending(cid)) is not None:
+                message = await self.transcripts.next_pending(cid)
+                while message is not None:
                     try:
                         await self.route(message)
                     except Exception:  # one bad turn must not wedge the conversation
                         self.metrics.error("routing_failed")
                         log.exception("routing failed", extra={"conversation": cid})
-                    await self.transcripts.done_pending(cid)
+                    message = await self.transcripts.done_pending(cid)
             finally:
                 keeper.cancel()
                 try:
@@ -199,9 +205,10 @@ class ConversationRouter:
                 await self._degraded_turn(message, conv)
                 return
             replies = [self._bot_message(conv, say(message.lang, "bot_down"))]
-        for reply in replies:
-            await self.send(reply)
-        after = await self.transcripts.require(message.conversation_id)
+        after = None
+        for reply in replies:   # each send reads the conversation as it stands after the turn
+            after = await self.send(reply)
+        after = after or await self.transcripts.require(message.conversation_id)
         if after.get("state") == "queued" and conv.get("state") != "queued":
             await self.event("queued", message.conversation_id, after)
         elif helped and after.get("state") not in ("queued", "agent"):
@@ -233,12 +240,15 @@ class ConversationRouter:
 
     # -- outbound ----------------------------------------------------------------------
 
-    async def send(self, message: Message) -> None:
-        """Store, publish, then deliver on the shopper's channel. DeliveryRefused (e.g. the
-        WhatsApp window closed) is recorded in the transcript and raised to the caller."""
-        await self.transcripts.append(message)
-        conv = await self.transcripts.require(message.conversation_id)
-        await self._publish(message, conv)
+    async def send(self, message: Message) -> Conversation:
+        """Store, publish, then deliver on the shopper's channel; the conversation as it was
+        once stored. DeliveryRefused (e.g. the WhatsApp window closed) is recorded in the
+        transcript and raised to the caller."""
+        conv = await self.transcripts.append_read(message, live=True)   # stored and published
+        if conv is None:   # a message stored before (same id): published again all the same
+            conv = await self.transcripts.require(message.conversation_id)
+            await self.redis.publish(OUTBOX.format(cid=message.conversation_id), _live(message))
+        await self._publish_to_consoles(message, conv)
         if message.role in ("bot", "agent"):
             self.recorder.emit(ev.message_out, conversation=message.conversation_id, role=message.role,
                                at=message.timestamp, id=f"out:{message.message_id}")
@@ -246,7 +256,7 @@ class ConversationRouter:
             self.metrics.message(message.channel, "out")
         sender = self.senders.get(message.channel)
         if sender is None:
-            return
+            return conv
         last = float(conv["last_inbound_at"]) if conv.get("last_inbound_at") else None
         started = time.perf_counter()
         try:
@@ -263,6 +273,7 @@ class ConversationRouter:
                                                 "channel": message.channel, "error": str(exc)})
             await self.transcripts.system(message.conversation_id, "delivery_failed", str(exc)[:200],
                                           message_id=message.message_id)
+        return conv
 
     async def _send_bot(self, conv: Conversation, text: str, buttons: tuple[Button, ...] = ()) -> None:
         await self.send(self._bot_message(conv, text, buttons))
@@ -307,9 +318,9 @@ class ConversationRouter:
 
     # -- events ------------------------------------------------------------------------
 
-    async def _publish(self, message: Message, conv: Conversation) -> None:
-        data = json.dumps({"type": "message", "message": message.to_dict()}, ensure_ascii=False)
-        await self.redis.publish(OUTBOX.format(cid=message.conversation_id), data)
+    async def _publish_to_consoles(self, message: Message, conv: Conversation) -> None:
+        """The conversation's live feed has the message (Transcripts.append, `live`); the
+        consoles follow a conversation an agent holds or waits for."""
         if conv.get("state") in ("queued", "agent"):
             await self.redis.publish(EVENTS, json.dumps({
                 "type": "message", "conversation_id": message.conversation_id,

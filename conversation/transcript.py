@@ -18,18 +18,32 @@ import redis.asyncio as aioredis
 
 from conversation.message import Message
 from kit.ids import customer_id
-from kit.keys import BY_CUSTOMER, BY_SENDER, CONV, CONVERSATIONS, LOG, PENDING, PENDING_CONVERSATIONS, SEEN
+from kit.keys import (
+    BY_CUSTOMER,
+    BY_SENDER,
+    CONV,
+    CONVERSATIONS,
+    LOG,
+    OUTBOX,
+    PENDING,
+    PENDING_CONVERSATIONS,
+    SEEN,
+)
 from kit.redis import decoded, text
 
 SEEN_TTL_S = 7 * 86400
 STATES = ("bot", "queued", "agent")
 
-# KEYS: seen, log, conv, pending; ARGV: json, ttl, now, queue(0/1), role
+# KEYS: pending, pending conversations; ARGV: cid. Returns the next pending message (or nil).
 _DONE = """
 redis.call('LPOP', KEYS[1])
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
-return 1
+local next = redis.call('LINDEX', KEYS[1], 0)
+if not next then redis.call('SREM', KEYS[2], ARGV[1]) end
+return next
 """
+# KEYS: seen, log, conv, pending, pending conversations; ARGV: json, ttl, now, queue (0/1), role,
+# cid, files, live channel ('' = none: published as {"type": "message", "message": json}),
+# read (1: return the conversation hash after the append, instead of the transcript's length)
 _APPEND = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
@@ -40,6 +54,10 @@ if ARGV[4] == '1' then
   redis.call('RPUSH', KEYS[4], ARGV[1])
   redis.call('SADD', KEYS[5], ARGV[6])
 end
+if ARGV[8] ~= '' then
+  redis.call('PUBLISH', ARGV[8], '{"type": "message", "message": ' .. ARGV[1] .. '}')
+end
+if ARGV[9] == '1' then return redis.call('HGETALL', KEYS[3]) end
 return redis.call('LLEN', KEYS[2])
 """
 
@@ -136,17 +154,31 @@ class Transcripts:
     async def update(self, cid: str, **fields: Any) -> None:
         await self.redis.hset(CONV.format(cid=cid), mapping={k: str(v) for k, v in fields.items()})
 
-    async def append(self, message: Message, *, route: bool = False) -> bool:
+    async def append(self, message: Message, *, route: bool = False, live: bool = False) -> bool:
         """Store a message once (by channel + message id); `route` also queues it for the
-        router in the same atomic step. False when it was already stored."""
+        router, `live` publishes it on the conversation's live feed (OUTBOX), in the same
+        atomic step. False when it was already stored (then nothing is published)."""
+        return bool(await self._append(**self._call(message, route=route, live=live, read=False)))
+
+    async def append_read(self, message: Message, *, live: bool = True) -> Conversation | None:
+        """`append`, returning the conversation as it is right after (one round trip instead of
+        an append and a read: several a bot turn); None when the message was already stored."""
+        fields = await self._append(**self._call(message, route=False, live=live, read=True))
+        if not fields:
+            return None
+        return cast("Conversation", decoded(dict(zip(fields[::2], fields[1::2], strict=True))))
+
+    @staticmethod
+    def _call(message: Message, *, route: bool, live: bool, read: bool) -> dict[str, list[Any]]:
         cid = message.conversation_id
         if not cid:
             raise ValueError("a message needs its conversation id before it is stored")
         keys = [SEEN.format(channel=message.channel, mid=message.message_id), LOG.format(cid=cid),
                 CONV.format(cid=cid), PENDING.format(cid=cid), PENDING_CONVERSATIONS]
         args = [json.dumps(message.to_dict(), ensure_ascii=False), SEEN_TTL_S, message.timestamp,
-                "1" if route else "0", message.role, cid, len(message.files)]
-        return bool(await self._append(keys=keys, args=args))
+                "1" if route else "0", message.role, cid, len(message.files),
+                OUTBOX.format(cid=cid) if live else "", "1" if read else "0"]
+        return {"keys": keys, "args": args}
 
     async def system(self, cid: str, event: str, note: str = "", **extra: str) -> Message:
         """A system event ("handed to agent", "closed") in the transcript."""
@@ -172,8 +204,11 @@ class Transcripts:
         raw = await self.redis.lindex(PENDING.format(cid=cid), 0)
         return Message.from_dict(json.loads(raw)) if raw else None
 
-    async def done_pending(self, cid: str) -> None:
-        await self._done(keys=[PENDING.format(cid=cid), PENDING_CONVERSATIONS], args=[cid])
+    async def done_pending(self, cid: str) -> Message | None:
+        """The oldest pending message is routed: drop it, and return the next one (the router's
+        loop reads its next message in the same round trip)."""
+        raw = await self._done(keys=[PENDING.format(cid=cid), PENDING_CONVERSATIONS], args=[cid])
+        return Message.from_dict(json.loads(raw)) if raw else None
 
     async def with_pending(self) -> list[str]:
         """Conversations with messages not yet routed: after a crash, whoever sweeps them

@@ -35,16 +35,32 @@ class RateLimit:
     async def hit(self, key: str) -> int:
         """Counts one event for `key`: 0 while within budget, else the seconds until the window
         ends (the Retry-After). Refused attempts count too, so hammering does not pay."""
-        now = time.time()
+        return await hit_all(self.redis, [(self, key)])
+
+    def _count(self, pipe: Any, key: str, now: float) -> int:
         window = int(now // self.window_s)
         name = RATE.format(key=key, window=window)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, self.window_s * 2)
-            used, _ = await pipe.execute()
-        if int(used) <= self.count:
+        pipe.incr(name)
+        pipe.expire(name, self.window_s * 2)
+        return window
+
+    def _wait(self, used: int, window: int, now: float) -> int:
+        if used <= self.count:
             return 0
         return max(1, math.ceil((window + 1) * self.window_s - now))
+
+
+async def hit_all(redis: aioredis.Redis, budgets: list[tuple[RateLimit, str]]) -> int:
+    """One event counted against each (budget, key) in one round trip: 0 while all are within
+    budget, else the first refusal's wait in the order given."""
+    now = time.time()
+    async with redis.pipeline(transaction=True) as pipe:
+        windows = [limit._count(pipe, key, now) for limit, key in budgets]
+        replies = await pipe.execute()
+    for (limit, _), window, used in zip(budgets, windows, replies[::2], strict=True):
+        if wait := limit._wait(int(used), window, now):
+            return wait
+    return 0
 
 
 def client_key(address: str | None, secret: bytes) -> str:
@@ -78,8 +94,9 @@ class ChatLimits:
         return client_key(address, self.secret)
 
     async def message(self, sender: str, client: str) -> int:
-        return (await self.per_conversation.hit(f"web:{sender}")
-                or await self.per_address.hit(f"msg-client:{client}"))
+        """Both budgets counted in one round trip (each shopper message pays it)."""
+        return await hit_all(self.per_conversation.redis, [(self.per_conversation, f"web:{sender}"),
+                                                           (self.per_address, f"msg-client:{client}")])
 
     async def new_conversation(self, client: str) -> int:
         return await self.conversations.hit(f"conv-client:{client}")

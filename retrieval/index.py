@@ -159,6 +159,7 @@ class HybridIndex:
     """Immutable once built; a rebuilt KB yields a new instance (atomic swap)."""
 
     FORMAT = 7
+    _last_shared: tuple | None = None   # (query key, its language-independent signals): `_shared`
 
     def __init__(self, entries: list[Entry], unit_entry: np.ndarray, unit_text: list[str],
                  unit_emb: np.ndarray, answer_emb: np.ndarray, vectorizer: TfidfVectorizer,
@@ -308,14 +309,11 @@ class HybridIndex:
         invisible to every signal, including the classifier (the fold that lacks it).
         """
         n_units, n_entries = len(self.unit_text), len(self.entries)
-        k = min(n_units, DENSE_TOPK + (0 if exclude_units is None else len(exclude_units)))
-        sims, ids = self.faiss.search(qvec.reshape(1, -1), k)
-        dense_units = np.full(n_units, sims[0, -1], dtype=np.float32)
-        dense_units[ids[0]] = sims[0]
-        if qchar is None:  # calibration passes the rows of one batched transform
-            qchar = self.char_row(query)
-        char_units = _sparse_dot(qchar, self._unit_char_t)
-        char_answer = _sparse_dot(qchar, self._answer_char_t)
+        if exclude_units is None and qchar is None:
+            shared = self._shared(query, qvec)
+        else:
+            shared = self._query_parts(query, qvec, exclude_units, qchar)
+        dense_units, char_units, char_answer, qchar, centroid, answer, per_model = shared
         clf = self._classify("char", lang, qchar, fold)
         clf_emb = self._classify("emb", lang, self.emb_features(qvec.reshape(1, -1), [query], lang), fold)
         unit_bm, units, ans_bm, ents = self.partitions[lang]
@@ -332,10 +330,61 @@ class HybridIndex:
             wv_mean, wv_soft = wv.scores(query)
         else:
             wv_mean = wv_soft = np.zeros(n_units, dtype=np.float32)
+        if exclude_units is not None and len(exclude_units):
+            for arr in (bm_units, wv_mean, wv_soft):
+                arr[exclude_units] = NEG
+        outside = self.entry_lang != lang
+        sig = Signals(
+            dense=dense_units.copy(),
+            centroid=centroid.copy(),
+            answer=answer.copy(),
+            char=char_units.copy(),
+            bm25=self._per_entry_max(bm_units),
+            bm25_answer=bm_answer,
+            char_answer=char_answer.copy(),
+            clf=clf,
+            clf_emb=clf_emb,
+            wv_mean=self._per_entry_max(wv_mean),
+            wv_soft=self._per_entry_max(wv_soft),
+            oov=oov,
+            n_tokens=len(qtok),
+            unknown=self.unknown(qtok, lang, exclude_units),
+            per_model=tuple(a.copy() for a in per_model),
+        )
+        for arr in sig.arrays():
+            arr[outside] = NEG
+        return sig
+
+    def _shared(self, query: str, qvec: np.ndarray) -> tuple:
+        """The signals that do not depend on the language, for the last query asked: a search
+        that tries the shopper's language and then the other one computes them once (the dense
+        search, the character n-grams, every cosine). Read-only arrays, copied by `signals`."""
+        key = (query, qvec.tobytes())
+        last = self._last_shared
+        if last is not None and last[0] == key:
+            return last[1]
+        parts = self._query_parts(query, qvec, None, None)
+        for part in parts:
+            if isinstance(part, np.ndarray):
+                part.setflags(write=False)
+        self._last_shared = (key, parts)   # one assignment: threads see the old pair or the new one
+        return parts
+
+    def _query_parts(self, query: str, qvec: np.ndarray, exclude_units: np.ndarray | None,
+                     qchar: sparse.csr_matrix | None) -> tuple:
+        n_units = len(self.unit_text)
+        k = min(n_units, DENSE_TOPK + (0 if exclude_units is None else len(exclude_units)))
+        sims, ids = self.faiss.search(qvec.reshape(1, -1), k)
+        dense_units = np.full(n_units, sims[0, -1], dtype=np.float32)
+        dense_units[ids[0]] = sims[0]
+        if qchar is None:  # calibration passes the rows of one batched transform
+            qchar = self.char_row(query)
+        char_units = _sparse_dot(qchar, self._unit_char_t)
+        char_answer = _sparse_dot(qchar, self._answer_char_t)
         centroid_sum = self.centroid_sum
         counts = self.units_per_entry.astype(np.float32)
         if exclude_units is not None and len(exclude_units):
-            for arr in (dense_units, char_units, bm_units, wv_mean, wv_soft):
+            for arr in (dense_units, char_units):
                 arr[exclude_units] = NEG
             centroid_sum = centroid_sum.copy()
             counts = counts.copy()
@@ -345,28 +394,10 @@ class HybridIndex:
                  else np.linalg.norm(centroid_sum, axis=1))
         centroid = (centroid_sum @ qvec.ravel()) / np.maximum(norms, 1e-6)
         centroid[counts <= 0] = NEG
-        outside = self.entry_lang != lang
         per_model = self._per_model(qvec.ravel(), exclude_units, centroid_sum)
-        sig = Signals(
-            dense=self._per_entry_max(dense_units),
-            centroid=centroid.astype(np.float32),
-            answer=(self.answer_emb @ qvec.ravel()).astype(np.float32),
-            char=self._per_entry_max(char_units),
-            bm25=self._per_entry_max(bm_units),
-            bm25_answer=bm_answer,
-            char_answer=char_answer,
-            clf=clf,
-            clf_emb=clf_emb,
-            wv_mean=self._per_entry_max(wv_mean),
-            wv_soft=self._per_entry_max(wv_soft),
-            oov=oov,
-            n_tokens=len(qtok),
-            unknown=self.unknown(qtok, lang, exclude_units),
-            per_model=per_model,
-        )
-        for arr in sig.arrays():
-            arr[outside] = NEG
-        return sig
+        return (self._per_entry_max(dense_units), self._per_entry_max(char_units), char_answer, qchar,
+                centroid.astype(np.float32), (self.answer_emb @ qvec.ravel()).astype(np.float32),
+                per_model)
 
     def _per_model(self, q: np.ndarray, exclude_units: np.ndarray | None,
                    centroid_sum: np.ndarray) -> tuple[np.ndarray, ...]:

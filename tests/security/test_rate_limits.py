@@ -187,3 +187,28 @@ def test_client_keys_hide_the_address_and_group_ipv6_by_64() -> None:
     assert client_key("2001:db8:1:2::1", b"s") != client_key("2001:db8:1:3::1", b"s")
     assert client_key("::ffff:198.51.100.7", b"secret") == key
     assert client_key(None, b"s").startswith("ip_")
+
+
+def test_both_message_budgets_are_counted_in_one_round_trip(redis_server: Any, redis_client: redis.Redis) -> None:
+    """Every shopper message pays its two budgets (conversation, address) in one Redis round
+    trip (issue 20); the conversation's refusal is the one reported when both refuse, and the
+    address is counted all the same, so hammering one conversation also spends the address's."""
+    from types import SimpleNamespace
+
+    from gateway.ratelimit import ChatLimits
+    from tests.helpers import on_redis
+
+    redis_client.flushdb()
+    settings = SimpleNamespace(chat_rate=(2, LONG), chat_address_rate=(3, 60), conversation_rate=(1, LONG),
+                               ticket_rate=(1, LONG), ticket_address_rate=(1, LONG))
+
+    async def scenario(client: Any) -> tuple[list[int], dict[str, int]]:
+        limits = ChatLimits(client, settings, secret=b"test")
+        waits = [await limits.message("v-1", "ip_x") for _ in range(4)]
+        counts = {str(k).split(":")[2]: int(redis_client.get(k)) for k in redis_client.scan_iter("support:rate:*")}
+        return waits, counts
+
+    waits, counts = on_redis(redis_server.url, scenario)
+    assert waits[:2] == [0, 0] and all(w > 0 for w in waits[2:])
+    assert waits[3] > 60     # the conversation's window (LONG), not the address's (60 s)
+    assert counts == {"web": 4, "msg-client": 4}
