@@ -12,6 +12,12 @@ cost (`_by_event_name`; 1.41 -> 0.13 ms for five events).
 with `Event.resolve_by_type`, which walks every subclass of Event each time. The classes a type
 name resolves to are kept once found (unknown names still go through Rasa's own lookup).
 
+3. DIET's prediction goes through a `tf.function` with one fixed input signature (Rasa's
+`_dynamic_signature`), and every call pays TensorFlow's dispatch (binding, flattening and casting
+the ~20 inputs, finding the one graph) about as much as running the graph. The graph is taken
+once and called with the inputs as tensors (`_call_flat`, TensorFlow 2.12 as Rasa 3.6 pins it):
+1.7 ms less CPU per parse of ~10, the same intents and confidences.
+
 Runs in the Rasa venv (Python 3.10): imports nothing from the gateway.
 """
 
@@ -50,6 +56,38 @@ def install() -> None:
     RemoteAction._validate_action_result = validate_action_result
     _memoise_event_types()
     _join_coo_directly()
+    _predict_through_the_graph()
+
+
+def _predict_through_the_graph() -> None:
+    import tensorflow as tf
+    from rasa.utils.tensorflow import models
+
+    original = models.RasaModel._rasa_predict
+
+    def rasa_predict(self: Any, batch_in: Any) -> Any:
+        if self._run_eagerly or not self.prepared_for_prediction:
+            return original(self, batch_in)   # first call after training, or eager: Rasa's path
+        graph = self.__dict__.get("_predict_graph")
+        if graph is None:
+            if self._tf_predict_step is None:
+                self._tf_predict_step = tf.function(self.predict_step,
+                                                    input_signature=self._dynamic_signature(batch_in))
+            graph = self.__dict__["_predict_graph"] = self._tf_predict_step.get_concrete_function()
+            self.__dict__["_predict_specs"] = list(graph.structured_input_signature[0][0])
+        self._training = False
+        specs = self.__dict__["_predict_specs"]
+        if len(batch_in) != len(specs):
+            return original(self, batch_in)
+        inputs = [tf.convert_to_tensor(x, dtype=spec.dtype) for x, spec in zip(batch_in, specs, strict=True)]
+        flat = graph._call_flat(inputs, graph.captured_inputs)
+        outputs = models.tf_utils.sync_to_numpy_or_python_type(flat)
+        diagnostic = models.DIAGNOSTIC_DATA
+        if diagnostic in outputs:
+            outputs[diagnostic] = self._empty_lists_to_none_in_dict(outputs[diagnostic])
+        return outputs
+
+    models.RasaModel._rasa_predict = rasa_predict
 
 
 def _join_coo_directly() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from tests.stack import REPO
 
@@ -152,3 +153,50 @@ def test_sparse_features_are_joined_as_rasa_joins_them() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["after"] == result["before"]   # same matrices, entries in the same order
     assert result["after"][-1][0] == "error"     # rows that differ are still refused
+
+
+DIET_PREDICTIONS = r"""
+import asyncio, json, sys
+sys.path.insert(0, "bot")
+from rasa.core.agent import Agent
+from rasa.utils.tensorflow import models
+
+MESSAGES = ["Quels sont les délais de livraison ?", "je veux parler à un humain", "merci beaucoup",
+            "my promo code does not work", "où est ma commande AL-123456", "c'est nul votre service",
+            "bonjour", "Do you ship to Belgium?", "au revoir", "zzzz", "oui", "non merci"]
+agent = Agent.load(sys.argv[1])
+calls = []
+original = models.RasaModel._rasa_predict
+
+async def parses():
+    out = []
+    for text in MESSAGES:
+        parsed = await agent.parse_message(text)
+        out.append([parsed["intent"]["name"], parsed["intent"]["confidence"],
+                    [[r["name"], r["confidence"]] for r in parsed["intent_ranking"]]])
+    return out
+
+before = asyncio.run(parses())
+import rasa_patches
+rasa_patches.install()
+patched = models.RasaModel._rasa_predict
+def counting(self, batch_in):
+    calls.append(self.__dict__.get("_predict_graph") is not None)
+    return patched(self, batch_in)
+models.RasaModel._rasa_predict = counting
+after = asyncio.run(parses())
+print(json.dumps({"before": before, "after": after, "through_graph": calls}))
+"""
+
+
+def test_diet_predicts_through_its_graph_as_through_the_tf_function(bot_model: Path) -> None:
+    """Same intents and confidences (to the float) whether DIET is called through TensorFlow's
+    dispatch or its graph directly; after the first call every parse takes the direct path."""
+    python = str(REPO / ".venv-rasa" / "bin" / "python")
+    out = subprocess.run([python, "-c", DIET_PREDICTIONS, str(bot_model)], cwd=REPO, capture_output=True,
+                         text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["after"] == result["before"]
+    assert {row[0] for row in result["after"]} >= {"faq", "ask_human", "thanks", "greet"}
+    assert len(result["through_graph"]) == 12 and all(result["through_graph"][1:])
