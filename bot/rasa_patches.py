@@ -12,6 +12,12 @@ cost (`_by_event_name`; 1.41 -> 0.13 ms for five events).
 with `Event.resolve_by_type`, which walks every subclass of Event each time. The classes a type
 name resolves to are kept once found (unknown names still go through Rasa's own lookup).
 
+4. Every custom action call opened a new aiohttp session, so a new TCP connection to the gateway,
+each turn (`EndpointConfig.request`). Calls now share one session per event loop and endpoint
+settings, with keep-alive: idle connections are dropped after KEEPALIVE_S, below uvicorn's 5 s,
+so the gateway never closes one under a request; a request whose reused connection broke anyway
+is sent once more on a new one (the gateway never read it).
+
 3. DIET's prediction goes through a `tf.function` with one fixed input signature (Rasa's
 `_dynamic_signature`), and every call pays TensorFlow's dispatch (binding, flattening and casting
 the ~20 inputs, finding the one graph) about as much as running the graph. The graph is taken
@@ -57,6 +63,69 @@ def install() -> None:
     _memoise_event_types()
     _join_coo_directly()
     _predict_through_the_graph()
+    _keep_connections()
+
+
+KEEPALIVE_S = 2.0   # below uvicorn's --timeout-keep-alive (5 s): the client always closes first
+
+
+def _keep_connections() -> None:
+    import asyncio
+    import os
+    import ssl
+
+    import aiohttp
+    from rasa.utils import endpoints
+
+    sessions: dict[tuple[Any, ...], aiohttp.ClientSession] = {}
+
+    def shared(config: Any) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        key = (id(loop), tuple(sorted(config.headers.items())), tuple(sorted(config.basic_auth.items())))
+        session = sessions.get(key)
+        if session is None or session.closed:
+            auth = (aiohttp.BasicAuth(config.basic_auth["username"], config.basic_auth["password"])
+                    if config.basic_auth else None)
+            session = sessions[key] = aiohttp.ClientSession(
+                headers=config.headers, auth=auth,
+                timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+        return session
+
+    async def request(self: Any, method: str = "post", subpath: str | None = None,
+                      content_type: str | None = "application/json", compress: bool = False,
+                      **kwargs: Any) -> Any:
+        headers = {"Content-Type": content_type} if content_type else {}
+        headers.update(kwargs.pop("headers", {}))
+        headers.update(self.headers)
+        url = endpoints.concat_url(self.url, subpath)
+        sslcontext = None
+        if self.cafile:
+            try:
+                sslcontext = ssl.create_default_context(cafile=self.cafile)
+            except FileNotFoundError as e:
+                raise endpoints.FileNotFoundException(
+                    f"Failed to find certificate file, '{os.path.abspath(self.cafile)}' does not exist."
+                ) from e
+        params = self.combine_parameters(kwargs)
+        for attempt in (1, 2):
+            session = shared(self)
+            try:
+                async with session.request(method, url, headers=headers, params=params, compress=compress,
+                                           ssl=sslcontext, **kwargs) as response:
+                    if response.status >= 400:
+                        raise endpoints.ClientResponseError(response.status, response.reason,
+                                                            await response.content.read())
+                    try:
+                        return await response.json()
+                    except aiohttp.ContentTypeError:
+                        return None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                if attempt == 2:
+                    raise
+        return None
+
+    endpoints.EndpointConfig.request = request
 
 
 def _predict_through_the_graph() -> None:

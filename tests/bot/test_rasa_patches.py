@@ -200,3 +200,80 @@ def test_diet_predicts_through_its_graph_as_through_the_tf_function(bot_model: P
     assert result["after"] == result["before"]
     assert {row[0] for row in result["after"]} >= {"faq", "ask_human", "thanks", "greet"}
     assert len(result["through_graph"]) == 12 and all(result["through_graph"][1:])
+
+
+KEEP_ALIVE = r"""
+import asyncio, json, sys
+sys.path.insert(0, "bot")
+from aiohttp import web
+from rasa.utils.endpoints import EndpointConfig
+
+async def main():
+    peers = []
+    async def action(request):
+        peers.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"events": [], "echo": (await request.json())["n"]})
+    async def serve(keepalive):
+        runner = web.AppRunner(web.Application(), keepalive_timeout=keepalive)
+        runner.app.router.add_post("/webhook", action)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, site._server.sockets[0].getsockname()[1]
+    async def calls(port, n, pause=0.0):
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="t")
+        out = []
+        for i in range(n):
+            out.append((await endpoint.request(json={"n": i}, method="post"))["echo"])
+            await asyncio.sleep(pause)
+        return out
+    runner, port = await serve(75.0)
+    before = await calls(port, 4)
+    before_peers, peers[:] = list(peers), []
+    import rasa_patches
+    rasa_patches.install()
+    after = await calls(port, 4)
+    after_peers, peers[:] = list(peers), []
+    await runner.cleanup()
+    # a server that answers one request per connection and drops the connection when a second
+    # one comes (as a server closing an idle connection just as it is reused): the call breaks
+    # on the reused connection and is sent again on a new one
+    connections = []
+    async def one_request_each(reader, writer):
+        connections.append(writer)
+        served = 0
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            body = json.loads(await reader.readexactly(length))
+            if served:
+                writer.transport.abort()
+                return
+            reply = json.dumps({"events": [], "echo": body["n"]}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(reply)).encode() + b"\r\n\r\n" + reply)
+            await writer.drain()
+            served += 1
+    server = await asyncio.start_server(one_request_each, "127.0.0.1", 0)
+    stale = await calls(server.sockets[0].getsockname()[1], 3)
+    server.close()
+    print(json.dumps({"before": [before, len(set(before_peers))], "after": [after, len(set(after_peers))],
+                      "stale": [stale, len(connections)]}))
+
+asyncio.run(main())
+"""
+
+
+def test_action_calls_keep_their_connection() -> None:
+    """Rasa opened a new connection for each custom action call; patched, the calls share one
+    (keep-alive), and a call whose idle connection the server had closed is sent again on a new
+    one, so the bot never fails a turn over it."""
+    python = str(REPO / ".venv-rasa" / "bin" / "python")
+    out = subprocess.run([python, "-c", KEEP_ALIVE], cwd=REPO, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["before"] == [[0, 1, 2, 3], 4]      # Rasa's own: one connection per call
+    assert result["after"] == [[0, 1, 2, 3], 1]       # one connection for all
+    assert result["stale"][0] == [0, 1, 2] and result["stale"][1] == 3
