@@ -189,7 +189,8 @@ def test_client_keys_hide_the_address_and_group_ipv6_by_64() -> None:
     assert client_key(None, b"s").startswith("ip_")
 
 
-def test_both_message_budgets_are_counted_in_one_round_trip(redis_server: Any, redis_client: redis.Redis) -> None:
+def test_both_message_budgets_are_counted_in_one_round_trip(redis_server: Any,
+                                                            redis_client: redis.Redis) -> None:
     """Every shopper message pays its two budgets (conversation, address) in one Redis round
     trip (issue 20); the conversation's refusal is the one reported when both refuse, and the
     address is counted all the same, so hammering one conversation also spends the address's."""
@@ -205,7 +206,8 @@ def test_both_message_budgets_are_counted_in_one_round_trip(redis_server: Any, r
     async def scenario(client: Any) -> tuple[list[int], dict[str, int]]:
         limits = ChatLimits(client, settings, secret=b"test")
         waits = [await limits.message("v-1", "ip_x") for _ in range(4)]
-        counts = {str(k).split(":")[2]: int(redis_client.get(k)) for k in redis_client.scan_iter("support:rate:*")}
+        counts = {str(k).split(":")[2]: int(redis_client.get(k))
+                  for k in redis_client.scan_iter("support:rate:*")}
         return waits, counts
 
     waits, counts = on_redis(redis_server.url, scenario)
