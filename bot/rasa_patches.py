@@ -12,17 +12,17 @@ cost (`_by_event_name`; 1.41 -> 0.13 ms for five events).
 with `Event.resolve_by_type`, which walks every subclass of Event each time. The classes a type
 name resolves to are kept once found (unknown names still go through Rasa's own lookup).
 
-4. Every custom action call opened a new aiohttp session, so a new TCP connection to the gateway,
-each turn (`EndpointConfig.request`). Calls now share one session per event loop and endpoint
-settings, with keep-alive: idle connections are dropped after KEEPALIVE_S, below uvicorn's 5 s,
-so the gateway never closes one under a request; a request whose reused connection broke anyway
-is sent once more on a new one (the gateway never read it).
-
 3. DIET's prediction goes through a `tf.function` with one fixed input signature (Rasa's
 `_dynamic_signature`), and every call pays TensorFlow's dispatch (binding, flattening and casting
 the ~20 inputs, finding the one graph) about as much as running the graph. The graph is taken
 once and called with the inputs as tensors (`_call_flat`, TensorFlow 2.12 as Rasa 3.6 pins it):
 1.7 ms less CPU per parse of ~10, the same intents and confidences.
+
+4. Every custom action call opened a new aiohttp session, so a new TCP connection to the gateway,
+each turn (`EndpointConfig.request`). Calls now share one session per event loop and endpoint
+settings, with keep-alive: idle connections are dropped after KEEPALIVE_S, below uvicorn's 5 s,
+so the gateway never closes one under a request; a request whose reused connection broke anyway
+is sent once more on a new one (the gateway never read it).
 
 Runs in the Rasa venv (Python 3.10): imports nothing from the gateway.
 """
@@ -81,7 +81,7 @@ def _keep_connections() -> None:
 
     def shared(config: Any) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        key = (id(loop), tuple(sorted(config.headers.items())), tuple(sorted(config.basic_auth.items())))
+        key = (loop, tuple(sorted(config.headers.items())), tuple(sorted(config.basic_auth.items())))
         session = sessions.get(key)
         if session is None or session.closed:
             auth = (aiohttp.BasicAuth(config.basic_auth["username"], config.basic_auth["password"])

@@ -29,7 +29,7 @@ from conversation.transcript import Conversation, Transcripts
 from handoff.desk import HelpDesk
 from kit import texts
 from kit.ids import customer_id
-from kit.keys import EVENTS, LOCK, OUTBOX, STATUS
+from kit.keys import EVENTS, LOCK, STATUS
 from shop.config import SurveysConfig
 
 log = logging.getLogger("conversation.router")
@@ -71,11 +71,6 @@ async def _keep_lock(lock: Any) -> None:
             await lock.reacquire()
         except Exception:  # lost or Redis gone: the turn finishes, the next holder re-checks
             return
-
-
-def _live(message: Message) -> str:
-    """A message as the conversation's live feed carries it (as Transcripts.append publishes it)."""
-    return json.dumps({"type": "message", "message": message.to_dict()}, ensure_ascii=False)
 
 
 def say(lang: str, key: str, **fields: str) -> str:
@@ -247,7 +242,7 @@ class ConversationRouter:
         conv = await self.transcripts.append_read(message, live=True)   # stored and published
         if conv is None:   # a message stored before (same id): published again all the same
             conv = await self.transcripts.require(message.conversation_id)
-            await self.redis.publish(OUTBOX.format(cid=message.conversation_id), _live(message))
+            await self.transcripts.publish(message)
         await self._publish_to_consoles(message, conv)
         if message.role in ("bot", "agent"):
             self.recorder.emit(ev.message_out, conversation=message.conversation_id, role=message.role,

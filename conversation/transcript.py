@@ -168,6 +168,11 @@ class Transcripts:
             return None
         return cast("Conversation", decoded(dict(zip(fields[::2], fields[1::2], strict=True))))
 
+    async def publish(self, message: Message) -> None:
+        """A stored message on the conversation's live feed again, as `append(live=True)` puts it."""
+        live = json.dumps({"type": "message", "message": message.to_dict()}, ensure_ascii=False)
+        await self.redis.publish(OUTBOX.format(cid=message.conversation_id), live)
+
     @staticmethod
     def _call(message: Message, *, route: bool, live: bool, read: bool) -> dict[str, list[Any]]:
         cid = message.conversation_id
