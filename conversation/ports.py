@@ -15,11 +15,13 @@ from conversation.message import Message
 
 class DeliveryRefused(Exception):
     """The platform's rules forbid this message now (e.g. WhatsApp's 24-hour window closed);
-    the reason is shown to the agent instead of the message being silently lost."""
+    the reason is shown to the agent instead of the message being silently lost. `key` names it
+    for the console's texts (`window_closed`, `mail_disabled`)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, key: str = ""):
         super().__init__(reason)
         self.reason = reason
+        self.key = key
 
 
 class Inbox(Protocol):

@@ -101,7 +101,8 @@ Agent = Annotated[Any, Depends(current_agent)]
 
 
 def desk_error(exc: DeskError) -> JSONResponse:
-    return error_response(STATUS.get(exc.code, 400), str(exc), code=exc.code)
+    return error_response(STATUS.get(exc.code, 400), str(exc), code=exc.code, key=exc.key or None,
+                          **exc.params)
 
 
 @router.post("/login")
@@ -116,11 +117,11 @@ async def login(request: Request, body: Login) -> JSONResponse:
         message = ("too many login attempts on this account: retry in a few seconds"
                    if wait.reason == "slow_down" else "too many failed logins: try again later")
         return error_response(429, message, headers={"Retry-After": str(wait.seconds)},
-                              retry_after_s=wait.seconds)
+                              key="login_" + wait.reason, retry_after_s=wait.seconds)
     result = await state.accounts.login(body.email, body.password)
     if result is None:
         await guard.failed(body.email, address)
-        return error_response(401, "wrong e-mail or password")
+        return error_response(401, "wrong e-mail or password", key="login_wrong")
     await guard.succeeded(body.email, address)
     token, agent = result
     await state.desk.set_presence(agent.email, "online")
@@ -170,7 +171,7 @@ async def language(request: Request, body: Language, agent: Agent) -> JSONRespon
 async def presence(request: Request, body: Presence, agent: Agent) -> JSONResponse:
     state = get_state(request)
     if body.status not in ("online", "away"):
-        return error_response(422, "presence is online or away")
+        return error_response(422, "presence is online or away", key="presence_invalid")
     await state.desk.set_presence(agent.email, body.status)
     return JSONResponse({"presence": body.status})
 
@@ -217,7 +218,7 @@ async def _claim(request: Request, agent: Any, cid: str) -> JSONResponse:
     except DeskError as exc:
         return desk_error(exc)
     if got is None:
-        return error_response(404, "nobody is waiting")
+        return error_response(404, "nobody is waiting", key="queue_empty")
     await state.router.agent_joined(got, agent.email, agent.name)
     return JSONResponse({"conversation_id": got, "agent": agent.email})
 
@@ -228,7 +229,7 @@ async def conversation(request: Request, cid: str, agent: Agent, after: After = 
     state = get_state(request)
     conv = await state.transcripts.conversation(cid)
     if conv is None:
-        return error_response(404, "unknown conversation")
+        return error_response(404, "unknown conversation", key="unknown_conversation")
     messages = await state.transcripts.history(cid, after=after, limit=5000)
     # the customer view on a full read only: the console polls new messages with `after`
     customer = await _customer(state, cid, conv, messages) if after == 0 else {}
@@ -289,17 +290,19 @@ async def order(request: Request, number: str, agent: Agent,
     state = get_state(request)
     normalised = state.order_gate.numbers.normalise(number)
     if normalised is None:
-        return error_response(422, f"an order number looks like {state.order_gate.numbers.example}")
+        return error_response(422, f"an order number looks like {state.order_gate.numbers.example}",
+                              key="order_format", example=state.order_gate.numbers.example)
     budget = RateLimit(state.redis, AGENT_LOOKUPS_PER_HOUR, 3600)
     if not await budget.allow(f"agent-orders:{digest(agent.email)}"):
         return error_response(429, "too many order lookups from this account: try again later",
-                              headers={"Retry-After": "600"})
+                              headers={"Retry-After": "600"}, key="order_lookups_limited")
     try:
         orders = await state.orders.lookup(normalised)
     except SourceError:
-        return error_response(503, "the shop's order system does not answer", code="orders_unavailable")
+        return error_response(503, "the shop's order system does not answer", code="orders_unavailable",
+                              key="orders_unavailable")
     if not orders:
-        return error_response(404, f"no order {normalised}")
+        return error_response(404, f"no order {normalised}", key="unknown_order", number=normalised)
     today = state.action_services.hours.day_of(state.clock())
     cards = []
     for found in orders:
@@ -314,15 +317,16 @@ async def order(request: Request, number: str, agent: Agent,
 async def send(request: Request, cid: str, body: Reply, agent: Agent) -> JSONResponse:
     state = get_state(request)
     if len(body.text) > MAX_TEXT_CHARS:
-        return error_response(413, f"messages are limited to {MAX_TEXT_CHARS} characters")
+        return error_response(413, f"messages are limited to {MAX_TEXT_CHARS} characters",
+                              key="text_too_long", limit=MAX_TEXT_CHARS)
     if not await _may_act(state, cid, agent):
-        return error_response(403, "you do not hold this conversation")
+        return error_response(403, "you do not hold this conversation", key="not_holder")
     try:
         message = await state.router.agent_says(cid, agent.email, body.text.strip())
     except UnknownConversation:
-        return error_response(404, "unknown conversation")
+        return error_response(404, "unknown conversation", key="unknown_conversation")
     except DeliveryRefused as exc:
-        return error_response(409, exc.reason, code="delivery_refused")
+        return error_response(409, exc.reason, code="delivery_refused", key=exc.key or None)
     return JSONResponse({"message": message.to_dict()})
 
 
@@ -333,7 +337,7 @@ async def transfer(request: Request, cid: str, body: Transfer, agent: Agent) -> 
     if body.to:
         target = await state.accounts.get(body.to)
         if target is None:
-            return error_response(404, f"no agent {body.to}")
+            return error_response(404, f"no agent {body.to}", key="unknown_agent", agent=body.to)
     try:
         await state.desk.transfer(cid, await _holder_for(state, cid, agent),
                                   target.email if target else None,
@@ -356,7 +360,7 @@ async def close(request: Request, cid: str, agent: Agent, body: Close | None = N
     state = get_state(request)
     conv = await state.transcripts.conversation(cid)
     if conv is None:
-        return error_response(404, "unknown conversation")
+        return error_response(404, "unknown conversation", key="unknown_conversation")
     try:
         await state.desk.close(cid, await _holder_for(state, cid, agent), reason=(body or Close()).reason)
     except DeskError as exc:
@@ -388,11 +392,11 @@ async def create_ticket(request: Request, body: NewTicket, agent: Agent) -> JSON
     try:
         order_number = valid_order_number(body.order_number, state.order_gate.numbers)
     except ValueError as exc:   # the same shape as the schema's own validation errors
-        return error_response(422, f"order_number: {exc}", errors=[
+        return error_response(422, f"order_number: {exc}", key="order_format", errors=[
             {"field": "order_number", "in": "body", "message": str(exc)}])
     conv = await state.transcripts.conversation(body.conversation_id) if body.conversation_id else None
     if body.conversation_id and conv is None:
-        return error_response(404, "unknown conversation")
+        return error_response(404, "unknown conversation", key="unknown_conversation")
     ticket = await state.tickets.open_ticket(
         conversation_id=body.conversation_id, channel=(conv or {}).get("channel", "agent"), email=body.email,
         order_number=order_number, message=body.message, lang=body.lang,
@@ -406,7 +410,7 @@ async def ticket(request: Request, tid: str, agent: Agent) -> JSONResponse:
     state = get_state(request)
     found = await state.desk.ticket(tid)
     if found is None:
-        return error_response(404, f"no ticket {tid}")
+        return error_response(404, f"no ticket {tid}", key="unknown_ticket", ticket=tid)
     cid = found.get("conversation_id", "")
     messages = await state.transcripts.history(cid, limit=5000) if cid else []
     return JSONResponse({"ticket": {**found, "overdue": state.tickets.overdue(found)},
@@ -451,8 +455,9 @@ async def correct_reason(request: Request, tid: str, body: ReasonChoice, agent: 
     was wrong; the dashboard's matrix moves the ticket)."""
     state = get_state(request)
     if body.reason not in _leaves(state):
-        return error_response(422, "reason: not a contact reason of the taxonomy", errors=[
-            {"field": "reason", "in": "body", "message": "not a contact reason of the taxonomy"}])
+        why = "not a contact reason of the taxonomy"
+        return error_response(422, f"reason: {why}", key="reason_unknown",
+                              errors=[{"field": "reason", "in": "body", "message": why}])
     try:
         await state.desk.set_ticket_reason(tid, body.reason, agent.email)
     except DeskError as exc:
@@ -489,5 +494,5 @@ def _agent(agent: Any) -> dict[str, Any]:
 def install_auth_handler(app: Any) -> None:
     @app.exception_handler(AuthError)
     async def _unauthorised(request: Request, exc: AuthError) -> JSONResponse:
-        return error_response(401, "log in first: Authorization: Bearer <token>",
+        return error_response(401, "log in first: Authorization: Bearer <token>", key="login_required",
                               headers={"WWW-Authenticate": "Bearer"})

@@ -72,7 +72,7 @@ async def _within(state: GatewayState, what: str, per_hour: int, agent: Any) -> 
     if wait:
         return error_response(
             429,
-            f"too many {what} from this account: try again later",
+            f"too many {what} from this account: try again later", key="too_many_" + what,
             headers={"Retry-After": str(wait)},
             retry_after_s=wait,
         )
@@ -101,7 +101,7 @@ async def set_customer(request: Request, cid: str, body: CustomerFields, agent: 
     """What the agent learnt about the customer (a first name for canned replies)."""
     state = get_state(request)
     if await state.transcripts.conversation(cid) is None:
-        return error_response(404, "unknown conversation")
+        return error_response(404, "unknown conversation", key="unknown_conversation")
     await state.transcripts.update(cid, first_name=body.first_name.strip())
     return JSONResponse({"conversation_id": cid, "first_name": body.first_name.strip()})
 
@@ -165,7 +165,7 @@ async def assign(request: Request, tid: str, body: Assign, agent: Agent) -> JSON
     if body.to:
         found = await state.accounts.get(body.to)
         if found is None:
-            return error_response(404, f"no agent {body.to}")
+            return error_response(404, f"no agent {body.to}", key="unknown_agent", agent=body.to)
         target = found.email
     try:
         await state.desk.assign_ticket(tid, target, agent.email)
@@ -220,7 +220,7 @@ async def canned(
     replies = await _canned(state).all(lang)
     conv = await state.transcripts.conversation(conversation) if conversation else None
     if conversation and conv is None:
-        return error_response(404, "unknown conversation")
+        return error_response(404, "unknown conversation", key="unknown_conversation")
     out = []
     for reply in replies:
         item = {
@@ -249,7 +249,7 @@ async def edit_canned(request: Request, reply_id: str, body: Canned, agent: Agen
 
 async def _save_canned(request: Request, body: Canned, agent: Any, reply_id: str) -> JSONResponse:
     if agent.role != "admin":
-        return error_response(403, "only an admin manages canned replies")
+        return error_response(403, "only an admin manages canned replies", key="admin_only")
     try:
         reply = await _canned(get_state(request)).save(
             shortcut=body.shortcut,
@@ -261,18 +261,19 @@ async def _save_canned(request: Request, body: Canned, agent: Any, reply_id: str
         )
     except CannedError as exc:
         field = str(exc).partition(":")[0]
-        return error_response(422, str(exc), errors=[{"field": field, "in": "body", "message": str(exc)}])
+        return error_response(422, str(exc), key=exc.key, **exc.params,
+                              errors=[{"field": field, "in": "body", "message": str(exc)}])
     except KeyError:
-        return error_response(404, "no such canned reply")
+        return error_response(404, "no such canned reply", key="unknown_canned")
     return JSONResponse({"canned": reply.__dict__}, status_code=201 if not reply_id else 200)
 
 
 @router.delete("/canned/{reply_id}")
 async def delete_canned(request: Request, reply_id: str, agent: Agent) -> JSONResponse:
     if agent.role != "admin":
-        return error_response(403, "only an admin manages canned replies")
+        return error_response(403, "only an admin manages canned replies", key="admin_only")
     if not await _canned(get_state(request)).delete(reply_id):
-        return error_response(404, "no such canned reply")
+        return error_response(404, "no such canned reply", key="unknown_canned")
     return JSONResponse({"deleted": reply_id})
 
 
@@ -289,13 +290,15 @@ async def open_now(request: Request, body: OpenNow, agent: Agent) -> JSONRespons
     """A manager opens chats outside the calendar, from now until `until` today (recorded with
     who did it; every gateway applies it within seconds)."""
     if agent.role not in ANALYTICS_ROLES:
-        return error_response(403, "only a manager or an admin opens chats outside the calendar")
+        return error_response(403, "only a manager or an admin opens chats outside the calendar",
+                              key="manager_only")
     hours, until = openings(get_state(request)), time.fromisoformat(body.until)
     try:
         opened = await hours.open_now(until, agent.email)
     except OpeningError as exc:
         return error_response(
-            422, f"until: {exc}", errors=[{"field": "until", "in": "body", "message": str(exc)}]
+            422, f"until: {exc}", key="opening_until",
+            errors=[{"field": "until", "in": "body", "message": str(exc)}],
         )
     return JSONResponse({"opened": opened})
 
@@ -304,5 +307,5 @@ async def open_now(request: Request, body: OpenNow, agent: Agent) -> JSONRespons
 async def close_now(request: Request, agent: Agent) -> JSONResponse:
     """Back to the calendar for today."""
     if agent.role not in ANALYTICS_ROLES:
-        return error_response(403, "only a manager or an admin changes today's opening")
+        return error_response(403, "only a manager or an admin changes today's opening", key="manager_only")
     return JSONResponse({"removed": await openings(get_state(request)).cancel_today()})

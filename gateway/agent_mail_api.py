@@ -59,7 +59,7 @@ async def original(request: Request, cid: str, key: str, agent: Agent) -> JSONRe
     state = get_state(request)
     raw = await _raw(state, cid, key)
     if raw is None:
-        return error_response(404, "unknown mail")
+        return error_response(404, "unknown mail", key="unknown_mail")
     limits = state.mail_ingest.limits if state.mail_ingest is not None else MailLimits()
     mail = await asyncio.to_thread(parse, raw, limits)
     return JSONResponse(_as_json(mail, key, len(raw)))
@@ -70,7 +70,7 @@ async def original_raw(request: Request, cid: str, key: str, agent: Agent) -> Re
     """The .eml exactly as received (for a mail client, or evidence): a download only."""
     raw = await _raw(get_state(request), cid, key)
     if raw is None:
-        return error_response(404, "unknown mail")
+        return error_response(404, "unknown mail", key="unknown_mail")
     return Response(raw, media_type="message/rfc822", headers={
         "Content-Disposition": f'attachment; filename="{key}.eml"', "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": FILE_CSP, "Cache-Control": "private, no-store",

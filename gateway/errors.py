@@ -1,8 +1,10 @@
 """One JSON error shape for every failure: `{"error": code, "message": text, ...}`.
 
-Clients (the widget, channel adapters) branch on `error`, people read
-`message`. Validation errors never echo the input back (it is the shopper's
-text), and unexpected exceptions become a logged 500 instead of a traceback.
+Clients (the widget, channel adapters) branch on `error`, people read `message`. The staff
+APIs add `key`, which names the message for the console to show in the agent's language
+(locales `console.errors.<key>`, filled with the body's other fields); the English `message`
+stays for API clients and logs. Validation errors never echo the input back (it is the
+shopper's text), and unexpected exceptions become a logged 500 instead of a traceback.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ def error_code(status: int) -> str:
 
 
 def error_response(
-    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    status: int, message: str, *, code: str | None = None, key: str | None = None,
+    headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"error": code or error_code(status), "message": message, **extra}
+    body = {"error": code or error_code(status), "message": message, **({"key": key} if key else {}), **extra}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

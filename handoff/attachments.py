@@ -8,7 +8,9 @@ a pixel budget, so a truncated file, a polyglot or a decompression bomb is refus
 anyone opens it. The file is stored under a random name (the shopper's file name is kept,
 cleaned, for display only: it never becomes a path), and its metadata and the conversation's
 count and byte total are written in one Redis script, so two uploads at once cannot both
-squeeze under the limits.
+squeeze under the limits. An image is kept without its metadata: a phone photo's EXIF says
+where and when it was taken and with what, which an agent looking at a damaged parcel does not
+need (GDPR's data minimisation); only its pixels, turned upright, and its colour profile stay.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
               "application/pdf": "pdf"}
 _ID = re.compile(r"^a-[0-9a-f]{32}$")
+# what an image keeps of its own information when written again: what it takes to draw it
+_DRAWING = ("icc_profile", "transparency", "duration", "loop", "background", "disposal", "dpi")
+_ORIENTATION = 0x0112   # EXIF's Orientation tag
 MAX_NAME_CHARS = 100
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
                           r"<>:\"/\\|?*;]")
@@ -130,9 +135,9 @@ def clean_name(raw: str, kind: str) -> str:
     return f"{stem}.{EXTENSIONS[kind]}"
 
 
-def check_image(data: bytes, kind: str, limits: Limits) -> tuple[int, int]:
-    """(width, height) once the image decodes as the type its magic number says, within the
-    pixel budget; AttachmentRefused otherwise."""
+def check_image(data: bytes, kind: str, limits: Limits) -> tuple[bytes, int, int]:
+    """(the image without its metadata, width, height) once it decodes as the type its magic
+    number says, within the pixel budget; AttachmentRefused otherwise."""
     from PIL import Image
 
     try:
@@ -147,6 +152,7 @@ def check_image(data: bytes, kind: str, limits: Limits) -> tuple[int, int]:
                     raise AttachmentRefused(413, "too_many_pixels",
                                             f"images are limited to {limits.max_pixels} pixels")
                 img.load()   # the whole first frame: a truncated or corrupt file fails here
+                return without_metadata(img, kind)
     except AttachmentRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -154,11 +160,38 @@ def check_image(data: bytes, kind: str, limits: Limits) -> tuple[int, int]:
                                 "pixels") from exc
     except Exception as exc:   # noqa: BLE001  (Pillow raises OSError, SyntaxError, ValueError...)
         raise AttachmentRefused(422, "unreadable", "the image could not be read") from exc
-    return width, height
 
 
-def inspect(data: bytes, limits: Limits) -> tuple[str, int, int]:
-    """(type, width, height) of a file we accept, else AttachmentRefused; CPU-bound (images)."""
+def without_metadata(img: Any, kind: str) -> tuple[bytes, int, int]:
+    """The image written again with nothing but what draws it: EXIF (GPS position, camera,
+    date), XMP and comments are left out. EXIF's orientation is applied to the pixels first, so
+    a photo taken sideways still shows upright. A JPEG that needs no turn is written with its
+    own quantisation tables (no visible loss); animated GIF, PNG and WebP keep their frames."""
+    from PIL import ImageOps
+
+    drawing = {key: img.info[key] for key in _DRAWING if key in img.info}
+    orientation = img.getexif().get(_ORIENTATION, 1)
+    img.info = {}            # the encoders fall back on img.info for comments: nothing to find
+    options: dict[str, Any] = {**drawing, "comment": b""}
+    animated = getattr(img, "n_frames", 1) > 1
+    if animated:
+        options["save_all"] = True
+    elif orientation not in (None, 1):
+        img = ImageOps.exif_transpose(img)
+        img.info = {}
+    fmt = PILLOW_FORMATS[kind]
+    if fmt == "JPEG":
+        options["quality"] = "keep" if orientation in (None, 1) else 92
+    elif fmt == "WEBP":
+        options["quality"] = 90
+    out = io.BytesIO()
+    img.save(out, fmt, **options)
+    return out.getvalue(), img.width, img.height
+
+
+def inspect(data: bytes, limits: Limits) -> tuple[str, bytes, int, int]:
+    """(type, the bytes to keep, width, height) of a file we accept, else AttachmentRefused;
+    CPU-bound (images are decoded and written again without their metadata)."""
     if not data:
         raise AttachmentRefused(422, "empty", "the file is empty")
     if len(data) > limits.max_bytes:
@@ -169,8 +202,8 @@ def inspect(data: bytes, limits: Limits) -> tuple[str, int, int]:
                                 "only images (JPEG, PNG, WebP, GIF) and PDF files are accepted")
     width = height = 0
     if kind in IMAGE_TYPES:
-        width, height = check_image(data, kind, limits)
-    return kind, width, height
+        data, width, height = check_image(data, kind, limits)
+    return kind, data, width, height
 
 
 def default_root() -> Path:
@@ -200,7 +233,7 @@ class AttachmentStore:
     async def save(self, cid: str, data: bytes, name: str, *, by: str) -> Attachment:
         """Check and keep one file of conversation `cid`; AttachmentRefused when it is not one
         we take or the conversation has reached its limits."""
-        kind, width, height = await asyncio.to_thread(inspect, data, self.limits)
+        kind, data, width, height = await asyncio.to_thread(inspect, data, self.limits)
         aid = "a-" + secrets.token_hex(16)
         attachment = Attachment(id=aid, conversation_id=cid, name=clean_name(name, kind), type=kind,
                                 size=len(data), sha256=hashlib.sha256(data).hexdigest(),

@@ -32,7 +32,12 @@ DEFAULTS = Path(__file__).resolve().parents[1] / "config" / "canned_replies.yml"
 
 
 class CannedError(ValueError):
-    pass
+    """A reply refused; `key` and `params` name the message for the console's texts."""
+
+    def __init__(self, message: str, key: str, **params: str | int):
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -49,20 +54,21 @@ class CannedReply:
 def check(shortcut: str, lang: str, title: str, body: str) -> None:
     """A reply's fields as the console's `/` menu needs them; variables only from VARIABLES."""
     if not SHORTCUT.fullmatch(shortcut):
-        raise CannedError("shortcut: 1-30 lowercase letters, digits, - or _")
+        raise CannedError("shortcut: 1-30 lowercase letters, digits, - or _", "canned_shortcut")
     if lang not in LANGS:
-        raise CannedError("lang: fr or en")
+        raise CannedError("lang: fr or en", "canned_lang")
     if not title.strip() or len(title) > 80:
-        raise CannedError("title: 1-80 characters")
+        raise CannedError("title: 1-80 characters", "canned_title")
     if not body.strip() or len(body) > 2000:
-        raise CannedError("body: 1-2000 characters")
+        raise CannedError("body: 1-2000 characters", "canned_body")
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(body) if name is not None}
     except ValueError as exc:
-        raise CannedError(f"body: {exc} (write {{{{ and }}}} for literal braces)") from exc
+        raise CannedError(f"body: {exc} (write {{{{ and }}}} for literal braces)", "canned_braces") from exc
     unknown = sorted(names - set(VARIABLES))
     if unknown:
-        raise CannedError(f"body: unknown variable {{{unknown[0]}}}; use {', '.join(VARIABLES)}")
+        raise CannedError(f"body: unknown variable {{{unknown[0]}}}; use {', '.join(VARIABLES)}",
+                          "canned_variable", variable=unknown[0], variables=", ".join(VARIABLES))
 
 
 _EMPTY = re.compile(r"[ \t]*\{(" + "|".join(VARIABLES) + r")\}")
@@ -124,7 +130,7 @@ class CannedReplies:
         if reply_id and await self.get(reply_id) is None:
             raise KeyError(reply_id)
         if not reply_id and await self.redis.hlen(CANNED) > MAX_REPLIES:
-            raise CannedError(f"at most {MAX_REPLIES} canned replies")
+            raise CannedError(f"at most {MAX_REPLIES} canned replies", "canned_max", max=MAX_REPLIES)
         reply = CannedReply(
             id=reply_id or _new_id(),
             shortcut=shortcut,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -73,11 +74,14 @@ return 'ok'
 
 
 class DeskError(Exception):
-    """A refused agent operation; `code` maps to an HTTP status in the API."""
+    """A refused agent operation; `code` maps to an HTTP status in the API, `key` and `params`
+    name the message for the console's texts (gateway/errors.py)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, key: str = "", **params: Any):
         super().__init__(message)
         self.code = code
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ class HelpDesk:
         elif status == "offline":
             await self.redis.zrem(PRESENCE, agent_id)
         else:
-            raise DeskError("invalid", "presence is online, away or offline")
+            raise DeskError("invalid", "presence is online, away or offline", "presence_invalid")
 
     async def presence(self, agent_id: str, now: float | None = None) -> str:
         now = time.time() if now is None else now
@@ -178,9 +182,11 @@ class HelpDesk:
         got = text(await self._claim(keys=[QUEUE, CONV, ACTIVE.format(agent=agent_id)],
                                      args=[cid, agent_id, max_conversations, time.time()]))
         if got == "!taken":
-            raise DeskError("conflict", "this conversation is not waiting (another agent has it)")
+            raise DeskError("conflict", "this conversation is not waiting (another agent has it)",
+                             "claimed_elsewhere")
         if got == "!full":
-            raise DeskError("full", f"you already hold {max_conversations} conversations")
+            raise DeskError("full", f"you already hold {max_conversations} conversations", "holding_max",
+                             max=max_conversations)
         if got:
             self.recorder.emit(ev.handoff, kind="handoff_claimed", conversation=got, agent=agent_id,
                                id=f"claim:{got}:{int(time.time())}")
@@ -206,9 +212,10 @@ class HelpDesk:
                        to_max: int = 1_000_000) -> None:
         """Hand a conversation to another agent, or back to the queue at its old place."""
         if await self.holder(cid) != from_agent:
-            raise DeskError("forbidden", "you do not hold this conversation")
+            raise DeskError("forbidden", "you do not hold this conversation", "not_holder")
         if to_agent and await self.redis.scard(ACTIVE.format(agent=to_agent)) >= to_max:
-            raise DeskError("full", f"{to_agent} already holds {to_max} conversations")
+            raise DeskError("full", f"{to_agent} already holds {to_max} conversations", "agent_full",
+                             agent=to_agent, max=to_max)
         request = await self.handoff(cid) or {}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(ACTIVE.format(agent=from_agent), cid)
@@ -224,9 +231,10 @@ class HelpDesk:
         """The agent is done: the conversation goes back to the bot, filed under `reason`
         (solved | spam | duplicate) so the dashboard can leave spam out of resolutions."""
         if reason not in CLOSE_REASONS:
-            raise DeskError("invalid", f"a close reason is one of {', '.join(CLOSE_REASONS)}")
+            raise DeskError("invalid", f"a close reason is one of {', '.join(CLOSE_REASONS)}",
+                             "close_reason_invalid")
         if not force and await self.holder(cid) != agent_id:
-            raise DeskError("forbidden", "you do not hold this conversation")
+            raise DeskError("forbidden", "you do not hold this conversation", "not_holder")
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(ACTIVE.format(agent=agent_id), cid)
@@ -244,11 +252,13 @@ class HelpDesk:
         got = text(await self._reopen(keys=[CONV.format(cid=cid), ACTIVE.format(agent=agent_id), cid],
                                       args=[agent_id, max_conversations, time.time()]))
         if got == "!unknown":
-            raise DeskError("not_found", "unknown conversation")
+            raise DeskError("not_found", "unknown conversation", "unknown_conversation")
         if got == "!open":
-            raise DeskError("conflict", "this conversation is already with an agent or waiting for one")
+            raise DeskError("conflict", "this conversation is already with an agent or waiting for one",
+                             "already_with_agent")
         if got == "!full":
-            raise DeskError("full", f"you already hold {max_conversations} conversations")
+            raise DeskError("full", f"you already hold {max_conversations} conversations", "holding_max",
+                             max=max_conversations)
 
     # -- internal notes ----------------------------------------------------------------
 
@@ -256,9 +266,10 @@ class HelpDesk:
         """A note for colleagues, kept apart from the transcript: nothing that reads the
         transcript (the widget, the channels, the bot) can ever show it to the customer."""
         if not await self.redis.exists(CONV.format(cid=cid)):
-            raise DeskError("not_found", "unknown conversation")
+            raise DeskError("not_found", "unknown conversation", "unknown_conversation")
         if await self.redis.llen(NOTES.format(cid=cid)) >= MAX_NOTES:
-            raise DeskError("full", f"a conversation holds at most {MAX_NOTES} notes")
+            raise DeskError("full", f"a conversation holds at most {MAX_NOTES} notes", "notes_max",
+                            max=MAX_NOTES)
         note = {"agent": agent_id, "body": body, "at": time.time()}
         await self.redis.rpush(NOTES.format(cid=cid), json.dumps(note, ensure_ascii=False))
         return note
@@ -298,9 +309,10 @@ class HelpDesk:
     async def ticket_note(self, tid: str, agent_id: str, body: str) -> dict:
         """An internal note in the ticket's log: shown to agents, never e-mailed."""
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         if await self.redis.llen(TICKET_LOG.format(tid=tid)) >= MAX_NOTES:
-            raise DeskError("full", f"a ticket holds at most {MAX_NOTES} entries")
+            raise DeskError("full", f"a ticket holds at most {MAX_NOTES} entries", "ticket_entries_max",
+                             max=MAX_NOTES)
         entry = {"agent": agent_id, "body": body, "at": time.time(), "note": True}
         await self.redis.rpush(TICKET_LOG.format(tid=tid), json.dumps(entry, ensure_ascii=False))
         return entry
@@ -309,7 +321,7 @@ class HelpDesk:
         """Give the ticket to one agent (`agent_id`) or to nobody (""): who answers it is never
         a guess between two colleagues."""
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         await self.redis.hset(TICKET.format(tid=tid), mapping={"assignee": agent_id, "assigned_by": by,
                                                               "assigned_at": time.time()})
 
@@ -317,13 +329,14 @@ class HelpDesk:
         """open | pending (waiting for the customer) | solved; a solved ticket set back to open
         or pending returns to the queue."""
         if status not in TICKET_STATUSES:
-            raise DeskError("invalid", f"a ticket status is one of {', '.join(TICKET_STATUSES)}")
+            raise DeskError("invalid", f"a ticket status is one of {', '.join(TICKET_STATUSES)}",
+                             "ticket_status_invalid")
         if status == "solved":
             await self.solve_ticket(tid, agent_id)
             return
         ticket = await self.ticket(tid)
         if ticket is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(TICKET.format(tid=tid), mapping={"status": status})
             pipe.zadd(TICKETS_OPEN, {tid: float(ticket.get("created_at") or time.time())})
@@ -336,7 +349,7 @@ class HelpDesk:
     async def add_ticket_reply(self, tid: str, agent_id: str, body: str, *, message_id: str = "") -> None:
         """Record an agent's reply (already e-mailed); the ticket waits for the shopper."""
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         entry = {"agent": agent_id, "body": body, "at": time.time(), "message_id": message_id}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(TICKET_LOG.format(tid=tid), json.dumps(entry, ensure_ascii=False))
@@ -351,7 +364,7 @@ class HelpDesk:
         (how often the automatic reason was wrong) and the analytics move the ticket there."""
         ticket = await self.ticket(tid)
         if ticket is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         if ticket.get("reason") == reason:
             return
         await self.redis.hset(TICKET.format(tid=tid), mapping={
@@ -361,7 +374,7 @@ class HelpDesk:
 
     async def solve_ticket(self, tid: str, agent_id: str) -> None:
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(TICKET.format(tid=tid), mapping={"status": "solved", "solved_at": time.time(),
                                                       "solved_by": agent_id})

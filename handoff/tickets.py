@@ -68,11 +68,11 @@ class Tickets:
         """E-mails the agent's answer to the shopper, then records it (status pending)."""
         ticket = await self.desk.ticket(tid)
         if ticket is None:
-            raise DeskError("not_found", f"no ticket {tid}")
+            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
         if self.reply_via is not None and await self.reply_via(ticket, agent_id, body) is not None:
             return await self.desk.ticket(tid) or {}      # recorded by the channel once it left
         if self.mailer is None:
-            raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)")
+            raise DeskError("unavailable", "e-mail is not configured (SMTP_URL)", "mail_disabled")
         lang = texts.norm_lang(ticket.get("lang"))
         mail = body
         if self.survey_links is not None:

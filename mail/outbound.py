@@ -59,7 +59,7 @@ class EmailSender:
             sent = await self.mailer.send(conv["sender"], subject_line(conv.get("subject", ""), tid), body,
                                           reply_to=self.keys.reply_address(cid), thread=thread)
         except MailDisabled as exc:
-            raise DeliveryRefused("mail_disabled") from exc
+            raise DeliveryRefused("mail_disabled", key="mail_disabled") from exc
         await self.transcripts.update(cid, mail_thread=json.dumps([*chain, sent][-MAX_THREAD_IDS:]))
         log.info("agent reply mailed", extra={"conversation": cid, "message_id": sent})
         if tid and self.on_mailed is not None:

@@ -220,5 +220,6 @@ class MessengerSender:
             return await self.graph.post("me/messages", body, token=self.settings.messenger_page_token)
         except GraphError as exc:
             if exc.subcode in WINDOW_ERROR_SUBCODES:
-                raise DeliveryRefused(f"Messenger's 24-hour window closed: {exc.message}") from exc
+                raise DeliveryRefused(f"Messenger's 24-hour window closed: {exc.message}",
+                                      key="window_closed") from exc
             raise

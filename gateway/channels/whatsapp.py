@@ -263,7 +263,7 @@ class WhatsAppSender:
         if not within_window(last_inbound_at, self.clock()):
             raise DeliveryRefused(
                 "WhatsApp's 24-hour window closed: the shopper has not written in the last 24 hours, "
-                "so only an approved template message could reach them."
+                "so only an approved template message could reach them.", key="window_closed"
             )
         text = outbound_text(message.text, message.attachments)
         chunks = split_text(text, TEXT_LIMIT)
@@ -295,5 +295,6 @@ class WhatsAppSender:
             return await self.graph.post(path, body, token=self.settings.whatsapp_token)
         except GraphError as exc:
             if exc.code in WINDOW_ERROR_CODES:
-                raise DeliveryRefused(f"WhatsApp's 24-hour window closed: {exc.message}") from exc
+                raise DeliveryRefused(f"WhatsApp's 24-hour window closed: {exc.message}",
+                                      key="window_closed") from exc
             raise

@@ -76,6 +76,12 @@ def test_french_by_default_then_english_and_back(live: Live, browser: Browser) -
         expect(page.locator("#transcript .msg--shopper .role").first).to_have_text("Client")
         expect(page.locator("#details")).to_contain_text("Canal")
         expect(page.locator("#details")).to_contain_text("Chat web")
+        # what the gateway refuses is said in French too (its `key`), not in the API's English
+        page.locator("#reply-text").evaluate("box => box.removeAttribute('maxlength')")   # past the form
+        page.get_by_label("Répondre au client").fill("x" * 2001)
+        page.get_by_role("button", name="Envoyer", exact=True).click()
+        expect(page.locator("#reply-error")).to_have_text(
+            "Non envoyé\u00a0: Un message fait au plus 2000 caractères.")
         page.get_by_label("Répondre au client").fill("Bonjour, je regarde votre commande.")
         shot = screenshot(page, "console-fr")
         assert shot.stat().st_size > 10_000

@@ -57,10 +57,12 @@ def test_transfer_to_a_colleague_then_back_to_the_queue(api: TestClient, redis_s
     assert moved.status_code == 200, moved.text
     assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "Ben here"},
                        headers=ben).status_code == 200
-    assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "x"},
-                       headers=ann).status_code == 403
-    assert api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "x" * 2001},
-                       headers=ben).status_code == 413
+    refused = api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "x"}, headers=ann)
+    assert refused.status_code == 403
+    assert refused.json()["key"] == "not_holder"           # the console's text for it (gateway/errors.py)
+    too_long = api.post(f"/api/agent/conversations/{cid}/messages", json={"text": "x" * 2001}, headers=ben)
+    assert too_long.status_code == 413
+    assert (too_long.json()["key"], too_long.json()["limit"]) == ("text_too_long", 2000)
     back = api.post(f"/api/agent/conversations/{cid}/transfer", json={"to": ""}, headers=ben)
     assert back.status_code == 200
     assert [q["conversation_id"] for q in api.get("/api/agent/queue", headers=ann).json()["queue"]] == [cid]
@@ -76,7 +78,9 @@ def test_an_admin_may_close_a_colleagues_conversation(api: TestClient, redis_ser
     ann, boss = login(api, "ann@shop.example"), login(api, "boss@shop.example")
     cid = queued(api, redis_server.url)
     api.post(f"/api/agent/conversations/{cid}/claim", headers=ann)
-    assert api.post(f"/api/agent/conversations/{cid}/claim", headers=boss).status_code == 409
+    taken = api.post(f"/api/agent/conversations/{cid}/claim", headers=boss)
+    assert taken.status_code == 409 and taken.json()["error"] == "conflict"      # the code clients branch on
+    assert taken.json()["key"] == "claimed_elsewhere"
     closed = api.post(f"/api/agent/conversations/{cid}/close", headers=boss)
     assert closed.status_code == 200, closed.text
     assert api.get("/api/agent/me", headers=ann).json()["conversations"] == []

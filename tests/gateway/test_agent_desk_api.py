@@ -300,12 +300,9 @@ def test_canned_replies_render_their_variables_and_only_admins_edit_them(
         ).status_code
         == 422
     )  # unknown variable
-    assert (
-        api.put(
-            f"/api/agent/canned/{rid}", json={**new, "body": "{first_name.__class__}"}, headers=boss
-        ).status_code
-        == 422
-    )
+    res = api.put(f"/api/agent/canned/{rid}", json={**new, "body": "{first_name.__class__}"}, headers=boss)
+    assert res.status_code == 422
+    assert (res.json()["key"], res.json()["variable"]) == ("canned_variable", "first_name.__class__")
     for shortcut in ("../x", "remb\n"):                  # "$" would let a trailing newline through
         res = api.put(f"/api/agent/canned/{rid}", json={**new, "shortcut": shortcut}, headers=boss)
         assert res.status_code == 422, shortcut

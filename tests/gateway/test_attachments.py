@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import ExifTags, Image, ImageChops
 
 from handoff.attachments import clean_name, sniff
 from tests.gateway.web_client import new_conversation, wait_history
@@ -32,6 +32,28 @@ def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "JPEG")
     return out.getvalue()
+
+
+def phone_photo(fmt: str = "JPEG") -> bytes:
+    """A photo as a phone writes it: taken sideways (EXIF orientation 6: turn it 90° clockwise),
+    with the phone's make, where and when, an XMP packet and a comment."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "SecretPhone"
+    exif[ExifTags.Base.Orientation] = 6
+    gps = ExifTags.GPS
+    exif[ExifTags.IFD.GPSInfo] = {gps.GPSLatitudeRef: "N", gps.GPSLatitude: (48.0, 51.0, 29.0),
+                                  gps.GPSLongitudeRef: "E", gps.GPSLongitude: (2.0, 21.0, 8.0)}
+    img = Image.new("RGB", (64, 48), (200, 120, 40))
+    img.paste((0, 0, 255), (0, 0, 8, 8))                # a blue corner, to see where the top left went
+    out = io.BytesIO()
+    img.save(out, fmt, exif=exif, comment=b"SecretComment", xmp=b"<x:xmpmeta>SecretXMP</x:xmpmeta>")
+    return out.getvalue()
+
+
+def same_pixels(a: bytes, b: bytes) -> bool:
+    with Image.open(io.BytesIO(a)) as one, Image.open(io.BytesIO(b)) as other:
+        return one.size == other.size and ImageChops.difference(one.convert("RGB"),
+                                                                other.convert("RGB")).getbbox() is None
 
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -81,7 +103,8 @@ def test_an_image_becomes_a_message_the_shopper_and_agents_can_open(api: TestCli
     assert messages[1]["role"] == "bot" and "fichier" in messages[1]["text"]
 
     got = api.get(f"/api/chat/conversations/{cid}/attachments/{file['id']}")
-    assert got.status_code == 200 and got.content == image
+    assert got.status_code == 200 and len(got.content) == file["size"]
+    assert same_pixels(got.content, image)
     assert got.headers["content-type"] == "image/png"
     assert got.headers["x-content-type-options"] == "nosniff"
     assert got.headers["content-disposition"].startswith("inline;")
@@ -93,10 +116,39 @@ def test_an_image_becomes_a_message_the_shopper_and_agents_can_open(api: TestCli
     headers = agent_headers(api, redis_server.url)
     assert api.get(f"/api/agent/attachments/{file['id']}").status_code == 401
     by_agent = api.get(f"/api/agent/attachments/{file['id']}", headers=headers)
-    assert by_agent.status_code == 200 and by_agent.content == image
+    assert by_agent.status_code == 200 and by_agent.content == got.content
     assert by_agent.headers["cross-origin-resource-policy"] == "same-origin"
     transcript = api.get(f"/api/agent/conversations/{cid}", headers=headers).json()["messages"]
     assert transcript[0]["files"] == [file]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_photo_is_kept_upright_without_where_and_with_what_it_was_taken(api: TestClient, fmt: str) -> None:
+    photo = phone_photo(fmt)
+    assert b"SecretPhone" in photo and (fmt == "PNG" or b"SecretXMP" in photo)
+    cid = new_conversation(api)
+    kind = f"image/{fmt.lower()}"
+    res = upload(api, cid, photo, name=f"IMG_0001.{fmt.lower()}", kind=kind)
+    assert res.status_code == 202, res.text
+    file = res.json()["file"]
+    assert (file["width"], file["height"]) == (48, 64)              # turned upright
+    served = api.get(f"/api/chat/conversations/{cid}/attachments/{file['id']}").content
+    [stored] = files_on_disk(api)
+    assert stored.read_bytes() == served and file["size"] == len(served)
+    for secret in (b"SecretPhone", b"SecretComment", b"SecretXMP", b"Exif", b"eXIf", b"GPS"):
+        assert secret not in served, secret
+    with Image.open(io.BytesIO(served)) as img:
+        assert img.format == fmt and not img.getexif() and "xmp" not in img.info and "comment" not in img.info
+        rgb = img.convert("RGB")
+        assert rgb.getpixel((44, 2))[2] > 200 and rgb.getpixel((2, 2))[2] < 100   # the top left, turned
+
+
+def test_an_image_without_metadata_keeps_its_pixels(api: TestClient) -> None:
+    cid = new_conversation(api)
+    for image, kind in ((jpeg(), "image/jpeg"), (png(mode="RGBA"), "image/png")):
+        file = upload(api, cid, image, name="x", kind=kind).json()["file"]
+        served = api.get(f"/api/chat/conversations/{cid}/attachments/{file['id']}").content
+        assert same_pixels(served, image), kind       # a JPEG is written again with its own tables
 
 
 def test_a_pdf_is_downloaded_never_shown_inline(api: TestClient) -> None:

@@ -17,6 +17,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from handoff.accounts import AGENT, AccountError, Accounts
+from handoff.login_guard import REASONS as LOGIN_REASONS
 from kit.texts import catalogue, section
 
 from .helpers import PASSWORD, add_accounts, on_redis
@@ -315,3 +316,28 @@ def test_the_dashboards_missing_topics_link_to_a_prefilled_studio_entry() -> Non
     assert "studioLink(t)" in source[source.index("function topics("):source.index("function studioLink")]
     html = (WIDGET / "dashboard" / "index.html").read_text(encoding="utf-8")
     assert 'data-i18n="unanswered.studio"' in html
+
+
+def test_every_error_the_staff_apis_name_has_its_text_in_both_languages() -> None:
+    """The console shows a refusal in the agent's language from its `key` (else its `error` code):
+    each key the gateway and the desk can send, and each generic code, has a text in fr and en."""
+    root = WIDGET.parent
+    sources = [*root.glob("gateway/**/*.py"), *root.glob("handoff/*.py"), *root.glob("mail/*.py")]
+    keys: set[str] = set()
+    for path in sources:
+        code = path.read_text(encoding="utf-8")
+        keys |= {k for k in re.findall(r"\bkey=\"(\w+)\"", code) if not k.endswith("_")}  # error_response
+        keys |= set(re.findall(r"DeskError\(\s*\"\w+\",\s*f?\"[^\"]*\",\s*\"(\w+)\"", code))
+        keys |= set(re.findall(r"CannedError\(\s*f?\"[^\"]*\",\s*\"(\w+)\"", code))
+        if 'key="too_many_" + what' in code:                                     # the desk's budgets
+            keys |= {"too_many_searches", "too_many_notes"}
+        if 'key="login_" + wait.reason' in code:                                 # handoff/login_guard.py
+            keys |= {f"login_{reason}" for reason in LOGIN_REASONS.values()}
+    assert {"unknown_conversation", "holding_max", "canned_variable", "window_closed", "login_wrong",
+            "too_many_notes", "login_slow_down"} <= keys, keys                   # the scan finds them
+    generic = {"bad_request", "unauthorized", "forbidden", "not_found", "conflict", "body_too_large",
+               "invalid_request", "too_many_requests", "internal_error", "unavailable", "delivery_refused"}
+    for lang in ("fr", "en"):
+        texts = section(lang, "console")
+        missing = sorted(k for k in keys | generic if f"errors.{k}" not in texts)
+        assert missing == [], (lang, missing)

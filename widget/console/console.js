@@ -117,6 +117,17 @@
 
   // -- API --------------------------------------------------------------------------------
 
+  /* What the gateway refused, in the console's language: its `key` (else its `error` code) names a
+     text of locales `console.errors`, filled with the answer's fields; the server's English message
+     only when the console has no text for it. */
+  function errorText(data, status) {
+    var names = [data.key, data.error];
+    for (var i = 0; i < names.length; i += 1) {
+      if (names[i] && I18N.texts["errors." + names[i]] !== undefined) return T("errors." + names[i], data);
+    }
+    return data.message || T("request_failed", { status: status });
+  }
+
   function api(path, options) {
     options = options || {};
     var headers = { Accept: "application/json" };
@@ -131,7 +142,7 @@
           signedOut("login.expired");
         }
         if (!res.ok) {
-          var err = new Error(data.message || T("request_failed", { status: res.status }));
+          var err = new Error(errorText(data, res.status));
           err.status = res.status;
           throw err;
         }
@@ -645,7 +656,7 @@
       refreshMine();
       return openConversation(data.conversation_id);
     }).catch(function (err) {
-      announceError(err.status === 409 ? T("conversation.claim_conflict", { error: err.message }) : err.message);
+      announceError(err.message);
       refreshQueue();
     });
   }
