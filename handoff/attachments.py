@@ -152,6 +152,10 @@ def check_image(data: bytes, kind: str, limits: Limits) -> tuple[bytes, int, int
                     raise AttachmentRefused(413, "too_many_pixels",
                                             f"images are limited to {limits.max_pixels} pixels")
                 img.load()   # the whole first frame: a truncated or corrupt file fails here
+                if getattr(img, "n_frames", 1) * width * height > limits.max_pixels:
+                    # writing an animation again decodes every frame: the budget covers them all
+                    raise AttachmentRefused(413, "too_many_pixels", "animations are limited to "
+                                            f"{limits.max_pixels} pixels over all their frames")
                 return without_metadata(img, kind)
     except AttachmentRefused:
         raise

@@ -16,7 +16,7 @@ import redis
 from fastapi.testclient import TestClient
 from PIL import ExifTags, Image, ImageChops
 
-from handoff.attachments import clean_name, sniff
+from handoff.attachments import AttachmentRefused, Limits, clean_name, inspect, sniff
 from tests.gateway.web_client import new_conversation, wait_history
 
 from .helpers import PASSWORD, add_accounts
@@ -311,3 +311,19 @@ def test_uploads_are_off_when_the_count_limit_is_zero(make_client: Callable[...,
     cid = new_conversation(api)
     assert upload(api, cid, png()).status_code == 409
     assert list(tmp_path.rglob("*.png")) == [] and not redis_client.keys("support:attachment:*")
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_an_animation_counts_every_frame_in_the_pixel_budget(fmt: str) -> None:
+    """Writing an animation again (without its metadata) decodes every frame: a small file of many
+    large frames is a bomb too, refused before it is written."""
+    frames = [Image.new("RGB", (50, 40), (20 * i, 0, 0)) for i in range(5)]    # 5 x 2,000 pixels
+    out = io.BytesIO()
+    frames[0].save(out, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    kind = f"image/{fmt.lower()}"
+    kept, width, height = inspect(out.getvalue(), Limits(max_pixels=10_000))[1:]
+    with Image.open(io.BytesIO(kept)) as img:
+        assert (img.n_frames, width, height) == (5, 50, 40)                  # within: kept, animated
+    with pytest.raises(AttachmentRefused) as refused:
+        inspect(out.getvalue(), Limits(max_pixels=9_999))
+    assert (refused.value.status, refused.value.code) == (413, "too_many_pixels"), kind
