@@ -214,7 +214,8 @@ def test_two_editors_a_topic_prefill_and_the_language(live: tuple[Gateway, Rasa,
         expect(page.locator("#editor-title")).to_have_text(fr("editor.edit", id=entry_id), timeout=WAIT_MS)
         expect(page.get_by_label(T["form.answer"], exact=True)).to_have_value("Oui, sur demande.")
 
-        theirs = {**draft, "answer": "Oui, en lin, pour 3 euros."}              # the other editor, meanwhile
+        theirs = {**draft, "answer": "Oui, en lin, pour 3 euros.",              # the other editor, meanwhile
+                  "variants": {"courte": "En lin, 3 euros."}}
         version = http.get(f"/api/editor/entries/{entry_id}").json()["version"]
         res = http.put(f"/api/editor/entries/{entry_id}",
                        json={"draft": theirs, "version": version, "confirm": True})
@@ -229,6 +230,8 @@ def test_two_editors_a_topic_prefill_and_the_language(live: tuple[Gateway, Rasa,
             anyway.click()
         expect(conflict).to_be_visible(timeout=SLOW_MS)
         expect(page.locator("#conflict-text")).to_contain_text("Oui, en lin, pour 3 euros.")
+        expect(page.locator("#conflict-text")).to_contain_text(      # their A/B variant too
+            fr("conflict.variant", name="courte") + "\nEn lin, 3 euros.")
         expect(page.locator("#publish-status")).to_have_text(T["publish.conflict"])
         kept = http.get(f"/api/editor/entries/{entry_id}").json()["draft"]["answer"]
         assert "en lin" in kept                                                   # not overwritten

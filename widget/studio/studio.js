@@ -455,7 +455,10 @@
     var line = function (key, value) { return T("conflict.field", {name: T(key), value: value}); };
     return [line("form.id", d.id), line("form.reason", d.reason), line("form.title", d.title || ""),
             line("form.questions", "")].concat((d.questions || []).map(function (q) { return "  - " + q; }))
-      .concat([line("form.tags", (d.tags || []).join(", ")), "", d.answer || ""]).join("\n");
+      .concat([line("form.tags", (d.tags || []).join(", ")), "", d.answer || ""])
+      .concat(Object.keys(d.variants || {}).reduce(function (lines, name) {   // A/B answers, each named
+        return lines.concat(["", T("conflict.variant", {name: name}), d.variants[name]]);
+      }, [])).join("\n");
   }
 
   function showConflict(body) {
