@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     HANDOFF_REQUESTED = "handoff_requested"
     HANDOFF_CLAIMED = "handoff_claimed"
     HANDOFF_CLOSED = "handoff_closed"
+    HANDOFF_REOPENED = "handoff_reopened"   # an agent took a closed conversation back
     TICKET_CREATED = "ticket_created"
     TICKET_REPLIED = "ticket_replied"
     TICKET_SOLVED = "ticket_solved"
@@ -56,6 +57,7 @@ SPEC: dict[EventKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.HANDOFF_REQUESTED: (("conversation",), ()),
     K.HANDOFF_CLAIMED: (("conversation",), ("agent",)),
     K.HANDOFF_CLOSED: (("conversation",), ("agent", "close_reason")),
+    K.HANDOFF_REOPENED: (("conversation",), ("agent",)),
     K.TICKET_CREATED: (("ticket", "channel", "lang"), ("conversation", "customer", "due")),
     K.TICKET_REPLIED: (("ticket",), ("conversation", "agent")),
     K.TICKET_SOLVED: (("ticket",), ("conversation", "agent")),
@@ -263,10 +265,10 @@ def handoff(kind: EventKind | str, *, conversation: str, agent: str | None = Non
             channel: str | None = None, lang: str | None = None, reason: str | None = None,
             at: datetime | float | None = None, id: str | None = None,
             close_reason: str | None = None) -> Event:
-    """handoff_requested / handoff_claimed / handoff_closed (agent only on claimed/closed;
-    close_reason, solved | spam | duplicate, only on closed)."""
+    """handoff_requested / handoff_claimed / handoff_closed / handoff_reopened (agent only on
+    claimed/closed/reopened; close_reason, solved | spam | duplicate, only on closed)."""
     kind = EventKind(kind)
-    if kind not in (K.HANDOFF_REQUESTED, K.HANDOFF_CLAIMED, K.HANDOFF_CLOSED):
+    if kind not in (K.HANDOFF_REQUESTED, K.HANDOFF_CLAIMED, K.HANDOFF_CLOSED, K.HANDOFF_REOPENED):
         raise ValueError(f"not a handoff event kind: {kind}")
     return make_event(kind, conversation=conversation, agent=agent, channel=channel, lang=lang,
                       reason=reason, at=at, id=id, close_reason=close_reason)

@@ -35,7 +35,8 @@ DURATION_SERIES = ("frt_bot", "res_bot", "frt_chat", "res_chat", "frt_ticket", "
 EVENT_METRICS = (
     "msg_in", "msg_out_bot", "msg_out_agent", "faq", *(f"faq_{b}" for b in BANDS), "suggestion_click",
     "thumbs_up", "thumbs_down", "handoff_requested", "handoff_claimed", "handoff_closed",
-    "ticket_created", "ticket_replied", "ticket_solved", "ticket_reason_corrected", "survey_comment",
+    "handoff_reopened", "ticket_created", "ticket_replied", "ticket_solved", "ticket_reason_corrected",
+    "survey_comment",
 )
 CONVERSATION_METRICS = ("conv", "conv_handoff", "conv_ticket", "conv_escalated", "conv_contained",
                         "conv_bot_resolved", "fcr_contacts", "fcr_repeat")
@@ -478,7 +479,8 @@ class Kpis:
                        "bot_messages": c("msg_out_bot"), "agent_messages": c("msg_out_agent"),
                        "faq_lookups": c("faq"), "suggestion_clicks": c("suggestion_click"),
                        "handoffs_requested": c("handoff_requested"), "handoffs_claimed": c("handoff_claimed"),
-                       "handoffs_closed": c("handoff_closed"), "tickets_created": c("ticket_created"),
+                       "handoffs_closed": c("handoff_closed"), "handoffs_reopened": c("handoff_reopened"),
+                       "tickets_created": c("ticket_created"),
                        "tickets_replied": c("ticket_replied"), "tickets_solved": c("ticket_solved"),
                        "ticket_reasons_corrected": c("ticket_reason_corrected")},
             "containment": {"rate": containment(c("conv_contained"), conversations),

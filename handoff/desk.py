@@ -244,13 +244,15 @@ class HelpDesk:
             pipe.delete(HANDOFF.format(cid=cid))
             await pipe.execute()
         self.recorder.emit(ev.handoff, kind="handoff_closed", conversation=cid, agent=agent_id,
-                           close_reason=reason, id=f"close:{cid}:{int(now)}")
+                           close_reason=reason, id=f"close:{cid}:{now:.3f}")
 
     async def reopen(self, cid: str, agent_id: str, max_conversations: int) -> None:
         """An agent takes a closed conversation back (the shopper wrote again elsewhere, or the
-        close was a mistake): it is theirs at once, the bot stays out of it."""
+        close was a mistake): it is theirs at once, the bot stays out of it. Counted
+        (`handoff_reopened`, in the KPIs' volume): how often a close did not end the matter."""
+        now = time.time()
         got = text(await self._reopen(keys=[CONV.format(cid=cid), ACTIVE.format(agent=agent_id), cid],
-                                      args=[agent_id, max_conversations, time.time()]))
+                                      args=[agent_id, max_conversations, now]))
         if got == "!unknown":
             raise DeskError("not_found", "unknown conversation", "unknown_conversation")
         if got == "!open":
@@ -259,6 +261,8 @@ class HelpDesk:
         if got == "!full":
             raise DeskError("full", f"you already hold {max_conversations} conversations", "holding_max",
                              max=max_conversations)
+        self.recorder.emit(ev.handoff, kind="handoff_reopened", conversation=cid, agent=agent_id,
+                           id=f"reopen:{cid}:{now:.3f}")
 
     # -- internal notes ----------------------------------------------------------------
 

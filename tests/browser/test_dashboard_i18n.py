@@ -54,6 +54,8 @@ def test_dashboard_in_french_then_english(live: Live, simulated_month: None, bro
         expect(page.locator('#tiles [data-tile="csat"] .value')).to_have_text(re.compile(rf"^\d+{SPACE}%$"))
         expect(page.locator('#tiles [data-tile="handoff"] .hint')).to_have_text(
             re.compile(r"conversations?$"))
+        expect(page.locator('#tiles [data-tile="handoff"] .count')).to_have_text(
+            re.compile(r"^\d+ rouvertes? après clôture$"))                  # conversations closed too soon
         expect(page.locator("#matrix .quadrant--eliminate h4")).to_have_text("Éliminer la cause")
         expect(page.get_by_role("columnheader", name="Motif").first).to_be_visible()
         expect(page.get_by_label("Période")).to_have_value("30")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
@@ -15,6 +16,7 @@ from tests.helpers import on_redis
 KB_SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "kb_small"
 METRICS_TOKEN = "metrics-test-token"   # gateway_settings' METRICS_TOKEN: /metrics and /readyz details
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+T = TypeVar("T")
 
 
 class GatedService(RetrievalService):
@@ -77,3 +79,13 @@ def queued(api: TestClient, redis_url: str) -> str:
     on_redis(redis_url, lambda r: HelpDesk(r).request_handoff(
         HandoffRequest(cid, "fr", "returns/process", "je veux retourner un vase", "asked")))
     return cid
+
+
+def wait_for(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 10.0) -> T:
+    """`read()` again until `done` says yes (what the app appends in the background: analytics)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)

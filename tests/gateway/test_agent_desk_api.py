@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.gateway.web_client import new_conversation
 
-from .helpers import add, login, queued
+from .helpers import add, login, queued, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 SATURDAY_MORNING = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # 10:00 in Paris: closed on Saturdays
@@ -135,6 +135,12 @@ def test_close_with_a_reason_then_reopen(
         api.post(f"/api/agent/conversations/{cid}/close", headers=ben).status_code == 200
     )  # no body: solved
     assert redis_client.hget(f"support:conv:{cid}", "close_reason") == "solved"
+    # the managers see how often a close did not end the matter
+    add(redis_server.url, "boss@shop.example", role="admin")
+    boss = login(api, "boss@shop.example")
+    volume = wait_for(lambda: api.get("/api/admin/analytics/kpis", headers=boss).json()["volume"],
+                      lambda v: v["handoffs_closed"] >= 2)
+    assert (volume["handoffs_closed"], volume["handoffs_reopened"]) == (2, 1)
 
 
 def test_tickets_are_assigned_and_move_between_statuses(api: TestClient, redis_server: Any) -> None:

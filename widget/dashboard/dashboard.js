@@ -120,7 +120,8 @@
            T("tiles.bot_resolution_hint")),
       tile("contained", T("tiles.contained"), pct(k.containment.rate), k.containment.rate, T("tiles.contained_hint")),
       tile("handoff", T("tiles.handoff"), pct(k.handoff.rate), k.handoff.rate,
-           I18N.tn("tiles.handoff_hint", k.handoff.conversations_handed_off)),
+           I18N.tn("tiles.handoff_hint", k.handoff.conversations_handed_off),
+           {text: I18N.tn("tiles.reopened", k.volume.handoffs_reopened || 0), low: false}),   // closed too soon
       tile("fcr", T("tiles.fcr"), pct(k.fcr.rate), k.fcr.rate, T("tiles.fcr_hint"), counted("tiles.contacts", k.fcr)),
       tile("csat", T("tiles.csat"), pct(k.csat.score), k.csat.score, T("tiles.csat_hint"), counted("tiles.answers", k.csat)),
       tile("nps", T("tiles.nps"), count(k.nps.score), k.nps.score, T("tiles.nps_hint"), counted("tiles.answers", k.nps)),
