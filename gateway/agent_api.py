@@ -246,14 +246,15 @@ async def _customer(state: GatewayState, cid: str, conv: dict[str, Any],
     from handoff.search import DeskSearch, conversation_hit
 
     own = await state.transcripts.customer_conversations(conv["channel"], conv["sender"])
-    recent = await DeskSearch(state.redis).recent_tickets()
+    finder = DeskSearch(state.redis)
+    recent = await finder.recent_tickets()
     tickets = [t for t in recent if t.get("conversation_id") in {cid, *own}]
     # an e-mail conversation's sender is an address too: their chats with a ticket under it join
     mailed = [conv["sender"].casefold()] if conv.get("channel") == "email" and conv.get("sender") else []
     emails = list(dict.fromkeys([*mailed, *(t["email"].casefold() for t in tickets if t.get("email"))]))
     related: dict[str, dict[str, Any]] = {}
     for email in emails[:3]:
-        found = await DeskSearch(state.redis).search(email)
+        found = await finder.search(email)
         related.update((hit["id"], hit) for hit in found["conversations"])
         known = {t["id"] for t in tickets}
         tickets += [t for hit in found["tickets"] if hit["id"] not in known

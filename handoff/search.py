@@ -62,9 +62,13 @@ def snippet(body: str, needle: str) -> str:
 
 
 class DeskSearch:
+    """One request's searches: the newest tickets are read once per instance (the customer view
+    searches each of the customer's e-mails after reading them itself), so make one per request."""
+
     def __init__(self, redis: aioredis.Redis, normalise_order: Any = None):
         self.redis = redis
         self.normalise_order = normalise_order
+        self._recent: list[dict[str, str]] | None = None
 
     async def search(self, raw: str, limit: int = MAX_RESULTS) -> dict[str, Any]:
         query = classify(raw, self.normalise_order)
@@ -79,12 +83,14 @@ class DeskSearch:
     # -- tickets ----------------------------------------------------------------------------------
 
     async def recent_tickets(self) -> list[dict[str, str]]:
-        """The newest SCAN_TICKETS tickets, any status, newest first (one pipelined read)."""
-        ids = [text(t) for t in await self.redis.zrevrange(TICKETS_ALL, 0, SCAN_TICKETS - 1)]
-        pipe = self.redis.pipeline(transaction=False)
-        for tid in ids:
-            pipe.hgetall(TICKET.format(tid=tid))
-        return [t for raw in await pipe.execute() if (t := decoded(raw))]
+        """The newest SCAN_TICKETS tickets, any status, newest first (one pipelined read, once)."""
+        if self._recent is None:
+            ids = [text(t) for t in await self.redis.zrevrange(TICKETS_ALL, 0, SCAN_TICKETS - 1)]
+            pipe = self.redis.pipeline(transaction=False)
+            for tid in ids:
+                pipe.hgetall(TICKET.format(tid=tid))
+            self._recent = [t for raw in await pipe.execute() if (t := decoded(raw))]
+        return self._recent
 
     async def _tickets(self, query: Query) -> list[dict[str, Any]]:
         if query.kind == "ticket":

@@ -255,7 +255,10 @@ def test_the_customer_view_gathers_emails_tickets_and_past_conversations(
         json={"conversation_id": elsewhere, "email": "ZOE@example.com", "message": "Facture"},
         headers=ann,
     )
+    scans = redis.Redis.from_url(redis_server.url).info("commandstats").get("cmdstat_zrevrange", {})
     view = api.get(f"/api/agent/conversations/{cid}", headers=ann).json()
+    after = redis.Redis.from_url(redis_server.url).info("commandstats").get("cmdstat_zrevrange", {})
+    assert after["calls"] - scans.get("calls", 0) == 1       # the newest tickets read once, e-mail search too
     assert view["customer"]["emails"] == ["zoe@example.com"] and view["customer"]["lang"] == "fr"
     assert elsewhere in view["past_conversations"] and cid not in view["past_conversations"]
     assert {t["message"] for t in view["tickets"]} == {"Colis perdu", "Facture"}
