@@ -181,7 +181,6 @@ def _wire(state: GatewayState) -> None:
                             survey_links=state.survey_links, shop_name=state.shop.shop.name,
                             classify=lambda text, lang: reason_of(state.index.faq(), text, lang))
     state.rate_limit = ChatLimits(state.redis, settings, secret=settings.analytics_secret)
-    state.bot = RasaClient(settings.rasa_url, settings.rasa_token)
     state.meta = MetaSettings.from_env()
     if state.meta.messenger_enabled or state.meta.whatsapp_enabled:
         state.graph = GraphClient(state.meta)
@@ -193,6 +192,8 @@ def _wire(state: GatewayState) -> None:
     # the shop's orders (demo file, PrestaShop, Shopify, WooCommerce: config/shop.yml `orders`)
     state.orders = build_source(state.shop.orders, demo_file=str(settings.orders_file))
     state.order_gate = _order_gate(state, state.orders)
+    state.bot = RasaClient(settings.rasa_url, settings.rasa_token,
+                           find_order=state.order_gate.numbers.find_marked)
     state.typing = TypingSignals(state.redis, state.transcripts, state.desk, state.senders)
     state.router = ConversationRouter(state.redis, state.transcripts, state.desk, state.bot, state.senders,
                                       detector=detector, recorder=state.recorder, surveys=state.shop.surveys,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -44,8 +45,12 @@ class BotUnavailable(Exception):
 
 
 class RasaClient:
+    """`find_order` reads an order number in the shop's format in a shopper's text (sent as the
+    `order_number` metadata, bot/components/metadata.py): Rasa's NLU only knows the demo's."""
+
     def __init__(self, url: str, token: str = "", *, timeout: httpx.Timeout | float = TIMEOUT,
-                 failures_to_open: int = FAILURES_TO_OPEN, open_s: float = OPEN_S):
+                 failures_to_open: int = FAILURES_TO_OPEN, open_s: float = OPEN_S,
+                 find_order: Callable[[str], str | None] | None = None):
         self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
         if not self.urls:
             raise ValueError("RASA_URL is empty")
@@ -56,6 +61,7 @@ class RasaClient:
         self._next = itertools.cycle(range(len(self.urls)))
         self._last_error: dict[str, str] = {}
         self._last_ok: dict[str, float] = {}
+        self.find_order = find_order
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The request on the next server whose breaker is closed (round robin, then failover)."""
@@ -81,8 +87,10 @@ class RasaClient:
 
     async def say(self, message: Message) -> list[Message]:
         """One bot turn for a shopper message; the replies as outbound messages."""
-        payload = {"sender": message.conversation_id, "message": message.text,
-                   "metadata": {"channel": message.channel, "lang": message.lang}}
+        metadata = {"channel": message.channel, "lang": message.lang}
+        if self.find_order is not None and (number := self.find_order(message.text)):
+            metadata["order_number"] = number
+        payload = {"sender": message.conversation_id, "message": message.text, "metadata": metadata}
         res = await self._call("POST", CHANNEL_PATH, json=payload, headers={CHANNEL_HEADER: self.token})
         try:
             res.raise_for_status()

@@ -32,6 +32,19 @@ class NumberFormat:
         match = self._in_text().search(text or "")
         return self.canonical.format(match.group(1).upper()) if match else None
 
+    def find_marked(self, text: str | None) -> str | None:
+        """The first order number of a message that cannot be anything else: a reference typed in
+        capitals, or a number typed with its mark ("#1001", "AL-482913"). Bare digits ("2 pulls",
+        a phone number, a postcode) are left for the bot to ask about, and so is a capital
+        reference in a message typed all in capitals ("LIVRAISON EN RETARD": any word could be one)."""
+        text = text or ""
+        if not self.find_any_case and len(text.split()) > 1 and not any(c.islower() for c in text):
+            return None
+        for match in self._in_text().finditer(text):
+            if not self.find_any_case or not match.group(0).strip().isdigit():
+                return self.canonical.format(match.group(1).upper())
+        return None
+
     def strip(self, text: str) -> str:
         """The message without its order numbers ("AL-482913 75002" -> " 75002")."""
         return self._in_text().sub(" ", text)

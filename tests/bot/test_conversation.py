@@ -34,7 +34,7 @@ def test_an_english_question_gets_the_english_answer(closed_stack: tuple[Gateway
 
 def test_the_language_the_gateway_decided_fills_the_slot_inside_rasa(
         closed_stack: tuple[Gateway, Rasa]) -> None:
-    """The `lang` metadata becomes a `lang` entity (bot/components/language.py) and the slot's
+    """The `lang` metadata becomes a `lang` entity (bot/components/metadata.py) and the slot's
     from_entity mapping fills it: no action-server call for it. A message without a language,
     or with one the shop does not speak, leaves the slot alone."""
     _, bot = closed_stack

@@ -16,6 +16,7 @@ from ops.redis_server import RedisServer
 from shop.sources.prestashop import REFERENCE
 from shop.sources.shopify import NAME
 from shop.sources.woocommerce import NUMBER
+from tests.e2e.conftest import Shopper
 from tests.fakes.shop_apis import FakePrestaShop, FakeShop, FakeShopify, FakeWooCommerce
 from tests.stack import OPEN_ALWAYS, Gateway, Rasa, shop_yaml, stack
 
@@ -31,6 +32,7 @@ PLATFORMS: dict[str, tuple[type[FakeShop], Any, str, str, str, str, str]] = {
 }
 
 
+ShopStack = tuple[str, FakeShop, Rasa, Gateway]   # platform, its fake, Rasa, the gateway
 EXAMPLES = {"prestashop": REFERENCE.example, "shopify": NAME.example, "woocommerce": NUMBER.example}
 
 
@@ -40,7 +42,7 @@ def texts(replies: list[dict[str, Any]]) -> str:
 
 @pytest.fixture(scope="module", params=sorted(PLATFORMS))
 def shop_stack(request: pytest.FixtureRequest, bot_model: Path, redis_server: RedisServer, shared_index: Path,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeShop, Rasa]]:
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopStack]:
     name = request.param
     fake_type, keys, *_ = PLATFORMS[name]
     with fake_type() as fake:
@@ -52,11 +54,11 @@ def shop_stack(request: pytest.FixtureRequest, bot_model: Path, redis_server: Re
         gateway_and_rasa: tuple[Gateway, Rasa]
         with stack(redis_server.url, tmp, shop_config=config, index_dir=shared_index,
                    extra_env=keys(fake)) as gateway_and_rasa:
-            yield name, fake, gateway_and_rasa[1]
+            yield name, fake, gateway_and_rasa[1], gateway_and_rasa[0]
 
 
-def test_where_is_my_order_in_french_with_the_email(shop_stack: tuple[str, FakeShop, Rasa]) -> None:
-    name, fake, bot = shop_stack
+def test_where_is_my_order_in_french_with_the_email(shop_stack: ShopStack) -> None:
+    name, fake, bot, _ = shop_stack
     _, _, number, email, _, carrier, link = PLATFORMS[name]
     sender = f"fr-{uuid.uuid4().hex}"
     asked = texts(bot.say(sender, "Où en est ma commande ?"))
@@ -67,8 +69,8 @@ def test_where_is_my_order_in_french_with_the_email(shop_stack: tuple[str, FakeS
     assert "Paix" not in said and "0102030405" not in said     # no street address, no phone
 
 
-def test_where_is_my_order_in_english_with_the_postcode(shop_stack: tuple[str, FakeShop, Rasa]) -> None:
-    name, _, bot = shop_stack
+def test_where_is_my_order_in_english_with_the_postcode(shop_stack: ShopStack) -> None:
+    name, _, bot, _ = shop_stack
     _, _, number, _, postcode, carrier, link = PLATFORMS[name]
     sender = f"en-{uuid.uuid4().hex}"
     assert "order number" in texts(bot.say(sender, "Where is my order?"))
@@ -78,8 +80,8 @@ def test_where_is_my_order_in_english_with_the_postcode(shop_stack: tuple[str, F
 
 
 def test_a_wrong_email_shows_nothing_and_a_cached_repeat_costs_no_call(
-        shop_stack: tuple[str, FakeShop, Rasa]) -> None:
-    name, fake, bot = shop_stack
+        shop_stack: ShopStack) -> None:
+    name, fake, bot, _ = shop_stack
     number = PLATFORMS[name][2]
     sender = f"wrong-{uuid.uuid4().hex}"
     bot.say(sender, "Où en est ma commande ?")
@@ -95,8 +97,8 @@ def test_a_wrong_email_shows_nothing_and_a_cached_repeat_costs_no_call(
     assert len(fake.requests) == before
 
 
-def test_a_shop_that_is_down_is_said_honestly_with_a_way_out(shop_stack: tuple[str, FakeShop, Rasa]) -> None:
-    name, fake, bot = shop_stack
+def test_a_shop_that_is_down_is_said_honestly_with_a_way_out(shop_stack: ShopStack) -> None:
+    name, fake, bot, _ = shop_stack
     sender = f"down-{uuid.uuid4().hex}"
     bot.say(sender, "Where is my order?")
     unknown = {"prestashop": "ZZZZZZZZZ", "shopify": "#4242", "woocommerce": "4242"}[name]   # not cached
@@ -109,3 +111,23 @@ def test_a_shop_that_is_down_is_said_honestly_with_a_way_out(shop_stack: tuple[s
     said = texts(replies)
     assert "can't reach our order system" in said and "can't find" not in said
     assert any(r.get("buttons") for r in replies)        # a person, or a message to the team
+
+
+def test_a_number_given_with_the_question_is_not_asked_again(
+        shop_stack: ShopStack) -> None:
+    """Through the gateway: it reads the number in the shop's own format in the first message
+    (shop/order_numbers.py `find_marked`) and tells Rasa, whose NLU only knows the demo's: the
+    bot goes straight to the proof question (bot/components/metadata.py)."""
+    name, _, _, gw = shop_stack
+    number, email = PLATFORMS[name][2], PLATFORMS[name][3]
+    typed = {"woocommerce": f"#{number}"}.get(name, number)          # bare digits would be asked about
+    shopper = Shopper(gw.url.replace("http", "ws", 1) + "/ws/chat")
+    try:
+        shopper.say(f"Bonjour, où en est ma commande {typed} ?")
+        asked = shopper.wait_message("bot")["text"]
+        assert "adresse e-mail" in asked and "numéro de commande" not in asked, asked
+        shopper.say(email)
+        said = shopper.wait_message("bot", f"Commande {number}")["text"]
+        assert "expédiée" in said
+    finally:
+        shopper.close()

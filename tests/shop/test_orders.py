@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shop.order_numbers import DEMO as DEMO_NUMBERS
 from shop.orders import (
     STATUSES,
     DemoOrderSource,
@@ -18,6 +19,9 @@ from shop.orders import (
     needs_a_human,
     normalise_order_number,
 )
+from shop.sources.prestashop import REFERENCE
+from shop.sources.shopify import NAME
+from shop.sources.woocommerce import NUMBER
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "config" / "demo_orders.yml"
@@ -169,3 +173,22 @@ def test_an_unknown_status_names_the_file(tmp_path: Path) -> None:
     bad.write_text("orders:\n  AL-111111: {status: lost-in-space}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"orders.yml.*lost-in-space.*AL-111111"):
         DemoOrderSource(bad)
+
+
+@pytest.mark.parametrize(("platform", "text", "found"), [
+    ("prestashop", "où est ma commande XKBKNABJK ?", "XKBKNABJK"),
+    ("prestashop", "XKBKNABJK", "XKBKNABJK"),
+    ("prestashop", "ma livraison xkbknabjk", None),               # a reference is typed in capitals
+    ("prestashop", "LIVRAISON EN RETARD", None),                   # shouting: any word could be one
+    ("shopify", "order #1001 please", "#1001"),
+    ("shopify", "order 1001", None),                               # bare digits: the bot asks
+    ("woocommerce", "commande #727", "727"),
+    ("woocommerce", "j'ai commandé 2 pulls, tel 0612345678", None),
+    ("demo", "c'est la al 482913 svp", "AL-482913"),
+    ("demo", "482913", None),                                      # the bot's own regex reads it
+])
+def test_an_order_number_is_taken_from_a_sentence_only_when_it_cannot_be_anything_else(
+        platform: str, text: str, found: str | None) -> None:
+    """What the gateway sends Rasa as the `order_number` metadata (gateway/rasa_client.py)."""
+    formats = {"prestashop": REFERENCE, "shopify": NAME, "woocommerce": NUMBER, "demo": DEMO_NUMBERS}
+    assert formats[platform].find_marked(text) == found
