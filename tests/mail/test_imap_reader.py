@@ -146,7 +146,9 @@ def test_mail_arrives_through_idle_without_polling(imap: Dovecot, redis_server: 
             await append(imap, "idle", mail("idle", 1))
             took = await until(lambda: inbox.ids == ["idle-1"], timeout=3, what="the IDLE push")
             assert took < 3
-            assert reader.status.last_uid == inbox.delivered[0][0]
+            # the status moves once the cursor is saved in Redis, a round trip after the hand-over
+            await until(lambda: reader.status.last_uid == inbox.delivered[0][0], timeout=3,
+                        what="the reader's status to name the UID it handed over")
 
     scenario(redis_server, body)
     with imap.client("idle@shop.test") as c:        # never marked \Seen: the shop's people read it too
