@@ -84,6 +84,23 @@ class DeskError(Exception):
         self.params = params
 
 
+def unknown_ticket(tid: str) -> DeskError:
+    return DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+
+
+def _unknown_conversation() -> DeskError:
+    return DeskError("not_found", "unknown conversation", "unknown_conversation")
+
+
+def _not_holder() -> DeskError:
+    return DeskError("forbidden", "you do not hold this conversation", "not_holder")
+
+
+def _holding_max(max_conversations: int) -> DeskError:
+    return DeskError("full", f"you already hold {max_conversations} conversations", "holding_max",
+                     max=max_conversations)
+
+
 @dataclass(frozen=True)
 class HandoffRequest:
     conversation_id: str
@@ -185,8 +202,7 @@ class HelpDesk:
             raise DeskError("conflict", "this conversation is not waiting (another agent has it)",
                              "claimed_elsewhere")
         if got == "!full":
-            raise DeskError("full", f"you already hold {max_conversations} conversations", "holding_max",
-                             max=max_conversations)
+            raise _holding_max(max_conversations)
         if got:
             self.recorder.emit(ev.handoff, kind="handoff_claimed", conversation=got, agent=agent_id,
                                id=f"claim:{got}:{int(time.time())}")
@@ -212,7 +228,7 @@ class HelpDesk:
                        to_max: int = 1_000_000) -> None:
         """Hand a conversation to another agent, or back to the queue at its old place."""
         if await self.holder(cid) != from_agent:
-            raise DeskError("forbidden", "you do not hold this conversation", "not_holder")
+            raise _not_holder()
         if to_agent and await self.redis.scard(ACTIVE.format(agent=to_agent)) >= to_max:
             raise DeskError("full", f"{to_agent} already holds {to_max} conversations", "agent_full",
                              agent=to_agent, max=to_max)
@@ -234,7 +250,7 @@ class HelpDesk:
             raise DeskError("invalid", f"a close reason is one of {', '.join(CLOSE_REASONS)}",
                              "close_reason_invalid")
         if not force and await self.holder(cid) != agent_id:
-            raise DeskError("forbidden", "you do not hold this conversation", "not_holder")
+            raise _not_holder()
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(ACTIVE.format(agent=agent_id), cid)
@@ -254,13 +270,12 @@ class HelpDesk:
         got = text(await self._reopen(keys=[CONV.format(cid=cid), ACTIVE.format(agent=agent_id), cid],
                                       args=[agent_id, max_conversations, now]))
         if got == "!unknown":
-            raise DeskError("not_found", "unknown conversation", "unknown_conversation")
+            raise _unknown_conversation()
         if got == "!open":
             raise DeskError("conflict", "this conversation is already with an agent or waiting for one",
                              "already_with_agent")
         if got == "!full":
-            raise DeskError("full", f"you already hold {max_conversations} conversations", "holding_max",
-                             max=max_conversations)
+            raise _holding_max(max_conversations)
         self.recorder.emit(ev.handoff, kind="handoff_reopened", conversation=cid, agent=agent_id,
                            id=f"reopen:{cid}:{now:.3f}")
 
@@ -270,7 +285,7 @@ class HelpDesk:
         """A note for colleagues, kept apart from the transcript: nothing that reads the
         transcript (the widget, the channels, the bot) can ever show it to the customer."""
         if not await self.redis.exists(CONV.format(cid=cid)):
-            raise DeskError("not_found", "unknown conversation", "unknown_conversation")
+            raise _unknown_conversation()
         if await self.redis.llen(NOTES.format(cid=cid)) >= MAX_NOTES:
             raise DeskError("full", f"a conversation holds at most {MAX_NOTES} notes", "notes_max",
                             max=MAX_NOTES)
@@ -313,7 +328,7 @@ class HelpDesk:
     async def ticket_note(self, tid: str, agent_id: str, body: str) -> dict:
         """An internal note in the ticket's log: shown to agents, never e-mailed."""
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         if await self.redis.llen(TICKET_LOG.format(tid=tid)) >= MAX_NOTES:
             raise DeskError("full", f"a ticket holds at most {MAX_NOTES} entries", "ticket_entries_max",
                              max=MAX_NOTES)
@@ -325,7 +340,7 @@ class HelpDesk:
         """Give the ticket to one agent (`agent_id`) or to nobody (""): who answers it is never
         a guess between two colleagues."""
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         await self.redis.hset(TICKET.format(tid=tid), mapping={"assignee": agent_id, "assigned_by": by,
                                                               "assigned_at": time.time()})
 
@@ -340,7 +355,7 @@ class HelpDesk:
             return
         ticket = await self.ticket(tid)
         if ticket is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(TICKET.format(tid=tid), mapping={"status": status})
             pipe.zadd(TICKETS_OPEN, {tid: float(ticket.get("created_at") or time.time())})
@@ -353,7 +368,7 @@ class HelpDesk:
     async def add_ticket_reply(self, tid: str, agent_id: str, body: str, *, message_id: str = "") -> None:
         """Record an agent's reply (already e-mailed); the ticket waits for the shopper."""
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         entry = {"agent": agent_id, "body": body, "at": time.time(), "message_id": message_id}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(TICKET_LOG.format(tid=tid), json.dumps(entry, ensure_ascii=False))
@@ -368,7 +383,7 @@ class HelpDesk:
         (how often the automatic reason was wrong) and the analytics move the ticket there."""
         ticket = await self.ticket(tid)
         if ticket is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         if ticket.get("reason") == reason:
             return
         await self.redis.hset(TICKET.format(tid=tid), mapping={
@@ -378,7 +393,7 @@ class HelpDesk:
 
     async def solve_ticket(self, tid: str, agent_id: str) -> None:
         if await self.ticket(tid) is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(TICKET.format(tid=tid), mapping={"status": "solved", "solved_at": time.time(),
                                                       "solved_by": agent_id})

@@ -14,7 +14,7 @@ from typing import Any
 
 from analytics.events import ticket_created, ticket_update
 from analytics.recorder import NULL, Recorder
-from handoff.desk import DeskError, HelpDesk, Ticket
+from handoff.desk import DeskError, HelpDesk, Ticket, unknown_ticket
 from kit import texts
 from kit.ids import customer_id
 from shop.hours import BusinessHours
@@ -68,7 +68,7 @@ class Tickets:
         """E-mails the agent's answer to the shopper, then records it (status pending)."""
         ticket = await self.desk.ticket(tid)
         if ticket is None:
-            raise DeskError("not_found", f"no ticket {tid}", "unknown_ticket", ticket=tid)
+            raise unknown_ticket(tid)
         if self.reply_via is not None and await self.reply_via(ticket, agent_id, body) is not None:
             return await self.desk.ticket(tid) or {}      # recorded by the channel once it left
         if self.mailer is None:
