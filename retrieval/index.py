@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import bm25s
 import faiss
@@ -155,11 +155,24 @@ class _Vocabulary:
         return minus
 
 
+class _QueryParts(NamedTuple):
+    """A query's signals that do not depend on the language searched (per entry, but `qchar`)."""
+
+    dense: np.ndarray
+    char: np.ndarray
+    char_answer: np.ndarray
+    qchar: sparse.csr_matrix         # its character TF-IDF row
+    centroid: np.ndarray
+    answer: np.ndarray
+    per_model: tuple[np.ndarray, ...]
+
+
 class HybridIndex:
     """Immutable once built; a rebuilt KB yields a new instance (atomic swap)."""
 
     FORMAT = 7
-    _last_shared: tuple | None = None   # (query key, its language-independent signals): `_shared`
+    # (query key, its language-independent signals) of the last query: `_shared`
+    _last_shared: tuple[tuple[str, bytes], _QueryParts] | None = None
 
     def __init__(self, entries: list[Entry], unit_entry: np.ndarray, unit_text: list[str],
                  unit_emb: np.ndarray, answer_emb: np.ndarray, vectorizer: TfidfVectorizer,
@@ -313,8 +326,7 @@ class HybridIndex:
             shared = self._shared(query, qvec)
         else:
             shared = self._query_parts(query, qvec, exclude_units, qchar)
-        dense_units, char_units, char_answer, qchar, centroid, answer, per_model = shared
-        clf = self._classify("char", lang, qchar, fold)
+        clf = self._classify("char", lang, shared.qchar, fold)
         clf_emb = self._classify("emb", lang, self.emb_features(qvec.reshape(1, -1), [query], lang), fold)
         unit_bm, units, ans_bm, ents = self.partitions[lang]
         qtok = tokens(query, lang)
@@ -335,13 +347,13 @@ class HybridIndex:
                 arr[exclude_units] = NEG
         outside = self.entry_lang != lang
         sig = Signals(
-            dense=dense_units.copy(),
-            centroid=centroid.copy(),
-            answer=answer.copy(),
-            char=char_units.copy(),
+            dense=shared.dense.copy(),
+            centroid=shared.centroid.copy(),
+            answer=shared.answer.copy(),
+            char=shared.char.copy(),
             bm25=self._per_entry_max(bm_units),
             bm25_answer=bm_answer,
-            char_answer=char_answer.copy(),
+            char_answer=shared.char_answer.copy(),
             clf=clf,
             clf_emb=clf_emb,
             wv_mean=self._per_entry_max(wv_mean),
@@ -349,13 +361,13 @@ class HybridIndex:
             oov=oov,
             n_tokens=len(qtok),
             unknown=self.unknown(qtok, lang, exclude_units),
-            per_model=tuple(a.copy() for a in per_model),
+            per_model=tuple(a.copy() for a in shared.per_model),
         )
         for arr in sig.arrays():
             arr[outside] = NEG
         return sig
 
-    def _shared(self, query: str, qvec: np.ndarray) -> tuple:
+    def _shared(self, query: str, qvec: np.ndarray) -> _QueryParts:
         """The signals that do not depend on the language, for the last query asked: a search
         that tries the shopper's language and then the other one computes them once (the dense
         search, the character n-grams, every cosine). Read-only arrays, copied by `signals`."""
@@ -371,7 +383,7 @@ class HybridIndex:
         return parts
 
     def _query_parts(self, query: str, qvec: np.ndarray, exclude_units: np.ndarray | None,
-                     qchar: sparse.csr_matrix | None) -> tuple:
+                     qchar: sparse.csr_matrix | None) -> _QueryParts:
         n_units = len(self.unit_text)
         k = min(n_units, DENSE_TOPK + (0 if exclude_units is None else len(exclude_units)))
         sims, ids = self.faiss.search(qvec.reshape(1, -1), k)
@@ -395,9 +407,9 @@ class HybridIndex:
         centroid = (centroid_sum @ qvec.ravel()) / np.maximum(norms, 1e-6)
         centroid[counts <= 0] = NEG
         per_model = self._per_model(qvec.ravel(), exclude_units, centroid_sum)
-        return (self._per_entry_max(dense_units), self._per_entry_max(char_units), char_answer, qchar,
-                centroid.astype(np.float32), (self.answer_emb @ qvec.ravel()).astype(np.float32),
-                per_model)
+        return _QueryParts(dense=self._per_entry_max(dense_units), char=self._per_entry_max(char_units),
+                           char_answer=char_answer, qchar=qchar, centroid=centroid.astype(np.float32),
+                           answer=(self.answer_emb @ qvec.ravel()).astype(np.float32), per_model=per_model)
 
     def _per_model(self, q: np.ndarray, exclude_units: np.ndarray | None,
                    centroid_sum: np.ndarray) -> tuple[np.ndarray, ...]:
